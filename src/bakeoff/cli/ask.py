@@ -1,0 +1,156 @@
+"""`bakeoff ask` (one prompt, streamed) and `bakeoff chat` (multi-turn terminal chat)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..engines.base import Engine, GenParams, Message, Response, collect
+from .common import console, err_console, gen_options, params_from, print_json, progress, spinner
+
+
+def load(model: str, n_ctx: int | None) -> Engine:
+    from ..runtime import open_engine
+
+    with progress("assembling packaged model") as cb:
+        ref_engine = None
+        with spinner(f"loading {model}…"):
+            ref_engine = open_engine(model, progress=cb, **({"n_ctx": n_ctx} if n_ctx else {}))
+    return ref_engine
+
+
+def stream_to_terminal(chunks: Any) -> Response:
+    """Print text as it arrives; return the collected response."""
+    def tee() -> Any:
+        for c in chunks:
+            if c.text:
+                sys.stdout.write(c.text)
+                sys.stdout.flush()
+            yield c
+
+    resp = collect(tee())
+    sys.stdout.write("\n")
+    return resp
+
+
+def format_stats(resp: Response) -> str:
+    t, u = resp.timings, resp.usage
+    return (f"[{u.prompt_tokens} prompt + {u.completion_tokens} output tokens · "
+            f"TTFT {t.ttft_s * 1000:.0f} ms · prompt {t.prompt_tps:.1f} tok/s · "
+            f"output {t.output_tps:.1f} tok/s · load {t.load_s:.2f} s · finish {resp.finish_reason}]")
+
+
+def _schema(path: str | None) -> dict | None:
+    if not path:
+        return None
+    from ..errors import InvalidParamsError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidParamsError(f"cannot read JSON schema {path}: {exc}", param="json_schema") from None
+
+
+@click.command("ask")
+@click.argument("model")
+@click.argument("prompt")
+@click.option("--system", default=None, help="System prompt.")
+@click.option("--raw", is_flag=True, help="Raw completion: no chat template.")
+@click.option("--schema", "schema_path", default=None, help="JSON schema file the answer must follow.")
+@click.option("--ctx", "n_ctx", type=int, default=None, help="Context window in tokens.")
+@click.option("--stats", is_flag=True, help="Print usage and timings after the answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with text, usage and timings.")
+@gen_options()
+def ask_cmd(model: str, prompt: str, system: str | None, raw: bool, schema_path: str | None,
+            n_ctx: int | None, stats: bool, as_json: bool, **gen: Any) -> None:
+    """Ask MODEL one question and stream the answer."""
+    from ..runtime import record_exchange
+
+    params = params_from(gen, _schema(schema_path))
+    engine = load(model, n_ctx)
+    messages: list[Message] | str
+    if raw:
+        messages = prompt
+        chunks = engine.complete(prompt, params)
+    else:
+        messages = ([Message(role="system", content=system)] if system else []) + \
+            [Message(role="user", content=prompt)]
+        chunks = engine.chat(messages, params)
+    resp = collect(chunks) if as_json else stream_to_terminal(chunks)
+    record_exchange(engine, "ask", messages, params, resp)
+    if as_json:
+        print_json({"model": engine.ref.name, **resp.to_dict(), "settings": engine.info()})
+    elif stats:
+        err_console.print(format_stats(resp), markup=False)
+
+
+HELP = "commands: /model NAME · /system TEXT · /reset · /exit"
+
+
+@click.command("chat")
+@click.argument("model")
+@click.option("--system", default=None, help="System prompt.")
+@click.option("--ctx", "n_ctx", type=int, default=None, help="Context window in tokens.")
+@click.option("--stats/--no-stats", default=False, help="Print timings after each answer.")
+@gen_options()
+def chat_cmd(model: str, system: str | None, n_ctx: int | None, stats: bool, **gen: Any) -> None:
+    """Multi-turn chat in the terminal. /model NAME switches model mid-conversation."""
+    from ..errors import BakeoffError
+    from ..runtime import record_exchange
+    from .errors import report
+
+    params: GenParams = params_from(gen)
+    engine = load(model, n_ctx)
+    history: list[Message] = []
+    console.print(f"chatting with {engine.ref.name} — {HELP}", markup=False)
+    while True:
+        try:
+            line = input(f"{engine.ref.name}> " if sys.stdin.isatty() else "")
+        except EOFError:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("/"):
+            cmd, _, arg = line.partition(" ")
+            if cmd in ("/exit", "/quit"):
+                break
+            if cmd == "/reset":
+                history.clear()
+                console.print("(conversation cleared)")
+            elif cmd == "/system":
+                system = arg or None
+                console.print(f"(system prompt {'set' if system else 'cleared'})")
+            elif cmd == "/model" and arg:
+                try:
+                    new = load(arg.strip(), n_ctx)
+                except BakeoffError as exc:
+                    report(exc)
+                    continue
+                engine.close()
+                engine = new
+                console.print(f"(now chatting with {engine.ref.name}; history kept)", markup=False)
+            else:
+                console.print(HELP, markup=False)
+            continue
+        history.append(Message(role="user", content=line))
+        messages = ([Message(role="system", content=system)] if system else []) + history
+        try:
+            resp = stream_to_terminal(engine.chat(messages, params))
+        except BakeoffError as exc:
+            history.pop()
+            report(exc)
+            continue
+        history.append(Message(role="assistant", content=resp.text))
+        record_exchange(engine, "chat", messages, params, resp)
+        if stats:
+            err_console.print(format_stats(resp), markup=False)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(ask_cmd)
+    cli.add_command(chat_cmd)

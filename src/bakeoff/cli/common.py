@@ -1,0 +1,100 @@
+"""Shared CLI helpers: generation options derived from GenParams, output, progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import click
+from rich.console import Console
+
+from ..engines.base import GenParams
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+_TYPES = {int: int, float: float, str: str}
+
+
+def gen_options(defaults: dict[str, Any] | None = None) -> Callable:
+    """Click options for every scalar GenParams field, with the field's description as help."""
+    defaults = defaults or {}
+
+    def deco(fn: Callable) -> Callable:
+        for name, field in reversed(list(GenParams.model_fields.items())):
+            if name in ("json_schema", "logprobs"):
+                continue
+            flag = "--" + name.replace("_", "-")
+            if name == "stop":
+                fn = click.option(flag, multiple=True, help=field.description)(fn)
+                continue
+            ann = field.annotation
+            typ = next((t for t in _TYPES if ann is t or (getattr(ann, "__args__", None) and t in ann.__args__)), str)
+            default = defaults.get(name, field.default)
+            fn = click.option(flag, type=_TYPES[typ], default=default, show_default=True,
+                              help=field.description)(fn)
+        return fn
+
+    return deco
+
+
+def params_from(kwargs: dict[str, Any], json_schema: dict | None = None) -> GenParams:
+    values = {k: kwargs.pop(k) for k in list(kwargs) if k in GenParams.model_fields}
+    values["stop"] = list(values.get("stop") or [])
+    if json_schema is not None:
+        values["json_schema"] = json_schema
+    return GenParams.build(**values)
+
+
+def print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, default=str))
+
+
+def human_bytes(n: float | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def human_count(n: float | None) -> str:
+    if n is None:
+        return "?"
+    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(int(n))
+
+
+@contextmanager
+def progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A byte-progress callback shown on stderr while a package is assembled or a file hashed."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(), console=err_console,
+                   transient=True, disable=not sys.stderr.isatty())
+    task = None
+    with bar:
+        def update(done: int, total: int) -> None:
+            nonlocal task
+            if task is None:
+                task = bar.add_task(label, total=total)
+            bar.update(task, completed=done)
+
+        yield update
+
+
+@contextmanager
+def spinner(label: str) -> Iterator[None]:
+    with err_console.status(label, spinner="dots") if sys.stderr.isatty() else _null():
+        yield
+
+
+@contextmanager
+def _null() -> Iterator[None]:
+    yield

@@ -1,0 +1,219 @@
+"""A thin, owned wrapper over llama.cpp's C API (through llama-cpp-python's ctypes bindings).
+
+We drive decoding ourselves rather than through `llama_cpp.Llama` so that one loop serves plain
+generation, several sequences decoded together in one batch (continuous batching), and
+log-likelihood scoring with logits requested only where they are needed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ContextOverflowError, EngineError
+
+_init_lock = threading.Lock()
+_backend_ready = False
+
+
+def backend_init() -> None:
+    global _backend_ready
+    with _init_lock:
+        if _backend_ready:
+            return
+        import llama_cpp
+        import llama_cpp._logger  # noqa: F401 - installs llama-cpp-python's log callback
+
+        level = logging.DEBUG if os.environ.get("BAKEOFF_DEBUG") else logging.CRITICAL
+        logging.getLogger("llama-cpp-python").setLevel(level)
+        llama_cpp.llama_backend_init()
+        _backend_ready = True
+
+
+def engine_version() -> str:
+    import llama_cpp
+
+    return f"llama-cpp-python {llama_cpp.__version__}"
+
+
+class LlamaHandle:
+    """One model and one context. Not thread-safe: callers serialise access."""
+
+    def __init__(self, path: str, *, n_ctx: int, n_threads: int, n_seq_max: int = 1,
+                 n_batch: int = 512, embeddings: bool = False):
+        backend_init()
+        import llama_cpp as ll
+
+        self.ll = ll
+        mparams = ll.llama_model_default_params()
+        mparams.n_gpu_layers = 0
+        mparams.use_mmap = True
+        self.model = ll.llama_model_load_from_file(path.encode(), mparams)
+        if not self.model:
+            raise EngineError(f"llama.cpp could not load {path}",
+                              "the file may use an architecture this llama.cpp build does not know")
+        self.vocab = ll.llama_model_get_vocab(self.model)
+        self.n_vocab = int(ll.llama_vocab_n_tokens(self.vocab))
+        self.n_ctx_train = int(ll.llama_model_n_ctx_train(self.model))
+        cparams = ll.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = n_batch
+        cparams.n_ubatch = n_batch
+        cparams.n_seq_max = n_seq_max
+        cparams.n_threads = n_threads
+        cparams.n_threads_batch = n_threads
+        cparams.kv_unified = True  # sequences share one pool of cells, so any one may use the whole context
+        cparams.embeddings = embeddings
+        cparams.no_perf = True
+        self.ctx = ll.llama_init_from_model(self.model, cparams)
+        if not self.ctx:
+            ll.llama_model_free(self.model)
+            raise EngineError(f"llama.cpp could not create a context of {n_ctx} tokens for {path}",
+                              "lower the context size with --ctx")
+        self.n_ctx = int(ll.llama_n_ctx(self.ctx))
+        self.n_batch = n_batch
+        self.n_seq_max = n_seq_max
+        self.n_threads = n_threads
+        self.mem = ll.llama_get_memory(self.ctx)
+        self.batch = ll.llama_batch_init(n_batch, 0, n_seq_max)
+        self._pieces: dict[int, bytes] = {}
+        self._piece_buf = ctypes.create_string_buffer(256)
+
+    # --- vocabulary -------------------------------------------------------------------------
+    def tokenize(self, text: str, add_special: bool = True, parse_special: bool = True) -> list[int]:
+        data = text.encode("utf-8")
+        cap = len(data) + 8
+        buf = (self.ll.llama_token * cap)()
+        n = self.ll.llama_tokenize(self.vocab, data, len(data), buf, cap, add_special, parse_special)
+        if n < 0:
+            cap = -n
+            buf = (self.ll.llama_token * cap)()
+            n = self.ll.llama_tokenize(self.vocab, data, len(data), buf, cap, add_special, parse_special)
+        return list(buf[:n])
+
+    def piece(self, token: int, special: bool = False) -> bytes:
+        key = token if not special else -1 - token
+        cached = self._pieces.get(key)
+        if cached is None:
+            n = self.ll.llama_token_to_piece(self.vocab, token, self._piece_buf, 256, 0, special)
+            cached = self._piece_buf.raw[: max(n, 0)]
+            self._pieces[key] = cached
+        return cached
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return b"".join(self.piece(t) for t in tokens).decode("utf-8", "replace")
+
+    def is_eog(self, token: int) -> bool:
+        return bool(self.ll.llama_vocab_is_eog(self.vocab, token))
+
+    def special_text(self, token: int) -> str:
+        return self.piece(token, special=True).decode("utf-8", "replace") if token >= 0 else ""
+
+    @property
+    def bos(self) -> int:
+        return int(self.ll.llama_vocab_bos(self.vocab))
+
+    @property
+    def eos(self) -> int:
+        return int(self.ll.llama_vocab_eos(self.vocab))
+
+    @property
+    def add_bos(self) -> bool:
+        return bool(self.ll.llama_vocab_get_add_bos(self.vocab))
+
+    def chat_template(self) -> str | None:
+        raw = self.ll.llama_model_chat_template(self.model, None)
+        return raw.decode("utf-8") if raw else None
+
+    # --- decoding ---------------------------------------------------------------------------
+    def decode(self, tokens: Sequence[int], positions: Sequence[int], seq_ids: Sequence[int],
+               want_logits: Sequence[bool]) -> None:
+        """Evaluate up to n_batch tokens; token i belongs to sequence seq_ids[i] at positions[i]."""
+        n = len(tokens)
+        if n > self.n_batch:
+            raise EngineError(f"batch of {n} tokens exceeds n_batch={self.n_batch}")
+        b = self.batch
+        for i in range(n):
+            b.token[i] = tokens[i]
+            b.pos[i] = positions[i]
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = seq_ids[i]
+            b.logits[i] = 1 if want_logits[i] else 0
+        b.n_tokens = n
+        rc = self.ll.llama_decode(self.ctx, b)
+        if rc == 1:
+            raise ContextOverflowError(max(positions) + 1, self.n_ctx)
+        if rc != 0:
+            raise EngineError(f"llama_decode failed with status {rc}")
+
+    def decode_sequence(self, tokens: Sequence[int], start: int, seq_id: int = 0,
+                        logits_last: bool = True) -> None:
+        """Evaluate a run of tokens for one sequence in n_batch chunks; logits only for the last."""
+        for off in range(0, len(tokens), self.n_batch):
+            part = tokens[off: off + self.n_batch]
+            last = off + len(part) == len(tokens)
+            self.decode(part, range(start + off, start + off + len(part)), [seq_id] * len(part),
+                        [logits_last and last and i == len(part) - 1 for i in range(len(part))])
+
+    def logits(self, i: int) -> np.ndarray:
+        """Logits of the i-th output of the last decode (a copy, shape [n_vocab], float32)."""
+        ptr = self.ll.llama_get_logits_ith(self.ctx, i)
+        if not ptr:
+            raise EngineError(f"no logits for batch index {i}")
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+
+    def seq_rm(self, seq_id: int, p0: int = -1, p1: int = -1) -> bool:
+        return bool(self.ll.llama_memory_seq_rm(self.mem, seq_id, p0, p1))
+
+    def seq_cp(self, src: int, dst: int, p0: int = -1, p1: int = -1) -> None:
+        self.ll.llama_memory_seq_cp(self.mem, src, dst, p0, p1)
+
+    def clear(self) -> None:
+        self.ll.llama_memory_clear(self.mem, True)
+
+    def close(self) -> None:
+        if getattr(self, "ctx", None):
+            self.ll.llama_batch_free(self.batch)
+            self.ll.llama_free(self.ctx)
+            self.ll.llama_model_free(self.model)
+            self.ctx = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+def make_sampler(handle: LlamaHandle, *, temperature: float, top_k: int, top_p: float, min_p: float,
+                 repeat_penalty: float, seed: int | None, grammar: str | None = None):
+    """A llama.cpp sampler chain for these parameters (caller frees it with free_sampler)."""
+    ll = handle.ll
+    chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
+    add = lambda s: ll.llama_sampler_chain_add(chain, s)  # noqa: E731
+    if grammar:
+        add(ll.llama_sampler_init_grammar(handle.vocab, grammar.encode(), b"root"))
+    if repeat_penalty != 1.0:
+        add(ll.llama_sampler_init_penalties(handle.n_vocab, 64, repeat_penalty, 0.0, 0.0))
+    if temperature <= 0:
+        add(ll.llama_sampler_init_greedy())
+        return chain
+    if top_k > 0:
+        add(ll.llama_sampler_init_top_k(top_k))
+    if top_p < 1.0:
+        add(ll.llama_sampler_init_top_p(top_p, 1))
+    if min_p > 0:
+        add(ll.llama_sampler_init_min_p(min_p, 1))
+    add(ll.llama_sampler_init_temp(temperature))
+    add(ll.llama_sampler_init_dist(ll.LLAMA_DEFAULT_SEED if seed is None else seed & 0xFFFFFFFF))
+    return chain
+
+
+def free_sampler(handle: LlamaHandle, chain) -> None:
+    if chain:
+        handle.ll.llama_sampler_free(chain)

@@ -1,0 +1,239 @@
+"""In-process llama.cpp engine: chat, completion, streaming, stops, JSON schema, tokenize.
+
+One context per engine; prompt tokens already in the KV cache from the previous request (a chat's
+earlier turns, a suite's shared system prompt) are reused rather than evaluated again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import ContextOverflowError, InvalidParamsError, ModelFileError
+from ..models.gguf_info import read_gguf_info
+from ..models.ref import ModelRef
+from ..settings import get_settings
+from .base import Chunk, Engine, GenParams, Message, Timings, TokenLogprob, Usage
+from .llama_lowlevel import LlamaHandle, engine_version, free_sampler, make_sampler
+from .text import StopMatcher, Utf8Stream
+
+
+def schema_to_grammar(schema: dict[str, Any]) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        return json_schema_to_gbnf(json.dumps(schema))
+    except Exception as exc:  # noqa: BLE001 - the converter raises bare exceptions on bad schemas
+        raise InvalidParamsError(f"unsupported JSON schema: {exc}", param="json_schema") from None
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    m = logits.max()
+    return logits - (m + np.log(np.exp(logits - m).sum()))
+
+
+class SeqGen:
+    """Per-sequence generation state: sampler, text stream, stop matching, counters.
+
+    Shared by the single-sequence loop here and the continuous-batching scheduler.
+    """
+
+    def __init__(self, handle: LlamaHandle, params: GenParams, n_prompt: int, max_new: int):
+        self.h = handle
+        self.params = params
+        grammar = schema_to_grammar(params.json_schema) if params.json_schema else None
+        self.sampler = make_sampler(handle, temperature=params.temperature, top_k=params.top_k,
+                                    top_p=params.top_p, min_p=params.min_p,
+                                    repeat_penalty=params.repeat_penalty, seed=params.seed,
+                                    grammar=grammar)
+        self.utf8 = Utf8Stream()
+        self.stops = StopMatcher(params.stop)
+        self.n_prompt = n_prompt
+        self.max_new = max_new
+        self.n_out = 0
+        self.finish_reason: str | None = None if max_new > 0 else "length"
+        self.t_first: float | None = None
+
+    def sample(self, batch_index: int) -> tuple[int, list[TokenLogprob] | None]:
+        lp = None
+        if self.params.logprobs is not None:
+            lp = self._logprobs(batch_index)
+        token = int(self.h.ll.llama_sampler_sample(self.sampler, self.h.ctx, batch_index))
+        if lp is not None:
+            lp = [self._token_logprob(token, lp)]
+        return token, lp
+
+    def _logprobs(self, batch_index: int) -> np.ndarray:
+        return log_softmax(self.h.logits(batch_index))
+
+    def _token_logprob(self, token: int, lps: np.ndarray) -> TokenLogprob:
+        k = self.params.logprobs or 0
+        top_ids = np.argpartition(-lps, k)[:k] if k else []
+        top = {self.h.piece(int(t)).decode("utf-8", "replace"): float(lps[t])
+               for t in sorted(top_ids, key=lambda t: -lps[t])}
+        return TokenLogprob(self.h.piece(token).decode("utf-8", "replace"), float(lps[token]), top)
+
+    def accept(self, token: int) -> str:
+        """Record a sampled token; returns the text that is safe to emit now."""
+        if self.t_first is None:
+            self.t_first = time.perf_counter()
+        if self.h.is_eog(token):
+            self.finish_reason = "stop"
+            return self.stops.flush() + self._tail()
+        self.n_out += 1
+        text, stopped = self.stops.feed(self.utf8.feed(self.h.piece(token)))
+        if stopped:
+            self.finish_reason = "stop"
+        elif self.n_out >= self.max_new:
+            self.finish_reason = "length"
+            text += self.stops.feed(self.utf8.flush())[0] + self.stops.flush()
+        return text
+
+    def _tail(self) -> str:
+        return self.stops.feed(self.utf8.flush())[0] + self.stops.flush()
+
+    @property
+    def done(self) -> bool:
+        return self.finish_reason is not None
+
+    def timings(self, t_start: float, t_prefill_end: float, n_evaluated: int, load_s: float,
+                cached: int) -> Timings:
+        now = time.perf_counter()
+        first = self.t_first or now
+        prefill = max(t_prefill_end - t_start, 1e-9)
+        after_first = now - first
+        return Timings(load_s=load_s, ttft_s=first - t_start,
+                       prompt_tps=n_evaluated / prefill if n_evaluated else 0.0,
+                       output_tps=(self.n_out - 1) / after_first if self.n_out > 1 and after_first > 0 else 0.0,
+                       total_s=now - t_start, cached_prompt_tokens=cached)
+
+    def close(self) -> None:
+        free_sampler(self.h, self.sampler)
+        self.sampler = None
+
+
+class LlamaCppEngine(Engine):
+    def __init__(self, ref: ModelRef, *, n_ctx: int | None = None, n_threads: int | None = None,
+                 n_seq_max: int = 1, n_batch: int = 512, embeddings: bool = False):
+        if not ref.path:
+            raise ModelFileError(ref.name, "has no model file", "run `bakeoff models` to check it")
+        settings = get_settings()
+        self.ref = ref
+        self.gguf = read_gguf_info(ref.path)  # validates the file before llama.cpp sees it
+        train_ctx = self.gguf.context_length or settings.n_ctx
+        want = n_ctx or min(settings.n_ctx, train_ctx)
+        t0 = time.perf_counter()
+        self.h = LlamaHandle(ref.path, n_ctx=want, n_threads=n_threads or settings.threads,
+                             n_seq_max=n_seq_max, n_batch=n_batch, embeddings=embeddings)
+        self.load_s = time.perf_counter() - t0
+        self._load_pending = self.load_s
+        self._lock = threading.RLock()
+        self._cached: list[int] = []   # tokens whose KV entries sit in sequence 0
+        self._formatter = None
+
+    # --- contract ---------------------------------------------------------------------------
+    @property
+    def n_ctx(self) -> int:
+        return self.h.n_ctx
+
+    def tokenize(self, text: str, add_special: bool = True) -> list[int]:
+        return self.h.tokenize(text, add_special=add_special)
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return self.h.detokenize(tokens)
+
+    def info(self) -> dict[str, Any]:
+        return {"engine": engine_version(), "n_ctx": self.n_ctx, "threads": self.h.n_threads,
+                "quantization": self.gguf.quantization, "architecture": self.gguf.architecture}
+
+    def format_chat(self, messages: list[Message]) -> str:
+        template = self.gguf.chat_template or self.h.chat_template()
+        msgs = [m.model_dump() for m in messages]
+        if not template:
+            lines = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
+            return "\n".join(lines) + "\nAssistant:"
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            self._formatter = Jinja2ChatFormatter(template, eos_token=self.h.special_text(self.h.eos),
+                                                  bos_token=self.h.special_text(self.h.bos))
+        return self._formatter(messages=msgs).prompt
+
+    def chat_tokens(self, messages: list[Message]) -> list[int]:
+        text = self.format_chat(messages)
+        bos_text = self.h.special_text(self.h.bos)
+        has_bos = bool(bos_text) and text.startswith(bos_text)
+        return self.h.tokenize(text, add_special=not has_bos)
+
+    def chat(self, messages: list[Message], params: GenParams) -> Iterator[Chunk]:
+        if not self.gguf.chat_template and not self.h.chat_template():
+            params = params.model_copy(update={"stop": [*params.stop, "\nUser:"]})
+        return self.generate_tokens(self.chat_tokens(messages), params)
+
+    def complete(self, prompt: str, params: GenParams) -> Iterator[Chunk]:
+        return self.generate_tokens(self.h.tokenize(prompt, add_special=True), params)
+
+    # --- generation -------------------------------------------------------------------------
+    def check_fits(self, n_prompt: int, params: GenParams) -> int:
+        """Raise if the prompt cannot fit; return how many tokens may be generated."""
+        if n_prompt >= self.n_ctx:
+            raise ContextOverflowError(n_prompt, self.n_ctx)
+        room = self.n_ctx - n_prompt
+        return room if params.max_tokens is None else min(params.max_tokens, room)
+
+    def _prefill(self, tokens: list[int]) -> tuple[int, int]:
+        """Make sequence 0 hold `tokens`, reusing the cached prefix. Returns (evaluated, reused)."""
+        keep = 0
+        for a, b in zip(self._cached, tokens):
+            if a != b:
+                break
+            keep += 1
+        keep = min(keep, len(tokens) - 1)  # the last prompt token is always evaluated for logits
+        if keep == 0 or not self.h.seq_rm(0, keep, -1):
+            self.h.clear()
+            keep = 0
+        self._cached = list(tokens[:keep])
+        self.h.decode_sequence(tokens[keep:], keep, seq_id=0)
+        self._cached = list(tokens)
+        return len(tokens) - keep, keep
+
+    def generate_tokens(self, tokens: list[int], params: GenParams) -> Iterator[Chunk]:
+        max_new = self.check_fits(len(tokens), params)  # raise before the stream starts
+        return self._stream(tokens, params, max_new)
+
+    def _stream(self, tokens: list[int], params: GenParams, max_new: int) -> Iterator[Chunk]:
+        with self._lock:
+            t0 = time.perf_counter()
+            load_s, self._load_pending = self._load_pending, 0.0
+            seq = SeqGen(self.h, params, len(tokens), max_new)
+            try:
+                evaluated, reused = 0, 0
+                if max_new > 0:
+                    try:
+                        evaluated, reused = self._prefill(tokens)
+                    except BaseException:
+                        self._cached = []
+                        raise
+                t_prefill = time.perf_counter()
+                pos = len(tokens)
+                while not seq.done:
+                    token, lps = seq.sample(-1)
+                    text = seq.accept(token)
+                    if not seq.done:
+                        self.h.decode([token], [pos], [0], [True])
+                        self._cached.append(token)
+                        pos += 1
+                    if text or lps:
+                        yield Chunk(text=text, logprobs=lps)
+                usage = Usage(len(tokens), seq.n_out)
+                yield Chunk(finish_reason=seq.finish_reason, usage=usage,
+                            timings=seq.timings(t0, t_prefill, evaluated, load_s, reused))
+            finally:
+                seq.close()
+
+    def close(self) -> None:
+        self.h.close()

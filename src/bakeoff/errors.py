@@ -1,0 +1,142 @@
+"""Typed errors. Each carries the data that describes the problem and a hint that tells the fix.
+
+Surfaces map these *types* to output in one table each (CLI: a one-line message and an exit code;
+server: OpenAI's error JSON). Nothing matches on message text.
+"""
+
+from __future__ import annotations
+
+
+class BakeoffError(Exception):
+    """Base class. `hint` tells the user how to fix the problem."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(BakeoffError):
+    """A setting is invalid or a folder cannot be used."""
+
+
+class HomeNotWritableError(ConfigError):
+    def __init__(self, path: str, reason: str):
+        super().__init__(
+            f"BAKEOFF_HOME {path} is not writable: {reason}",
+            "set BAKEOFF_HOME to a folder you can write to, e.g. export BAKEOFF_HOME=~/.bakeoff",
+        )
+        self.path = path
+
+
+class ModelNotFoundError(BakeoffError):
+    def __init__(self, name: str, suggestions: list[str] | None = None):
+        self.name = name
+        self.suggestions = suggestions or []
+        hint = (
+            f"did you mean {', '.join(self.suggestions)}?"
+            if self.suggestions
+            else "run `bakeoff models` to list the models you can use"
+        )
+        super().__init__(f"unknown model {name!r}", hint)
+
+
+class ModelFileError(BakeoffError):
+    """A model file is missing, not GGUF, truncated or corrupt."""
+
+    def __init__(self, path: str, problem: str, hint: str | None = None):
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"{path}: {problem}",
+            hint or "re-download or re-convert the file; `bakeoff pull` verifies checksums",
+        )
+
+
+class PackageMissingError(BakeoffError):
+    def __init__(self, package: str, what: str):
+        self.package = package
+        super().__init__(
+            f"{what} needs the Python package {package!r}, which is not installed",
+            f"install it with: .venv/bin/pip install {package}",
+        )
+
+
+class ContextOverflowError(BakeoffError):
+    def __init__(self, prompt_tokens: int, n_ctx: int, max_tokens: int = 0):
+        self.prompt_tokens = prompt_tokens
+        self.n_ctx = n_ctx
+        self.max_tokens = max_tokens
+        need = f"{prompt_tokens} prompt tokens" + (f" + {max_tokens} to generate" if max_tokens else "")
+        super().__init__(
+            f"prompt too long: {need} exceed the context window of {n_ctx} tokens",
+            "shorten the prompt or raise the context with --ctx (up to the model's training context)",
+        )
+
+
+class InvalidParamsError(BakeoffError):
+    """Generation or request parameters are invalid."""
+
+    def __init__(self, message: str, param: str | None = None, hint: str | None = None):
+        self.param = param
+        super().__init__(message, hint)
+
+
+class EngineError(BakeoffError):
+    """The engine failed while loading or generating."""
+
+
+class UnsupportedError(BakeoffError):
+    """The engine or model cannot do what was asked (e.g. embeddings, log-likelihood)."""
+
+
+class SuiteError(BakeoffError):
+    """A suite file is malformed; carries file, line and field."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None,
+                 field: str | None = None, hint: str | None = None):
+        self.file, self.line, self.field = file, line, field
+        where = ":".join(str(p) for p in (file, line) if p is not None)
+        loc = f"{where}: " if where else ""
+        fld = f"{field}: " if field else ""
+        super().__init__(f"{loc}{fld}{message}", hint)
+
+
+class NotFoundError(BakeoffError):
+    """A named thing (run, task, catalog entry, endpoint, conversation) does not exist."""
+
+    def __init__(self, kind: str, name: str, suggestions: list[str] | None = None,
+                 valid: list[str] | None = None):
+        self.kind, self.name = kind, name
+        self.suggestions = suggestions or []
+        if self.suggestions:
+            hint = f"did you mean {', '.join(self.suggestions)}?"
+        elif valid:
+            hint = f"valid {kind}s: {', '.join(valid)}"
+        else:
+            hint = None
+        super().__init__(f"unknown {kind} {name!r}", hint)
+
+
+class RemoteError(BakeoffError):
+    """A remote endpoint answered with an error or could not be reached."""
+
+    def __init__(self, endpoint: str, message: str, status: int | None = None,
+                 hint: str | None = None):
+        self.endpoint, self.status = endpoint, status
+        code = f"HTTP {status}: " if status else ""
+        super().__init__(f"endpoint {endpoint!r}: {code}{message}", hint)
+
+
+class BusyError(BakeoffError):
+    """A bounded queue is full; retry later."""
+
+    def __init__(self, message: str = "server is busy", retry_after: float = 1.0):
+        self.retry_after = retry_after
+        super().__init__(message, f"retry after {retry_after:g} s")

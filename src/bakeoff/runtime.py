@@ -1,0 +1,43 @@
+"""Service glue shared by every surface: resolve + load a model, and log exchanges to the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .engines.base import Engine, GenParams, Message, Response, load_engine
+from .models.packaged import Progress
+from .models.ref import ModelRef
+from .models.registry import Registry
+from .settings import Settings, get_settings
+
+
+def open_engine(name: str, *, settings: Settings | None = None, progress: Progress | None = None,
+                **options: Any) -> Engine:
+    ref = Registry(settings, progress).resolve(name)
+    return load_engine(ref, **options)
+
+
+def model_fingerprint(ref: ModelRef, settings: Settings | None = None) -> str | None:
+    """SHA-256 of the model file (cached in the store), or the endpoint identity for remote models."""
+    if ref.path:
+        from .store import connect
+        from .store.logs import file_sha256
+
+        return file_sha256(connect(settings or get_settings()), ref.path)
+    opts = ref.options
+    return f"{ref.engine}:{opts.get('base_url', '')}:{opts.get('model', ref.name)}"
+
+
+def record_exchange(engine: Engine, kind: str, prompt: list[Message] | str, params: GenParams,
+                    response: Response, settings: Settings | None = None) -> int:
+    from .store import connect
+    from .store.logs import log_exchange
+
+    info = engine.info()
+    payload = [m.model_dump() for m in prompt] if isinstance(prompt, list) else prompt
+    return log_exchange(
+        connect(settings or get_settings()), kind=kind, model=engine.ref.name,
+        model_sha256=model_fingerprint(engine.ref, settings), quantization=info.get("quantization"),
+        engine_version=info.get("engine"), params=params.model_dump(mode="json"), prompt=payload,
+        response=response.text, prompt_tokens=response.usage.prompt_tokens,
+        completion_tokens=response.usage.completion_tokens, timings=response.timings.to_dict())

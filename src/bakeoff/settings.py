@@ -1,0 +1,65 @@
+"""One Settings object; the environment is read once (BAKEOFF_* variables)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import psutil
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import HomeNotWritableError
+
+
+def physical_cores() -> int:
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BAKEOFF_", extra="ignore")
+
+    home: Path = Field(default=Path.home() / ".bakeoff",
+                       description="Where the store, assembled and pulled models live.")
+    threads: int = Field(default_factory=physical_cores,
+                         description="CPU threads for llama.cpp (default: physical cores).")
+    n_ctx: int = Field(default=4096, description="Default context window for local models.")
+    # Default hourly cost: AWS on-demand c7i.large (2 vCPU, 4 GiB), us-east-1, $0.08925/h
+    # (https://aws.amazon.com/ec2/pricing/on-demand/, read 2026-11). It is the closest cloud
+    # equivalent of the 2-core machine Bakeoff targets; set BAKEOFF_HOURLY_COST for your own.
+    hourly_cost: float = Field(default=0.08925, description="Cost of this machine in USD per hour.")
+    model_dirs: list[Path] = Field(default_factory=list,
+                                   description="Extra folders searched for GGUF files.")
+    memory_budget_gb: float = Field(default=0.0,
+                                    description="Server memory budget for loaded models (0 = 60% of RAM).")
+    api_key: str | None = Field(default=None, description="API key required by `bakeoff serve`.")
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "bakeoff.db"
+
+    def ensure_home(self) -> Path:
+        """Create BAKEOFF_HOME (and models/) or raise a clear error."""
+        try:
+            self.models_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.home / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise HomeNotWritableError(str(self.home), exc.strerror or str(exc)) from None
+        return self.home
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    get_settings.cache_clear()

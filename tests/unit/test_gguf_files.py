@@ -1,0 +1,68 @@
+"""Corrupt and truncated model files give one clear error, never a crash (validated before llama.cpp)."""
+
+import struct
+
+import pytest
+
+from bakeoff.errors import ModelFileError
+from bakeoff.models.gguf_info import read_gguf_info
+
+
+def truncate(src, dst, fraction):
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * fraction)])
+    return dst
+
+
+def test_real_model_metadata(smollm2_path):
+    info = read_gguf_info(smollm2_path)
+    assert info.architecture == "llama"
+    assert info.quantization == "Q4_1"
+    assert 130e6 < info.n_params < 140e6
+    assert info.context_length == 8192
+    assert info.license == "apache-2.0"
+    assert "<|im_start|>" in info.chat_template
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelFileError, match="file not found"):
+        read_gguf_info(tmp_path / "nope.gguf")
+
+
+def test_not_gguf(tmp_path):
+    p = tmp_path / "notes.gguf"
+    p.write_text("hello world, definitely not a model")
+    with pytest.raises(ModelFileError, match="not a GGUF file"):
+        read_gguf_info(p)
+
+
+@pytest.mark.parametrize("fraction", [0.10, 0.50, 0.99])
+def test_truncated(tmp_path, smollm2_path, fraction):
+    p = truncate(smollm2_path, tmp_path / f"cut{fraction}.gguf", fraction)
+    with pytest.raises(ModelFileError, match="truncated|corrupt"):
+        read_gguf_info(p)
+
+
+def test_garbage_metadata(tmp_path, smollm2_path):
+    data = bytearray(smollm2_path.read_bytes()[: 1 << 20])
+    data[24:4096] = bytes((i * 37 + 11) % 256 for i in range(24, 4096))
+    p = tmp_path / "garbage.gguf"
+    p.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError):
+        read_gguf_info(p)
+
+
+def test_tensor_offset_past_end(tmp_path, smollm2_path):
+    """A header claiming a huge tensor-data alignment pushes every tensor past the end."""
+    import gguf
+
+    reader = gguf.GGUFReader(smollm2_path)
+    first = reader.tensors[0]
+    data = bytearray(smollm2_path.read_bytes())
+    # The first tensor-info's offset field is the 8 bytes after its type; rewrite it to 2^40.
+    field_off = first.field.offset + sum(p.nbytes for p in first.field.parts[:-1])
+    struct.pack_into("<Q", data, field_off, 1 << 40)
+    p = tmp_path / "offsets.gguf"
+    p.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="tensor"):
+        read_gguf_info(p)
