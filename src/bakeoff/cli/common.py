@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ..engines.base import GenParams
 
-console = Console(stderr=False, highlight=False)
+console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False)
 
 _TYPES = {int: int, float: float, str: str}

@@ -1,7 +1,7 @@
 """Read GGUF metadata safely, without loading weights, and validate a file before llama.cpp sees it.
 
-llama.cpp can abort the whole process on some corrupt files, so every check here happens in Python
-with the `gguf` reader: magic, header, metadata, and that every tensor lies inside the file.
+llama.cpp can abort the whole process on some corrupt files, so every check happens here first:
+magic, header, metadata, and that every tensor (offset + size from its type) lies inside the file.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelFileError
+from .gguf_parse import GGUFHeader, GGUFParseError, parse_header, tensor_nbytes
 
 GGUF_MAGIC = b"GGUF"
-# Arrays longer than this are summarised rather than returned in full (the vocabulary, merges, ...).
-_MAX_ARRAY_ITEMS = 16
 
 
 @dataclass
@@ -45,30 +44,7 @@ class GGUFInfo:
         return asdict(self)
 
 
-def _field_value(f: Any) -> Any:
-    """Decode one reader field into a plain Python value (arrays summarised)."""
-    from gguf import GGUFValueType
-
-    types = f.types
-    if not types:
-        return None
-    if types[0] == GGUFValueType.ARRAY:
-        n = len(f.data)
-        sub = types[-1]
-        items = []
-        for idx in f.data[:_MAX_ARRAY_ITEMS]:
-            part = f.parts[idx]
-            items.append(bytes(part).decode("utf-8", "replace") if sub == GGUFValueType.STRING
-                         else part.tolist()[0] if hasattr(part, "tolist") else part)
-        return items if n <= _MAX_ARRAY_ITEMS else {"length": n, "first": items[:4]}
-    part = f.parts[f.data[0]]
-    if types[0] == GGUFValueType.STRING:
-        return bytes(part).decode("utf-8", "replace")
-    value = part.tolist()
-    return value[0] if isinstance(value, list) and len(value) == 1 else value
-
-
-def _quant_name(file_type: Any, tensor_types: list[Any]) -> str:
+def _quant_name(file_type: Any, tensor_types: list[int]) -> str:
     from gguf import GGMLQuantizationType, LlamaFileType
 
     if isinstance(file_type, int):
@@ -79,7 +55,10 @@ def _quant_name(file_type: Any, tensor_types: list[Any]) -> str:
     # No or unknown file type: the most common type among 2-D weights.
     counts: dict[str, int] = {}
     for t in tensor_types:
-        name = GGMLQuantizationType(t).name
+        try:
+            name = GGMLQuantizationType(t).name
+        except ValueError:
+            continue
         counts[name] = counts.get(name, 0) + 1
     return max(counts, key=counts.get) if counts else "unknown"
 
@@ -109,79 +88,66 @@ def read_gguf_info(path: str | os.PathLike[str]) -> GGUFInfo:
     """Validate `path` and return its metadata. Raises ModelFileError with the problem and the fix."""
     path = Path(path)
     size = _check_header(path)
-    from gguf import GGUFReader
-
     try:
-        reader = GGUFReader(path, "r")
-    except (ValueError, IndexError, KeyError, OverflowError, MemoryError, TypeError, EOFError) as exc:
-        raise ModelFileError(str(path), f"corrupt or truncated GGUF metadata ({type(exc).__name__}: "
-                             f"{str(exc)[:120]})") from None
+        header = parse_header(path)
+    except GGUFParseError as exc:
+        raise ModelFileError(str(path), f"corrupt or truncated GGUF header: {exc}") from None
     except OSError as exc:
         raise ModelFileError(str(path), f"cannot be read: {exc}") from None
     try:
-        return _build_info(path, size, reader)
-    except ModelFileError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any parse failure means a corrupt file
-        raise ModelFileError(str(path), f"corrupt GGUF metadata ({type(exc).__name__}: {str(exc)[:120]})") from None
+        n_params, types = _check_tensors(path, size, header)
+    except GGUFParseError as exc:
+        raise ModelFileError(str(path), f"corrupt GGUF tensor table: {exc}") from None
+    return _build_info(path, size, header, n_params, types)
 
 
-def _check_tensors(path: Path, size: int, reader: Any) -> tuple[int, list[Any]]:
+def _check_tensors(path: Path, size: int, header: GGUFHeader) -> tuple[int, list[int]]:
+    if not header.tensors:
+        raise ModelFileError(str(path), "has no tensors")
     n_params = 0
     types = []
-    for t in reader.tensors:
-        start = int(t.data_offset)
-        end = start + int(t.n_bytes)
-        if start < 0 or end > size:
+    for t in header.tensors:
+        start = header.data_start + t.offset
+        end = start + tensor_nbytes(t)
+        if end > size:
             raise ModelFileError(
                 str(path),
                 f"truncated or corrupt: tensor {t.name!r} lies at bytes {start}-{end} but the file has "
                 f"{size} bytes",
             )
-        n_params += int(np.prod([int(x) for x in t.shape]))
-        if len(t.shape) >= 2 and int(np.prod([int(x) for x in t.shape])) > 0:
-            types.append(int(t.tensor_type))
-    if not reader.tensors:
-        raise ModelFileError(str(path), "has no tensors")
+        count = int(np.prod(t.shape)) if t.shape else 1
+        n_params += count
+        if len(t.shape) >= 2:
+            types.append(t.ggml_type)
     return n_params, types
 
 
-def _build_info(path: Path, size: int, reader: Any) -> GGUFInfo:
+def _build_info(path: Path, size: int, header: GGUFHeader, n_params: int, types: list[int]) -> GGUFInfo:
     meta: dict[str, Any] = {}
-    for key, f in reader.fields.items():
-        if key.startswith("GGUF."):
-            continue
-        meta[key] = _field_value(f)
+    for key, value in header.metadata.items():
+        n = header.array_lengths.get(key)
+        meta[key] = value if n is None or n <= len(value) else {"length": n, "first": value[:4]}
     arch = meta.get("general.architecture")
     if not isinstance(arch, str) or not arch:
         raise ModelFileError(str(path), "corrupt GGUF metadata: general.architecture is missing")
-    n_params, types = _check_tensors(path, size, reader)
 
     def hp(key: str) -> Any:
         v = meta.get(f"{arch}.{key}")
-        return v if isinstance(v, int) else None
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+    def text(key: str) -> str | None:
+        v = meta.get(key)
+        return v if isinstance(v, str) else None
 
     n_head = hp("attention.head_count")
     n_embd = hp("embedding_length")
     head_dim = hp("attention.key_length") or (n_embd // n_head if n_embd and n_head else None)
-    tokens = reader.fields.get("tokenizer.ggml.tokens")
     return GGUFInfo(
-        path=str(path),
-        file_size=size,
-        architecture=arch,
-        name=meta.get("general.name") if isinstance(meta.get("general.name"), str) else None,
-        n_params=n_params,
-        quantization=_quant_name(meta.get("general.file_type"), types),
-        context_length=hp("context_length"),
-        n_layer=hp("block_count"),
-        n_embd=n_embd,
-        n_head=n_head,
-        n_head_kv=hp("attention.head_count_kv") or n_head,
-        head_dim=head_dim,
-        n_vocab=len(tokens.data) if tokens is not None else hp("vocab_size"),
-        sliding_window=hp("attention.sliding_window"),
-        license=meta.get("general.license") if isinstance(meta.get("general.license"), str) else None,
-        chat_template=meta.get("tokenizer.chat_template") if isinstance(meta.get("tokenizer.chat_template"), str) else None,
-        n_tensors=len(reader.tensors),
-        metadata=meta,
+        path=str(path), file_size=size, architecture=arch, name=text("general.name"),
+        n_params=n_params, quantization=_quant_name(meta.get("general.file_type"), types),
+        context_length=hp("context_length"), n_layer=hp("block_count"), n_embd=n_embd,
+        n_head=n_head, n_head_kv=hp("attention.head_count_kv") or n_head, head_dim=head_dim,
+        n_vocab=header.array_lengths.get("tokenizer.ggml.tokens") or hp("vocab_size"),
+        sliding_window=hp("attention.sliding_window"), license=text("general.license"),
+        chat_template=text("tokenizer.chat_template"), n_tensors=len(header.tensors), metadata=meta,
     )
