@@ -1,12 +1,116 @@
-"""Remote OpenAI-compatible endpoints as models (filled in by the remote-endpoints work)."""
+"""Remote OpenAI-compatible endpoints as models, declared in BAKEOFF_HOME/endpoints.yaml.
+
+The file is meant to be read and edited by people too:
+
+    endpoints:
+      big-llama:
+        base_url: http://gpu-box:8000/v1
+        model: meta-llama/Llama-3.1-70B-Instruct
+        api_key_env: VLLM_KEY          # the key itself never lands in the file
+        price_in: 0.20                 # USD per 1M input tokens (or hourly_cost: USD per hour)
+        price_out: 0.60
+        concurrency: 8                 # most requests in flight to this endpoint
+        timeout: 120
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable
 
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import ConfigError, NotFoundError
 from ..settings import Settings
 from .ref import ModelRef
 
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class Endpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base_url: str = Field(description="Base URL of the OpenAI-compatible API, usually ending in /v1.")
+    model: str = Field(description="Model id the server expects in requests.")
+    api_key_env: str | None = Field(None, description="Environment variable holding the API key.")
+    price_in: float | None = Field(None, ge=0, description="USD per 1M input tokens.")
+    price_out: float | None = Field(None, ge=0, description="USD per 1M output tokens.")
+    hourly_cost: float | None = Field(None, ge=0, description="USD per hour for the serving machine.")
+    concurrency: int = Field(4, ge=1, le=256, description="Most requests in flight at once.")
+    timeout: float = Field(120.0, gt=0, description="Seconds to wait for a response.")
+    max_retries: int = Field(5, ge=0, le=20, description="Retries on 429, 5xx and connection errors.")
+    loglikelihood: bool | None = Field(None, description="Server returns prompt logprobs with echo (None: probe).")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://", v):
+            raise ValueError("base_url must start with http:// or https://")
+        return v.rstrip("/")
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+def endpoints_path(settings: Settings) -> Path:
+    return settings.home / "endpoints.yaml"
+
+
+def load_endpoints(settings: Settings) -> dict[str, Endpoint]:
+    path = endpoints_path(settings)
+    if not path.exists():
+        return {}
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML", "fix the file or remove it") from None
+    items = (raw.get("endpoints") if isinstance(raw, dict) else None) or {}
+    out = {}
+    for name, body in items.items():
+        try:
+            out[str(name)] = Endpoint(**(body or {}))
+        except (ValidationError, TypeError) as exc:
+            first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": str(exc)}
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"{path}: endpoint {name!r} field {field or '?'}: {first['msg']}",
+                              "edit the file or run `bakeoff endpoints remove NAME`") from None
+    return out
+
+
+def save_endpoints(settings: Settings, endpoints: dict[str, Endpoint]) -> None:
+    settings.ensure_home()
+    path = endpoints_path(settings)
+    body = {"endpoints": {n: e.model_dump(exclude_none=True) for n, e in sorted(endpoints.items())}}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(body, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def add_endpoint(settings: Settings, name: str, endpoint: Endpoint) -> None:
+    if not _NAME.match(name):
+        raise ConfigError(f"invalid endpoint name {name!r}",
+                          "use letters, digits, '.', '_' or '-' (up to 64 characters)")
+    eps = load_endpoints(settings)
+    eps[name] = endpoint
+    save_endpoints(settings, eps)
+
+
+def remove_endpoint(settings: Settings, name: str) -> None:
+    eps = load_endpoints(settings)
+    if name not in eps:
+        raise NotFoundError("endpoint", name, valid=sorted(eps))
+    del eps[name]
+    save_endpoints(settings, eps)
+
+
+def ref_for(name: str, ep: Endpoint) -> ModelRef:
+    opts: dict[str, Any] = ep.model_dump()
+    return ModelRef(name=name, engine="openai", source="endpoint", path=None, options=opts)
+
 
 def endpoint_refs(settings: Settings) -> Iterable[ModelRef]:
-    return []
+    return [ref_for(n, e) for n, e in load_endpoints(settings).items()]

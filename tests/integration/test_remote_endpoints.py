@@ -1,0 +1,111 @@
+"""Remote endpoints against real peers on loopback: llama-cpp-python's own server, and a proxy that
+injects 429s, 500s, dropped and cut connections and stalls."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import peers
+from bakeoff.engines.base import GenParams, LogLikRequest, Message, collect, load_engine
+from bakeoff.errors import RemoteError
+from bakeoff.models.registry import Registry
+from bakeoff.settings import get_settings
+
+BIN = Path(sys.executable).with_name("bakeoff")
+KEY = "test-secret-key"
+Q = [Message(role="user", content="What is 2+2?")]
+GREEDY = GenParams(temperature=0, max_tokens=16)
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory):
+    from bakeoff.models.packaged import smollm2_path
+
+    port = peers.free_port()
+    log = tmp_path_factory.mktemp("peer") / "server.log"
+    cmd_env = os.environ.copy()
+    proc = peers.start_llama_cpp_server(smollm2_path(), port, log)
+    yield f"http://127.0.0.1:{port}/v1"
+    proc.terminate()
+    proc.wait(10)
+
+
+def bakeoff(*args, env=None, timeout=120):
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def add(name, url, model="smol", *extra):
+    r = bakeoff("endpoints", "add", name, "--base-url", url, "--model", model, "--timeout", "20", *extra)
+    assert r.returncode == 0, r.stderr
+
+
+def test_endpoint_is_a_model_everywhere(llama_server, bakeoff_home):
+    add("peer", llama_server, "smol", "--price-in", "0.1", "--price-out", "0.3")
+    listed = json.loads(bakeoff("endpoints", "list", "--json").stdout)
+    assert listed["peer"]["price_out"] == 0.3
+    models = json.loads(bakeoff("models", "--json").stdout)
+    assert any(m["name"] == "peer" and m["source"] == "endpoint" for m in models)
+    test = bakeoff("endpoints", "test", "peer")
+    assert test.returncode == 0 and "OK" in test.stdout
+    ask = bakeoff("ask", "peer", "What is 2+2?", "--temperature", "0", "--max-tokens", "12", "--json")
+    assert ask.returncode == 0, ask.stderr
+    out = json.loads(ask.stdout)
+    assert out["text"].strip() and out["timings"]["ttft_s"] > 0
+    assert bakeoff("endpoints", "remove", "peer").returncode == 0
+    assert "peer" not in json.loads(bakeoff("endpoints", "list", "--json").stdout)
+
+
+def test_remote_greedy_answer_matches_the_local_engine(llama_server, bakeoff_home):
+    add("peer", llama_server)
+    remote = collect(load_engine(Registry().resolve("peer")).chat(Q, GREEDY))
+    local = collect(load_engine(Registry().resolve("smollm2-135m"), n_ctx=2048).chat(Q, GREEDY))
+    assert remote.text == local.text
+
+
+def test_faults_are_retried_and_nothing_is_lost_or_doubled(llama_server, bakeoff_home):
+    add("peer", llama_server)
+    clean = collect(load_engine(Registry().resolve("peer")).chat(Q, GREEDY)).text
+    proxy = peers.FaultProxy(llama_server.removesuffix("/v1"),
+                             ["429", "500", "drop", "cut", "stall"], stall_s=4)
+    try:
+        add("flaky", proxy.url, "smol", "--timeout", "2")
+        engine = load_engine(Registry().resolve("flaky"))
+        got = collect(engine.chat(Q, GREEDY))
+        assert got.text == clean
+        assert engine.client.retries == 5
+        assert proxy.seen == ["429", "500", "drop", "cut", "stall", "pass"]
+    finally:
+        proxy.close()
+
+
+def test_shifted_prompt_logprobs_are_refused_not_scored(llama_server, bakeoff_home):
+    """llama-cpp-python's server misaligns echoed logprobs by one token: we detect it and refuse."""
+    from bakeoff.errors import UnsupportedError
+
+    add("peer", llama_server)
+    engine = load_engine(Registry().resolve("peer"))
+    with pytest.raises(UnsupportedError, match="shifted by one token"):
+        engine.loglikelihood([LogLikRequest("The capital of France is", " Paris")])
+
+
+@pytest.mark.parametrize("case", ["unreachable", "wrong-model", "bad-key"])
+def test_endpoint_problems_are_one_line_with_status(case, llama_server, bakeoff_home):
+    url = {"unreachable": f"http://127.0.0.1:{peers.free_port()}/v1"}.get(case, llama_server)
+    model = "no-such-model" if case == "wrong-model" else "smol"
+    if case == "bad-key":
+        proxy = peers.FaultProxy(llama_server.removesuffix("/v1"), ["401"] * 3)
+        url = proxy.url
+    add("ep", url, model, "--api-key-env", "EP_KEY")
+    r = bakeoff("endpoints", "test", "ep", env={"EP_KEY": "wrong"})
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    expect = {"unreachable": "cannot reach", "wrong-model": "no model 'no-such-model'",
+              "bad-key": "HTTP 401"}[case]
+    assert expect in r.stderr
+    if case == "bad-key":
+        proxy.close()
