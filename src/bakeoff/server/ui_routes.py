@@ -52,7 +52,9 @@ class Preset(BaseModel):
 @ui_router.get("/models")
 def models(request: Request) -> list[dict]:
     loaded = set(request.app.state.pool.loaded())
-    return [{**ref.to_dict(), "local": ref.is_local, "loaded": ref.name in loaded}
+    # Remote = served elsewhere through an OpenAI-compatible endpoint (models/endpoints.py).
+    return [{**ref.to_dict(), "local": ref.is_local, "loaded": ref.name in loaded,
+             "remote": ref.engine == "openai" or ref.source == "endpoint"}
             for ref in request.app.state.pool.refs()]
 
 

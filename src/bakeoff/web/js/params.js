@@ -18,7 +18,7 @@ export async function modelList(refresh = false) {
 export function modelSelect(models, selected, attrs = {}) {
   const select = el("select", attrs);
   for (const m of models) {
-    const label = `${m.name}${m.local ? "" : " (remote)"}`;
+    const label = `${m.name}${m.remote ? " (remote)" : ""}`;
     select.append(el("option", { value: m.name, selected: m.name === selected }, label));
   }
   return select;
