@@ -114,3 +114,26 @@ def test_script_injection_renders_as_inert_text(page, live_server, artifacts):
     assert page.evaluate("window.__xss") is None
     page.set_viewport_size({"width": 390, "height": 844})   # phone width
     page.screenshot(path=str(artifacts / "ui-chat-injection-phone.png"), full_page=True)
+
+
+def test_client_disconnect_stops_generation_and_keeps_the_partial_answer(live_server):
+    import json
+    import time
+
+    url = live_server.url
+    conv = httpx.post(f"{url}/api/conversations",
+                      json={"model": SMOL, "params": {"max_tokens": 400, "temperature": 0}}).json()
+    with httpx.stream("POST", f"{url}/api/conversations/{conv['id']}/messages",
+                      json={"content": "Tell me a very long story."}, timeout=60) as resp:
+        for line in resp.iter_lines():
+            if json.loads(line)["type"] == "delta":
+                break   # leave after the first piece of text: the client goes away
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        msgs = httpx.get(f"{url}/api/conversations/{conv['id']}").json()["messages"]
+        if len(msgs) == 2:
+            break
+        time.sleep(0.2)
+    answer = msgs[-1]
+    assert answer["role"] == "assistant" and answer["stats"]["finish_reason"] == "stopped"
+    assert 0 < answer["stats"]["completion_tokens"] < 400 and answer["content"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
@@ -27,18 +27,12 @@ WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 ui_router = APIRouter(prefix="/api", route_class=UIRoute)
 
 
-class Turn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
 class OneOff(BaseModel):
     """One model, one message list, not stored: the side-by-side panes use this."""
 
     model_config = ConfigDict(extra="forbid")
     model: str
-    messages: list[Turn] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -65,8 +59,7 @@ def params() -> list[dict]:
 
 @ui_router.post("/generate")
 def generate(body: OneOff, request: Request) -> Response:
-    msgs = [Message(role=t.role, content=t.content) for t in body.messages]
-    return ndjson_stream(request.app.state.pool, body.model, msgs, build_params(body.params),
+    return ndjson_stream(request.app.state.pool, body.model, body.messages, build_params(body.params),
                          lambda text, stats: {"stats": stats})
 
 
