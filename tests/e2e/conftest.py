@@ -3,6 +3,7 @@ fake models registered through the real registry, and headless Chromium driven b
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import sys
@@ -63,6 +64,10 @@ def live_server() -> Iterator[LiveServer]:
     # Its own home outside pytest's basetemp: concurrent pytest sessions on one machine prune
     # each other's numbered basetemps, which pulled the store out from under a running server.
     home = Path(tempfile.mkdtemp(prefix="bakeoff-ui-test-"))
+    # One llama.cpp thread: on this shared 2-core machine (load ~9) SmolLM2 ran 28-40 tok/s with
+    # 1 thread and 0.4-2 tok/s with 2, whose threads wait on each other at every barrier.
+    old_threads = os.environ.get("BAKEOFF_THREADS")
+    os.environ["BAKEOFF_THREADS"] = "1"
     undo = install({"fake-echo": lambda p: f"echo: {p}", "fake-evil": lambda p: EVIL,
                     "fake-judge": lambda p: "1"})   # always prefers the first answer shown
     server = LiveServer(home, MODELS).start()
@@ -70,6 +75,10 @@ def live_server() -> Iterator[LiveServer]:
     server.stop()
     undo()
     shutil.rmtree(home, ignore_errors=True)
+    if old_threads is None:
+        os.environ.pop("BAKEOFF_THREADS", None)
+    else:
+        os.environ["BAKEOFF_THREADS"] = old_threads
 
 
 @pytest.fixture(scope="module")

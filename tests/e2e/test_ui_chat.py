@@ -22,6 +22,8 @@ def _send(page, text):
 
 def test_chat_stream_switch_model_and_reload(page, live_server, artifacts):
     page.goto(f"{live_server.url}/#chat")
+    expect(page.locator(".empty")).to_have_text("Pick a model and send a message to start.")
+    page.screenshot(path=str(artifacts / "ui-first-start.png"))
     page.select_option("[data-testid=model-picker]", SMOL)
     _set_params(page, max_tokens=12, temperature=0)
     _send(page, "What is the capital of France?")
