@@ -99,3 +99,29 @@ def test_leaderboard_and_catalog_empty_states(page, live_server, artifacts):
     page.screenshot(path=str(artifacts / "ui-leaderboard.png"), full_page=True)
     page.click("#nav a[data-page=catalog]")
     expect(page.locator("[data-testid=catalog-empty], [data-testid=catalog-card]").first).to_be_visible()
+
+
+def test_catalog_cards_filter_and_stay_inert(page, live_server, monkeypatch, artifacts):
+    import bakeoff.catalog
+
+    entries = [
+        {"id": "tiny-1", "name": "Tiny One", "family": "tiny", "license": "apache-2.0",
+         "tasks": ["chat"], "context": 2048, "sources": {"card": "https://example.org/tiny"}},
+        {"id": "evil", "name": "<img src=x onerror=\"window.__xss=5\">", "license": "mit",
+         "tasks": ["code"], "sources": {"card": "javascript:window.__xss=6"}},
+    ]
+    monkeypatch.setattr(bakeoff.catalog, "entries", lambda: entries, raising=False)
+    page.goto(f"{live_server.url}/#catalog")
+    cards = page.locator("[data-testid=catalog-card]")
+    expect(cards).to_have_count(2)
+    expect(cards.nth(1)).to_contain_text('<img src=x onerror="window.__xss=5">')
+    assert cards.nth(1).locator("a, img").count() == 0           # the javascript: link is text
+    assert cards.nth(0).locator("a").get_attribute("href") == "https://example.org/tiny"
+    page.select_option("[data-testid=catalog-license]", "apache-2.0")
+    expect(cards).to_have_count(1)
+    page.select_option("[data-testid=catalog-license]", "")
+    page.fill("[data-testid=catalog-filter]", "tiny")
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_contain_text("Tiny One")
+    assert page.evaluate("window.__xss") is None
+    page.screenshot(path=str(artifacts / "ui-catalog.png"), full_page=True)
