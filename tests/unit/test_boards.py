@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from types import SimpleNamespace
 
 import bakeoff.catalog
@@ -20,11 +21,13 @@ def test_empty_when_sources_are_missing(monkeypatch):
 
 
 def test_bakeoff_summary_per_run_and_model():
-    db = connect()
-    # The columns this view reads from store/evals.py's tables (being built on another branch).
-    db.execute("CREATE TABLE IF NOT EXISTS evals_runs (id INTEGER PRIMARY KEY, created_at TEXT, "
+    # Only the columns this view reads from store/evals.py's tables (built on another branch), in
+    # a database of their own so the test holds whether or not those migrations are present.
+    db = sqlite3.connect(":memory:")
+    db.row_factory = sqlite3.Row
+    db.execute("CREATE TABLE evals_runs (id INTEGER PRIMARY KEY, created_at TEXT, "
                "suite_name TEXT, status TEXT, settings TEXT)")
-    db.execute("CREATE TABLE IF NOT EXISTS evals_results (run_id INTEGER, model TEXT, status TEXT, "
+    db.execute("CREATE TABLE evals_results (run_id INTEGER, model TEXT, status TEXT, "
                "score REAL, cost_usd REAL, timings TEXT)")
     db.execute("INSERT INTO evals_runs VALUES (1, '2026-11-26', 'smoke', 'done', '{}')")
     for i, status in enumerate(["pass", "pass", "fail", "pass"]):
