@@ -40,6 +40,8 @@ def _battle(client) -> dict:
 
 def test_blind_until_vote_and_only_the_first_vote_counts(client):
     b = _battle(client)
+    again = client.post(f"/api/arena/battles/{b['id']}/answer/a")
+    assert again.status_code == 400 and "already written" in again.json()["error"]["message"]
     blind = client.get(f"/api/arena/battles/{b['id']}").text
     assert "fake-a" not in blind and "fake-b" not in blind
     assert {json.loads(blind)["answers"][s] for s in "ab"} == {"alpha answer", "beta answer"}
@@ -119,5 +121,26 @@ def test_judge_counts_agreement_as_a_win_and_position_bias_as_a_tie():
         assert judge(fair, "q", "beta", "alpha")[0] == "b"
         winner, detail = judge(first, "q", "beta", "alpha")
         assert winner == "tie" and (detail["a_first"]["verdict"], detail["b_first"]["verdict"]) == ("a", "b")
+    finally:
+        undo()
+
+
+def test_arena_auto_cli_stores_judge_votes(tmp_path, capsys):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("first prompt\n\nsecond prompt\n")
+    # The judge prefers whichever answer says "alpha", in both orders: fake-a always wins.
+    undo = install({"fake-a": lambda p: "alpha", "fake-b": lambda p: "beta",
+                    "judge-alpha": lambda p: "1" if "alpha" in p.split("[Answer 1]")[1].split("[End")[0] else "2"})
+    try:
+        assert main(["arena", "auto", str(prompts), "--judge", "judge-alpha", "--models", "fake-a,fake-b",
+                     "--rounds", "2", "--seed", "3"]) == 0
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == 4
+        assert main(["arena", "ratings", "--voter", "judge", "--json"]) == 0
+        table = json.loads(capsys.readouterr().out)
+        assert table["n_votes"] == 4
+        assert [(r["model"], r["wins"]) for r in table["ratings"]] == [("fake-a", 4), ("fake-b", 0)]
+        assert main(["arena", "auto", str(prompts), "--judge", "judge-alpha", "--models", "fake-a"]) == 2
+        assert "at least two models" in capsys.readouterr().err
     finally:
         undo()

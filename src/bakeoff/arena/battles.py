@@ -87,3 +87,23 @@ def ratings_from_store(db: Any, voter: str | None = None, n_boot: int = 200) -> 
 
     table = compute(arena_store.counted_outcomes(db, voter), n_boot=n_boot).to_dict()
     return {**table, **arena_store.vote_counts(db), "voter": voter or "all"}
+
+
+def auto_battle(db: Any, open_model: Any, prompt: str, models: list[str], judge_engine: Engine,
+                params: GenParams, rng: random.Random | None = None) -> dict[str, Any]:
+    """One battle without a person: pick a pair, answer, let the judge vote (both orders), store
+    everything like a browser battle. open_model(name) -> Engine."""
+    from ..store import arena as arena_store
+
+    model_a, model_b = pick_pair(models, rng)
+    battle = arena_store.create_battle(db, prompt, model_a, model_b, params.model_dump(mode="json"))
+    for side, name in (("a", model_a), ("b", model_b)):
+        resp = collect(open_model(name).chat([Message(role="user", content=prompt)], params))
+        arena_store.save_answer(db, battle["id"], side, resp.text,
+                                {"ttft_s": resp.timings.ttft_s, "output_tps": resp.timings.output_tps,
+                                 "completion_tokens": resp.usage.completion_tokens,
+                                 "finish_reason": resp.finish_reason})
+    battle = arena_store.get_battle(db, battle["id"])
+    winner, detail = judge(judge_engine, prompt, battle["answer_a"], battle["answer_b"])
+    vote = arena_store.add_vote(db, battle["id"], winner, f"judge:{judge_engine.ref.name}", detail)
+    return {**revealed_view(arena_store.get_battle(db, battle["id"])), "vote": vote}

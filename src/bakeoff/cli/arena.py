@@ -44,5 +44,48 @@ def ratings_cmd(voter: str, n_boot: int, as_json: bool) -> None:
                   "Rank = 1 + models whose interval lies entirely above.")
 
 
+@arena_group.command("auto")
+@click.argument("prompts_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--judge", "judge_name", required=True, help="The model that votes.")
+@click.option("--models", "model_list", required=True,
+              help="Comma-separated contestants (at least two); pairs are drawn at random.")
+@click.option("--rounds", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Battles per prompt.")
+@click.option("--max-tokens", type=click.IntRange(1, 8192), default=256, show_default=True)
+@click.option("--seed", type=int, default=None, help="Seed for the pairing (and sampling).")
+def auto_cmd(prompts_file: str, judge_name: str, model_list: str, rounds: int, max_tokens: int,
+             seed: int | None) -> None:
+    """Judge-voted battles over PROMPTS_FILE (one prompt per line); the judge sees both orders and
+    a disagreement counts as a tie. Votes land in the store as judge votes (`--voter judge`)."""
+    import random
+    from pathlib import Path
+
+    from ..arena.battles import auto_battle
+    from ..engines.base import GenParams
+    from ..models.registry import resolve
+    from ..runtime import open_engine
+    from ..store import connect
+
+    prompts = [p.strip() for p in Path(prompts_file).read_text().splitlines() if p.strip()]
+    # Canonical names, so an alias and the full name never split one model's ratings.
+    models = [resolve(m.strip()).name for m in model_list.split(",") if m.strip()]
+    engines: dict = {}
+
+    def open_model(name: str):
+        engines.setdefault(name, open_engine(name))
+        return engines[name]
+
+    judge_engine = open_model(judge_name)
+    params = GenParams.build(max_tokens=max_tokens, temperature=0.7, seed=seed)
+    rng, db = random.Random(seed), connect()
+    for prompt in prompts:
+        for _ in range(rounds):
+            out = auto_battle(db, open_model, prompt, models, judge_engine, params, rng)
+            m = out["models"]
+            console.print(f"#{out['id']} {m['a']} vs {m['b']}: {out['vote']['winner']}")
+    for engine in engines.values():
+        engine.close()
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(arena_group)

@@ -54,6 +54,9 @@ def get_battle(battle_id: int, db: sqlite3.Connection = Depends(db_for)) -> dict
 def answer(battle_id: int, side: Literal["a", "b"], request: Request,
            db: sqlite3.Connection = Depends(db_for)) -> Response:
     battle = store.get_battle(db, battle_id)
+    if battle[f"answer_{side}"] is not None or battle["revealed_at"]:
+        raise InvalidParamsError(f"answer {side.upper()} of battle {battle_id} is already written",
+                                 hint="start a new battle for new answers")
     settings = request.app.state.settings
 
     def finish(text: str, stats: dict[str, Any]) -> dict[str, Any]:
