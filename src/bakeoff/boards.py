@@ -56,30 +56,38 @@ def _summarise_run(run: dict[str, Any], results: list[sqlite3.Row]) -> list[dict
     return sorted(out, key=lambda d: -d["pass_rate"])
 
 
-def benchmark_runs(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Rows from store/bench.py's `leaderboard(db)` once that module exists (expected keys:
-    run_id, created_at, benchmark, model, metric, value, stderr, n)."""
+def benchmark_runs(db: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """One row per (benchmark run, metric), newest first, from store/bench.py's `recent_runs(db)`
+    (rows with model, task, n, created_at and scores = {metric: {value, stderr, n}})."""
     try:
         module = importlib.import_module("bakeoff.store.bench")
     except ModuleNotFoundError:
         return []
-    board = getattr(module, "leaderboard", None)
-    if board is None:
+    recent = getattr(module, "recent_runs", None)
+    if recent is None:
         return []
     try:
-        return [dict(r) for r in board(db)]
+        runs = recent(db, limit)
     except sqlite3.OperationalError as exc:
         if _missing_table(exc):
             return []
         raise
+    return [{"run_id": r.get("id"), "created_at": r.get("created_at"), "benchmark": r.get("task"),
+             "model": r.get("model"), "metric": metric, "value": score.get("value"),
+             "stderr": score.get("stderr"), "n": score.get("n", r.get("n"))}
+            for r in runs for metric, score in (r.get("scores") or {}).items()
+            if isinstance(score, dict)]
 
 
 _CATALOG_FUNCS = ("entries", "load_catalog", "all_entries", "load")
 
 
 def catalog_entries() -> list[dict[str, Any]]:
-    """Catalog entries as plain dicts, from the first of bakeoff.catalog's entry functions that
-    exists; [] while the catalog is not there."""
+    """Catalog entries as flat dicts; [] while the catalog is not there. Prefers the catalog's own
+    table rows (catalog.queries.row over catalog.load.catalog()), else an entry function."""
+    rows = _catalog_rows()
+    if rows is not None:
+        return rows
     catalog = importlib.import_module("bakeoff.catalog")
     func = next((getattr(catalog, n) for n in _CATALOG_FUNCS if callable(getattr(catalog, n, None))),
                 None)
@@ -89,6 +97,18 @@ def catalog_entries() -> list[dict[str, Any]]:
     if isinstance(items, dict):
         items = items.get("models", list(items.values()))
     return [_as_dict(item) for item in items]
+
+
+def _catalog_rows() -> list[dict[str, Any]] | None:
+    try:
+        load = importlib.import_module("bakeoff.catalog.load")
+        queries = importlib.import_module("bakeoff.catalog.queries")
+    except ModuleNotFoundError:
+        return None
+    if not (callable(getattr(load, "catalog", None)) and callable(getattr(queries, "row", None))):
+        return None
+    cat = load.catalog()
+    return [queries.row(cat, entry) for entry in cat.entries.values()]
 
 
 def _as_dict(item: Any) -> dict[str, Any]:

@@ -3,6 +3,8 @@ the leaderboard and catalog pages, in a real browser."""
 
 from __future__ import annotations
 
+import sys
+
 import httpx
 from playwright.sync_api import expect
 
@@ -111,6 +113,7 @@ def test_catalog_cards_filter_and_stay_inert(page, live_server, monkeypatch, art
          "tasks": ["code"], "sources": {"card": "javascript:window.__xss=6"}},
     ]
     monkeypatch.setattr(bakeoff.catalog, "entries", lambda: entries, raising=False)
+    monkeypatch.setitem(sys.modules, "bakeoff.catalog.load", None)   # use entries() even after merge
     page.goto(f"{live_server.url}/#catalog")
     cards = page.locator("[data-testid=catalog-card]")
     expect(cards).to_have_count(2)

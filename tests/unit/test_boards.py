@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import sys
 from types import SimpleNamespace
 
 import bakeoff.catalog
@@ -17,6 +18,7 @@ def test_empty_when_sources_are_missing(monkeypatch):
     assert boards.bakeoff_runs(db) == [] and boards.benchmark_runs(db) == []
     for name in boards._CATALOG_FUNCS:   # a catalog package without an entry function yet
         monkeypatch.delattr(bakeoff.catalog, name, raising=False)
+    monkeypatch.setitem(sys.modules, "bakeoff.catalog.load", None)   # import raises: not there
     assert boards.catalog_entries() == []
 
 
@@ -44,6 +46,17 @@ def test_bakeoff_summary_per_run_and_model():
 
 
 def test_catalog_entries_accept_objects(monkeypatch):
+    monkeypatch.setitem(sys.modules, "bakeoff.catalog.load", None)
     monkeypatch.setattr(bakeoff.catalog, "entries",
                         lambda: [SimpleNamespace(id="x", name="X"), {"id": "y", "name": "Y"}], raising=False)
     assert boards.catalog_entries() == [{"id": "x", "name": "X"}, {"id": "y", "name": "Y"}]
+
+
+def test_benchmark_rows_flatten_metrics(monkeypatch):
+    fake = SimpleNamespace(recent_runs=lambda db, limit: [
+        {"id": 3, "created_at": "t", "model": "m", "task": "arc_easy", "n": 50,
+         "scores": {"acc": {"value": 0.5, "stderr": 0.07, "n": 50}, "acc_norm": {"value": 0.6, "stderr": 0.07}}}])
+    monkeypatch.setitem(sys.modules, "bakeoff.store.bench", fake)
+    rows = boards.benchmark_runs(connect())
+    assert [(r["benchmark"], r["metric"], r["value"], r["n"]) for r in rows] == [
+        ("arc_easy", "acc", 0.5, 50), ("arc_easy", "acc_norm", 0.6, 50)]

@@ -19,7 +19,7 @@ function table(headers, rows) {
 }
 
 function bakeoffTable(runs) {
-  if (!runs.length) return el("p", { class: "empty", "data-testid": "no-bakeoffs" }, "No bakeoff runs yet. Run one with `bakeoff run <suite> <models…>` and it appears here.");
+  if (!runs.length) return el("p", { class: "empty", "data-testid": "no-bakeoffs" }, "No bakeoff runs yet. Run one with `bakeoff run` and it appears here.");
   return table(["Run", "Suite", "Model", "Pass rate (95% CI)", "", "Mean score", "Cost (USD)", "Median tok/s", "n"],
     runs.map(r => el("tr", { "data-testid": "bakeoff-row" },
       el("td", {}, `#${r.run_id}`), el("td", {}, r.suite), el("td", {}, r.model),
@@ -55,11 +55,14 @@ function safeLink(url, label) {
 }
 
 function card(m) {
-  const facts = ["family", "size", "params_b", "context", "license", "released", "tasks", "languages", "openness"]
+  const facts = ["org", "family", "size", "params_b", "active_params_b", "arch", "context", "license", "commercial",
+                 "tier", "mof", "index", "released", "tasks", "languages", "base", "hf_repo"]
     .filter(k => m[k] !== undefined && m[k] !== null)
     .map(k => [el("dt", {}, k.replace(/_/g, " ")), el("dd", {}, text(m[k]))]).flat();
-  const sources = m.sources && typeof m.sources === "object"
-    ? el("p", { class: "sources" }, "Sources: ", ...Object.entries(m.sources).map(([k, u]) => [safeLink(u, k), " "]).flat())
+  const links = m.sources && typeof m.sources === "object" ? Object.entries(m.sources)
+    : (m.source ? [["source", m.source]] : []);
+  const sources = links.length
+    ? el("p", { class: "sources" }, "Sources: ", ...links.map(([k, u]) => [safeLink(u, k), " "]).flat())
     : null;
   return el("article", { class: "card", "data-testid": "catalog-card" },
     el("h3", {}, m.name || m.id), m.id ? el("code", {}, m.id) : null, el("dl", {}, ...facts), sources);
