@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,7 +48,9 @@ class Settings(BaseSettings):
         """Create BAKEOFF_HOME (and models/) or raise a clear error."""
         try:
             self.models_dir.mkdir(parents=True, exist_ok=True)
-            probe = self.home / ".write-test"
+            # A probe name per process and thread: server threads open the store concurrently,
+            # and a shared name let one thread delete another's probe (ENOENT on unlink).
+            probe = self.home / f".write-test-{os.getpid()}-{threading.get_ident()}"
             probe.write_text("ok")
             probe.unlink()
         except OSError as exc:

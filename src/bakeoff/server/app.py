@@ -23,4 +23,7 @@ def create_app(settings: Settings | None = None, models: list[str] | None = None
     def _close() -> None:
         app.state.pool.close()
 
+    from .ui_routes import mount_ui
+
+    mount_ui(app)  # keep last: the static UI is mounted at "/" and must not shadow other routes
     return app

@@ -1,0 +1,86 @@
+"""Shared pieces of the UI API: typed errors -> JSON (one table), parameters, store access."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Callable, Iterator
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from .. import errors as E
+from ..engines.base import GenParams
+from ..store.db import connect
+
+# Most specific first; anything else that is a BakeoffError is a 500 with its message and hint.
+STATUS: list[tuple[type[E.BakeoffError], int]] = [
+    (E.ModelNotFoundError, 404),
+    (E.NotFoundError, 404),
+    (E.InvalidParamsError, 400),
+    (E.ContextOverflowError, 400),
+    (E.BusyError, 503),
+    (E.ModelFileError, 500),
+]
+
+# Sampling parameters the UI exposes (the rest of GenParams is for the API and evaluator).
+UI_PARAMS = ("max_tokens", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "stop")
+
+
+def status_for(exc: E.BakeoffError) -> int:
+    return next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
+
+
+class UIRoute(APIRoute):
+    """Turns typed errors into {"error": {"message", "hint"}} for every route of the UI API."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Any:
+            try:
+                return await handler(request)
+            except E.BakeoffError as exc:
+                return JSONResponse({"error": {"message": exc.message, "hint": exc.hint,
+                                               "type": type(exc).__name__}},
+                                    status_code=status_for(exc))
+
+        return handle
+
+
+def db_for(request: Request) -> Iterator[sqlite3.Connection]:
+    """FastAPI dependency: one store connection per request, closed afterwards."""
+    db = connect(request.app.state.settings)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def build_params(*layers: dict[str, Any] | None) -> GenParams:
+    """Later layers override earlier ones; unknown keys are an error that names them."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update({k: v for k, v in (layer or {}).items() if v is not None or k == "max_tokens"})
+    unknown = sorted(set(merged) - set(UI_PARAMS))
+    if unknown:
+        raise E.InvalidParamsError(f"unknown parameter {unknown[0]!r}", param=unknown[0],
+                                   hint=f"valid parameters: {', '.join(UI_PARAMS)}")
+    return GenParams.build(**merged)
+
+
+def params_schema() -> list[dict[str, Any]]:
+    """The UI's parameter form, derived from GenParams so it cannot drift."""
+    out = []
+    for name in UI_PARAMS:
+        field = GenParams.model_fields[name]
+        bounds = {m.__class__.__name__: getattr(m, m.__class__.__name__.lower(), None)
+                  for m in field.metadata}
+        default = field.default if name != "stop" else []
+        out.append({"name": name, "default": default, "description": field.description,
+                    "min": bounds.get("Ge", bounds.get("Gt")), "max": bounds.get("Le")})
+    return out
+
+
+def model_names(request: Request) -> list[str]:
+    return [r.name for r in request.app.state.pool.refs()]
