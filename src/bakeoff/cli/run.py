@@ -42,7 +42,8 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
     s = run["settings"]
     n_rep = s.get("speed_repeats")
     table = Table(title=f"Run {run['id']} · suite {run['suite_name']} · {s.get('threads')} threads · "
-                        f"${s.get('hourly_cost')}/h · speed: median (P5–P95) of n={n_rep}",
+                        f"${s.get('hourly_cost')}/h · " + (f"speed: median (P5–P95) of n={n_rep}"
+                                                           if s.get("speed") else "speed not measured"),
                   title_justify="left")
     for col in ("model", "pass rate ± SE (n)", "mean score ± SE", "TTFT ms", "output tok/s",
                 "prompt tok/s", "$/1M blended 3:1", "peak RSS", "status"):
@@ -143,7 +144,11 @@ def show_run(run_id: int, as_json: bool) -> None:
         print_json({"run": run_id, "suite": run["suite_name"], "settings": run["settings"],
                     "leaderboard": rows, "report": {k: str(v) for k, v in paths.items()}})
         return
-    console.print(leaderboard_table(rows, run))
+    from rich.console import Console
+
+    # Off a terminal rich would wrap the wide table at 80 columns; logs and pipes can take more.
+    out = console if console.is_terminal else Console(width=200, highlight=False)
+    out.print(leaderboard_table(rows, run))
     console.print(f"report: {paths['html']}", markup=False, soft_wrap=True)
     console.print(f"export: {paths['json']} · {paths['csv']}", markup=False, soft_wrap=True)
 
