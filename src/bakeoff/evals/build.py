@@ -64,7 +64,8 @@ def build_case(suite: SuiteSpec, case: CaseSpec, index: int, where: Located, pat
     return Case(id=case.id or f"case-{index + 1}", system=render(system, values) if system else None,
                 prompt=render(template, values), vars=values, asserts=asserts,
                 threshold=case.threshold if case.threshold is not None else suite.defaults.threshold,
-                params=_case_params(suite, case, where, path, suite_where), source=f"{where.file}:{line}")
+                params=_case_params(suite, case, where, path, suite_where), source=f"{where.file}:{line}",
+                examples=[(e.user, e.assistant) for e in suite.examples])
 
 
 def build_cases(suite: SuiteSpec, where: Located, base_dir: Path) -> list[Case]:

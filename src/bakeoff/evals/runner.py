@@ -28,7 +28,7 @@ from ..store import evals as S
 from .assertions import Context
 from .grade import ERROR, grade
 from .schema import BenchmarkEntry
-from .speed import DEFAULT_REPEATS, WORKLOADS, RssSampler, measure
+from .speed import DEFAULT_REPEATS, WORKLOADS, RssSampler, Workload, measure
 from .suite import Case, Suite
 
 
@@ -39,6 +39,7 @@ class RunOptions:
     speed_repeats: int = DEFAULT_REPEATS
     judge: str | None = None          # overrides the suite's judge
     n_ctx: int = 2048                 # context for local models: cases and workloads fit in it
+    workloads: tuple[Workload, ...] = WORKLOADS
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "use_cache"}
@@ -136,7 +137,8 @@ class Runner:
         run_settings = {"threads": self.settings.threads, "hourly_cost": self.settings.hourly_cost,
                         "n_ctx": self.options.n_ctx, "use_cache": self.options.use_cache,
                         "speed_repeats": self.options.speed_repeats, "speed": self.options.speed,
-                        "workloads": [asdict(w) for w in WORKLOADS], "judge": self.judge.name}
+                        "workloads": [asdict(w) for w in self.options.workloads],
+                        "judge": self.judge.name}
         return S.create_run(self.db, suite_name=self.suite.name, suite_path=self.suite.path,
                             suite_sha256=self.suite.sha256, signature=sig, models=names,
                             settings=run_settings)
@@ -241,7 +243,7 @@ class Runner:
     def run_speed(self, run_id: int, engine: Engine) -> None:
         name = engine.ref.name
         done = S.speed_done(self.db, run_id, name)
-        for work in WORKLOADS:
+        for work in self.options.workloads:
             if work.name in done:
                 continue
             self.progress.phase(name, f"speed: {work.name} workload ×{self.options.speed_repeats}")

@@ -4,6 +4,7 @@
 name: my-suite
 prompt: "Answer briefly. {{question}}"      # template; {{var}} comes from each case's vars
 system: "You are terse."                    # optional
+examples: [{user: "2+2?", assistant: "4"}]  # optional few-shot turns before every case
 params: {max_tokens: 48, temperature: 0}    # GenParams for every case (a case may override)
 judge: smollm2-135m                         # model that grades llm-rubric assertions
 defaults: {assert: [...], vars: {...}, threshold: 1.0}
@@ -53,6 +54,15 @@ class Defaults(BaseModel):
     threshold: float = Field(1.0, ge=0.0, le=1.0)
 
 
+class Example(BaseModel):
+    """A worked exchange shown before every case (few-shot): it tells base models what an answer
+    looks like, and every model sees the same prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+    user: str
+    assistant: str
+
+
 class BenchmarkEntry(BaseModel):
     """A standard benchmark included in a suite; run through the hook in evals.runner."""
 
@@ -68,6 +78,7 @@ class SuiteSpec(BaseModel):
     description: str | None = None
     prompt: str | None = None
     system: str | None = None
+    examples: list[Example] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
     judge: str | None = None
     defaults: Defaults = Field(default_factory=Defaults)

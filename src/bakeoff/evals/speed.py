@@ -2,7 +2,7 @@
 
 Workloads (concurrency 1, greedy, raw completion so the token counts are the model's own):
 - `short`: about 100 prompt tokens, up to 300 output tokens (a chat-sized request);
-- `long`: about 1000 prompt tokens, up to 32 output tokens (prefill-bound: RAG-like requests).
+- `long`: about 1000 prompt tokens, up to 16 output tokens (prefill-bound: RAG-like requests).
 Each runs `repeats` times; a distinct first line per repeat defeats the engine's prompt cache so
 prompt processing is measured every time. Reported: median and P5–P95 of TTFT, output tokens/s
 (after the first token) and prompt tokens/s. Peak memory is the process RSS sampled every 20 ms
@@ -40,7 +40,7 @@ class Workload:
 
 WORKLOADS = (
     Workload("short", 100, 300, "Continue this history of bread in great detail:\n\n"),
-    Workload("long", 1000, 32, "Summarise the following text in one sentence:\n\n"),
+    Workload("long", 1000, 16, "Summarise the following text in one sentence:\n\n"),
 )
 DEFAULT_REPEATS = 3
 

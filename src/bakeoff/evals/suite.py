@@ -39,10 +39,13 @@ class Case:
     threshold: float
     params: GenParams
     source: str                      # "file:line" where the case is written
+    examples: list[tuple[str, str]] = field(default_factory=list)  # few-shot (user, assistant)
 
     def messages(self) -> list[Message]:
-        sys_msg = [Message(role="system", content=self.system)] if self.system else []
-        return sys_msg + [Message(role="user", content=self.prompt)]
+        msgs = [Message(role="system", content=self.system)] if self.system else []
+        for user, assistant in self.examples:
+            msgs += [Message(role="user", content=user), Message(role="assistant", content=assistant)]
+        return msgs + [Message(role="user", content=self.prompt)]
 
 
 @dataclass
@@ -57,7 +60,7 @@ class Suite:
     @property
     def sha256(self) -> str:
         """Identity of what runs (prompts, params, assertions): a rerun resumes only the same suite."""
-        payload = [[c.id, c.system, c.prompt, c.params.cache_key(), c.threshold,
+        payload = [[c.id, c.system, c.examples, c.prompt, c.params.cache_key(), c.threshold,
                     [{k: v for k, v in a.items() if not k.startswith("_")} for a in c.asserts]]
                    for c in self.cases]
         payload.append([b.model_dump() for b in self.benchmarks])
