@@ -160,3 +160,17 @@ def test_cli_bad_input_is_one_line(fakes: Path, tmp_path: Path, capsys: pytest.C
     assert main(["run", "--suite", str(fakes), "--models", "fake-smrt"]) == 3
     assert main(["report", "99"]) == 3
     assert connect().execute("SELECT COUNT(*) FROM evals_runs").fetchone()[0] == 0
+
+
+def test_diff_needs_a_common_model() -> None:
+    from bakeoff.errors import InvalidParamsError
+    from bakeoff.evals.metrics import diff_runs
+
+    def run(i: int, models: list[str]) -> dict:
+        return {"id": i, "model_rows": [{"model": m} for m in models],
+                "results": [{"model": m, "case_id": "c", "status": "pass", "output": "", "reason": ""}
+                            for m in models]}
+
+    assert diff_runs(run(1, ["a", "b"]), run(2, ["b", "c"])) == []
+    with pytest.raises(InvalidParamsError, match="share no model"):
+        diff_runs(run(1, ["a", "b"]), run(2, ["c", "d"]))

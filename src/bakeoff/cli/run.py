@@ -34,10 +34,18 @@ def _fmt_cost(cost: dict[str, Any]) -> str:
     return f"${b['median']:.3f} ({b['low']:.3f}–{b['high']:.3f})"
 
 
+def _fmt_rss(row: dict[str, Any]) -> str:
+    """Peak process RSS, and how much of it came while this model was loaded."""
+    from .common import human_bytes
+
+    peak, base = row["peak_rss_bytes"], row["info"].get("baseline_rss_bytes")
+    if not peak:
+        return "–"
+    return human_bytes(peak) + (f" (+{human_bytes(peak - base)})" if base else "")
+
+
 def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
     from rich.table import Table
-
-    from .common import human_bytes
 
     s = run["settings"]
     n_rep = s.get("speed_repeats")
@@ -46,7 +54,7 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
                                                            if s.get("speed") else "speed not measured"),
                   title_justify="left")
     for col in ("model", "pass rate ± SE (n)", "mean score ± SE", "TTFT ms", "output tok/s",
-                "prompt tok/s", "$/1M blended 3:1", "peak RSS", "status"):
+                "prompt tok/s", "$/1M blended 3:1", "peak RSS (+model)", "status"):
         table.add_column(col, overflow="fold")
     for r in rows:
         pr = r["pass_rate"]
@@ -54,7 +62,7 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
         table.add_row(r["model"], f"{_fmt_pm(pr, pct=True)} (n={pr['n']})", _fmt_pm(r["mean_score"]),
                       _fmt_range(r["ttft_s"], 1000), _fmt_range(r["output_tps"], digits=1),
                       _fmt_range(r["prompt_tps"]), _fmt_cost(r["cost"]),
-                      human_bytes(r["peak_rss_bytes"]) if r["peak_rss_bytes"] else "–", status)
+                      _fmt_rss(r), status)
     return table
 
 
