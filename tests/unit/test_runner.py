@@ -174,3 +174,29 @@ def test_diff_needs_a_common_model() -> None:
     assert diff_runs(run(1, ["a", "b"]), run(2, ["b", "c"])) == []
     with pytest.raises(InvalidParamsError, match="share no model"):
         diff_runs(run(1, ["a", "b"]), run(2, ["c", "d"]))
+
+
+def test_benchmarks_section_runs_through_the_hook(fakes: Path) -> None:
+    from bakeoff.errors import SuiteError
+    from bakeoff.evals.runner import BenchmarkItem, set_benchmark_runner
+
+    fakes.write_text(SUITE + "benchmarks:\n  - {task: toy, limit: 2, shots: 1}\n")
+    suite = load_suite(fakes)
+    with pytest.raises(SuiteError, match="no benchmark runner"):
+        run_suite(suite, ["fake-smart"], RunOptions(speed=False))
+    seen = []
+
+    def toy(engine, entry, settings):
+        seen.append((engine.ref.name, entry.task, entry.limit, entry.shots))
+        for i in range(entry.limit):
+            yield BenchmarkItem(str(i), passed=i == 0, score=float(i == 0), prompt=f"item {i}",
+                                output="A", reason="gold A" if i == 0 else "gold B")
+
+    set_benchmark_runner(toy)
+    try:
+        run = get_run(connect(), run_suite(suite, ["fake-smart"], RunOptions(speed=False)))
+    finally:
+        set_benchmark_runner(None)
+    assert seen == [("fake-smart", "toy", 2, 1)]
+    bench = {r["case_id"]: r["status"] for r in run["results"] if r["case_id"].startswith("bench:")}
+    assert bench == {"bench:toy:0": "pass", "bench:toy:1": "fail"}
