@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.cli.main import main
-from tests.fake_engine import install
+from fake_engine import install
 
 pytestmark = pytest.mark.browser
 

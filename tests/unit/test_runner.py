@@ -15,7 +15,7 @@ from bakeoff.models.ref import ModelRef
 from bakeoff.models.registry import register_source
 from bakeoff.store import connect
 from bakeoff.store.evals import get_run
-from tests.fake_engine import install
+from fake_engine import install
 
 SUITE = """\
 name: tiny
