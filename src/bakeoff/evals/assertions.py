@@ -83,7 +83,8 @@ def evaluate(output: str, spec: dict[str, Any], ctx: Context) -> Outcome:
         return out
     passed = out.passed if spec.get("threshold") is None else out.score >= spec["threshold"]
     if negated:
-        return Outcome(not passed, 1.0 - out.score, f"not ({out.reason})", None, out.details)
+        reason = f"should not be: {out.reason}" if passed else f"as required not: {out.reason}"
+        return Outcome(not passed, 1.0 - out.score, reason, None, out.details)
     return Outcome(passed, out.score, out.reason, None, out.details)
 
 
@@ -113,8 +114,8 @@ def _contains_check(ignore_case: bool, mode: str) -> Check:
         missing = [v for v in values if v not in found]
         if mode == "all":
             score = len(found) / len(values)
-            return Outcome(not missing, score,
-                           f"missing {', '.join(map(repr, missing))}" if missing else "contains all")
+            return Outcome(not missing, score, f"missing {', '.join(map(repr, missing))}" if missing
+                           else f"contains {', '.join(map(repr, found))}")
         ok = bool(found)
         return _bool(ok, f"contains {found[0]!r}" if ok else
                      f"contains none of {', '.join(repr(v) for v in values)}")

@@ -65,10 +65,12 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     template = env.from_string((resources.files("bakeoff.evals") / "data" / "report.html.j2").read_text())
     models = [r["model"] for r in rows]
+    prices = reference_prices()
+    refs = [(f"{p['model']} ${p['blended']:.2f}", p["blended"]) for p in prices]
     return template.render(
-        run=run, rows=rows, models=models, matrix=matrix(run, models), prices=reference_prices(),
-        cost_chart=scatter(chart_points(rows, "cost"), "Quality vs cost",
-                           "USD per 1M tokens, blended 3:1 (median, P5–P95)", "chart-cost"),
+        run=run, rows=rows, models=models, matrix=matrix(run, models), prices=prices,
+        cost_chart=scatter(chart_points(rows, "cost"), "Quality vs cost (dashed: hosted API prices)",
+                           "USD per 1M tokens, blended 3:1 (median, P5–P95)", "chart-cost", refs),
         speed_chart=scatter(chart_points(rows, "speed"), "Quality vs speed",
                             "output tokens/s (median, P5–P95)", "chart-speed"))
 
