@@ -80,8 +80,8 @@ def test_kill_9_then_rerun_resumes(tmp_path: Path, bakeoff_home: Path) -> None:
     suite = tmp_path / "ten.yaml"
     suite.write_text("prompt: \"{{q}}\"\nparams: {max_tokens: 24}\ncases:\n" + cases + "\n")
     cmd = [sys.executable, "-m", "bakeoff.cli.main", "run", "--suite", str(suite),
-           "--models", "smollm2-135m", "--no-speed", "--json"]
-    env = {**os.environ, "BAKEOFF_HOME": str(bakeoff_home), "BAKEOFF_THREADS": "1"}
+           "--models", "smollm2-135m", "--no-speed", "--threads", "1", "--json"]
+    env = {**os.environ, "BAKEOFF_HOME": str(bakeoff_home)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     db_path = bakeoff_home / "bakeoff.db"
     deadline = time.monotonic() + 180
@@ -100,3 +100,4 @@ def test_kill_9_then_rerun_resumes(tmp_path: Path, bakeoff_home: Path) -> None:
     assert sorted(r[2] for r in after) == sorted(f"c{i}" for i in range(10))  # none lost or doubled
     assert after[: len(before)] == before  # rows written before the kill are untouched
     assert out["leaderboard"][0]["pass_rate"]["n"] == 10
+    assert out["settings"]["threads"] == 1 and out["leaderboard"][0]["info"]["threads"] == 1

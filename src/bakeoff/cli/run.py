@@ -79,6 +79,7 @@ class BarProgress:
                             TextColumn("{task.fields[phase]}"), console=err_console,
                             disable=not self.tty)
         self.tasks: dict[str, Any] = {}
+        self.run_id: int | None = None
         self.passed: dict[str, int] = {}
 
     def __enter__(self) -> "BarProgress":
@@ -101,6 +102,11 @@ class BarProgress:
         self.passed[model] += status == "pass"
         self.bar.update(self._task(model), advance=1, passed=self.passed[model])
 
+    def run_started(self, run_id: int, resumed: bool) -> None:
+        self.run_id = run_id
+        if self.enabled:
+            err_console.print(f"{'resuming' if resumed else 'starting'} run {run_id}", markup=False)
+
     def phase(self, model: str, text: str) -> None:
         self.bar.update(self._task(model), phase=text)
         if self.enabled and not self.tty:
@@ -121,9 +127,11 @@ class BarProgress:
 @click.option("--repeats", type=click.IntRange(1, 100), default=None,
               help="Repeats of each speed workload (default 3).")
 @click.option("--judge", default=None, help="Model that grades llm-rubric assertions.")
+@click.option("--threads", type=click.IntRange(1, 512), default=None,
+              help="llama.cpp threads (default: BAKEOFF_THREADS or the physical cores).")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard and report paths as JSON.")
 def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool, repeats: int | None,
-            judge: str | None, as_json: bool) -> None:
+            judge: str | None, threads: int | None, as_json: bool) -> None:
     """Run models on a suite (default: the starter suite on the packaged models) and compare them."""
     from ..evals.runner import RunOptions, run_suite
     from ..evals.speed import DEFAULT_REPEATS
@@ -132,9 +140,15 @@ def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool,
     suite = load_suite(suite_name)  # a malformed suite stops here, before any model loads
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     options = RunOptions(use_cache=not no_cache, speed=not no_speed,
-                         speed_repeats=repeats or DEFAULT_REPEATS, judge=judge)
+                         speed_repeats=repeats or DEFAULT_REPEATS, judge=judge, threads=threads)
     with BarProgress(enabled=not as_json) as prog:
-        run_id = run_suite(suite, names, options, progress=prog)  # type: ignore[arg-type]
+        try:
+            run_id = run_suite(suite, names, options, progress=prog)  # type: ignore[arg-type]
+        except KeyboardInterrupt:
+            if prog.run_id is not None:  # finished cases are stored; say how to pick up
+                err_console.print(f"run {prog.run_id} stopped: run the same command again to resume",
+                                  markup=False)
+            raise
     show_run(run_id, as_json)
 
 

@@ -40,6 +40,7 @@ class RunOptions:
     judge: str | None = None          # overrides the suite's judge
     n_ctx: int = 2048                 # context for local models: cases and workloads fit in it
     workloads: tuple[Workload, ...] = WORKLOADS
+    threads: int | None = None        # llama.cpp threads (default: the threads setting)
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "use_cache"}
@@ -50,6 +51,7 @@ class Progress:
 
     def model_start(self, model: str, total: int, done: int) -> None: ...
     def case_done(self, model: str, case_id: str, status: str, cached: bool) -> None: ...
+    def run_started(self, run_id: int, resumed: bool) -> None: ...
     def phase(self, model: str, text: str) -> None: ...
     def model_end(self, model: str, status: str, error: str | None) -> None: ...
 
@@ -133,15 +135,18 @@ class Runner:
         sig = signature(self.suite, names, self.options)
         existing = S.find_resumable(self.db, sig)
         if existing is not None:
+            self.progress.run_started(existing, True)
             return existing
-        run_settings = {"threads": self.settings.threads, "hourly_cost": self.settings.hourly_cost,
+        run_settings = {"threads": self.options.threads or self.settings.threads, "hourly_cost": self.settings.hourly_cost,
                         "n_ctx": self.options.n_ctx, "use_cache": self.options.use_cache,
                         "speed_repeats": self.options.speed_repeats, "speed": self.options.speed,
                         "workloads": [asdict(w) for w in self.options.workloads],
                         "judge": self.judge.name}
-        return S.create_run(self.db, suite_name=self.suite.name, suite_path=self.suite.path,
-                            suite_sha256=self.suite.sha256, signature=sig, models=names,
-                            settings=run_settings)
+        run_id = S.create_run(self.db, suite_name=self.suite.name, suite_path=self.suite.path,
+                              suite_sha256=self.suite.sha256, signature=sig, models=names,
+                              settings=run_settings)
+        self.progress.run_started(run_id, False)
+        return run_id
 
     def run(self, run_id: int) -> None:
         statuses = {r["model"]: r["status"] for r in S.get_run(self.db, run_id)["model_rows"]}
@@ -165,7 +170,8 @@ class Runner:
                 self.progress.phase(ref.name, "loading")
                 from ..engines.base import load_engine
 
-                engine = load_engine(ref, **({"n_ctx": self.options.n_ctx} if ref.is_local else {}))
+                local = {"n_ctx": self.options.n_ctx, "n_threads": self.options.threads}
+                engine = load_engine(ref, **(local if ref.is_local else {}))
                 try:
                     info = engine.info()
                     self.run_cases(run_id, engine, fingerprint or ref.name)
