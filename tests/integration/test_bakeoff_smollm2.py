@@ -74,7 +74,7 @@ def _results(db_path: Path) -> list[tuple]:
         return []
 
 
-def test_kill_9_then_rerun_resumes(tmp_path: Path, bakeoff_home: Path) -> None:
+def test_ctrl_c_and_kill_9_then_rerun_resumes(tmp_path: Path, bakeoff_home: Path) -> None:
     cases = "\n".join(f"  - {{id: c{i}, vars: {{q: \"Name a fruit that starts with the letter "
                       f"{chr(65 + i)}.\"}}, assert: [{{type: regex, value: \"\\\\w\"}}]}}" for i in range(10))
     suite = tmp_path / "ten.yaml"
@@ -82,16 +82,26 @@ def test_kill_9_then_rerun_resumes(tmp_path: Path, bakeoff_home: Path) -> None:
     cmd = [sys.executable, "-m", "bakeoff.cli.main", "run", "--suite", str(suite),
            "--models", "smollm2-135m", "--no-speed", "--threads", "1", "--json"]
     env = {**os.environ, "BAKEOFF_HOME": str(bakeoff_home)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     db_path = bakeoff_home / "bakeoff.db"
-    deadline = time.monotonic() + 180
-    while len(_results(db_path)) < 3 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+
+    def start_then(sig: int, at_least: int) -> subprocess.Popen:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 180
+        while len(_results(db_path)) < at_least and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(proc.pid, sig)
+        proc.wait()
+        return proc
+
+    # Ctrl-C: a clean stop that says how to resume.
+    proc = start_then(signal.SIGINT, 2)
+    assert proc.returncode == 130, proc.stderr.read()
+    assert "run 1 stopped: run the same command again to resume" in proc.stderr.read()
+    # kill -9: no chance to clean up at all.
+    proc = start_then(signal.SIGKILL, len(_results(db_path)) + 2)
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     before = _results(db_path)
-    assert 3 <= len(before) < 10
+    assert 4 <= len(before) < 10
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
