@@ -22,6 +22,7 @@ import numpy as np
 import psutil
 
 from ..engines.base import Engine, GenParams, collect
+from ..errors import BakeoffError
 
 _TEXT = ("The history of bread begins with wild grains ground between stones and baked on hot "
          "ashes. Over thousands of years bakers learned to keep a sour starter, to knead dough "
@@ -49,7 +50,11 @@ def build_prompt(engine: Engine, work: Workload, nonce: int) -> str:
     """A prompt of about work.prompt_tokens tokens in this model's tokenizer."""
     head = f"Sample {nonce}. {work.instruction}"
     body = (_TEXT * (work.prompt_tokens // 40 + 2)).split()
-    n_tok = len(engine.tokenize(head + " ".join(body)))
+    text = head + " ".join(body)
+    try:
+        n_tok = len(engine.tokenize(text))
+    except BakeoffError:  # a remote endpoint may not tokenize: ~4 characters per token in English
+        n_tok = len(text) // 4
     keep = max(1, int(len(body) * work.prompt_tokens / max(n_tok, 1)))
     return head + " ".join(body[:keep])
 
