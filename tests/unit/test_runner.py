@@ -90,6 +90,16 @@ def test_models_by_cases_with_a_failing_model(fakes: Path) -> None:
         e[:3] == ("gone-model", "END", "failed") for e in rec.events)
 
 
+def test_concurrent_cases_give_the_same_results(fakes: Path) -> None:
+    suite = load_suite(fakes)
+    seq = get_run(connect(), run_suite(suite, ["fake-smart", "fake-dull"], RunOptions(speed=False)))
+    par = get_run(connect(), run_suite(suite, ["fake-smart", "fake-dull"],
+                                       RunOptions(speed=False, use_cache=False, concurrency=3)))
+    def outcome(run: dict) -> list[tuple]:
+        return [(r["model"], r["case_id"], r["position"], r["status"], r["output"]) for r in run["results"]]
+    assert outcome(par) == outcome(seq) and not any(r["cached"] for r in par["results"])
+
+
 def test_cache_reuses_answers_unless_disabled(fakes: Path) -> None:
     suite = load_suite(fakes)
     opts = RunOptions(speed=False)

@@ -129,9 +129,11 @@ class BarProgress:
 @click.option("--judge", default=None, help="Model that grades llm-rubric assertions.")
 @click.option("--threads", type=click.IntRange(1, 512), default=None,
               help="llama.cpp threads (default: BAKEOFF_THREADS or the physical cores).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Cases in flight per model (batched through the engine when it supports it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard and report paths as JSON.")
 def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool, repeats: int | None,
-            judge: str | None, threads: int | None, as_json: bool) -> None:
+            judge: str | None, threads: int | None, concurrency: int, as_json: bool) -> None:
     """Run models on a suite (default: the starter suite on the packaged models) and compare them."""
     from ..evals.runner import RunOptions, run_suite
     from ..evals.speed import DEFAULT_REPEATS
@@ -140,7 +142,8 @@ def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool,
     suite = load_suite(suite_name)  # a malformed suite stops here, before any model loads
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     options = RunOptions(use_cache=not no_cache, speed=not no_speed,
-                         speed_repeats=repeats or DEFAULT_REPEATS, judge=judge, threads=threads)
+                         speed_repeats=repeats or DEFAULT_REPEATS, judge=judge, threads=threads,
+                         concurrency=concurrency)
     with BarProgress(enabled=not as_json) as prog:
         try:
             run_id = run_suite(suite, names, options, progress=prog)  # type: ignore[arg-type]

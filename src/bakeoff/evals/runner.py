@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from ..engines.base import Engine, GenParams, Message, Response, Timings, Usage, collect
 from ..errors import BakeoffError, SuiteError
@@ -41,6 +43,7 @@ class RunOptions:
     n_ctx: int = 2048                 # context for local models: cases and workloads fit in it
     workloads: tuple[Workload, ...] = WORKLOADS
     threads: int | None = None        # llama.cpp threads (default: the threads setting)
+    concurrency: int = 1              # cases in flight per model (batched when a batcher is set)
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "use_cache"}
@@ -80,6 +83,20 @@ def set_benchmark_runner(fn: BenchmarkRunner | None) -> None:
     _benchmark_runner = fn
 
 
+# --- batching hook ---------------------------------------------------------------------------
+
+Batcher = Callable[[Engine, int], Engine]
+_batcher: Batcher | None = None
+
+
+def set_batcher(fn: Batcher | None) -> None:
+    """Install `fn(engine, n) -> Engine` that serves n concurrent requests in one batch (e.g. the
+    server's continuous-batching engine). With concurrency > 1, local models are loaded with
+    n sequences and wrapped by it; without one, concurrent cases queue on the engine's lock."""
+    global _batcher
+    _batcher = fn
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 def cache_key(fingerprint: str, messages: list[Message], params: GenParams) -> str:
@@ -103,14 +120,16 @@ class Judge:
     def __init__(self, name: str | None, settings: Settings, n_ctx: int):
         self.name, self.settings, self.n_ctx = name, settings, n_ctx
         self.engine: Engine | None = None
+        self.lock = threading.Lock()  # concurrent cases must not load the judge twice
 
     def __call__(self, prompt: str) -> str:
         if self.name is None:
             raise BakeoffError("no judge model set", "add `judge: MODEL` to the suite or pass --judge")
-        if self.engine is None:
-            from ..runtime import open_engine
+        with self.lock:
+            if self.engine is None:
+                from ..runtime import open_engine
 
-            self.engine = open_engine(self.name, settings=self.settings, n_ctx=self.n_ctx)
+                self.engine = open_engine(self.name, settings=self.settings, n_ctx=self.n_ctx)
         params = GenParams.build(temperature=0.0, max_tokens=160)
         return collect(self.engine.chat([Message(role="user", content=prompt)], params)).text
 
@@ -128,6 +147,7 @@ class Runner:
         self.suite, self.refs, self.options = suite, refs, options
         self.settings, self.progress = settings, progress
         self.db = connect(settings)
+        self.db_lock = threading.Lock()  # one connection; worker threads take turns
         self.judge = Judge(options.judge or suite.judge, settings, options.n_ctx)
 
     def start(self) -> int:
@@ -168,10 +188,7 @@ class Runner:
             fingerprint = model_fingerprint(ref, self.settings)
             with RssSampler() as rss:
                 self.progress.phase(ref.name, "loading")
-                from ..engines.base import load_engine
-
-                local = {"n_ctx": self.options.n_ctx, "n_threads": self.options.threads}
-                engine = load_engine(ref, **(local if ref.is_local else {}))
+                engine = self.open_engine(ref)
                 try:
                     info = engine.info()
                     self.run_cases(run_id, engine, fingerprint or ref.name)
@@ -188,26 +205,50 @@ class Runner:
             S.set_model_status(self.db, run_id, ref.name, "failed", error=reason)
             self.progress.model_end(ref.name, "failed", reason)
 
+    def open_engine(self, ref: ModelRef) -> Engine:
+        from ..engines.base import load_engine
+
+        if not ref.is_local:
+            return load_engine(ref)
+        n = self.options.concurrency if _batcher else 1
+        engine = load_engine(ref, n_ctx=self.options.n_ctx * n, n_threads=self.options.threads,
+                             **({"n_seq_max": n} if n > 1 else {}))
+        return _batcher(engine, n) if n > 1 and _batcher else engine
+
     def run_cases(self, run_id: int, engine: Engine, fingerprint: str) -> None:
         name = engine.ref.name
         done = S.done_case_ids(self.db, run_id, name)
         self.progress.model_start(name, len(self.suite.cases), len(done))
-        for position, case in enumerate(self.suite.cases):
-            if case.id in done:
-                continue
-            row, cached = self.run_case(engine, fingerprint, case)
-            S.save_result(self.db, run_id, name, {**row, "position": position})
+        todo = [(pos, case) for pos, case in enumerate(self.suite.cases) if case.id not in done]
+        for position, case, (row, cached) in self.answers(engine, fingerprint, todo):
+            with self.db_lock:
+                S.save_result(self.db, run_id, name, {**row, "position": position})
             self.progress.case_done(name, case.id, row["status"], cached)
+
+    def answers(self, engine: Engine, fingerprint: str,
+                todo: list[tuple[int, Case]]) -> Iterator[tuple[int, Case, tuple[dict[str, Any], bool]]]:
+        """Graded rows as each case finishes; with concurrency > 1, several are in flight."""
+        if self.options.concurrency <= 1:
+            for pos, case in todo:
+                yield pos, case, self.run_case(engine, fingerprint, case)
+            return
+        with ThreadPoolExecutor(self.options.concurrency) as pool:
+            futures = {pool.submit(self.run_case, engine, fingerprint, case): (pos, case)
+                       for pos, case in todo}
+            for fut in as_completed(futures):
+                yield (*futures[fut], fut.result())
 
     def answer(self, engine: Engine, fingerprint: str, case: Case) -> tuple[Response, bool]:
         messages = case.messages()
         key = cache_key(fingerprint, messages, case.params)
         if self.options.use_cache:
-            hit = S.cache_get(self.db, key)
+            with self.db_lock:
+                hit = S.cache_get(self.db, key)
             if hit is not None:
                 return response_from(hit), True
         resp = collect(engine.chat(messages, case.params))
-        S.cache_put(self.db, key, resp.to_dict())
+        with self.db_lock:
+            S.cache_put(self.db, key, resp.to_dict())
         return resp, False
 
     def run_case(self, engine: Engine, fingerprint: str, case: Case) -> tuple[dict[str, Any], bool]:
