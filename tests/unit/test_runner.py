@@ -70,7 +70,7 @@ class Recorder(Progress):
 
 def test_models_by_cases_with_a_failing_model(fakes: Path) -> None:
     rec = Recorder()
-    opts = RunOptions(speed_repeats=2)
+    opts = RunOptions(speed_repeats=2, concurrency=2)
     run_id = run_suite(load_suite(fakes), ["fake-smart", "gone-model", "fake-dull"], opts, progress=rec)
     run = get_run(connect(), run_id)
     assert run["status"] == "done"
@@ -86,6 +86,8 @@ def test_models_by_cases_with_a_failing_model(fakes: Path) -> None:
     speed = {(s["model"], s["workload"]): s for s in run["speed"]}
     assert len(speed[("fake-smart", "short")]["samples"]) == 2
     assert speed[("fake-smart", "long")]["summary"]["prompt_tps"]["median"] == 1000.0
+    both = speed[("fake-smart", "short@2")]["samples"]
+    assert len(both) == 2 and all(s["completion_tokens"] == 2 * 2 for s in both)  # 2 x "hello friend"
     assert ("gone-model", "END", "failed") == rec.events[-2][:3] or any(
         e[:3] == ("gone-model", "END", "failed") for e in rec.events)
 

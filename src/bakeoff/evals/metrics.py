@@ -45,6 +45,9 @@ def model_summary(run: dict[str, Any], model_row: dict[str, Any]) -> dict[str, A
         "ttft_s": speed.get("short", {}).get("ttft_s"),
         "output_tps": speed.get("short", {}).get("output_tps"),
         "prompt_tps": speed.get("long", {}).get("prompt_tps"),
+        "concurrent": next(({"concurrency": v["workload"]["concurrency"],
+                             **v["aggregate_output_tps"]}
+                            for k, v in speed.items() if "@" in k), None),
         "speed": speed,
         "cost": costs(speed, hourly),
         "peak_rss_bytes": info.get("peak_rss_bytes"),

@@ -30,7 +30,7 @@ from ..store import evals as S
 from .assertions import Context
 from .grade import ERROR, grade
 from .schema import BenchmarkEntry
-from .speed import DEFAULT_REPEATS, WORKLOADS, RssSampler, Workload, measure
+from .speed import DEFAULT_REPEATS, WORKLOADS, RssSampler, Workload, measure, measure_concurrent
 from .suite import Case, Suite
 
 
@@ -296,6 +296,11 @@ class Runner:
             self.progress.phase(name, f"speed: {work.name} workload ×{self.options.speed_repeats}")
             samples, summary = measure(engine, work, self.options.speed_repeats)
             S.save_speed(self.db, run_id, name, work.name, samples, summary)
+        n, short = self.options.concurrency, self.options.workloads[0]
+        if n > 1 and f"{short.name}@{n}" not in done:
+            self.progress.phase(name, f"speed: {short.name} workload at concurrency {n}")
+            samples, summary = measure_concurrent(engine, short, n, self.options.speed_repeats)
+            S.save_speed(self.db, run_id, name, f"{short.name}@{n}", samples, summary)
 
 
 def resolve_models(names: list[str] | None, settings: Settings) -> list[ModelRef]:

@@ -15,6 +15,7 @@ tokens/s, output from `short`'s output tokens/s, blended = (3 x input + output) 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,28 @@ def measure(engine: Engine, work: Workload, repeats: int) -> tuple[list[dict], d
                for k in ("ttft_s", "output_tps", "prompt_tps", "prompt_tokens", "completion_tokens")}
     summary["workload"] = {"prompt_tokens": work.prompt_tokens, "max_tokens": work.max_tokens,
                            "repeats": repeats, "concurrency": 1}
+    return samples, summary
+
+
+def measure_concurrent(engine: Engine, work: Workload, n: int, repeats: int) -> tuple[list[dict], dict]:
+    """n requests at once (concurrency N): aggregate output tokens/s = all tokens / wall time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    params = GenParams.build(temperature=0.0, max_tokens=work.max_tokens)
+    samples = []
+    with ThreadPoolExecutor(n) as pool:
+        for r in range(repeats):
+            prompts = [build_prompt(engine, work, 1000 * (r + 1) + i) for i in range(n)]
+            t0 = time.perf_counter()
+            resps = list(pool.map(lambda p: collect(engine.complete(p, params)), prompts))
+            wall = time.perf_counter() - t0
+            out_tokens = sum(x.usage.completion_tokens for x in resps)
+            samples.append({"aggregate_output_tps": out_tokens / wall, "wall_s": wall,
+                            "ttft_s": float(np.median([x.timings.ttft_s for x in resps])),
+                            "completion_tokens": out_tokens})
+    summary = {k: percentiles([s[k] for s in samples]) for k in ("aggregate_output_tps", "ttft_s")}
+    summary["workload"] = {"prompt_tokens": work.prompt_tokens, "max_tokens": work.max_tokens,
+                           "repeats": repeats, "concurrency": n}
     return samples, summary
 
 
