@@ -174,6 +174,10 @@ def show_run(run_id: int, as_json: bool) -> None:
     # Off a terminal rich would wrap the wide table at 80 columns; logs and pipes can take more.
     out = console if console.is_terminal else Console(width=200, highlight=False)
     out.print(leaderboard_table(rows, run))
+    loads = [f"{r['model']} {r['load_avg_1m']:.1f}" for r in rows if r["load_avg_1m"] is not None]
+    if loads:
+        console.print(f"machine load (1-min average) during speed runs: {', '.join(loads)}",
+                      markup=False, soft_wrap=True)
     console.print(f"report: {paths['html']}", markup=False, soft_wrap=True)
     console.print(f"export: {paths['json']} · {paths['csv']}", markup=False, soft_wrap=True)
 

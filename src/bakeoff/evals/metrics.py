@@ -50,6 +50,7 @@ def model_summary(run: dict[str, Any], model_row: dict[str, Any]) -> dict[str, A
                             for k, v in speed.items() if "@" in k), None),
         "speed": speed,
         "cost": costs(speed, hourly),
+        "load_avg_1m": speed.get("short", {}).get("workload", {}).get("load_avg_1m"),
         "peak_rss_bytes": info.get("peak_rss_bytes"),
         "info": info,
     }

@@ -14,6 +14,7 @@ tokens/s, output from `short`'s output tokens/s, blended = (3 x input + output) 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -79,8 +80,16 @@ def measure(engine: Engine, work: Workload, repeats: int) -> tuple[list[dict], d
     summary = {k: percentiles([s[k] for s in samples])
                for k in ("ttft_s", "output_tps", "prompt_tps", "prompt_tokens", "completion_tokens")}
     summary["workload"] = {"prompt_tokens": work.prompt_tokens, "max_tokens": work.max_tokens,
-                           "repeats": repeats, "concurrency": 1}
+                           "repeats": repeats, "concurrency": 1, **machine_load()}
     return samples, summary
+
+
+def machine_load() -> dict[str, float]:
+    """Load average when measured: other processes on the cores slow every number down."""
+    try:
+        return {"load_avg_1m": os.getloadavg()[0], "cpus": float(os.cpu_count() or 1)}
+    except OSError:
+        return {}
 
 
 def measure_concurrent(engine: Engine, work: Workload, n: int, repeats: int) -> tuple[list[dict], dict]:
@@ -101,7 +110,7 @@ def measure_concurrent(engine: Engine, work: Workload, n: int, repeats: int) -> 
                             "completion_tokens": out_tokens})
     summary = {k: percentiles([s[k] for s in samples]) for k in ("aggregate_output_tps", "ttft_s")}
     summary["workload"] = {"prompt_tokens": work.prompt_tokens, "max_tokens": work.max_tokens,
-                           "repeats": repeats, "concurrency": n}
+                           "repeats": repeats, "concurrency": n, **machine_load()}
     return samples, summary
 
 
