@@ -10,6 +10,13 @@ import click
 from .common import console, err_console, print_json
 
 
+def table_console() -> Any:
+    """Off a terminal rich would wrap wide tables at 80 columns; logs and pipes can take more."""
+    from rich.console import Console
+
+    return console if console.is_terminal else Console(width=200, highlight=False)
+
+
 def _fmt_pm(stat: dict[str, float] | None, pct: bool = False) -> str:
     if not stat or not stat.get("n"):
         return "–"
@@ -169,11 +176,7 @@ def show_run(run_id: int, as_json: bool) -> None:
         print_json({"run": run_id, "suite": run["suite_name"], "settings": run["settings"],
                     "leaderboard": rows, "report": {k: str(v) for k, v in paths.items()}})
         return
-    from rich.console import Console
-
-    # Off a terminal rich would wrap the wide table at 80 columns; logs and pipes can take more.
-    out = console if console.is_terminal else Console(width=200, highlight=False)
-    out.print(leaderboard_table(rows, run))
+    table_console().print(leaderboard_table(rows, run))
     loads = [f"{r['model']} {r['load_avg_1m']:.1f}" for r in rows if r["load_avg_1m"] is not None]
     if loads:
         console.print(f"machine load (1-min average) during speed runs: {', '.join(loads)}",

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from .common import console, print_json
+from .run import table_console
 
 
 def load_run(ref: str) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def runs_cmd(limit: int, as_json: bool) -> None:
     for r in rows:
         table.add_row(str(r["id"]), r["created_at"][:19], r["suite_name"], ", ".join(r["models"]),
                       str(r["n_results"]), str(r["n_pass"]), r["status"])
-    console.print(table)
+    table_console().print(table)
 
 
 @click.command("report")
@@ -80,9 +81,13 @@ def diff_cmd(run_a: str, run_b: str, as_json: bool) -> None:
 
     a, b = load_run(run_a), load_run(run_b)
     changed = diff_runs(a, b)
+    same_suite = a["suite_sha256"] == b["suite_sha256"]
     if as_json:
-        print_json({"run_a": a["id"], "run_b": b["id"], "changed": changed})
+        print_json({"run_a": a["id"], "run_b": b["id"], "same_suite": same_suite, "changed": changed})
         return
+    if not same_suite:
+        console.print(f"note: runs {a['id']} and {b['id']} used different versions of the suite "
+                      "(prompts, parameters or assertions changed)", markup=False, soft_wrap=True)
     if not changed:
         console.print(f"no case changed outcome between run {a['id']} and run {b['id']}")
         return
@@ -93,7 +98,7 @@ def diff_cmd(run_a: str, run_b: str, as_json: bool) -> None:
         model = c["model_a"] if c["model_a"] == c["model_b"] else f"{c['model_a']} → {c['model_b']}"
         table.add_row(c["case_id"], model, c["before"], c["after"], (c["output_after"] or "")[:80],
                       c["reason_after"] or "")
-    console.print(table)
+    table_console().print(table)
 
 
 def register(cli: click.Group) -> None:
