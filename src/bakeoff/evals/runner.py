@@ -157,8 +157,9 @@ class Runner:
         if existing is not None:
             self.progress.run_started(existing, True)
             return existing
-        run_settings = {"threads": self.options.threads or self.settings.threads, "hourly_cost": self.settings.hourly_cost,
-                        "n_ctx": self.options.n_ctx, "use_cache": self.options.use_cache,
+        run_settings = {"threads": self.options.threads or self.settings.threads,
+                        "hourly_cost": self.settings.hourly_cost, "n_ctx": self.options.n_ctx,
+                        "use_cache": self.options.use_cache, "concurrency": self.options.concurrency,
                         "speed_repeats": self.options.speed_repeats, "speed": self.options.speed,
                         "workloads": [asdict(w) for w in self.options.workloads],
                         "judge": self.judge.name}
