@@ -171,7 +171,12 @@ def test_cli_bad_input_is_one_line(fakes: Path, tmp_path: Path, capsys: pytest.C
     assert err.count("\n") == 1 and f"{bad}:5: cases[0].assert[0].type" in err and "did you mean" in err
     assert main(["run", "--suite", str(fakes), "--models", "fake-smrt"]) == 3
     assert main(["report", "99"]) == 3
-    assert connect().execute("SELECT COUNT(*) FROM evals_runs").fetchone()[0] == 0
+    assert connect().execute("SELECT COUNT(*) FROM evals_runs").fetchone()[0] == 0  # nothing ran
+    capsys.readouterr()
+    assert main(["run", "--suite", str(fakes), "--models", "gone-model", "--no-speed"]) == 1
+    out, err = capsys.readouterr()
+    assert "gone-model" in out and "every model failed" in err and "removed.gguf" in err
+    assert connect().execute("SELECT COUNT(*) FROM evals_runs").fetchone()[0] == 1  # only the last
 
 
 def test_diff_needs_a_common_model() -> None:

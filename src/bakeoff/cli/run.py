@@ -159,10 +159,16 @@ def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool,
                 err_console.print(f"run {prog.run_id} stopped: run the same command again to resume",
                                   markup=False)
             raise
-    show_run(run_id, as_json)
+    rows = show_run(run_id, as_json)
+    failed = [r for r in rows if r["status"] == "failed"]
+    if failed and len(failed) == len(rows):  # nothing was compared: scripts must notice
+        from ..errors import EngineError
+
+        raise EngineError(f"every model failed; first: {failed[0]['model']}: {failed[0]['error']}",
+                          "check the model with `bakeoff show MODEL`")
 
 
-def show_run(run_id: int, as_json: bool) -> None:
+def show_run(run_id: int, as_json: bool) -> list[dict[str, Any]]:
     """Leaderboard + report files for a stored run (shared by `run` and `report`)."""
     from ..evals.metrics import leaderboard
     from ..evals.report import write_reports
@@ -175,7 +181,7 @@ def show_run(run_id: int, as_json: bool) -> None:
     if as_json:
         print_json({"run": run_id, "suite": run["suite_name"], "settings": run["settings"],
                     "leaderboard": rows, "report": {k: str(v) for k, v in paths.items()}})
-        return
+        return rows
     table_console().print(leaderboard_table(rows, run))
     loads = [f"{r['model']} {r['load_avg_1m']:.1f}" for r in rows if r["load_avg_1m"] is not None]
     if loads:
@@ -183,6 +189,7 @@ def show_run(run_id: int, as_json: bool) -> None:
                       markup=False, soft_wrap=True)
     console.print(f"report: {paths['html']}", markup=False, soft_wrap=True)
     console.print(f"export: {paths['json']} · {paths['csv']}", markup=False, soft_wrap=True)
+    return rows
 
 
 def register(cli: click.Group) -> None:
