@@ -1,0 +1,89 @@
+"""Turn a validated SuiteSpec into runnable Cases: render prompts, merge defaults, prepare assertions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidParamsError
+from . import assertions as A
+from .schema import AssertSpec, CaseSpec, SuiteSpec
+from .suite import Case, Loc, Located, build_params, missing_vars, read_case_file, render
+
+
+def prepare_assertion(spec: AssertSpec, where: Located, path: Loc, base_dir: Path) -> dict[str, Any]:
+    kind, _ = A.split_type(spec.type)
+    if kind not in A.REGISTRY:
+        import difflib
+
+        close = difflib.get_close_matches(kind, A.known_types(), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"known types: {', '.join(A.known_types())}"
+        raise where.error((*path, "type"), f"unknown assertion type {spec.type!r}", hint)
+    entry = A.REGISTRY[kind]
+    raw = spec.model_dump()
+    if entry.needs_value and raw["value"] is None:
+        raise where.error((*path, "type"), f"assertion {spec.type!r} needs a value")
+    if entry.prepare is None:
+        return raw
+    try:
+        return entry.prepare(raw, base_dir)
+    except ValueError as exc:
+        raise where.error((*path, "value"), str(exc)) from None
+
+
+def _case_params(suite: SuiteSpec, case: CaseSpec, where: Located, path: Loc,
+                 suite_where: Located) -> Any:
+    try:
+        return build_params(suite.params, case.params)
+    except InvalidParamsError as exc:
+        name = (exc.param or "").split(".")[0]
+        if name in case.params:
+            raise where.error((*path, "params", name), exc.message) from None
+        raise suite_where.error(("params", name), exc.message) from None
+
+
+def build_case(suite: SuiteSpec, case: CaseSpec, index: int, where: Located, path: Loc,
+               suite_where: Located, base_dir: Path) -> Case:
+    values = {**suite.defaults.vars, **case.vars}
+    template = case.prompt if case.prompt is not None else suite.prompt
+    if template is None:
+        raise where.error((*path, "prompt"), "no prompt: set `prompt:` on the suite or on the case")
+    system = case.system if case.system is not None else suite.system
+    for text, fld in ((template, "prompt"), (system or "", "system")):
+        missing = missing_vars(text, values)
+        if missing:
+            raise where.error((*path, "vars"), f"{fld} uses {{{{{missing[0]}}}}} but the case has no "
+                              f"variable {missing[0]!r}", f"add {missing[0]} to the case's vars")
+    asserts = [prepare_assertion(a, suite_where, ("defaults", "assert", i), base_dir)
+               for i, a in enumerate(suite.defaults.asserts)]
+    asserts += [prepare_assertion(a, where, (*path, "assert", i), base_dir)
+                for i, a in enumerate(case.asserts)]
+    if not asserts:
+        raise where.error(path, "the case has no assertions", "add assert: [{type: ..., value: ...}]")
+    line = where.locs.get(path) if where.locs else where.line
+    return Case(id=case.id or f"case-{index + 1}", system=render(system, values) if system else None,
+                prompt=render(template, values), vars=values, asserts=asserts,
+                threshold=case.threshold if case.threshold is not None else suite.defaults.threshold,
+                params=_case_params(suite, case, where, path, suite_where), source=f"{where.file}:{line}",
+                examples=[(e.user, e.assistant) for e in suite.examples])
+
+
+def build_cases(suite: SuiteSpec, where: Located, base_dir: Path) -> list[Case]:
+    raw: list[tuple[Any, Located, Loc]] = [(c, where, ("cases", i)) for i, c in enumerate(suite.cases)]
+    files = [suite.cases_from] if isinstance(suite.cases_from, str) else suite.cases_from
+    for i, name in enumerate(files):
+        path = base_dir / name
+        if not path.is_file():
+            raise where.error(("cases_from", i) if isinstance(suite.cases_from, list) else ("cases_from",),
+                              f"case file {name!r} not found", f"paths are relative to {base_dir}")
+        raw.extend(read_case_file(path, str(path)))
+    cases: list[Case] = []
+    seen: dict[str, str] = {}
+    for index, (data, loc, path) in enumerate(raw):
+        spec = data if isinstance(data, CaseSpec) else loc.validate(CaseSpec, data, path)
+        case = build_case(suite, spec, index, loc, path, where, base_dir)
+        if case.id in seen:
+            raise loc.error((*path, "id"), f"duplicate case id {case.id!r} (first at {seen[case.id]})")
+        seen[case.id] = case.source
+        cases.append(case)
+    return cases

@@ -1,0 +1,95 @@
+"""Inline SVG scatter charts (no JavaScript, no CDN): quality against cost or speed.
+
+Each point is a model: y = pass rate with a ±1 SE bar, x = a measured median with its P5–P95
+range as a horizontal bar. Log scale on x, because cost and speed span orders of magnitude.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from html import escape
+
+W, H = 560, 340
+LEFT, RIGHT, TOP, BOTTOM = 60, 20, 30, 50
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+
+
+@dataclass
+class Point:
+    label: str
+    x: float
+    x_lo: float
+    x_hi: float
+    y: float           # 0..1
+    y_se: float
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    ticks = []
+    for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        for m in (1, 2, 5):
+            v = m * 10 ** e
+            if lo <= v <= hi:
+                ticks.append(v)
+    return ticks or [lo, hi]
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}" if v < 1000 else f"{v:,.0f}"
+
+
+def _label_at(x: float, gap: float) -> tuple[float, str]:
+    """Labels right of the 60% mark go on the left of their mark, so they stay inside the chart."""
+    return (x - gap, "end") if x > LEFT + 0.6 * (W - LEFT - RIGHT) else (x + gap, "start")
+
+
+def scatter(points: list[Point], title: str, x_label: str, chart_id: str,
+            refs: list[tuple[str, float]] | None = None) -> str:
+    """refs: (label, x) reference values drawn as dashed vertical lines (e.g. hosted API prices)."""
+    pts = [p for p in points if p.x > 0]
+    if not pts:
+        return (f'<svg id="{chart_id}" class="chart" role="img" width="{W}" height="80">'
+                f'<text x="10" y="40">{escape(title)}: no measurements</text></svg>')
+    refs = [(label, x) for label, x in (refs or []) if x > 0]
+    xs = [v for p in pts for v in (p.x_lo, p.x, p.x_hi) if v > 0] + [x for _, x in refs]
+    lo, hi = min(xs) / 1.5, max(xs) * 1.5
+    span = math.log10(hi) - math.log10(lo) or 1.0
+
+    def sx(v: float) -> float:
+        return LEFT + (math.log10(max(v, lo)) - math.log10(lo)) / span * (W - LEFT - RIGHT)
+
+    def sy(v: float) -> float:
+        return TOP + (1 - max(0.0, min(1.0, v))) * (H - TOP - BOTTOM)
+
+    parts = [f'<svg id="{chart_id}" class="chart" role="img" aria-label="{escape(title)}" '
+             f'viewBox="0 0 {W} {H}" width="{W}" height="{H}" xmlns="http://www.w3.org/2000/svg">',
+             f'<text x="{W / 2}" y="18" text-anchor="middle" font-weight="bold">{escape(title)}</text>']
+    for v in (0, 0.25, 0.5, 0.75, 1.0):
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#ddd"/>'
+                     f'<text x="{LEFT - 6}" y="{sy(v) + 4:.1f}" text-anchor="end" font-size="11">{v:.0%}</text>')
+    for t in _log_ticks(lo, hi):
+        parts.append(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{TOP}" y2="{H - BOTTOM}" stroke="#eee"/>'
+                     f'<text x="{sx(t):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle" font-size="11">{_fmt(t)}</text>')
+    parts.append(f'<text x="{W / 2}" y="{H - 12}" text-anchor="middle" font-size="12">{escape(x_label)} (log scale)</text>'
+                 f'<text x="14" y="{H / 2}" transform="rotate(-90 14 {H / 2})" text-anchor="middle" '
+                 f'font-size="12">pass rate (±1 SE)</text>')
+    for k, (label, v) in enumerate(refs):
+        tx, anchor = _label_at(sx(v), 3)
+        parts.append(f'<g class="ref"><line x1="{sx(v):.1f}" x2="{sx(v):.1f}" y1="{TOP}" y2="{H - BOTTOM}" '
+                     f'stroke="#999" stroke-dasharray="4 3"/><text x="{tx:.1f}" text-anchor="{anchor}" '
+                     f'y="{H - BOTTOM - 6 - 12 * (k % 4)}" font-size="10" fill="#777">{escape(label)}</text></g>')
+    for i, p in enumerate(pts):
+        c = COLORS[i % len(COLORS)]
+        x, y = sx(p.x), sy(p.y)
+        tx, anchor = _label_at(x, 8)
+        parts.append(
+            f'<g class="point" data-model="{escape(p.label)}">'
+            f'<line x1="{sx(p.x_lo):.1f}" x2="{sx(p.x_hi):.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{c}"/>'
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{sy(p.y - p.y_se):.1f}" y2="{sy(p.y + p.y_se):.1f}" stroke="{c}"/>'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{c}"><title>{escape(p.label)}: '
+            f'{p.y:.0%} ± {p.y_se:.0%}, {_fmt(p.x)}</title></circle>'
+            f'<text x="{tx:.1f}" y="{y - 8:.1f}" text-anchor="{anchor}" font-size="11" fill="{c}">'
+            f'{escape(p.label)}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,106 @@
+"""Report files for a stored run: a self-contained HTML page (inline CSS and SVG, works offline),
+a JSON export (the whole run plus the leaderboard) and a CSV export (one row per model x case)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..settings import get_settings
+from .charts import Point, scatter
+
+
+def reference_prices() -> list[dict[str, Any]]:
+    """Hosted-API list prices (data file with source and date), with the 3:1 blended price."""
+    text = (resources.files("bakeoff.evals") / "data" / "prices.yaml").read_text()
+    rows = yaml.safe_load(text)["prices"]
+    return [{**r, "blended": (3 * r["input"] + r["output"]) / 4} for r in rows]
+
+
+def report_dir(run_id: int) -> Path:
+    folder = get_settings().home / "reports" / f"run-{run_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def chart_points(rows: list[dict[str, Any]], kind: str) -> list[Point]:
+    points = []
+    for r in rows:
+        pr = r["pass_rate"]
+        if kind == "cost" and r["cost"].get("blended"):
+            b = r["cost"]["blended"]
+            points.append(Point(r["model"], b["median"], b["low"], b["high"], pr["value"], pr["se"]))
+        elif kind == "speed" and r["output_tps"]:
+            s = r["output_tps"]
+            points.append(Point(r["model"], s["median"], s["p5"], s["p95"], pr["value"], pr["se"]))
+    return points
+
+
+def matrix(run: dict[str, Any], models: list[str]) -> list[dict[str, Any]]:
+    """One row per case, one cell per model (in leaderboard order)."""
+    cells: dict[str, dict[str, Any]] = {}
+    order: dict[str, int] = {}
+    for r in run["results"]:
+        cells.setdefault(r["case_id"], {})[r["model"]] = r
+        order.setdefault(r["case_id"], r["position"])
+    rows = []
+    for case_id in sorted(cells, key=lambda c: order[c]):
+        by_model = cells[case_id]
+        first = next(iter(by_model.values()))
+        prompt = first["prompt"][-1]["content"] if first["prompt"] else ""
+        rows.append({"case_id": case_id, "prompt": prompt,
+                     "cells": [by_model.get(m) for m in models]})
+    return rows
+
+
+def render_html(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    template = env.from_string((resources.files("bakeoff.evals") / "data" / "report.html.j2").read_text())
+    models = [r["model"] for r in rows]
+    prices = reference_prices()
+    refs = [(f"{p['model']} ${p['blended']:.2f}", p["blended"]) for p in prices]
+    return template.render(
+        run=run, rows=rows, models=models, matrix=matrix(run, models), prices=prices,
+        cost_chart=scatter(chart_points(rows, "cost"), "Quality vs cost (dashed: hosted API prices)",
+                           "USD per 1M tokens, blended 3:1 (median, P5–P95)", "chart-cost", refs),
+        speed_chart=scatter(chart_points(rows, "speed"), "Quality vs speed",
+                            "output tokens/s (median, P5–P95)", "chart-speed"))
+
+
+CSV_COLUMNS = ["run", "model", "case_id", "status", "score", "pass_score", "reason", "output",
+               "prompt_tokens", "completion_tokens", "total_s", "cost_usd", "cached"]
+
+
+def render_csv(run: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for r in run["results"]:
+        writer.writerow({"run": run["id"], "model": r["model"], "case_id": r["case_id"],
+                         "status": r["status"], "score": f"{r['score']:.4f}",
+                         "pass_score": f"{r['pass_score']:.4f}", "reason": r["reason"],
+                         "output": r["output"], "prompt_tokens": r["usage"].get("prompt_tokens"),
+                         "completion_tokens": r["usage"].get("completion_tokens"),
+                         "total_s": f"{r['timings'].get('total_s', 0):.4f}",
+                         "cost_usd": f"{r['cost_usd']:.3e}", "cached": r["cached"]})
+    return buf.getvalue()
+
+
+def write_reports(run: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Path]:
+    folder = report_dir(run["id"])
+    paths = {"html": folder / "report.html", "json": folder / "results.json",
+             "csv": folder / "results.csv"}
+    paths["html"].write_text(render_html(run, rows), encoding="utf-8")
+    paths["json"].write_text(json.dumps({"run": run, "leaderboard": rows,
+                                         "reference_prices": reference_prices()},
+                                        indent=1, default=str), encoding="utf-8")
+    paths["csv"].write_text(render_csv(run), encoding="utf-8")
+    return paths

@@ -1,0 +1,330 @@
+"""Run a suite: models x cases, one model loaded at a time, each result stored as it finishes.
+
+Public entry points (for the CLI, the server and the benchmarks work):
+- `run_suite(suite, models, options, settings, progress) -> run_id`
+- `set_benchmark_runner(fn)`: the hook that runs a suite's `benchmarks:` entries.
+
+Resume: a run is identified by a signature (suite content, models, options). Running the same
+thing again while a run with that signature is unfinished continues it; finished cases are
+skipped (the store's UNIQUE(run, model, case) makes a duplicate impossible).
+Cache: answers are keyed by (model fingerprint, messages, params); a new run reuses them unless
+`use_cache=False`. Speed workloads never use the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from ..engines.base import Engine, GenParams, Message, Response, Timings, Usage, collect
+from ..errors import BakeoffError, SuiteError
+from ..models.ref import ModelRef
+from ..models.registry import Registry
+from ..settings import Settings, get_settings
+from ..store import connect
+from ..store import evals as S
+from .assertions import Context
+from .grade import ERROR, grade
+from .schema import BenchmarkEntry
+from .speed import DEFAULT_REPEATS, WORKLOADS, RssSampler, Workload, measure, measure_concurrent
+from .suite import Case, Suite
+
+
+@dataclass
+class RunOptions:
+    use_cache: bool = True
+    speed: bool = True
+    speed_repeats: int = DEFAULT_REPEATS
+    judge: str | None = None          # overrides the suite's judge
+    n_ctx: int = 2048                 # context for local models: cases and workloads fit in it
+    workloads: tuple[Workload, ...] = WORKLOADS
+    threads: int | None = None        # llama.cpp threads (default: the threads setting)
+    concurrency: int = 1              # cases in flight per model (batched when a batcher is set)
+
+    def identity(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "use_cache"}
+
+
+class Progress:
+    """Callbacks the runner calls; the CLI draws bars, tests record events."""
+
+    def model_start(self, model: str, total: int, done: int) -> None: ...
+    def case_done(self, model: str, case_id: str, status: str, cached: bool) -> None: ...
+    def run_started(self, run_id: int, resumed: bool) -> None: ...
+    def phase(self, model: str, text: str) -> None: ...
+    def model_end(self, model: str, status: str, error: str | None) -> None: ...
+
+
+# --- benchmarks hook -------------------------------------------------------------------------
+
+@dataclass
+class BenchmarkItem:
+    """One graded benchmark item, stored like a case result (case id `bench:<task>:<id>`)."""
+
+    item_id: str
+    passed: bool
+    score: float
+    prompt: str
+    output: str
+    reason: str
+
+
+BenchmarkRunner = Callable[[Engine, BenchmarkEntry, Settings], Iterable[BenchmarkItem]]
+_benchmark_runner: BenchmarkRunner | None = None
+
+
+def set_benchmark_runner(fn: BenchmarkRunner | None) -> None:
+    """Install the function that runs a suite's `benchmarks:` entries (evals/benchmarks.py)."""
+    global _benchmark_runner
+    _benchmark_runner = fn
+
+
+# --- batching hook ---------------------------------------------------------------------------
+
+Batcher = Callable[[Engine, int], Engine]
+_batcher: Batcher | None = None
+
+
+def set_batcher(fn: Batcher | None) -> None:
+    """Install `fn(engine, n) -> Engine` that serves n concurrent requests in one batch (e.g. the
+    server's continuous-batching engine). With concurrency > 1, local models are loaded with
+    n sequences and wrapped by it; without one, concurrent cases queue on the engine's lock."""
+    global _batcher
+    _batcher = fn
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def cache_key(fingerprint: str, messages: list[Message], params: GenParams) -> str:
+    payload = {"model": fingerprint, "messages": [m.model_dump() for m in messages],
+               "params": params.cache_key()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def response_from(d: dict[str, Any]) -> Response:
+    return Response(d["text"], d.get("finish_reason"), Usage(**d["usage"]), Timings(**d["timings"]))
+
+
+def signature(suite: Suite, models: list[str], options: RunOptions) -> str:
+    blob = json.dumps([suite.sha256, models, options.identity()], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Judge:
+    """Loads the judge model on first use and keeps it for the run."""
+
+    def __init__(self, name: str | None, settings: Settings, n_ctx: int):
+        self.name, self.settings, self.n_ctx = name, settings, n_ctx
+        self.engine: Engine | None = None
+        self.lock = threading.Lock()  # concurrent cases must not load the judge twice
+
+    def __call__(self, prompt: str) -> str:
+        if self.name is None:
+            raise BakeoffError("no judge model set", "add `judge: MODEL` to the suite or pass --judge")
+        with self.lock:
+            if self.engine is None:
+                from ..runtime import open_engine
+
+                self.engine = open_engine(self.name, settings=self.settings, n_ctx=self.n_ctx)
+        params = GenParams.build(temperature=0.0, max_tokens=160)
+        return collect(self.engine.chat([Message(role="user", content=prompt)], params)).text
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+class Runner:
+    def __init__(self, suite: Suite, refs: list[ModelRef], options: RunOptions, settings: Settings,
+                 progress: Progress):
+        self.suite, self.refs, self.options = suite, refs, options
+        self.settings, self.progress = settings, progress
+        self.db = connect(settings)
+        self.db_lock = threading.Lock()  # one connection; worker threads take turns
+        self.judge = Judge(options.judge or suite.judge, settings, options.n_ctx)
+
+    def start(self) -> int:
+        names = [r.name for r in self.refs]
+        sig = signature(self.suite, names, self.options)
+        existing = S.find_resumable(self.db, sig)
+        if existing is not None:
+            self.progress.run_started(existing, True)
+            return existing
+        run_settings = {"threads": self.options.threads or self.settings.threads,
+                        "hourly_cost": self.settings.hourly_cost, "n_ctx": self.options.n_ctx,
+                        "use_cache": self.options.use_cache, "concurrency": self.options.concurrency,
+                        "speed_repeats": self.options.speed_repeats, "speed": self.options.speed,
+                        "workloads": [asdict(w) for w in self.options.workloads],
+                        "judge": self.judge.name}
+        run_id = S.create_run(self.db, suite_name=self.suite.name, suite_path=self.suite.path,
+                              suite_sha256=self.suite.sha256, signature=sig, models=names,
+                              settings=run_settings)
+        self.progress.run_started(run_id, False)
+        return run_id
+
+    def run(self, run_id: int) -> None:
+        statuses = {r["model"]: r["status"] for r in S.get_run(self.db, run_id)["model_rows"]}
+        try:
+            for ref in self.refs:
+                if statuses.get(ref.name) == "done":
+                    continue
+                self.run_model(run_id, ref)
+        finally:
+            self.judge.close()
+        S.finish_run(self.db, run_id)
+
+    def run_model(self, run_id: int, ref: ModelRef) -> None:
+        """A failure here marks this model's row failed; the caller goes on with the others."""
+        from ..runtime import model_fingerprint
+
+        S.set_model_status(self.db, run_id, ref.name, "running")
+        try:
+            fingerprint = model_fingerprint(ref, self.settings)
+            with RssSampler() as rss:
+                self.progress.phase(ref.name, "loading")
+                engine = self.open_engine(ref)
+                try:
+                    info = engine.info()
+                    self.run_cases(run_id, engine, fingerprint or ref.name)
+                    self.run_benchmarks(run_id, engine)
+                    if self.options.speed:
+                        self.run_speed(run_id, engine)
+                finally:
+                    engine.close()
+            info = {**info, "peak_rss_bytes": rss.peak, "baseline_rss_bytes": rss.baseline}
+            S.set_model_status(self.db, run_id, ref.name, "done", fingerprint=fingerprint, info=info)
+            self.progress.model_end(ref.name, "done", None)
+        except Exception as exc:  # noqa: BLE001 - one model's failure must not stop the others
+            reason = f"{type(exc).__name__}: {exc}"
+            S.set_model_status(self.db, run_id, ref.name, "failed", error=reason)
+            self.progress.model_end(ref.name, "failed", reason)
+
+    def open_engine(self, ref: ModelRef) -> Engine:
+        from ..engines.base import load_engine
+
+        if not ref.is_local:
+            return load_engine(ref)
+        n = self.options.concurrency if _batcher else 1
+        engine = load_engine(ref, n_ctx=self.options.n_ctx * n, n_threads=self.options.threads,
+                             **({"n_seq_max": n} if n > 1 else {}))
+        return _batcher(engine, n) if n > 1 and _batcher else engine
+
+    def run_cases(self, run_id: int, engine: Engine, fingerprint: str) -> None:
+        name = engine.ref.name
+        done = S.done_case_ids(self.db, run_id, name)
+        self.progress.model_start(name, len(self.suite.cases), len(done))
+        todo = [(pos, case) for pos, case in enumerate(self.suite.cases) if case.id not in done]
+        for position, case, (row, cached) in self.answers(engine, fingerprint, todo):
+            with self.db_lock:
+                S.save_result(self.db, run_id, name, {**row, "position": position})
+            self.progress.case_done(name, case.id, row["status"], cached)
+
+    def answers(self, engine: Engine, fingerprint: str,
+                todo: list[tuple[int, Case]]) -> Iterator[tuple[int, Case, tuple[dict[str, Any], bool]]]:
+        """Graded rows as each case finishes; with concurrency > 1, several are in flight."""
+        if self.options.concurrency <= 1:
+            for pos, case in todo:
+                yield pos, case, self.run_case(engine, fingerprint, case)
+            return
+        with ThreadPoolExecutor(self.options.concurrency) as pool:
+            futures = {pool.submit(self.run_case, engine, fingerprint, case): (pos, case)
+                       for pos, case in todo}
+            for fut in as_completed(futures):
+                yield (*futures[fut], fut.result())
+
+    def answer(self, engine: Engine, fingerprint: str, case: Case) -> tuple[Response, bool]:
+        messages = case.messages()
+        key = cache_key(fingerprint, messages, case.params)
+        if self.options.use_cache:
+            with self.db_lock:
+                hit = S.cache_get(self.db, key)
+            if hit is not None:
+                return response_from(hit), True
+        resp = collect(engine.chat(messages, case.params))
+        with self.db_lock:
+            S.cache_put(self.db, key, resp.to_dict())
+        return resp, False
+
+    def run_case(self, engine: Engine, fingerprint: str, case: Case) -> tuple[dict[str, Any], bool]:
+        base = {"case_id": case.id, "prompt": [m.model_dump() for m in case.messages()]}
+        try:
+            resp, cached = self.answer(engine, fingerprint, case)
+        except BakeoffError as exc:  # this case cannot run (e.g. too long); the others can
+            return {**base, "status": ERROR, "score": 0.0, "pass_score": 0.0, "reason": str(exc),
+                    "output": "", "assertions": [], "usage": asdict(Usage()),
+                    "timings": Timings().to_dict(), "cost_usd": 0.0, "cached": 0}, False
+        cost = resp.timings.total_s * self.settings.hourly_cost / 3600
+        ctx = Context(vars=case.vars, prompt=case.prompt, latency_s=resp.timings.total_s,
+                      cost_usd=cost, judge=self.judge)
+        g = grade(case, resp.text, ctx)
+        return {**base, "status": g.status, "score": g.score, "pass_score": g.pass_score,
+                "reason": g.reason, "output": resp.text, "assertions": g.assertions,
+                "usage": asdict(resp.usage), "timings": resp.timings.to_dict(), "cost_usd": cost,
+                "cached": int(cached)}, cached
+
+    def run_benchmarks(self, run_id: int, engine: Engine) -> None:
+        if not self.suite.benchmarks:
+            return
+        name = engine.ref.name
+        done = S.done_case_ids(self.db, run_id, name)
+        base = len(self.suite.cases)
+        for entry in self.suite.benchmarks:
+            self.progress.phase(name, f"benchmark {entry.task}")
+            for i, item in enumerate(_benchmark_runner(engine, entry, self.settings)):  # type: ignore[misc]
+                case_id = f"bench:{entry.task}:{item.item_id}"
+                if case_id in done:
+                    continue
+                S.save_result(self.db, run_id, name, {
+                    "case_id": case_id, "position": base + i, "status": "pass" if item.passed else "fail",
+                    "score": item.score, "pass_score": float(item.passed), "reason": item.reason,
+                    "output": item.output, "prompt": [{"role": "user", "content": item.prompt}],
+                    "assertions": [], "usage": asdict(Usage()), "timings": Timings().to_dict(),
+                    "cost_usd": 0.0, "cached": 0})
+
+    def run_speed(self, run_id: int, engine: Engine) -> None:
+        name = engine.ref.name
+        done = S.speed_done(self.db, run_id, name)
+        for work in self.options.workloads:
+            if work.name in done:
+                continue
+            self.progress.phase(name, f"speed: {work.name} workload ×{self.options.speed_repeats}")
+            samples, summary = measure(engine, work, self.options.speed_repeats)
+            S.save_speed(self.db, run_id, name, work.name, samples, summary)
+        n, short = self.options.concurrency, self.options.workloads[0]
+        if n > 1 and f"{short.name}@{n}" not in done:
+            self.progress.phase(name, f"speed: {short.name} workload at concurrency {n}")
+            samples, summary = measure_concurrent(engine, short, n, self.options.speed_repeats)
+            S.save_speed(self.db, run_id, name, f"{short.name}@{n}", samples, summary)
+
+
+def resolve_models(names: list[str] | None, settings: Settings) -> list[ModelRef]:
+    """The named models (unknown names fail before anything runs), or every local model."""
+    registry = Registry(settings)
+    if names:
+        refs = [registry.resolve(n) for n in names]
+        seen: set[str] = set()
+        return [r for r in refs if not (r.name in seen or seen.add(r.name))]  # type: ignore[func-returns-value]
+    refs = [r for r in registry.list() if r.source == "packaged"]
+    if not refs:
+        raise BakeoffError("no packaged models are installed", "run `make setup`, or pass --models")
+    return refs
+
+
+def run_suite(suite: Suite, models: list[str] | None = None, options: RunOptions | None = None,
+              settings: Settings | None = None, progress: Progress | None = None) -> int:
+    settings = settings or get_settings()
+    options = options or RunOptions()
+    if suite.benchmarks and _benchmark_runner is None:
+        raise SuiteError("this suite has benchmarks: but no benchmark runner is installed",
+                         suite.path, field="benchmarks", hint="remove the benchmarks: section")
+    runner = Runner(suite, resolve_models(models, settings), options, settings, progress or Progress())
+    run_id = runner.start()
+    runner.run(run_id)
+    return run_id
