@@ -39,7 +39,7 @@ def start_llama_cpp_server(model: Path, port: int, log: Path) -> subprocess.Pope
     """`python -m llama_cpp.server` with prompt logprobs enabled (logits_all)."""
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
            "--port", str(port), "--n_ctx", "2048", "--logits_all", "true", "--n_threads", "2",
-           "--model_alias", "smol"]
+           "--model_alias", "smol", "--interrupt_requests", "false"]
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ})
     wait_http(f"http://127.0.0.1:{port}/v1/models", proc=proc)
     return proc

@@ -109,3 +109,60 @@ def test_endpoint_problems_are_one_line_with_status(case, llama_server, bakeoff_
     assert expect in r.stderr
     if case == "bad-key":
         proxy.close()
+
+
+SWEEP_SUITE = """\
+name: remote-sweep
+prompt: "{{q}}"
+params: {max_tokens: 12}
+cases:
+""" + "".join(
+    f"  - {{id: c{i}, vars: {{q: \"What is {i} plus {i}?\"}}, assert: [{{type: contains, value: \"{2 * i}\"}}]}}\n"
+    for i in range(8))
+
+
+def run_json(suite, models, timeout=400):
+    r = bakeoff("run", "--suite", str(suite), "--models", models, "--no-speed", "--json", timeout=timeout)
+    return r, (json.loads(r.stdout) if r.stdout.strip().startswith("{") else None)
+
+
+def stored_results(home, model, column="COUNT(*)"):
+    import sqlite3
+
+    db = sqlite3.connect(home / "bakeoff.db")
+    rows = db.execute(f"SELECT case_id, {column} FROM evals_results WHERE model=? GROUP BY case_id",
+                      (model,)).fetchall()
+    return dict(rows)
+
+
+def test_local_and_remote_side_by_side_in_a_bakeoff(llama_server, bakeoff_home, tmp_path):
+    """A local model and an endpoint in one bakeoff: both rows complete, every case answered once."""
+    add("peer", llama_server)
+    suite = tmp_path / "sweep.yaml"
+    suite.write_text(SWEEP_SUITE)
+    r, out = run_json(suite, "smollm2-135m,peer")
+    assert r.returncode == 0, r.stderr
+    assert stored_results(bakeoff_home, "peer") == {f"c{i}": 1 for i in range(8)}
+    assert all(o.strip() for o in stored_results(bakeoff_home, "peer", "output").values())
+    assert len(stored_results(bakeoff_home, "SmolLM2-135M-Instruct-Q4_1")) == 8
+    board = {row["model"]: row for row in out["leaderboard"]}
+    assert board["peer"]["pass_rate"]["n"] == 8 and board["peer"]["status"] == "done"
+
+
+def test_sweep_interrupted_by_a_failing_endpoint_resumes_without_loss(llama_server, bakeoff_home, tmp_path):
+    suite = tmp_path / "sweep.yaml"
+    suite.write_text(SWEEP_SUITE)
+    # A few transient faults are absorbed by retries; then the endpoint dies for good (every
+    # request answers 500 until retries run out), which stops the model mid-sweep.
+    proxy = peers.FaultProxy(llama_server.removesuffix("/v1"), ["429", "drop", "pass", "pass", "pass"] + ["500"] * 40)
+    try:
+        add("flaky", proxy.url, "smol", "--concurrency", "2", "--timeout", "20")
+        r, _ = run_json(suite, "flaky")
+        first = stored_results(bakeoff_home, "flaky")
+        assert r.returncode != 0 and 0 < len(first) < 8
+        proxy.faults.clear()  # the endpoint recovers; the same command resumes the same run
+        r, out = run_json(suite, "flaky")
+        assert r.returncode == 0, r.stderr
+        assert stored_results(bakeoff_home, "flaky") == {f"c{i}": 1 for i in range(8)}
+    finally:
+        proxy.close()

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from ..engines.base import Engine, GenParams, Message, Response, Timings, Usage, collect
-from ..errors import BakeoffError, SuiteError
+from ..errors import BakeoffError, RemoteError, SuiteError
 from ..models.ref import ModelRef
 from ..models.registry import Registry
 from ..settings import Settings, get_settings
@@ -98,6 +98,15 @@ def set_batcher(fn: Batcher | None) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+def case_cost(ref: ModelRef, resp: Response, settings: Settings) -> float:
+    """USD for one answer: an endpoint's per-token prices when it has them, else machine time."""
+    o = ref.options
+    if o.get("price_in") is not None and o.get("price_out") is not None:
+        return (resp.usage.prompt_tokens * o["price_in"] + resp.usage.completion_tokens * o["price_out"]) / 1e6
+    hourly = o.get("hourly_cost") if o.get("hourly_cost") is not None else settings.hourly_cost
+    return resp.timings.total_s * hourly / 3600
+
 
 def cache_key(fingerprint: str, messages: list[Message], params: GenParams) -> str:
     payload = {"model": fingerprint, "messages": [m.model_dump() for m in messages],
@@ -229,15 +238,24 @@ class Runner:
     def answers(self, engine: Engine, fingerprint: str,
                 todo: list[tuple[int, Case]]) -> Iterator[tuple[int, Case, tuple[dict[str, Any], bool]]]:
         """Graded rows as each case finishes; with concurrency > 1, several are in flight."""
-        if self.options.concurrency <= 1:
+        # Remote endpoints fan out to their own concurrency limit unless the user set one.
+        n = self.options.concurrency
+        if n <= 1 and not engine.ref.is_local:
+            n = int(getattr(engine, "concurrency", 1))
+        if n <= 1:
             for pos, case in todo:
                 yield pos, case, self.run_case(engine, fingerprint, case)
             return
-        with ThreadPoolExecutor(self.options.concurrency) as pool:
+        pool = ThreadPoolExecutor(n)
+        try:
             futures = {pool.submit(self.run_case, engine, fingerprint, case): (pos, case)
                        for pos, case in todo}
             for fut in as_completed(futures):
                 yield (*futures[fut], fut.result())
+        finally:
+            # On a failure (an endpoint gone for good), cases not started are dropped, not run:
+            # they stay unfinished in the store and the same command resumes them.
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def answer(self, engine: Engine, fingerprint: str, case: Case) -> tuple[Response, bool]:
         messages = case.messages()
@@ -256,11 +274,13 @@ class Runner:
         base = {"case_id": case.id, "prompt": [m.model_dump() for m in case.messages()]}
         try:
             resp, cached = self.answer(engine, fingerprint, case)
+        except RemoteError:
+            raise  # the endpoint is failing, not the case: stop this model, resume later
         except BakeoffError as exc:  # this case cannot run (e.g. too long); the others can
             return {**base, "status": ERROR, "score": 0.0, "pass_score": 0.0, "reason": str(exc),
                     "output": "", "assertions": [], "usage": asdict(Usage()),
                     "timings": Timings().to_dict(), "cost_usd": 0.0, "cached": 0}, False
-        cost = resp.timings.total_s * self.settings.hourly_cost / 3600
+        cost = case_cost(engine.ref, resp, self.settings)
         ctx = Context(vars=case.vars, prompt=case.prompt, latency_s=resp.timings.total_s,
                       cost_usd=cost, judge=self.judge)
         g = grade(case, resp.text, ctx)

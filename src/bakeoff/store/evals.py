@@ -90,7 +90,7 @@ def _row(r: sqlite3.Row | None) -> dict[str, Any] | None:
 
 
 def find_resumable(db: sqlite3.Connection, signature: str) -> int | None:
-    r = db.execute("SELECT id FROM evals_runs WHERE signature=? AND status='running' "
+    r = db.execute("SELECT id FROM evals_runs WHERE signature=? AND status IN ('running', 'incomplete') "
                    "ORDER BY id DESC LIMIT 1", (signature,)).fetchone()
     return int(r["id"]) if r else None
 
@@ -118,9 +118,12 @@ def set_model_status(db: sqlite3.Connection, run_id: int, model: str, status: st
 
 
 def finish_run(db: sqlite3.Connection, run_id: int) -> None:
+    """'done' when every model finished; 'incomplete' (resumed by the same command) otherwise."""
     with transaction(db):
-        db.execute("UPDATE evals_runs SET status='done', "
-                   "finished_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id=?", (run_id,))
+        failed = db.execute("SELECT COUNT(*) FROM evals_run_models WHERE run_id=? AND status!='done'",
+                            (run_id,)).fetchone()[0]
+        db.execute("UPDATE evals_runs SET status=?, finished_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') "
+                   "WHERE id=?", ("incomplete" if failed else "done", run_id))
 
 
 def done_case_ids(db: sqlite3.Connection, run_id: int, model: str) -> set[str]:
