@@ -101,3 +101,20 @@ def annotate_rows(rows: list[dict[str, Any]]) -> None:
         r.update(catalog_id=m.entry.id, catalog_match=m.how, descendant_of=m.entry.id if m.descendant else None,
                  license=r.get("license") or m.entry.license, commercial=sc.commercial,
                  openness=f"{len(sc.met)}/5, MOF {sc.mof_label}", openness_tier=sc.tier)
+
+
+def entry_for_model(cat: Catalog, name: str) -> str | None:
+    """The catalog id for a model name the store knows (a registry name, alias or GGUF path)."""
+    from ..errors import BakeoffError
+    from ..models.gguf_info import read_gguf_info
+    from ..models.registry import Registry
+
+    if name.lower() in cat.entries:
+        return name.lower()
+    try:
+        ref = Registry().resolve(name)
+        meta = read_gguf_info(ref.path).metadata if ref.path else {}
+    except BakeoffError:
+        return None
+    m = match_metadata(cat, meta)
+    return m.entry.id if m else None

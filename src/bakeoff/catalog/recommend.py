@@ -125,6 +125,8 @@ def recommend(cat: Catalog, task: str, license: str | None = None, max_memory: i
         if quant is None:
             continue
         score, reasons = _score(cat, entry, task, by_entry.get(entry.id, []))
+        if fit_reason.startswith("tight"):
+            score -= 0.5   # leaves little memory for anything else: prefer what fits comfortably
         reasons.insert(0, fit_reason)
         out.append(Recommendation(entry.id, entry.name, round(score, 3), quant, mem, reasons,
                                   by_entry.get(entry.id, [])))

@@ -58,15 +58,16 @@ def catalog_cmd(ctx: click.Context, task: str | None, license_: str | None, comm
         console.print(_list_table(rows))
 
 
-def _scorecard_table(sc: Any) -> Table:
-    t = Table(title=f"openness: {len(sc.met)}/5 criteria, index {sc.index:g}/5, MOF {sc.mof_label} "
-                    f"— {sc.tier}")
-    for col in ("criterion", "status", "evidence"):
-        t.add_column(col, overflow="fold")
+def _print_scorecard(sc: Any) -> None:
+    """One line per criterion, evidence URL unbroken (soft wrap) so it stays clickable."""
+    console.print(f"openness: {len(sc.met)}/5 criteria, index {sc.index:g}/5, MOF {sc.mof_label} — {sc.tier}",
+                  markup=False)
+    marks = {"open": "✓", "partial": "~", "closed": "✗"}
     for c in sc.criteria:
         note = f" ({c['note']})" if c.get("note") else ""
-        t.add_row(c["criterion"], c["status"], (c.get("evidence") or "-") + note)
-    return t
+        console.print(f"  {marks[c['status']]} {c['criterion']}: {c['status']}"
+                      + (f" — {c['evidence']}" if c.get("evidence") else "") + note,
+                      markup=False, soft_wrap=True)
 
 
 def _memory_table(ests: dict[str, Any], best: str | None) -> Table:
@@ -118,24 +119,25 @@ def show_cmd(entry_id: str, n_ctx: int | None, as_json: bool) -> None:
                  ("parameters", params), ("architecture", arch),
                  ("layers / hidden / heads / KV heads", " / ".join(str(x or "?") for x in (a.layers, a.hidden, a.heads, a.kv_heads))),
                  ("context", str(e.context or "unknown (no source checked)")),
-                 ("licence", f"{lic.name} — commercial: {lic.commercial} ({lic.source})"),
+                 ("licence", f"{lic.name} — commercial: {lic.commercial}"),
                  ("Hugging Face", e.hf_repo), ("GGUF repos", ", ".join(e.gguf_repos) or "-")]:
         t.add_row(k, v)
+    console.print(t)
     for k, url in e.sources.model_dump().items():
         if url:
-            t.add_row(f"source: {k}", url)
-    console.print(t)
+            console.print(f"source ({k}): {url}", markup=False, soft_wrap=True)
+    console.print(f"source (licence): {lic.source}", markup=False, soft_wrap=True)
     sc = scorecard(cat, e)
-    console.print(_scorecard_table(sc))
+    _print_scorecard(sc)
     console.print(f"MOF: {sc.mof_reason}; record from {sc.record_from}", markup=False)
     for r in sc.restrictions:
-        console.print(f"restriction: {r}", markup=False)
+        console.print(f"restriction: {r}", markup=False, soft_wrap=True)
     anc, kids = cat.ancestors(e), cat.children(e.id)
     console.print("lineage: " + " ← ".join([e.id, *(f"{x.id}" for x in anc)])
                   + (f"; descendants: {', '.join(k.id for k in kids)}" if kids else ""), markup=False)
     for b in e.benchmarks:
         console.print(f"published: {b.name} {b.score:g}" + (f" ({b.shots}-shot)" if b.shots is not None else "")
-                      + f" — {b.source}", markup=False)
+                      + f" — {b.source}", markup=False, soft_wrap=True)
     ests = memory(e, n_ctx)
     best = recommend_quant(ests)
     console.print(_memory_table(ests, best))
@@ -175,10 +177,50 @@ def tree_cmd(family: str, as_json: bool) -> None:
     console.print(tree)
 
 
+@click.command("recommend")
+@click.option("--task", required=True, help="What the model is for (chat, code, math, medical, ...).")
+@click.option("--license", "license_", metavar="ID", help="Only this licence (e.g. apache-2.0).")
+@click.option("--commercial", is_flag=True, help="Only licences that allow commercial use.")
+@click.option("--max-memory", metavar="SIZE", help="Memory to plan for, e.g. 8GiB (default: available now).")
+@click.option("--top", type=click.IntRange(1, 50), default=5, show_default=True, help="How many to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def recommend_cmd(task: str, license_: str | None, commercial: bool, max_memory: str | None, top: int,
+                  as_json: bool) -> None:
+    """Rank catalog models for a task: fit to this machine, licence, openness and any results
+    measured here (bakeoffs, benchmarks), each with its reasons."""
+    from ..catalog.match import entry_for_model
+    from ..catalog.queries import parse_size
+    from ..catalog.recommend import recommend, stored_results
+    from ..store.db import connect
+
+    cat = _catalog()
+    units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+             "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
+    mem = int(parse_size(max_memory, "max-memory", units)) if max_memory else None
+    db = connect()
+    try:
+        results = stored_results(db)
+    finally:
+        db.close()
+    recs = recommend(cat, task, license_, mem, commercial, results,
+                     entry_of=lambda name: entry_for_model(cat, name), top=top)
+    if as_json:
+        print_json([r.to_dict() for r in recs])
+        return
+    if not recs:
+        console.print(f"no catalog model for {task!r} matches the licence and memory limits; "
+                      "relax --license or raise --max-memory", markup=False)
+    for i, r in enumerate(recs, 1):
+        console.print(f"{i}. {r.id} ({r.name}) at {r.quantization}, score {r.score:g}", markup=False)
+        for reason in r.reasons:
+            console.print(f"   - {reason}", markup=False)
+
+
 def register(cli: click.Group) -> None:
     from ..catalog.match import annotate_rows
     from .models import ROW_HOOKS
 
     cli.add_command(catalog_cmd)
+    cli.add_command(recommend_cmd)
     if annotate_rows not in ROW_HOOKS:
         ROW_HOOKS.append(annotate_rows)

@@ -10,6 +10,7 @@ and give one clear error when the hub cannot be reached. HF_ENDPOINT is read at 
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from dataclasses import dataclass
@@ -49,6 +50,17 @@ def endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", DEFAULT_ENDPOINT).rstrip("/")
 
 
+def _net_errors() -> tuple[type[BaseException], ...]:
+    """Transport errors of whichever HTTP client this huggingface_hub uses (httpx or httpx2)."""
+    errs: list[type[BaseException]] = [OSError]
+    for name in ("httpx2", "httpx"):
+        try:
+            errs.append(importlib.import_module(name).TransportError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errs)
+
+
 def _unreachable(url: str) -> DownloadError:
     return DownloadError(url, "cannot reach the Hugging Face Hub (offline?)",
                          hint="connect to the network or set HF_ENDPOINT to a mirror; files already "
@@ -56,7 +68,6 @@ def _unreachable(url: str) -> DownloadError:
 
 
 def list_files(repo: str) -> list[RemoteFile]:
-    import httpx
     from huggingface_hub import HfApi
     from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
 
@@ -65,7 +76,7 @@ def list_files(repo: str) -> list[RemoteFile]:
         info = HfApi(endpoint=url).model_info(repo, files_metadata=True)
     except RepositoryNotFoundError:
         raise NotFoundError("Hugging Face repo", repo) from None
-    except (httpx.TransportError, OfflineModeIsEnabled, OSError):
+    except (OfflineModeIsEnabled, *_net_errors()):
         raise _unreachable(url) from None
     return [RemoteFile(s.rfilename, s.size, s.lfs.sha256 if s.lfs else None) for s in info.siblings or []]
 
@@ -103,7 +114,6 @@ def choose_file(repo: str, files: list[RemoteFile], available: int | None = None
 
 def download(repo: str, remote: RemoteFile, target: Path) -> int:
     """Download into target (resuming `<target>.part`); returns the bytes already there at start."""
-    import httpx
     from huggingface_hub import hf_hub_url
     from huggingface_hub.errors import EntryNotFoundError
     from huggingface_hub.file_download import http_get
@@ -122,7 +132,7 @@ def download(repo: str, remote: RemoteFile, target: Path) -> int:
                          displayed_filename=remote.name)
     except EntryNotFoundError:
         raise NotFoundError("file", f"{repo}:{remote.name}") from None
-    except (httpx.TransportError, OSError):
+    except _net_errors():
         raise DownloadError(endpoint(), f"download of {remote.name} was interrupted at "
                             f"{part.stat().st_size} bytes",
                             hint="run the same `bakeoff pull` again: it resumes where it stopped") from None
