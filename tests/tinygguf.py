@@ -7,6 +7,7 @@ copied from SmolLM2's GGUF (a gpt2-style BPE vocabulary) so llama.cpp can tokeni
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -64,6 +65,7 @@ SPECS: dict[str, dict[str, Any]] = {
 }
 
 
+@lru_cache(maxsize=2)   # reading a 49k-token vocabulary is slow; every tiny model shares it
 def _tokenizer_fields(source: Path) -> list[tuple[str, GGUFValueType, Any, GGUFValueType | None]]:
     reader = GGUFReader(source, "r")
     out = []
