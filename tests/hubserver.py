@@ -19,8 +19,10 @@ COMMIT = "0" * 40
 
 
 class Hub:
-    def __init__(self, repos: dict[str, dict[str, Path]], stall_after: int | None = None):
+    def __init__(self, repos: dict[str, dict[str, Path]], stall_after: int | None = None,
+                 sha_override: str | None = None):
         self.repos = repos
+        self.sha_override = sha_override
         self.stall_after = stall_after
         self.release = threading.Event()
         self.stalled = threading.Event()
@@ -56,7 +58,7 @@ class Hub:
 
     def _info(self, h: BaseHTTPRequestHandler, repo: str) -> None:
         siblings = [{"rfilename": name, "size": p.stat().st_size,
-                     "lfs": {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "size": p.stat().st_size,
+                     "lfs": {"sha256": self.sha_override or hashlib.sha256(p.read_bytes()).hexdigest(), "size": p.stat().st_size,
                              "pointerSize": 134}}
                     for name, p in self.repos[repo].items()]
         body = json.dumps({"id": repo, "modelId": repo, "sha": COMMIT, "siblings": siblings}).encode()
