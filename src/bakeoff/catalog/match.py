@@ -32,7 +32,7 @@ def _repo_from_url(url: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _by_repo(cat: Catalog, repo: str | None) -> Entry | None:
+def by_repo(cat: Catalog, repo: str | None) -> Entry | None:
     if not repo:
         return None
     key = repo.lower()
@@ -58,7 +58,7 @@ def _by_basename(cat: Catalog, meta: dict[str, Any]) -> Entry | None:
 def match_metadata(cat: Catalog, meta: dict[str, Any]) -> Match | None:
     repo = meta.get("general.source.huggingface.repository") or _repo_from_url(
         str(meta.get("general.source.url") or ""))
-    if (e := _by_repo(cat, repo)) is not None:
+    if (e := by_repo(cat, repo)) is not None:
         return Match(e, "repo")
     name = meta.get("general.name")
     if isinstance(name, str):
@@ -71,8 +71,8 @@ def match_metadata(cat: Catalog, meta: dict[str, Any]) -> Match | None:
     for i in range(int(meta.get("general.base_model.count") or 0)):
         repo = meta.get(f"general.base_model.{i}.repo_url")
         org, bname = meta.get(f"general.base_model.{i}.organization"), meta.get(f"general.base_model.{i}.name")
-        e = _by_repo(cat, _repo_from_url(str(repo or ""))) or (
-            _by_repo(cat, f"{org}/{bname}") if org and bname else None)
+        e = by_repo(cat, _repo_from_url(str(repo or ""))) or (
+            by_repo(cat, f"{org}/{bname}") if org and bname else None)
         if e is not None:
             return Match(e, "base model", descendant=True)
     return None

@@ -83,10 +83,10 @@ def list_files(repo: str) -> list[RemoteFile]:
 
 def _catalog_estimates(repo: str) -> dict[str, fit.FitEstimate] | None:
     from ..catalog.load import catalog
-    from ..catalog.match import _by_repo
+    from ..catalog.match import by_repo
     from ..catalog.queries import memory
 
-    entry = _by_repo(catalog(), repo)
+    entry = by_repo(catalog(), repo)
     return memory(entry) if entry else None
 
 
