@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
-import pytest
+from cli_run import run, run_json
 
 from bakeoff.catalog.load import catalog
 from bakeoff.catalog.match import match_metadata
-from bakeoff.cli.main import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str):
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_match_prefers_repo_then_name_then_basename_then_base_model() -> None:

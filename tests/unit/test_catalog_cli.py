@@ -5,21 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_run import run, run_json
 
-from bakeoff.cli.main import main
 from bakeoff.models import fit
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str):
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_task_filter_finds_the_medical_model(capsys) -> None:
