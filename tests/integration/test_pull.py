@@ -17,9 +17,8 @@ from bakeoff.models import fit
 from bakeoff.models.pull import RemoteFile, choose_file
 from bakeoff.models.registry import Registry
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hubserver import Hub  # noqa: E402
-from tinygguf import write_tiny  # noqa: E402
+from hubserver import Hub
+from tinygguf import write_tiny
 
 REPO = "test-org/Tiny-GGUF"
 
@@ -67,7 +66,12 @@ def test_pull_without_file_picks_the_recommended_quantization(tiny_file: Path, m
 
 
 def test_killed_pull_resumes_where_it_stopped(tiny_file: Path, bakeoff_home: Path, monkeypatch, capsys) -> None:
-    with Hub({REPO: {"tiny.gguf": tiny_file}}, stall_after=12 << 20) as hub:
+    from huggingface_hub.constants import DOWNLOAD_CHUNK_SIZE
+
+    # Cut the transfer just past one write chunk, so the killed process leaves bytes on disk.
+    stall = DOWNLOAD_CHUNK_SIZE + (1 << 20)
+    assert tiny_file.stat().st_size > stall
+    with Hub({REPO: {"tiny.gguf": tiny_file}}, stall_after=stall) as hub:
         env = {**os.environ, "HF_ENDPOINT": hub.url}
         proc = subprocess.Popen([sys.executable, "-m", "bakeoff.cli.main", "pull", f"{REPO}:tiny.gguf"],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

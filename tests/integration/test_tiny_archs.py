@@ -4,7 +4,6 @@ and Gemma, each found by the registry and generating tokens."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,7 @@ from bakeoff.engines.base import GenParams, collect, load_engine
 from bakeoff.models.gguf_info import read_gguf_info
 from bakeoff.models.registry import Registry
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tinygguf import SPECS, write_tiny  # noqa: E402
+from tinygguf import SPECS, write_tiny
 
 EXPECTED = {"llama": ("llama", 2, None), "mixtral": ("llama", 2, 4), "falcon": ("falcon", 1, None),
             "olmo": ("olmo", 4, None), "gemma": ("gemma", 1, None)}
