@@ -140,3 +140,17 @@ class BusyError(BakeoffError):
     def __init__(self, message: str = "server is busy", retry_after: float = 1.0):
         self.retry_after = retry_after
         super().__init__(message, f"retry after {retry_after:g} s")
+
+
+class CatalogError(ConfigError):
+    """A catalog data file breaks the schema; carries the file and the entry."""
+
+    def __init__(self, message: str, file: str | None = None, entry: str | None = None):
+        self.file, self.entry = file, entry
+        where = " ".join(p for p in (file, f"entry {entry!r}" if entry else None) if p)
+        super().__init__(f"{where}: {message}" if where else message,
+                         "fix the catalog YAML; every fact needs a source URL and a known licence")
+
+
+class DownloadError(RemoteError):
+    """A model download failed (offline, not found, checksum mismatch)."""

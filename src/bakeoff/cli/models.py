@@ -42,6 +42,7 @@ def list_models() -> list[dict[str, Any]]:
 
 # Other features add columns (catalog licence/openness matching) by appending here.
 ROW_HOOKS: list[Any] = []
+EXTRA_COLUMNS: list[str] = ["openness"]
 
 
 @click.command("models")
@@ -53,13 +54,15 @@ def models_cmd(as_json: bool) -> None:
         print_json(rows)
         return
     table = Table(title=f"{len(rows)} models")
-    for col in ("name", "aliases", "arch", "params", "quant", "size", "context", "licence", "source"):
+    # Columns added by ROW_HOOKS (e.g. catalog openness) show when any row has them.
+    extra = [c for c in EXTRA_COLUMNS if any(c in r for r in rows)]
+    for col in ("name", "aliases", "arch", "params", "quant", "size", "context", "licence", "source", *extra):
         table.add_column(col)
     for r in rows:
         table.add_row(r["name"], ", ".join(r["aliases"]), r.get("architecture", r["status"]),
                       human_count(r.get("n_params")), r.get("quantization", "-"),
                       human_bytes(r.get("file_size")), str(r.get("context_length") or "-"),
-                      r.get("license") or "?", r["source"])
+                      r.get("license") or "?", r["source"], *(str(r.get(c) or "-") for c in extra))
     console.print(table)
 
 

@@ -10,6 +10,7 @@ estimate = weights (the file is memory-mapped and read whole)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import psutil
 
@@ -22,6 +23,41 @@ FITS_FRACTION = 0.7               # "fits" leaves 30% of available memory for ev
 # Sliding-window layer pattern per architecture: (local layers, per group of) — Gemma 3 uses 5 local
 # layers for every global one (Gemma 3 technical report, section 2).
 _SWA_PATTERN = {"gemma3": (5, 6), "gemma2": (1, 2)}
+# llama.cpp's default context keeps a full-size cache on sliding-window layers too
+# (llama_context_default_params().swa_full is True) and our engine keeps that default; measured on
+# gemma3-270m: RSS grows by ~1 KiB per position per layer on all 18 layers, not just the 3 global ones.
+SWA_FULL = True
+
+# Average bits per weight of llama.cpp quantizations, for models we have no file for.
+# Q8_0: blocks of 32 int8 weights + one F16 scale = 34 bytes / 32 weights (ggml-common.h block_q8_0).
+# Q4_K_M: TheBloke/Llama-2-7B-GGUF lists llama-2-7b.Q4_K_M.gguf at 4.08 GB for 6.74e9 weights.
+BITS_PER_WEIGHT = {"Q4_K_M": 4.08e9 * 8 / 6.74e9, "Q8_0": 34 * 8 / 32, "F16": 16.0}
+QUANTS = ("Q4_K_M", "Q8_0", "F16")   # ascending quality and size
+
+
+class Shape(Protocol):
+    """What the estimate needs to know about a model (GGUFInfo and catalog shapes both have it)."""
+
+    architecture: str
+    n_layer: int | None
+    n_embd: int | None
+    n_head: int | None
+    n_head_kv: int | None
+    head_dim: int | None
+    n_vocab: int | None
+    sliding_window: int | None
+
+
+@dataclass
+class ModelShape:
+    architecture: str
+    n_layer: int | None = None
+    n_embd: int | None = None
+    n_head: int | None = None
+    n_head_kv: int | None = None
+    head_dim: int | None = None
+    n_vocab: int | None = None
+    sliding_window: int | None = None
 
 
 @dataclass
@@ -39,12 +75,12 @@ class FitEstimate:
         return asdict(self)
 
 
-def kv_cache_bytes(info: GGUFInfo, n_ctx: int, bytes_per_elem: int = 2) -> int:
+def kv_cache_bytes(info: Shape, n_ctx: int, bytes_per_elem: int = 2, swa_full: bool = SWA_FULL) -> int:
     if not (info.n_layer and info.n_head_kv and info.head_dim):
         return 0
     per_layer_pos = 2 * info.n_head_kv * info.head_dim * bytes_per_elem
     local, group = _SWA_PATTERN.get(info.architecture, (0, 1))
-    if info.sliding_window and local:
+    if info.sliding_window and local and not swa_full:
         n_local = info.n_layer * local // group
         n_global = info.n_layer - n_local
         # llama.cpp pads the SWA cache to the window plus one batch of 512.
@@ -53,7 +89,7 @@ def kv_cache_bytes(info: GGUFInfo, n_ctx: int, bytes_per_elem: int = 2) -> int:
     return per_layer_pos * info.n_layer * n_ctx
 
 
-def compute_bytes(info: GGUFInfo, n_ctx: int, n_batch: int = 512) -> int:
+def compute_bytes(info: Shape, n_ctx: int, n_batch: int = 512) -> int:
     """Scratch buffers: logits for one sequence plus activations for a batch."""
     vocab = info.n_vocab or 32000
     embd = info.n_embd or 1024
@@ -70,11 +106,39 @@ def verdict(total: int, available: int) -> str:
     return "won't fit"
 
 
+def available_bytes() -> int:
+    return psutil.virtual_memory().available
+
+
+def _estimate(shape: Shape, weights: int, n_ctx: int, available: int | None) -> FitEstimate:
+    avail = available if available is not None else available_bytes()
+    kv = kv_cache_bytes(shape, n_ctx)
+    comp = compute_bytes(shape, n_ctx)
+    total = weights + kv + comp + RUNTIME_OVERHEAD
+    return FitEstimate(weights, kv, comp, RUNTIME_OVERHEAD, total, n_ctx, avail, verdict(total, avail))
+
+
 def estimate(info: GGUFInfo, n_ctx: int | None = None, available: int | None = None) -> FitEstimate:
-    n_ctx = n_ctx or info.context_length or 4096
-    avail = available if available is not None else psutil.virtual_memory().available
-    kv = kv_cache_bytes(info, n_ctx)
-    comp = compute_bytes(info, n_ctx)
-    total = info.file_size + kv + comp + RUNTIME_OVERHEAD
-    return FitEstimate(info.file_size, kv, comp, RUNTIME_OVERHEAD, total, n_ctx, avail,
-                       verdict(total, avail))
+    """Estimate for a GGUF file: its weights are the file itself (memory-mapped, read whole)."""
+    return _estimate(info, info.file_size, n_ctx or info.context_length or 4096, available)
+
+
+def weights_bytes(n_params: float, quant: str) -> int:
+    return int(n_params * BITS_PER_WEIGHT[quant] / 8)
+
+
+def estimate_quant(shape: Shape, n_params: float, quant: str, n_ctx: int,
+                   available: int | None = None) -> FitEstimate:
+    """Estimate for a model we have no file for: parameter count x the quantization's bits/weight."""
+    return _estimate(shape, weights_bytes(n_params, quant), n_ctx, available)
+
+
+def recommend_quant(estimates: dict[str, FitEstimate]) -> str | None:
+    """The highest-quality quantization that fits; else the smallest that is tight; else None."""
+    for quant in reversed(QUANTS):
+        if quant in estimates and estimates[quant].verdict == "fits":
+            return quant
+    for quant in QUANTS:
+        if quant in estimates and estimates[quant].verdict == "tight":
+            return quant
+    return None

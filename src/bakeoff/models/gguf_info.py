@@ -84,10 +84,26 @@ def _check_header(path: Path) -> int:
     return size
 
 
+# Parsing a 49k-token vocabulary takes seconds on a busy 2-core machine, and listing, matching and
+# loading all read the same file: results are cached per (path, size, mtime), so a changed file is
+# read again.
+_CACHE: dict[tuple[str, int, int], GGUFInfo] = {}
+_CACHE_MAX = 32
+
+
 def read_gguf_info(path: str | os.PathLike[str]) -> GGUFInfo:
     """Validate `path` and return its metadata. Raises ModelFileError with the problem and the fix."""
     path = Path(path)
     size = _check_header(path)
+    key = (str(path.resolve()), size, path.stat().st_mtime_ns)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _read_uncached(path, size)
+    return _CACHE[key]
+
+
+def _read_uncached(path: Path, size: int) -> GGUFInfo:
     try:
         header = parse_header(path)
     except GGUFParseError as exc:

@@ -1,0 +1,226 @@
+"""`bakeoff catalog` (list, show, tree) and `bakeoff recommend`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+from .common import console, human_bytes, print_json
+
+
+def _catalog() -> Any:
+    from ..catalog.load import catalog
+
+    return catalog()
+
+
+def _list_table(rows: list[dict[str, Any]]) -> Table:
+    t = Table(title=f"{len(rows)} catalog models")
+    for col in ("id", "family", "params", "context", "licence", "commercial", "open", "MOF", "tasks"):
+        t.add_column(col, no_wrap=col == "id", overflow="fold")
+    for r in rows:
+        params = f"{r['params_b']:g}B" + (f" ({r['active_params_b']:g}B active)" if r["active_params_b"] else "")
+        t.add_row(r["id"], r["family"], params, str(r["context"] or "?"), r["license"], r["commercial"],
+                  f"{r['criteria']}/5", {1: "I", 2: "II", 3: "III"}.get(r["mof"], "-"), ", ".join(r["tasks"]))
+    return t
+
+
+@click.group("catalog", invoke_without_command=True)
+@click.option("--task", help="Only models for this task (chat, code, math, medical, multilingual, ...).")
+@click.option("--license", "license_", metavar="ID", help="Only models under this licence (e.g. apache-2.0).")
+@click.option("--commercial", is_flag=True, help="Only models whose licence (and ancestors') allows commercial use.")
+@click.option("--open", "open_", metavar="LEVEL", help="At least N of the 5 openness criteria (0-5), or mof-iii / mof-ii / mof-i.")
+@click.option("--max-params", metavar="SIZE", help="At most this many parameters, e.g. 8B or 500M.")
+@click.option("--min-context", metavar="N", help="At least this context length, e.g. 32k.")
+@click.option("--family", help="Only this family (e.g. llama-2).")
+@click.option("--fits", metavar="QUANT", help="Only models that fit this machine at Q4_K_M, Q8_0 or F16.")
+@click.option("--sort", "sort", default="id", show_default=True, help="Column to sort by.")
+@click.option("--desc", is_flag=True, help="Sort descending.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def catalog_cmd(ctx: click.Context, task: str | None, license_: str | None, commercial: bool,
+                open_: str | None, max_params: str | None, min_context: str | None, family: str | None,
+                fits: str | None, sort: str, desc: bool, as_json: bool) -> None:
+    """Open models: licences, openness, lineage, tasks and fit to this machine (offline, sourced)."""
+    if ctx.invoked_subcommand:
+        return
+    from ..catalog.queries import Filters, query
+
+    rows = query(_catalog(), Filters(task, license_, commercial, open_, max_params, min_context, family,
+                                     fits), sort=sort, descending=desc)
+    if as_json:
+        print_json(rows)
+    else:
+        console.print(_list_table(rows))
+
+
+def _print_scorecard(sc: Any) -> None:
+    """One line per criterion, evidence URL unbroken (soft wrap) so it stays clickable."""
+    console.print(f"openness: {len(sc.met)}/5 criteria, index {sc.index:g}/5, MOF {sc.mof_label} — {sc.tier}",
+                  markup=False)
+    marks = {"open": "✓", "partial": "~", "closed": "✗"}
+    for c in sc.criteria:
+        note = f" ({c['note']})" if c.get("note") else ""
+        console.print(f"  {marks[c['status']]} {c['criterion']}: {c['status']}"
+                      + (f" — {c['evidence']}" if c.get("evidence") else "") + note,
+                      markup=False, soft_wrap=True)
+
+
+def _memory_table(ests: dict[str, Any], best: str | None) -> Table:
+    n_ctx = next(iter(ests.values())).n_ctx
+    t = Table(title=f"memory at context {n_ctx} (estimate)")
+    for col in ("quant", "weights", "KV cache", "total", "verdict"):
+        t.add_column(col)
+    for q, e in ests.items():
+        t.add_row(q + (" ← recommended" if q == best else ""), human_bytes(e.weights_bytes),
+                  human_bytes(e.kv_cache_bytes), human_bytes(e.total_bytes), e.verdict)
+    return t
+
+
+def _show_data(cat: Any, entry: Any, n_ctx: int | None) -> dict[str, Any]:
+    from ..catalog.openness import scorecard
+    from ..catalog.queries import memory
+    from ..models.fit import recommend_quant
+
+    ests = memory(entry, n_ctx)
+    return {"entry": entry.model_dump(), "org": cat.org(entry), "openness": scorecard(cat, entry).to_dict(),
+            "licence": cat.licences[entry.license].model_dump(),
+            "ancestors": [a.id for a in cat.ancestors(entry)],
+            "descendants": [c.id for c in cat.children(entry.id)],
+            "memory": {q: e.to_dict() for q, e in ests.items()}, "recommended_quant": recommend_quant(ests)}
+
+
+@catalog_cmd.command("show")
+@click.argument("entry_id", metavar="ID")
+@click.option("--ctx", "n_ctx", type=int, default=None, help="Context length for the memory estimate.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show_cmd(entry_id: str, n_ctx: int | None, as_json: bool) -> None:
+    """A model's card: facts with sources, openness scorecard, lineage, memory per quantization."""
+    from ..catalog.openness import scorecard
+    from ..catalog.queries import memory
+    from ..models.fit import recommend_quant
+
+    cat = _catalog()
+    e = cat.get(entry_id)
+    if as_json:
+        print_json(_show_data(cat, e, n_ctx))
+        return
+    lic = cat.licences[e.license]
+    t = Table(show_header=False, title=f"{e.name} ({e.id})")
+    params = f"{e.params_b:g}B" + (f", {e.active_params_b:g}B active" if e.active_params_b else "")
+    a = e.arch
+    arch = f"{a.gguf}, {a.type}, {a.attention}" + (f", {a.experts} experts / {a.experts_used} used" if a.experts else "")
+    for k, v in [("organisation", cat.org(e)), ("family", e.family), ("released", e.released),
+                 ("tasks", ", ".join(e.tasks)), ("languages", ", ".join(e.languages)),
+                 ("parameters", params), ("architecture", arch),
+                 ("layers / hidden / heads / KV heads", " / ".join(str(x or "?") for x in (a.layers, a.hidden, a.heads, a.kv_heads))),
+                 ("context", str(e.context or "unknown (no source checked)")),
+                 ("licence", f"{lic.name} — commercial: {lic.commercial}"),
+                 ("Hugging Face", e.hf_repo), ("GGUF repos", ", ".join(e.gguf_repos) or "-")]:
+        t.add_row(k, v)
+    console.print(t)
+    for k, url in e.sources.model_dump().items():
+        if url:
+            console.print(f"source ({k}): {url}", markup=False, soft_wrap=True)
+    console.print(f"source (licence): {lic.source}", markup=False, soft_wrap=True)
+    sc = scorecard(cat, e)
+    _print_scorecard(sc)
+    console.print(f"MOF: {sc.mof_reason}; record from {sc.record_from}", markup=False)
+    for r in sc.restrictions:
+        console.print(f"restriction: {r}", markup=False, soft_wrap=True)
+    anc, kids = cat.ancestors(e), cat.children(e.id)
+    console.print("lineage: " + " ← ".join([e.id, *(f"{x.id}" for x in anc)])
+                  + (f"; descendants: {', '.join(k.id for k in kids)}" if kids else ""), markup=False)
+    for b in e.benchmarks:
+        console.print(f"published: {b.name} {b.score:g}" + (f" ({b.shots}-shot)" if b.shots is not None else "")
+                      + f" — {b.source}", markup=False, soft_wrap=True)
+    ests = memory(e, n_ctx)
+    best = recommend_quant(ests)
+    console.print(_memory_table(ests, best))
+    console.print(f"recommended quantization for this machine: {best or 'none fits'}")
+
+
+@catalog_cmd.command("tree")
+@click.argument("family")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tree_cmd(family: str, as_json: bool) -> None:
+    """A family's models with their fine-tuned descendants (in any family)."""
+    from ..catalog.queries import check_choice
+
+    cat = _catalog()
+    fam = check_choice(family, sorted(cat.families), "family")
+    roots = [e for e in cat.entries.values()
+             if e.family == fam and (e.base is None or cat.entries[e.base].family != fam)]
+
+    def node(e: Any) -> dict[str, Any]:
+        return {"id": e.id, "relation": e.relation, "license": e.license, "tasks": list(e.tasks),
+                "children": [node(c) for c in cat.children(e.id)]}
+
+    data = [node(r) for r in roots]
+    if as_json:
+        print_json({"family": fam, "name": cat.families[fam].name, "roots": data})
+        return
+    tree = Tree(escape(f"{cat.families[fam].name} ({cat.families[fam].org})"))
+
+    def add(parent: Tree, n: dict[str, Any]) -> None:
+        rel = f" [{n['relation']}]" if n["relation"] else ""
+        branch = parent.add(escape(f"{n['id']}{rel} — {n['license']}; {', '.join(n['tasks'])}"))
+        for c in n["children"]:
+            add(branch, c)
+
+    for n in data:
+        add(tree, n)
+    console.print(tree)
+
+
+@click.command("recommend")
+@click.option("--task", required=True, help="What the model is for (chat, code, math, medical, ...).")
+@click.option("--license", "license_", metavar="ID", help="Only this licence (e.g. apache-2.0).")
+@click.option("--commercial", is_flag=True, help="Only licences that allow commercial use.")
+@click.option("--max-memory", metavar="SIZE", help="Memory to plan for, e.g. 8GiB (default: available now).")
+@click.option("--top", type=click.IntRange(1, 50), default=5, show_default=True, help="How many to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def recommend_cmd(task: str, license_: str | None, commercial: bool, max_memory: str | None, top: int,
+                  as_json: bool) -> None:
+    """Rank catalog models for a task: fit to this machine, licence, openness and any results
+    measured here (bakeoffs, benchmarks), each with its reasons."""
+    from ..catalog.match import entry_for_model
+    from ..catalog.queries import parse_size
+    from ..catalog.recommend import recommend, stored_results
+    from ..store.db import connect
+
+    cat = _catalog()
+    units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+             "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
+    mem = int(parse_size(max_memory, "max-memory", units)) if max_memory else None
+    db = connect()
+    try:
+        results = stored_results(db)
+    finally:
+        db.close()
+    recs = recommend(cat, task, license_, mem, commercial, results,
+                     entry_of=lambda name: entry_for_model(cat, name), top=top)
+    if as_json:
+        print_json([r.to_dict() for r in recs])
+        return
+    if not recs:
+        console.print(f"no catalog model for {task!r} matches the licence and memory limits; "
+                      "relax --license or raise --max-memory", markup=False)
+    for i, r in enumerate(recs, 1):
+        console.print(f"{i}. {r.id} ({r.name}) at {r.quantization}, score {r.score:g}", markup=False)
+        for reason in r.reasons:
+            console.print(f"   - {reason}", markup=False)
+
+
+def register(cli: click.Group) -> None:
+    from ..catalog.match import annotate_rows
+    from .models import ROW_HOOKS
+
+    cli.add_command(catalog_cmd)
+    cli.add_command(recommend_cmd)
+    if annotate_rows not in ROW_HOOKS:
+        ROW_HOOKS.append(annotate_rows)

@@ -1,0 +1,108 @@
+"""A loopback HTTP server in the Hugging Face Hub's URL layout, for `bakeoff pull` tests.
+
+Serves GET /api/models/{repo}[/revision/{rev}] (model info with LFS sha256 per file) and
+HEAD/GET /{repo}/resolve/{rev}/{file} with Range support. `stall_after` makes the first full GET
+of a file send that many bytes and then wait until `release` is set, like a dropped connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+COMMIT = "0" * 40
+
+
+class Hub:
+    def __init__(self, repos: dict[str, dict[str, Path]], stall_after: int | None = None,
+                 sha_override: str | None = None):
+        self.repos = repos
+        self.sha_override = sha_override
+        self.stall_after = stall_after
+        self.release = threading.Event()
+        self.stalled = threading.Event()
+        self.requests: list[dict[str, Any]] = []
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                hub.handle(self, body=False)
+
+            def do_GET(self) -> None:
+                hub.handle(self, body=True)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.handle_error = lambda *a: None   # clients killed mid-transfer are the point
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "Hub":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _info(self, h: BaseHTTPRequestHandler, repo: str) -> None:
+        siblings = [{"rfilename": name, "size": p.stat().st_size,
+                     "lfs": {"sha256": self.sha_override or hashlib.sha256(p.read_bytes()).hexdigest(), "size": p.stat().st_size,
+                             "pointerSize": 134}}
+                    for name, p in self.repos[repo].items()]
+        body = json.dumps({"id": repo, "modelId": repo, "sha": COMMIT, "siblings": siblings}).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def handle(self, h: BaseHTTPRequestHandler, body: bool) -> None:
+        path = h.path.split("?")[0]
+        self.requests.append({"method": h.command, "path": path, "range": h.headers.get("Range")})
+        m = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/[^/]+)?", path)
+        if m and m.group(1) in self.repos:
+            return self._info(h, m.group(1))
+        m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/[^/]+/(.+)", path)
+        if not m or m.group(1) not in self.repos or m.group(2) not in self.repos[m.group(1)]:
+            h.send_response(404)
+            h.send_header("X-Error-Code", "RepoNotFound" if not m or m.group(1) not in self.repos else "EntryNotFound")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        self._file(h, self.repos[m.group(1)][m.group(2)], body)
+
+    def _file(self, h: BaseHTTPRequestHandler, p: Path, body: bool) -> None:
+        data = p.read_bytes()
+        start = 0
+        rng = h.headers.get("Range")
+        if rng and (r := re.fullmatch(r"bytes=(\d+)-(\d*)", rng)):
+            start = int(r.group(1))
+        h.send_response(206 if start else 200)
+        h.send_header("X-Repo-Commit", COMMIT)
+        h.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+        h.send_header("Content-Length", str(len(data) - start))
+        if start:
+            h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        h.end_headers()
+        if not body:
+            return
+        if self.stall_after is not None and not start and not self.release.is_set():
+            h.wfile.write(data[: self.stall_after])
+            h.wfile.flush()
+            self.stalled.set()
+            self.release.wait(60)
+            h.close_connection = True
+            return
+        h.wfile.write(data[start:])

@@ -1,0 +1,108 @@
+"""`bakeoff pull` against a loopback server in the Hugging Face Hub's URL layout (HF_ENDPOINT)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bakeoff.cli.main import main
+from bakeoff.models import fit
+from bakeoff.models.pull import RemoteFile, choose_file
+from bakeoff.models.registry import Registry
+
+from hubserver import Hub
+from tinygguf import write_tiny
+
+REPO = "test-org/Tiny-GGUF"
+
+
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> Path:
+    # 27 MB: more than huggingface_hub's 10 MiB write chunk, so a cut-off transfer leaves bytes.
+    return write_tiny("llama", tmp_path_factory.mktemp("hub") / "tiny.gguf", smollm2_path)
+
+
+def _pull(capsys, *args: str) -> tuple[int, dict | None, str]:
+    code = main(["pull", *args, "--json"])
+    out = capsys.readouterr()
+    return code, json.loads(out.out) if code == 0 else None, out.err
+
+
+def test_pull_named_file_verifies_and_registers(tiny_file: Path, monkeypatch, capsys) -> None:
+    with Hub({REPO: {"tiny.Q8_0.gguf": tiny_file}}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        code, out, err = _pull(capsys, f"{REPO}:tiny.Q8_0.gguf")
+        assert code == 0, err
+        assert out["verified"] and out["sha256"] == hashlib.sha256(tiny_file.read_bytes()).hexdigest()
+        assert Registry().resolve("tiny.Q8_0").path == out["path"]    # usable by name at once
+        code, _, err = _pull(capsys, f"{REPO}:missing.gguf")
+        assert code == 3 and "tiny.Q8_0.gguf" in err
+        code, _, err = _pull(capsys, "test-org/no-such-repo")
+        assert code == 3 and "no-such-repo" in err
+
+
+def test_pull_without_file_picks_the_recommended_quantization(tiny_file: Path, monkeypatch, capsys) -> None:
+    files = {f"tiny-{q}.gguf": tiny_file for q in ("Q4_K_M", "Q8_0", "F16")}
+    with Hub({REPO: files}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        code, out, err = _pull(capsys, REPO)
+        assert code == 0, err
+        assert out["file"] == "tiny-F16.gguf" and "recommended" in out["reason"]
+    remote = [RemoteFile("m-Q4_K_M.gguf", 4 << 30, None), RemoteFile("m-Q8_0.gguf", 8 << 30, None),
+              RemoteFile("m-F16.gguf", 15 << 30, None), RemoteFile("README.md", 10, None)]
+    assert choose_file("x/y", remote, available=8 << 30)[0].name == "m-Q4_K_M.gguf"
+    assert choose_file("x/y", remote, available=64 << 30)[0].name == "m-F16.gguf"
+    # A repo the catalog knows is judged with the catalog's estimate for that model.
+    monkeypatch.setattr(fit, "available_bytes", lambda: 1 << 30)
+    qwen = [RemoteFile(f"qwen2.5-0.5b-instruct-{q.lower()}.gguf", 1, None) for q in ("Q4_K_M", "Q8_0", "F16")]
+    assert choose_file("Qwen/Qwen2.5-0.5B-Instruct-GGUF", qwen)[0].quant == "Q8_0"
+
+
+def test_killed_pull_resumes_where_it_stopped(tiny_file: Path, bakeoff_home: Path, monkeypatch, capsys) -> None:
+    from huggingface_hub.constants import DOWNLOAD_CHUNK_SIZE
+
+    # Cut the transfer just past one write chunk, so the killed process leaves bytes on disk.
+    stall = DOWNLOAD_CHUNK_SIZE + (1 << 20)
+    assert tiny_file.stat().st_size > stall
+    with Hub({REPO: {"tiny.gguf": tiny_file}}, stall_after=stall) as hub:
+        env = {**os.environ, "HF_ENDPOINT": hub.url}
+        proc = subprocess.Popen([sys.executable, "-m", "bakeoff.cli.main", "pull", f"{REPO}:tiny.gguf"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        part = bakeoff_home / "models" / "pulled" / REPO.replace("/", "__") / "tiny.gguf.part"
+        deadline = time.time() + 120
+        while not (part.exists() and part.stat().st_size > 0) and time.time() < deadline:
+            time.sleep(0.05)
+        proc.kill()          # the user hits Ctrl-C twice / the laptop sleeps: no clean shutdown
+        proc.wait()
+        done = part.stat().st_size
+        assert 0 < done < tiny_file.stat().st_size
+        hub.release.set()
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        code, out, err = _pull(capsys, f"{REPO}:tiny.gguf")
+        assert code == 0, err
+        assert out["resumed_from"] == done and out["verified"]
+        assert hub.requests[-1]["range"] == f"bytes={done}-"
+        assert Path(out["path"]).read_bytes() == tiny_file.read_bytes() and not part.exists()
+
+
+def test_checksum_mismatch_deletes_the_file(tiny_file: Path, monkeypatch, capsys) -> None:
+    with Hub({REPO: {"tiny.gguf": tiny_file}}, sha_override="0" * 64) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        code, _, err = _pull(capsys, f"{REPO}:tiny.gguf")
+    assert code == 6 and "SHA-256" in err and "deleted" in err
+    assert not list(Path(os.environ["BAKEOFF_HOME"]).rglob("tiny.gguf"))
+
+
+def test_offline_fails_fast_with_a_clear_message(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")     # nothing listens on the discard port
+    t0 = time.monotonic()
+    code, _, err = _pull(capsys, f"{REPO}:tiny.gguf")
+    assert code == 6 and "cannot reach the Hugging Face Hub" in err and "Traceback" not in err
+    assert time.monotonic() - t0 < 10

@@ -1,0 +1,68 @@
+"""The shipped catalog validates, and broken entries fail with the file, entry and problem."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bakeoff.catalog.load import DATA_DIR, catalog, load_catalog
+from bakeoff.errors import CatalogError
+
+# Every model the issue names (families and descendants users look for first).
+NAMED = ["llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-2-7b-chat", "elyza-japanese-llama-2-7b",
+         "llama-pro-8b", "mistral-7b", "mixtral-8x7b", "biomistral-7b", "openmath-mistral-7b",
+         "falcon-7b", "falcon-40b", "falcon-40b-sft-top1-560", "gpt4all-falcon", "olmo-7b", "olmo-2-7b",
+         "llama-3.1-8b-instruct", "gemma-2-2b-it", "gemma-3-270m", "qwen2.5-7b-instruct", "phi-3-mini-4k-instruct",
+         "phi-4", "smollm2-135m-instruct", "pythia-1.4b", "bloom-560m", "deepseek-v3", "deepseek-r1",
+         "tinyllama-1.1b-chat", "granite-3.1-8b-instruct"]
+
+
+def test_shipped_catalog_is_large_enough_and_names_what_users_look_for() -> None:
+    cat = catalog()
+    assert len(cat.entries) >= 30
+    assert len({e.family for e in cat.entries.values()}) >= 15
+    missing = [n for n in NAMED if n not in cat.entries]
+    assert not missing, missing
+
+
+def test_every_fact_has_a_source() -> None:
+    for e in catalog().entries.values():
+        assert e.sources.card.startswith("https://")
+        if e.arch.layers:
+            assert e.sources.config, e.id
+        for b in e.benchmarks:
+            assert b.source.startswith("https://"), (e.id, b.name)
+        rec, _ = catalog().openness(e)
+        for name, comp in rec:
+            assert comp.status == "closed" or comp.evidence, (e.id, name)
+
+
+def _broken_copy(tmp_path: Path, edit) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    doc = yaml.safe_load((data / "llama.yaml").read_text())
+    edit(doc["models"][0])
+    (data / "llama.yaml").write_text(yaml.safe_dump(doc))
+    return data
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda e: e.pop("sources"), "sources"),
+    (lambda e: e["sources"].pop("card"), "sources.card"),
+    (lambda e: e.update(license="wtfpl-ish"), "unknown licence 'wtfpl-ish'"),
+    (lambda e: e.update(family="nope"), "unknown family 'nope'"),
+    (lambda e: e.update(base="ghost", relation="finetune"), "base 'ghost'"),
+    (lambda e: e.update(homepage="https://x"), "homepage"),
+    (lambda e: e["sources"].update(card="not a url"), "sources.card"),
+    (lambda e: e.update(openness={**{k: {"status": "closed"} for k in (
+        "datasets", "eval_code", "training_code", "checkpoints", "model_card", "data_card",
+        "tech_report", "paper")}, "weights": {"status": "open"}}), "evidence URL"),
+])
+def test_broken_entry_fails_with_a_clear_message(tmp_path: Path, edit, problem: str) -> None:
+    with pytest.raises(CatalogError) as exc:
+        load_catalog(_broken_copy(tmp_path, edit))
+    assert "llama.yaml" in str(exc.value) and "llama-2-7b" in str(exc.value)
+    assert problem in str(exc.value)
