@@ -121,9 +121,16 @@ def test_recommend_uses_results_measured_here(capsys, bakeoff_home) -> None:
 
     db = connect()
     assert stored_results(db) == []      # no results tables yet: nothing, not an error
-    db.execute("CREATE TABLE IF NOT EXISTS evals_results (id INTEGER PRIMARY KEY, model TEXT, status TEXT, score REAL)")
-    db.executemany("INSERT INTO evals_results (model, status, score) VALUES (?, ?, ?)",
-                   [("tinyllama-1.1b-chat", "pass", 1.0)] * 9 + [("tinyllama-1.1b-chat", "fail", 0.0)])
+    from bakeoff.store import evals as S
+
+    run = S.create_run(db, suite_name="s", suite_path="s.yaml", suite_sha256="x", signature="sig",
+                       models=["tinyllama-1.1b-chat"], settings={})
+    for i in range(10):
+        ok = i < 9
+        S.save_result(db, run, "tinyllama-1.1b-chat", {
+            "case_id": f"c{i}", "position": i, "status": "pass" if ok else "fail",
+            "score": float(ok), "pass_score": float(ok), "reason": "", "output": "", "prompt": [],
+            "assertions": [], "usage": {}, "timings": {}, "cost_usd": 0.0, "cached": 0})
     db.execute("CREATE TABLE IF NOT EXISTS bench_runs (id INTEGER PRIMARY KEY, created_at TEXT, model TEXT, "
                "task TEXT, n INTEGER, scores TEXT)")
     db.execute("INSERT INTO bench_runs (created_at, model, task, n, scores) VALUES ('2026', 'tinyllama-1.1b-chat', "
