@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
-import math
 import sqlite3
 from typing import Any
 
@@ -21,39 +19,66 @@ def _missing_table(exc: sqlite3.OperationalError) -> bool:
 
 
 def bakeoff_runs(db: sqlite3.Connection, limit: int = 50) -> list[dict[str, Any]]:
-    """One row per (run, model): pass rate with its standard error, mean score, cost and the
-    median output speed of the cases, newest runs first."""
+    """The stored bakeoff runs, newest first, for the run picker: id, suite, date, status, models
+    and how many case results passed."""
+    from .store.evals import list_runs
+
     try:
-        runs = db.execute("SELECT id, created_at, suite_name, status, settings FROM evals_runs "
-                          "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        rows = []
-        for run in runs:
-            results = db.execute("SELECT model, status, score, cost_usd, timings FROM evals_results "
-                                 "WHERE run_id=?", (run["id"],)).fetchall()
-            rows.extend(_summarise_run(dict(run), results))
-        return rows
+        runs = list_runs(db, limit)
     except sqlite3.OperationalError as exc:
         if _missing_table(exc):
             return []
         raise
+    return [{"id": r["id"], "created_at": r["created_at"], "finished_at": r["finished_at"],
+             "suite": r["suite_name"], "status": r["status"], "models": r["models"],
+             "n_results": r["n_results"], "n_pass": r["n_pass"]} for r in runs]
 
 
-def _summarise_run(run: dict[str, Any], results: list[sqlite3.Row]) -> list[dict[str, Any]]:
-    by_model: dict[str, list[sqlite3.Row]] = {}
-    for r in results:
-        by_model.setdefault(r["model"], []).append(r)
-    out = []
-    for model, rs in by_model.items():
-        n = len(rs)
-        rate = sum(r["status"] == "pass" for r in rs) / n
-        speeds = sorted(json.loads(r["timings"]).get("output_tps", 0.0) for r in rs)
-        out.append({"run_id": run["id"], "created_at": run["created_at"], "suite": run["suite_name"],
-                    "status": run["status"], "model": model, "n": n, "pass_rate": rate,
-                    "pass_rate_se": math.sqrt(rate * (1 - rate) / n),
-                    "mean_score": sum(r["score"] for r in rs) / n,
-                    "cost_usd": sum(r["cost_usd"] for r in rs),
-                    "median_output_tps": speeds[n // 2]})
-    return sorted(out, key=lambda d: -d["pass_rate"])
+# Leaderboard fields the page shows; the rest of metrics.model_summary (per-workload raw speed,
+# model info) stays in the report's JSON export.
+_BOARD_FIELDS = ("model", "status", "error", "pass_rate", "mean_score", "n_errors", "ttft_s",
+                 "output_tps", "prompt_tps", "cost", "peak_rss_bytes")
+
+
+def bakeoff_board(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
+    """One run as the UI shows it: its settings, the leaderboard rows (as `bakeoff run` prints
+    them) and the HTML report's own SVG charts (evals.report.charts, drawn once for both)."""
+    from .evals.metrics import leaderboard
+    from .evals.report import charts
+
+    run = _stored_run(db, run_id)
+    rows = leaderboard(run)
+    return {"run": {k: run[k] for k in ("id", "created_at", "finished_at", "suite_name", "status",
+                                        "settings", "models")},
+            "rows": [{**{k: r.get(k) for k in _BOARD_FIELDS},
+                      "baseline_rss_bytes": (r.get("info") or {}).get("baseline_rss_bytes")}
+                     for r in rows],
+            "charts": charts(rows)}
+
+
+def bakeoff_report_html(db: sqlite3.Connection, run_id: int) -> str:
+    """The full HTML report of a stored run, rendered from the store (not read from disk)."""
+    from .evals.metrics import leaderboard
+    from .evals.report import render_html
+
+    run = _stored_run(db, run_id)
+    return render_html(run, leaderboard(run))
+
+
+def _stored_run(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
+    from .errors import NotFoundError
+    from .store.evals import get_run
+
+    try:
+        run = get_run(db, run_id)
+    except sqlite3.OperationalError as exc:
+        if not _missing_table(exc):
+            raise
+        run = None
+    if run is None:
+        raise NotFoundError("bakeoff run", str(run_id),
+                            valid=[str(r["id"]) for r in bakeoff_runs(db, 10)])
+    return run
 
 
 def benchmark_runs(db: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]]:

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import sys
 from types import SimpleNamespace
+from xml.etree import ElementTree
+
+import pytest
 
 import bakeoff.catalog
 from bakeoff import boards
+from bakeoff.errors import NotFoundError
+from bakeoff.evals.charts import Point, scatter
+from bakeoff.evals.metrics import leaderboard
+from bakeoff.evals.runner import RunOptions, run_suite
+from bakeoff.evals.speed import Workload
+from bakeoff.evals.suite import load_suite
 from bakeoff.store import connect
+from bakeoff.store.evals import get_run
+from fake_engine import install
 
 
 def test_empty_when_sources_are_missing(monkeypatch):
@@ -22,27 +32,54 @@ def test_empty_when_sources_are_missing(monkeypatch):
     assert boards.catalog_entries() == []
 
 
-def test_bakeoff_summary_per_run_and_model():
-    # Only the columns this view reads from store/evals.py's tables (built on another branch), in
-    # a database of their own so the test holds whether or not those migrations are present.
-    db = sqlite3.connect(":memory:")
-    db.row_factory = sqlite3.Row
-    db.execute("CREATE TABLE evals_runs (id INTEGER PRIMARY KEY, created_at TEXT, "
-               "suite_name TEXT, status TEXT, settings TEXT)")
-    db.execute("CREATE TABLE evals_results (run_id INTEGER, model TEXT, status TEXT, "
-               "score REAL, cost_usd REAL, timings TEXT)")
-    db.execute("INSERT INTO evals_runs VALUES (1, '2026-11-26', 'smoke', 'done', '{}')")
-    for i, status in enumerate(["pass", "pass", "fail", "pass"]):
-        db.execute("INSERT INTO evals_results VALUES (1, 'm1', ?, ?, 0.001, ?)",
-                   (status, 1.0 if status == "pass" else 0.0, json.dumps({"output_tps": 10.0 + i})))
-    db.execute("INSERT INTO evals_results VALUES (1, 'm2', 'fail', 0.0, 0.002, ?)",
-               (json.dumps({"output_tps": 5.0}),))
-    rows = boards.bakeoff_runs(db)
-    assert [r["model"] for r in rows] == ["m1", "m2"]
-    m1 = rows[0]
-    assert (m1["n"], m1["pass_rate"], m1["mean_score"], m1["median_output_tps"]) == (4, 0.75, 0.75, 12.0)
-    assert math.isclose(m1["pass_rate_se"], math.sqrt(0.75 * 0.25 / 4))
-    assert math.isclose(m1["cost_usd"], 0.004)
+SUITE = """\
+name: board
+prompt: "{{q}}"
+cases:
+  - {id: hi, vars: {q: "say hi"}, assert: [{type: icontains, value: hi}]}
+  - {id: two, vars: {q: "2+2"}, assert: [{type: contains, value: "4"}]}
+"""
+EVIL = "<img src=x onerror=window.__xss=1>"
+SMALL = (Workload("short", 20, 8, "Continue:\n\n"), Workload("long", 40, 2, "Summarise:\n\n"))
+
+
+def test_bakeoff_board_has_the_reports_charts_and_rows(tmp_path):
+    from bakeoff.evals.report import charts, render_html
+
+    undo = install({"fake-good": lambda p: "hi, 4", "fake-half": lambda p: "hi", EVIL: lambda p: "no"})
+    try:
+        (tmp_path / "s.yaml").write_text(SUITE)
+        run_id = run_suite(load_suite(tmp_path / "s.yaml"), ["fake-good", "fake-half", EVIL],
+                           RunOptions(speed_repeats=2, workloads=SMALL))
+    finally:
+        undo()
+    db = connect()
+    assert [(r["id"], r["suite"], r["n_results"], r["n_pass"]) for r in boards.bakeoff_runs(db)] == \
+        [(run_id, "board", 6, 3)]
+    board = boards.bakeoff_board(db, run_id)
+    rows = {r["model"]: r for r in board["rows"]}
+    assert [r["model"] for r in board["rows"]][:2] == ["fake-good", "fake-half"]
+    assert rows["fake-half"]["pass_rate"] == {"value": 0.5, "se": math.sqrt(0.25 / 2), "n": 2}
+    assert rows["fake-good"]["output_tps"]["n"] == 2 and rows[EVIL]["cost"]["blended"]
+    # The very markup the HTML report embeds, and nothing of the run's file paths.
+    run = get_run(db, run_id)
+    assert board["charts"] == charts(leaderboard(run))
+    assert board["charts"]["cost"] in render_html(run, leaderboard(run))
+    assert "suite_path" not in board["run"] and str(tmp_path) not in json.dumps(board)
+    with pytest.raises(NotFoundError, match="unknown bakeoff run '999'"):
+        boards.bakeoff_board(db, 999)
+
+
+def test_chart_labels_are_escaped_text():
+    label = EVIL + ' "quoted" & \x07bell'
+    svg = scatter([Point(label, 10.0, 5.0, 20.0, 0.5, 0.1)], "t <b>", "x", "c", [("<ref>", 3.0)])
+    root = ElementTree.fromstring(svg)   # well-formed XML, as the UI parses it
+    tags = {el.tag.split("}")[-1] for el in root.iter()}
+    assert tags <= {"svg", "g", "line", "circle", "text", "title"}
+    point = root.find("{http://www.w3.org/2000/svg}g[@class='point']")
+    assert point.get("data-model") == label.replace("\x07", "")
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert label.replace("\x07", "") in texts and "<ref>" in texts and "t <b>" in texts
 
 
 def test_catalog_entries_accept_objects(monkeypatch):

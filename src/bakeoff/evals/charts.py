@@ -7,12 +7,23 @@ range as a horizontal bar. Log scale on x, because cost and speed span orders of
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from html import escape
+from html import escape as _html_escape
 
 W, H = 560, 340
 LEFT, RIGHT, TOP, BOTTOM = 60, 20, 30, 50
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+
+
+# Characters XML 1.0 forbids: an SVG holding one is rejected whole by an XML parser (the UI parses
+# the charts as XML), so they are dropped from untrusted text (model names) before escaping.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """Untrusted text (model names, labels) for SVG text and attribute values: quotes included."""
+    return _html_escape(_XML_INVALID.sub("", str(text)), quote=True)
 
 
 @dataclass

@@ -59,6 +59,17 @@ def matrix(run: dict[str, Any], models: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def charts(rows: list[dict[str, Any]], prices: list[dict[str, Any]] | None = None) -> dict[str, str]:
+    """The report's two SVG charts, {"cost": svg, "speed": svg}: the HTML report and the web UI's
+    leaderboard both draw these, so they always show the same picture."""
+    prices = reference_prices() if prices is None else prices
+    refs = [(f"{p['model']} ${p['blended']:.2f}", p["blended"]) for p in prices]
+    return {"cost": scatter(chart_points(rows, "cost"), "Quality vs cost (dashed: hosted API prices)",
+                            "USD per 1M tokens, blended 3:1 (median, P5–P95)", "chart-cost", refs),
+            "speed": scatter(chart_points(rows, "speed"), "Quality vs speed",
+                             "output tokens/s (median, P5–P95)", "chart-speed")}
+
+
 def render_html(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     import jinja2
 
@@ -66,13 +77,9 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     template = env.from_string((resources.files("bakeoff.evals") / "data" / "report.html.j2").read_text())
     models = [r["model"] for r in rows]
     prices = reference_prices()
-    refs = [(f"{p['model']} ${p['blended']:.2f}", p["blended"]) for p in prices]
-    return template.render(
-        run=run, rows=rows, models=models, matrix=matrix(run, models), prices=prices,
-        cost_chart=scatter(chart_points(rows, "cost"), "Quality vs cost (dashed: hosted API prices)",
-                           "USD per 1M tokens, blended 3:1 (median, P5–P95)", "chart-cost", refs),
-        speed_chart=scatter(chart_points(rows, "speed"), "Quality vs speed",
-                            "output tokens/s (median, P5–P95)", "chart-speed"))
+    svg = charts(rows, prices)
+    return template.render(run=run, rows=rows, models=models, matrix=matrix(run, models),
+                           prices=prices, cost_chart=svg["cost"], speed_chart=svg["speed"])
 
 
 CSV_COLUMNS = ["run", "model", "case_id", "status", "score", "pass_score", "reason", "output",

@@ -1,6 +1,6 @@
 """The UI's JSON API under /api (models, parameters, presets, one-off streams for side by side,
-stop, leaderboard, catalog) and the static web UI. Chat and arena routes live in their own modules
-and are included into `ui_router`."""
+stop, leaderboard, each bakeoff run's board and report, catalog) and the static web UI. Chat and
+arena routes live in their own modules and are included into `ui_router`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,6 +90,24 @@ def delete_preset(preset_id: int, db: sqlite3.Connection = Depends(db_for)) -> d
 @ui_router.get("/leaderboard")
 def leaderboard(db: sqlite3.Connection = Depends(db_for)) -> dict:
     return {"bakeoffs": boards.bakeoff_runs(db), "benchmarks": boards.benchmark_runs(db)}
+
+
+@ui_router.get("/bakeoffs/{run_id}")
+def bakeoff_board(run_id: int, db: sqlite3.Connection = Depends(db_for)) -> dict:
+    return boards.bakeoff_board(db, run_id)
+
+
+# The report is a page of its own (opened in a new tab): it holds no script and needs none, so
+# its policy forbids every script and every fetch, whatever ends up in a model's answer.
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "base-uri 'none'; form-action 'none'")
+
+
+@ui_router.get("/bakeoffs/{run_id}/report")
+def bakeoff_report(run_id: int, db: sqlite3.Connection = Depends(db_for)) -> Response:
+    return HTMLResponse(boards.bakeoff_report_html(db, run_id),
+                        headers={"Content-Security-Policy": REPORT_CSP,
+                                 "X-Content-Type-Options": "nosniff"})
 
 
 @ui_router.get("/catalog")

@@ -1,16 +1,19 @@
-// Leaderboard (bakeoff and benchmark runs from the store, arena ratings) and catalog pages.
-import { api, el } from "./api.js";
+// Leaderboard (bakeoff runs with the HTML report's charts, benchmark runs, arena ratings) and catalog pages.
+import { api, el, showError } from "./api.js";
 import { ratingsTable } from "./arena.js";
 
-const pct = x => `${(100 * x).toFixed(1)}%`;
+// --- bakeoff runs: the report's own table columns and SVG charts --------------------------------
 
-// A horizontal bar with a ±1.96·SE whisker, drawn with CSS widths (no chart library).
-function bar(value, se) {
-  const lo = Math.max(0, value - 1.96 * se), hi = Math.min(1, value + 1.96 * se);
-  return el("div", { class: "bar", title: `${pct(value)} (95% CI ${pct(lo)}–${pct(hi)})` },
-    el("span", { class: "fill", style: `width:${(100 * value).toFixed(1)}%` }),
-    el("span", { class: "whisker", style: `left:${(100 * lo).toFixed(1)}%;width:${(100 * (hi - lo)).toFixed(1)}%` }));
-}
+const fixed = (v, d) => Number(v).toFixed(d);
+const plusMinus = (s, pct) => !s || !s.n ? "–"
+  : pct ? `${fixed(100 * s.value, 0)}% ± ${fixed(100 * s.se, 0)}% (n=${s.n})` : `${fixed(s.value, 2)} ± ${fixed(s.se, 2)}`;
+const range = (s, scale = 1, d = 0) => !s ? "–"
+  : `${fixed(s.median * scale, d)} (${fixed(s.p5 * scale, d)}–${fixed(s.p95 * scale, d)})`;
+const blended = c => !c || !c.blended ? "–"
+  : `$${fixed(c.blended.median, 3)} (${fixed(c.blended.low, 3)}–${fixed(c.blended.high, 3)})`;
+const mib = b => `${fixed(b / 1048576, 0)} MiB`;
+const rss = r => !r.peak_rss_bytes ? "–"
+  : mib(r.peak_rss_bytes) + (r.baseline_rss_bytes ? ` (+${mib(r.peak_rss_bytes - r.baseline_rss_bytes)})` : "");
 
 function table(headers, rows) {
   return el("div", { class: "table-wrap" }, el("table", {},
@@ -18,14 +21,67 @@ function table(headers, rows) {
     el("tbody", {}, ...rows)));
 }
 
-function bakeoffTable(runs) {
+// The charts come from the server as SVG text drawn by evals/charts.py (the HTML report's code),
+// which escapes every label. They are parsed as XML, never as HTML, and anything but the few
+// drawing elements the charts use is dropped, so a model's name can only ever be text.
+const SVG_TAGS = new Set(["svg", "g", "line", "circle", "text", "title"]);
+
+function chartNode(markup) {
+  const doc = new DOMParser().parseFromString(markup, "image/svg+xml");
+  const root = doc.documentElement;
+  if (root.localName !== "svg" || doc.getElementsByTagName("parsererror").length) {
+    return el("p", { class: "error" }, "This chart could not be drawn.");
+  }
+  for (const node of [root, ...root.querySelectorAll("*")]) {
+    if (!SVG_TAGS.has(node.localName)) { node.remove(); continue; }
+    for (const a of [...node.attributes]) {
+      if (/^on|href$/i.test(a.localName) || a.localName === "style") node.removeAttribute(a.name);
+    }
+  }
+  return document.importNode(root, true);
+}
+
+function runLabel(r) {
+  const when = String(r.created_at || "").replace("T", " ").slice(0, 16);
+  return `#${r.id} · ${r.suite} · ${(r.models || []).length} models · ${when}${r.status === "done" ? "" : ` · ${r.status}`}`;
+}
+
+function boardTable(rows) {
+  return table(["Model", "Pass rate ± SE (n)", "Mean score ± SE", "TTFT ms", "Output tok/s", "Prompt tok/s",
+                "$/1M blended 3:1", "Peak RSS (+model)", "Status"],
+    rows.map(r => el("tr", { "data-testid": "bakeoff-row", "data-model": r.model },
+      el("td", {}, r.model), el("td", {}, plusMinus(r.pass_rate, true)), el("td", {}, plusMinus(r.mean_score)),
+      el("td", {}, range(r.ttft_s, 1000)), el("td", {}, range(r.output_tps, 1, 1)), el("td", {}, range(r.prompt_tps)),
+      el("td", {}, blended(r.cost)), el("td", {}, rss(r)),
+      el("td", {}, r.error ? `failed: ${r.error}` : r.status))));
+}
+
+function settingsLine(run) {
+  const s = run.settings || {};
+  const speed = s.speed ? `speed: median (P5–P95) of n=${s.speed_repeats} repeats, concurrency 1` : "speed not measured";
+  return `Suite ${run.suite_name} · ${s.threads} threads · context ${s.n_ctx} · $${s.hourly_cost}/hour · cases greedy · ${speed}`;
+}
+
+async function showRun(box, id) {
+  const board = await api(`/api/bakeoffs/${encodeURIComponent(id)}`);
+  box.replaceChildren(
+    el("p", { class: "muted", "data-testid": "bakeoff-settings" }, settingsLine(board.run)),
+    boardTable(board.rows),
+    el("p", { class: "muted" }, "Pass-rate SE = √(p(1−p)/n); n = cases per model."),
+    el("div", { class: "charts", "data-testid": "bakeoff-charts" }, chartNode(board.charts.cost), chartNode(board.charts.speed)),
+    el("p", {}, el("a", { href: `/api/bakeoffs/${encodeURIComponent(id)}/report`, target: "_blank",
+                           rel: "noopener", "data-testid": "open-report" }, "Open full report")));
+}
+
+function bakeoffSection(runs) {
   if (!runs.length) return el("p", { class: "empty", "data-testid": "no-bakeoffs" }, "No bakeoff runs yet. Run one with `bakeoff run` and it appears here.");
-  return table(["Run", "Suite", "Model", "Pass rate (95% CI)", "", "Mean score", "Cost (USD)", "Median tok/s", "n"],
-    runs.map(r => el("tr", { "data-testid": "bakeoff-row" },
-      el("td", {}, `#${r.run_id}`), el("td", {}, r.suite), el("td", {}, r.model),
-      el("td", {}, `${pct(r.pass_rate)} ± ${pct(1.96 * r.pass_rate_se)}`), el("td", { class: "bar-cell" }, bar(r.pass_rate, r.pass_rate_se)),
-      el("td", {}, r.mean_score.toFixed(3)), el("td", {}, r.cost_usd.toFixed(5)),
-      el("td", {}, r.median_output_tps.toFixed(1)), el("td", {}, String(r.n)))));
+  const box = el("div", { class: "bakeoff-run" });
+  const picker = el("select", { "data-testid": "bakeoff-run", "aria-label": "Bakeoff run" },
+    ...runs.map(r => el("option", { value: String(r.id) }, runLabel(r))));
+  const show = () => showRun(box, picker.value).catch(err => { box.replaceChildren(); showError(box, err); });
+  picker.addEventListener("change", show);
+  show();
+  return el("div", {}, el("div", { class: "row" }, el("label", {}, "Run ", picker)), box);
 }
 
 function benchTable(rows) {
@@ -40,7 +96,7 @@ function benchTable(rows) {
 export async function leaderboardPage(root) {
   const [board, arena] = await Promise.all([api("/api/leaderboard"), api("/api/arena/ratings")]);
   root.append(el("section", { class: "board" }, el("h2", {}, "Leaderboard"),
-    el("h3", {}, "Bakeoffs"), bakeoffTable(board.bakeoffs),
+    el("h3", {}, "Bakeoffs"), bakeoffSection(board.bakeoffs),
     el("h3", {}, "Benchmarks"), benchTable(board.benchmarks),
     el("h3", {}, "Arena"), ratingsTable(arena)));
   return {};
