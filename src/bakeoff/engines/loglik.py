@@ -68,6 +68,20 @@ def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
+def shared_prefix(pairs: Sequence[Pair]) -> int:
+    """Tokens evaluated once for the group. The last context token of every pair is decoded in the
+    parallel batch (its logits score the first continuation token), so the prefix stops before it."""
+    p = min(common_prefix([x.whole for x in pairs]), min(len(x.context) for x in pairs) - 1)
+    return max(p, 0)
+
+
+def cells_needed(pairs: Sequence[Pair]) -> int:
+    """KV cells a group occupies: the shared prefix once, then each pair's inputs after it (the last
+    continuation token is only a target, never an input)."""
+    p = shared_prefix(pairs)
+    return p + sum(len(x.whole) - 1 - p for x in pairs)
+
+
 def log_softmax_rows(logits: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax of [n, n_vocab] float32 logits."""
     m = logits.max(axis=1, keepdims=True)
@@ -113,13 +127,10 @@ class LogLikScorer:
     def score_group(self, pairs: Sequence[Pair]) -> list[LogLik]:
         """Score up to n_seq_max pairs together: shared prefix once, remainders in parallel."""
         wholes = [p.whole for p in pairs]
-        total = sum(len(w) for w in wholes)
-        # The last context token must be decoded in the parallel batch (its logits score the first
-        # continuation token), so the shared prefix stops before it.
-        p = min(common_prefix(wholes), min(len(x.context) for x in pairs) - 1)
-        p = max(p, 0)
-        if total - (len(pairs) - 1) * p > self.h.n_ctx:
-            raise ContextOverflowError(total - (len(pairs) - 1) * p, self.h.n_ctx)
+        p = shared_prefix(pairs)
+        need = cells_needed(pairs)
+        if need > self.h.n_ctx:
+            raise ContextOverflowError(need, self.h.n_ctx)
         for s in range(1, len(pairs)):
             self.h.seq_rm(s, -1, -1)
         try:
@@ -187,11 +198,9 @@ def plan_groups(pairs: Sequence[Pair], n_seq_max: int, n_ctx: int) -> list[list[
     """
     groups: list[list[int]] = []
     cur: list[int] = []
-    for i, pair in enumerate(pairs):
+    for i in range(len(pairs)):
         trial = cur + [i]
-        wholes = [pairs[j].whole for j in trial]
-        shared = common_prefix(wholes)
-        need = sum(len(w) for w in wholes) - (len(trial) - 1) * shared
+        need = cells_needed([pairs[j] for j in trial])
         if cur and (len(trial) > n_seq_max or need > n_ctx):
             groups.append(cur)
             trial = [i]

@@ -120,11 +120,12 @@ def aggregate(spec: TaskSpec, items: list[dict[str, Any]]) -> dict[str, Score]:
 
 def run_benchmark(task: str, model: str, *, limit: int | None = None, shots: int | None = None,
                   engine: Engine | None = None, settings: Settings | None = None,
-                  progress: Progress | None = None) -> BenchResult:
+                  progress: Progress | None = None, lazy: LazyEngine | None = None) -> BenchResult:
     """Score `model` on the first `limit` items of `task` (all when None), reusing stored items.
 
-    Pass an already-open `engine` (from open_bench_engine) to share one load across tasks; without
-    one the model is opened only if some item is not in the store yet.
+    Pass an already-open `engine` (from open_bench_engine), or a `lazy` LazyEngine, to share one
+    load across tasks; otherwise the model is opened only if some item is not in the store yet, and
+    closed at the end.
     """
     from ...models.registry import Registry
     from ...runtime import model_fingerprint
@@ -138,13 +139,14 @@ def run_benchmark(task: str, model: str, *, limit: int | None = None, shots: int
         raise InvalidParamsError(f"--limit must be at least 1, got {limit}", param="limit")
     docs = spec.docs()
     n = len(docs) if limit is None else min(limit, len(docs))
-    ref = engine.ref if engine is not None else Registry(settings).resolve(model)
+    own_lazy = lazy is None
+    lazy = lazy or LazyEngine(model, settings, engine)
+    ref = lazy.engine.ref if lazy.engine is not None else Registry(settings).resolve(model)
     fp = model_fingerprint(ref, settings) or ref.name
     key = settings_key(spec, k)
     db = connect(settings)
     done = store.cached_items(db, fp, spec.name, key, n)
     t0 = time.perf_counter()
-    lazy = LazyEngine(model, settings, engine)
     try:
         computed = _fill(spec, lazy, docs, n, k, done, progress,
                          lambda idx: store.save_item(db, model_sha256=fp, task=spec.name,
@@ -152,7 +154,8 @@ def run_benchmark(task: str, model: str, *, limit: int | None = None, shots: int
                                                      result=done[idx]))
         info = lazy.info()
     finally:
-        lazy.close()
+        if own_lazy:
+            lazy.close()
     items = [done[i] for i in range(n)]
     scores = aggregate(spec, items)
     run_settings = {"shots": k, "limit": limit, "split_size": len(docs), **info}
