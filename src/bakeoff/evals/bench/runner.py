@@ -17,6 +17,11 @@ from .tasks import TaskSpec, get_task
 
 # Sequences per context: enough for every choice of the tasks we ship (ARC has up to 5).
 BENCH_SEQS = 8
+# Tokens per decode (llama.cpp ubatch). Measured with this llama.cpp build: from 64 tokens per
+# ubatch on, the CPU flash-attention kernel takes a different (tiled) path whose logits differ from
+# one-token decoding by up to several units on some inputs; at 40 tokens or fewer batched logits are
+# bit-identical to one-token decoding. 32 keeps scores batch-invariant at a small cost in speed.
+BENCH_BATCH = 32
 
 Progress = Callable[[int, int], None]
 
@@ -43,7 +48,8 @@ def open_bench_engine(model: str, settings: Settings | None = None, **options: A
     """A model opened with enough parallel sequences for multiple-choice scoring."""
     from ...runtime import open_engine
 
-    return open_engine(model, settings=settings, n_seq_max=BENCH_SEQS, **options)
+    options = {"n_seq_max": BENCH_SEQS, "n_batch": BENCH_BATCH, **options}
+    return open_engine(model, settings=settings, **options)
 
 
 def settings_key(spec: TaskSpec, shots: int) -> str:
