@@ -18,18 +18,21 @@ def _cell(score: Any) -> str:
     return f"{score.value * 100:.1f}±{score.stderr * 100:.1f}" if score.n > 1 else f"{score.value * 100:.1f}"
 
 
-def _table(results: list[Any]) -> None:
+def _table(results: list[Any], names: list[str]) -> None:
+    """One row per model, task and metric, so any mix of tasks fits a terminal."""
+    from rich import box
     from rich.table import Table
 
-    metrics = sorted({m for r in results for m in r.scores})
-    table = Table(title="Benchmarks (% ± standard error)", title_justify="left")
-    for col in ("model", "task", "n", *metrics, "shots", "new", "seconds"):
-        table.add_column(col, justify="left" if col in ("model", "task") else "right",
-                         overflow="fold", no_wrap=col != "model")
-    for r in results:
-        cells = [_cell(r.scores[m]) if m in r.scores else "" for m in metrics]
-        table.add_row(r.model, r.task, str(r.n), *cells, str(r.settings["shots"]), str(r.computed),
-                      f"{r.seconds:.1f}")
+    table = Table(title="Benchmarks (% ± standard error; k = shots, new = items computed now)",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("model", "task", "metric", "score", "n", "k", "new", "sec"):
+        table.add_column(col, justify="left" if col in ("model", "task", "metric") else "right")
+    for r, name in zip(results, names):
+        for i, (metric, score) in enumerate(r.scores.items()):
+            first = i == 0
+            table.add_row(name if first else "", r.task if first else "", metric, _cell(score),
+                          str(r.n), str(r.settings["shots"]) if first else "",
+                          str(r.computed) if first else "", f"{r.seconds:.1f}" if first else "")
     console.print(table)
 
 
@@ -86,11 +89,12 @@ def bench_cmd(tasks: str | None, models: str | None, limit: int | None, shots: i
         raise InvalidParamsError("give benchmark tasks and --models",
                                  hint="e.g. bakeoff bench hellaswag,piqa --models smollm2-135m --limit 100; "
                                       "`bakeoff bench --list` shows the tasks")
-    results = run_all(_split(tasks), _split(models), limit, shots)
+    task_list, model_list = _split(tasks), _split(models)
+    results = run_all(task_list, model_list, limit, shots)
     if as_json:
         print_json([r.to_dict() for r in results])
-    else:
-        _table(results)
+    else:  # rows come model by model, task by task; show each model as the user named it
+        _table(results, [m for m in model_list for _ in task_list])
 
 
 def _list_tasks(as_json: bool) -> None:
