@@ -20,7 +20,9 @@ def engine(smollm2_path):
                    path=str(smollm2_path), aliases=["smollm2-135m"])
     from bakeoff.evals.bench.runner import BENCH_BATCH, BENCH_SEQS
 
-    eng = load_engine(ref, n_ctx=2048, n_seq_max=BENCH_SEQS, n_batch=BENCH_BATCH)
+    # One thread: results are the same for any thread count (each output is computed by one
+    # thread), and on a busy shared machine two spinning threads can be ten times slower.
+    eng = load_engine(ref, n_ctx=2048, n_seq_max=BENCH_SEQS, n_batch=BENCH_BATCH, n_threads=1)
     yield eng
     eng.close()
 
