@@ -17,7 +17,7 @@ from ..errors import ContextOverflowError, InvalidParamsError, ModelFileError
 from ..models.gguf_info import read_gguf_info
 from ..models.ref import ModelRef
 from ..settings import get_settings
-from .base import Chunk, Engine, GenParams, Message, Timings, TokenLogprob, Usage
+from .base import Chunk, Engine, GenParams, LogLik, LogLikRequest, Message, Timings, TokenLogprob, Usage
 from .llama_lowlevel import LlamaHandle, engine_version, free_sampler, make_sampler
 from .text import StopMatcher, Utf8Stream
 
@@ -234,6 +234,33 @@ class LlamaCppEngine(Engine):
                             timings=seq.timings(t0, t_prefill, evaluated, load_s, reused))
             finally:
                 seq.close()
+
+    # --- log-likelihood (multiple-choice scoring) -------------------------------------------
+    def loglik_prefix(self) -> list[int]:
+        """Tokens put before every context: BOS when the model wants one (the harness's prefix)."""
+        return [self.h.bos] if self.h.add_bos and self.h.bos >= 0 else []
+
+    def loglik_pairs(self, requests: list[LogLikRequest]) -> list:
+        from .loglik import split_pair
+
+        tok = lambda text: self.h.tokenize(text, add_special=False, parse_special=False)  # noqa: E731
+        prefix = self.loglik_prefix()
+        # An empty context still needs one token to condition on; the harness uses end-of-text.
+        fallback = [self.h.eos if self.h.eos >= 0 else self.h.bos]
+        return [split_pair(tok, r.context, r.continuation, prefix, fallback) for r in requests]
+
+    def loglikelihood(self, requests: list[LogLikRequest]) -> list[LogLik]:
+        """Requests sharing a context (an item's choices) are scored together as parallel
+        sequences; pass them consecutively. Open the engine with n_seq_max >= the choice count."""
+        from .loglik import LogLikScorer, score_pairs
+
+        pairs = self.loglik_pairs(requests)
+        with self._lock:
+            scorer = LogLikScorer(self.h, self._cached)
+            try:
+                return score_pairs(scorer, pairs)
+            finally:
+                self._cached = scorer.cached
 
     def close(self) -> None:
         self.h.close()

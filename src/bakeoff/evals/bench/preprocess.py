@@ -1,0 +1,42 @@
+"""Per-task document preprocessing named from task YAML (lm-evaluation-harness's process_docs)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+Doc = dict[str, Any]
+
+
+def _hellaswag_clean(text: str) -> str:
+    # lm_eval/tasks/hellaswag/utils.py preprocess: WikiHow "[title]" markers become sentence breaks,
+    # other bracketed markers go, double spaces collapse.
+    text = text.strip()
+    text = text.replace(" [title]", ". ")
+    text = re.sub("\\[.*?\\]", "", text)
+    return text.replace("  ", " ")
+
+
+def hellaswag(doc: Doc) -> Doc:
+    ctx = doc["ctx_a"] + " " + doc["ctx_b"].capitalize()
+    return {**doc, "query": _hellaswag_clean(doc["activity_label"] + ": " + ctx),
+            "choices": [_hellaswag_clean(e) for e in doc["endings"]], "gold": int(doc["label"])}
+
+
+def winogrande(doc: Doc) -> Doc:
+    # lm_eval/tasks/winogrande/preprocess_winogrande.py: partial evaluation around the blank "_".
+    blank = doc["sentence"].index("_")
+    options = [doc["option1"], doc["option2"]]
+    return {**doc, "contexts": [doc["sentence"][:blank] + o for o in options],
+            "continuation": doc["sentence"][blank + 1:].strip(),
+            "gold": {"1": 0, "2": 1}[doc["answer"]]}
+
+
+def gsm8k(doc: Doc) -> Doc:
+    from .gsm8k import preprocess
+
+    return preprocess(doc)
+
+
+PREPROCESSORS: dict[str, Callable[[Doc], Doc]] = {"hellaswag": hellaswag, "winogrande": winogrande,
+                                                  "gsm8k": gsm8k}
