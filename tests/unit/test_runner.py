@@ -193,27 +193,19 @@ def test_diff_needs_a_common_model() -> None:
         diff_runs(run(1, ["a", "b"]), run(2, ["c", "d"]))
 
 
-def test_benchmarks_section_runs_through_the_hook(fakes: Path) -> None:
-    from bakeoff.errors import SuiteError
-    from bakeoff.evals.runner import BenchmarkItem, set_benchmark_runner
+def test_benchmarks_in_a_suite_get_their_own_columns(fakes: Path) -> None:
+    """A suite's benchmarks are scored by the standard-benchmark code and kept apart from the cases."""
+    from bakeoff.errors import NotFoundError
+    from bakeoff.evals.metrics import leaderboard
 
-    fakes.write_text(SUITE + "benchmarks:\n  - {task: toy, limit: 2, shots: 1}\n")
+    fakes.write_text(SUITE + "benchmarks:\n  - {task: arc_easy, limit: 5}\n")
     suite = load_suite(fakes)
-    with pytest.raises(SuiteError, match="no benchmark runner"):
-        run_suite(suite, ["fake-smart"], RunOptions(speed=False))
-    seen = []
-
-    def toy(engine, entry, settings):
-        seen.append((engine.ref.name, entry.task, entry.limit, entry.shots))
-        for i in range(entry.limit):
-            yield BenchmarkItem(str(i), passed=i == 0, score=float(i == 0), prompt=f"item {i}",
-                                output="A", reason="gold A" if i == 0 else "gold B")
-
-    set_benchmark_runner(toy)
-    try:
-        run = get_run(connect(), run_suite(suite, ["fake-smart"], RunOptions(speed=False)))
-    finally:
-        set_benchmark_runner(None)
-    assert seen == [("fake-smart", "toy", 2, 1)]
-    bench = {r["case_id"]: r["status"] for r in run["results"] if r["case_id"].startswith("bench:")}
-    assert bench == {"bench:toy:0": "pass", "bench:toy:1": "fail"}
+    run = get_run(connect(), run_suite(suite, ["fake-smart"], RunOptions(speed=False)))
+    row = leaderboard(run)[0]
+    assert row["pass_rate"]["n"] == len(suite.cases)          # benchmark items are not cases
+    arc = row["benchmarks"]["arc_easy"]
+    assert arc["metric"] == "acc_norm" and arc["n"] == 5 and 0.0 <= arc["value"] <= 1.0
+    assert arc["stderr"] is not None
+    fakes.write_text(SUITE + "benchmarks:\n  - {task: arc_eazy, limit: 5}\n")
+    with pytest.raises(NotFoundError, match="arc_eazy"):
+        run_suite(load_suite(fakes), ["fake-smart"], RunOptions(speed=False))

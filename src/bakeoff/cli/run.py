@@ -51,6 +51,16 @@ def _fmt_rss(row: dict[str, Any]) -> str:
     return human_bytes(peak) + (f" (+{human_bytes(peak - base)})" if base else "")
 
 
+def _bench_metric(rows: list[dict[str, Any]], task: str) -> str:
+    return next((r["benchmarks"][task]["metric"] for r in rows if task in r.get("benchmarks", {})), "")
+
+
+def _fmt_bench(b: dict[str, Any] | None) -> str:
+    if not b or b.get("value") is None:
+        return "-"
+    return f"{100 * b['value']:.1f} ± {100 * (b['stderr'] or 0):.1f} (n={b['n']})"
+
+
 def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
     from rich.table import Table
 
@@ -60,14 +70,17 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
                         f"${s.get('hourly_cost')}/h · " + (f"speed: median (P5–P95) of n={n_rep}"
                                                            if s.get("speed") else "speed not measured"),
                   title_justify="left")
-    for col in ("model", "pass rate ± SE (n)", "mean score ± SE", "TTFT ms", "output tok/s",
+    tasks = sorted({t for r in rows for t in r.get("benchmarks", {})})
+    for col in ("model", "pass rate ± SE (n)", "mean score ± SE",
+                *(f"{t} ({_bench_metric(rows, t)})" for t in tasks), "TTFT ms", "output tok/s",
                 "prompt tok/s", "$/1M blended 3:1", "peak RSS (+model)", "status"):
         table.add_column(col, overflow="fold")
     for r in rows:
         pr = r["pass_rate"]
         status = r["status"] if not r["error"] else f"failed: {r['error']}"
+        bench = [_fmt_bench(r.get("benchmarks", {}).get(t)) for t in tasks]
         table.add_row(r["model"], f"{_fmt_pm(pr, pct=True)} (n={pr['n']})", _fmt_pm(r["mean_score"]),
-                      _fmt_range(r["ttft_s"], 1000), _fmt_range(r["output_tps"], digits=1),
+                      *bench, _fmt_range(r["ttft_s"], 1000), _fmt_range(r["output_tps"], digits=1),
                       _fmt_range(r["prompt_tps"]), _fmt_cost(r["cost"]),
                       _fmt_rss(r), status)
     return table

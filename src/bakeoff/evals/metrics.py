@@ -52,8 +52,20 @@ def model_summary(run: dict[str, Any], model_row: dict[str, Any]) -> dict[str, A
         "cost": costs(speed, hourly),
         "load_avg_1m": speed.get("short", {}).get("workload", {}).get("load_avg_1m"),
         "peak_rss_bytes": info.get("peak_rss_bytes"),
+        "benchmarks": {task: headline_score(b) for task, b in (info.get("benchmarks") or {}).items()},
         "info": info,
     }
+
+
+# The metric shown for a benchmark in the leaderboard: acc_norm where the task has it (what model
+# cards report for HellaSwag, ARC, PIQA), else the task's first metric.
+def headline_score(bench: dict[str, Any]) -> dict[str, Any]:
+    scores = bench.get("scores") or {}
+    metric = "acc_norm" if "acc_norm" in scores else next(iter(scores), None)
+    if metric is None:
+        return {"metric": None, "value": None, "stderr": None, "n": bench.get("n", 0)}
+    s = scores[metric]
+    return {"metric": metric, "value": s.get("value"), "stderr": s.get("stderr"), "n": s.get("n", bench.get("n"))}
 
 
 def leaderboard(run: dict[str, Any]) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 Public entry points (for the CLI, the server and the benchmarks work):
 - `run_suite(suite, models, options, settings, progress) -> run_id`
-- `set_benchmark_runner(fn)`: the hook that runs a suite's `benchmarks:` entries.
+- `set_benchmark_runner(fn)`: replaces how a suite's `benchmarks:` entries are scored.
 
 Resume: a run is identified by a signature (suite content, models, options). Running the same
 thing again while a run with that signature is unfinished continues it; finished cases are
@@ -59,28 +59,31 @@ class Progress:
     def model_end(self, model: str, status: str, error: str | None) -> None: ...
 
 
-# --- benchmarks hook -------------------------------------------------------------------------
+# --- benchmarks ------------------------------------------------------------------------------
+# A suite's `benchmarks:` entries are scored by the standard-benchmark code (evals/bench) with its
+# own store, cache and resume; the run keeps each model's scores (value, stderr, n per metric) and
+# the leaderboard shows them in their own columns, never mixed into the cases' pass rate.
 
-@dataclass
-class BenchmarkItem:
-    """One graded benchmark item, stored like a case result (case id `bench:<task>:<id>`)."""
-
-    item_id: str
-    passed: bool
-    score: float
-    prompt: str
-    output: str
-    reason: str
+BenchmarkRunner = Callable[[Engine, BenchmarkEntry, Settings], dict[str, Any]]
 
 
-BenchmarkRunner = Callable[[Engine, BenchmarkEntry, Settings], Iterable[BenchmarkItem]]
-_benchmark_runner: BenchmarkRunner | None = None
+def default_benchmark_runner(engine: Engine, entry: BenchmarkEntry, settings: Settings) -> dict[str, Any]:
+    from .bench import run_benchmark
+
+    # Local models are scored by a bench engine of their own (parallel sequences, batch-invariant
+    # logits), exactly as `bakeoff bench` scores them, so both share stored items.
+    result = run_benchmark(entry.task, engine.ref.name, limit=entry.limit, shots=entry.shots,
+                           engine=None if engine.ref.is_local else engine, settings=settings)
+    return result.to_dict()
+
+
+_benchmark_runner: BenchmarkRunner = default_benchmark_runner
 
 
 def set_benchmark_runner(fn: BenchmarkRunner | None) -> None:
-    """Install the function that runs a suite's `benchmarks:` entries (evals/benchmarks.py)."""
+    """Replace the function that scores a suite's `benchmarks:` entries (None: the default)."""
     global _benchmark_runner
-    _benchmark_runner = fn
+    _benchmark_runner = fn or default_benchmark_runner
 
 
 # --- batching hook ---------------------------------------------------------------------------
@@ -202,7 +205,8 @@ class Runner:
                 try:
                     info = engine.info()
                     self.run_cases(run_id, engine, fingerprint or ref.name)
-                    self.run_benchmarks(run_id, engine)
+                    if self.suite.benchmarks:
+                        info = {**info, "benchmarks": self.run_benchmarks(engine)}
                     if self.options.speed:
                         self.run_speed(run_id, engine)
                 finally:
@@ -289,24 +293,13 @@ class Runner:
                 "usage": asdict(resp.usage), "timings": resp.timings.to_dict(), "cost_usd": cost,
                 "cached": int(cached)}, cached
 
-    def run_benchmarks(self, run_id: int, engine: Engine) -> None:
-        if not self.suite.benchmarks:
-            return
-        name = engine.ref.name
-        done = S.done_case_ids(self.db, run_id, name)
-        base = len(self.suite.cases)
+    def run_benchmarks(self, engine: Engine) -> dict[str, Any]:
+        """{task: {scores: {metric: {value, stderr, n}}, n, settings, ...}} for this model."""
+        out: dict[str, Any] = {}
         for entry in self.suite.benchmarks:
-            self.progress.phase(name, f"benchmark {entry.task}")
-            for i, item in enumerate(_benchmark_runner(engine, entry, self.settings)):  # type: ignore[misc]
-                case_id = f"bench:{entry.task}:{item.item_id}"
-                if case_id in done:
-                    continue
-                S.save_result(self.db, run_id, name, {
-                    "case_id": case_id, "position": base + i, "status": "pass" if item.passed else "fail",
-                    "score": item.score, "pass_score": float(item.passed), "reason": item.reason,
-                    "output": item.output, "prompt": [{"role": "user", "content": item.prompt}],
-                    "assertions": [], "usage": asdict(Usage()), "timings": Timings().to_dict(),
-                    "cost_usd": 0.0, "cached": 0})
+            self.progress.phase(engine.ref.name, f"benchmark {entry.task}")
+            out[entry.task] = _benchmark_runner(engine, entry, self.settings)
+        return out
 
     def run_speed(self, run_id: int, engine: Engine) -> None:
         name = engine.ref.name
@@ -341,9 +334,11 @@ def run_suite(suite: Suite, models: list[str] | None = None, options: RunOptions
               settings: Settings | None = None, progress: Progress | None = None) -> int:
     settings = settings or get_settings()
     options = options or RunOptions()
-    if suite.benchmarks and _benchmark_runner is None:
-        raise SuiteError("this suite has benchmarks: but no benchmark runner is installed",
-                         suite.path, field="benchmarks", hint="remove the benchmarks: section")
+    if suite.benchmarks:  # unknown task names stop the run before anything starts
+        from .bench import get_task
+
+        for entry in suite.benchmarks:
+            get_task(entry.task)
     runner = Runner(suite, resolve_models(models, settings), options, settings, progress or Progress())
     run_id = runner.start()
     runner.run(run_id)
