@@ -23,7 +23,7 @@ import numpy as np
 
 from ..engines.base import Chunk, Engine, GenParams, LogLik, LogLikRequest, Message, TokenLogprob, Usage
 from ..engines.llamacpp import LlamaCppEngine, SeqGen, log_softmax
-from ..errors import BakeoffError, BusyError, ContextOverflowError, EngineError
+from ..errors import BakeoffError, BusyError, ContextOverflowError, EngineError, InvalidParamsError
 
 
 @dataclass
@@ -32,6 +32,23 @@ class PromptChunk(Chunk):
 
     `text` is the prompt as detokenized, `logprobs` one entry per prompt token; the first token
     has no context, so its logprob is None-like (nan)."""
+
+
+class Stream:
+    """An Iterator[Chunk] that can also be cancelled from another thread (a client went away)."""
+
+    def __init__(self, it: Iterator[Chunk], cancel: Any):
+        self._it = it
+        self.cancel = cancel
+
+    def __iter__(self) -> "Stream":
+        return self
+
+    def __next__(self) -> Chunk:
+        return next(self._it)
+
+    def close(self) -> None:
+        self._it.close()  # type: ignore[attr-defined]
 
 
 class _Request:
@@ -116,6 +133,10 @@ class BatchedEngine(Engine):
         """Queue a request (raising BusyError/ContextOverflowError now, before any chunk)."""
         if not tokens:
             tokens = [self.h.bos] if self.h.bos >= 0 else tokens
+        bad = next((t for t in tokens if not 0 <= t < self.h.n_vocab), None)
+        if bad is not None or not tokens:
+            raise InvalidParamsError(f"token id {bad} is outside the vocabulary (0..{self.h.n_vocab - 1})"
+                                     if bad is not None else "the prompt is empty", param="prompt")
         max_new = self.inner.check_fits(len(tokens), params)
         req = _Request(list(tokens), SeqGen(self.h, params, len(tokens), max_new), prompt_logprobs)
         with self._cv:
@@ -128,7 +149,7 @@ class BatchedEngine(Engine):
                                 retry_after=1.0)
             self._pending.append(req)
             self._cv.notify()
-        return self._drain(req)
+        return Stream(self._drain(req), lambda: self.cancel(req))
 
     def _drain(self, req: _Request) -> Iterator[Chunk]:
         try:
@@ -140,10 +161,14 @@ class BatchedEngine(Engine):
                     raise item
                 yield item
         finally:
-            if not req.cancelled:
-                req.cancelled = True  # a consumer that stops early frees its slot at the next step
-                with self._cv:
-                    self._cv.notify()
+            self.cancel(req)
+
+    def cancel(self, req: _Request) -> None:
+        """Drop a request (thread-safe); a consumer that stops early frees its slot at the next step."""
+        if not req.cancelled:
+            req.cancelled = True
+            with self._cv:
+                self._cv.notify()
 
     def loglikelihood(self, requests: list[LogLikRequest]) -> list[LogLik]:
         """Scores all pairs concurrently through the batch, from prompt log-probabilities."""
