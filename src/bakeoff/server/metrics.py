@@ -93,6 +93,10 @@ class Metrics:
             name = "bakeoff_queue_depth" if key == "queued" else f"bakeoff_{key}_sequences" if key == "active" else "bakeoff_batch_slots"
             out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
             out += [f"{name}{{{_labels(model=m)}}} {s.get(key, 0)}" for m, s in sorted(stats.items())]
+        out += ["# HELP bakeoff_batch_steps_total Batched decode steps (one llama_decode each).",
+                "# TYPE bakeoff_batch_steps_total counter"]
+        out += [f"bakeoff_batch_steps_total{{{_labels(model=m)}}} {s.get('steps', 0)}"
+                for m, s in sorted(stats.items())]
         return out
 
 

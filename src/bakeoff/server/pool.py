@@ -26,6 +26,7 @@ class ModelPool:
         self.max_queue = max_queue    # requests waiting for a slot before 429 (default 4 x slots)
         self.n_ctx = n_ctx
         self._engines: "OrderedDict[str, Engine]" = OrderedDict()
+        self._names: dict[str, object] = {}  # lower-cased name or alias -> ModelRef
         self._lock = threading.RLock()
 
     def budget_bytes(self) -> int:
@@ -41,12 +42,8 @@ class ModelPool:
         return refs
 
     def get(self, name: str) -> Engine:
-        ref = Registry(self.settings).resolve(name)
-        if self.allowed and ref.name not in {r.name for r in self.refs()}:
-            from ..errors import ModelNotFoundError
-
-            raise ModelNotFoundError(name, [r.name for r in self.refs()])
-        with self._lock:
+        with self._lock:  # resolution touches BAKEOFF_HOME: one thread at a time
+            ref = self._resolve(name)
             engine = self._engines.get(ref.name)
             if engine is not None:
                 self._engines.move_to_end(ref.name)
@@ -55,6 +52,21 @@ class ModelPool:
             engine = self._load(ref)
             self._engines[ref.name] = engine
             return engine
+
+    def _resolve(self, name: str):
+        """A registered name or alias (cached); never a file path sent by a client."""
+        key = name.strip().lower()
+        ref = self._names.get(key)
+        if ref is not None:
+            return ref
+        ref = Registry(self.settings).resolve(name)
+        allowed = [r.name for r in self.refs()] if self.allowed else None
+        if ref.source == "file" or (allowed is not None and ref.name not in allowed):
+            from ..errors import ModelNotFoundError
+
+            raise ModelNotFoundError(name, allowed or [])
+        self._names[key] = ref
+        return ref
 
     def _load(self, ref) -> Engine:
         """llama.cpp models get a continuous-batching engine; others are used as they are."""
