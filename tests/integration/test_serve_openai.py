@@ -120,3 +120,14 @@ def test_prompt_over_context_is_400(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         client.completions.create(model=MODEL, prompt="word " * 3000, max_tokens=1)
     assert err.value.code == "context_length_exceeded"
+
+
+def test_embeddings(client: openai.OpenAI) -> None:
+    import numpy as np
+
+    texts = ["The cat sat on the mat.", "A cat was sitting on a rug.", "Quarterly revenue rose 5 percent."]
+    out = client.embeddings.create(model=MODEL, input=texts)
+    v = np.array([d.embedding for d in sorted(out.data, key=lambda d: d.index)])
+    assert v.shape == (3, 576) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2]  # closer in meaning, closer in space
+    assert out.usage.prompt_tokens > 10

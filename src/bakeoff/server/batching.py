@@ -105,6 +105,7 @@ class BatchedEngine(Engine):
         self._cv = threading.Condition()
         self._stop = False
         self.steps = 0
+        self._embedder = None
         inner.format_chat([Message(role="user", content="warm-up")])  # caches specials off-thread
         self._thread = threading.Thread(target=self._run, name=f"batch-{self.ref.name}", daemon=True)
         self._thread.start()
@@ -188,6 +189,16 @@ class BatchedEngine(Engine):
                               all(t.logprob >= max(t.top.values()) for t in tail), n))
         return out
 
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Mean-pooled (or model-pooled), L2-normalised vectors from a second, lazily made context."""
+        with self._cv:
+            if self._embedder is None:
+                from .embedding import Embedder
+
+                self._embedder = Embedder(self.ref.path or "", self.h.n_threads)
+            embedder = self._embedder
+        return embedder.embed(texts)
+
     def stats(self) -> dict[str, int]:
         with self._cv:
             return {"queued": len(self._pending), "active": sum(s.req is not None for s in self.slots),
@@ -199,6 +210,8 @@ class BatchedEngine(Engine):
             self._cv.notify()
         self._thread.join(timeout=30)
         self.inner.close()
+        if self._embedder is not None:
+            self._embedder.close()
 
     # --- scheduler thread -------------------------------------------------------------------
     def _run(self) -> None:

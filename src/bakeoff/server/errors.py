@@ -36,13 +36,6 @@ HTTP_TYPES = {401: ("invalid_request_error", "invalid_api_key"), 404: ("invalid_
               421: ("invalid_request_error", "invalid_host"), 429: ("rate_limit_error", "server_busy")}
 
 
-class RequestTooLarge(Exception):
-    """The body outgrew the size limit while it was being read (no Content-Length given)."""
-
-    def __init__(self, limit: int):
-        super().__init__(f"request body larger than {limit} bytes")
-
-
 def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
@@ -68,6 +61,8 @@ def classify(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
 
 def validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    if err.get("type") == "json_invalid":
+        return f"the request body is not valid JSON: {err.get('ctx', {}).get('error', '')}".strip(": "), None
     loc = [str(p) for p in err.get("loc", ()) if p != "body"]
     param = ".".join(loc) or None
     return (f"invalid parameter {param}: {err.get('msg')}" if param else str(err.get("msg"))), param
@@ -91,10 +86,6 @@ def install_error_handlers(app: FastAPI) -> None:
             type_ = "server_error"
         return error_response(exc.status_code, str(exc.detail), type_, None, code,
                               headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(RequestTooLarge)
-    async def _too_large(_: Request, exc: RequestTooLarge) -> JSONResponse:
-        return error_response(413, str(exc), "invalid_request_error", None, "request_too_large")
 
     @app.exception_handler(Exception)
     async def _any(_: Request, exc: Exception) -> JSONResponse:

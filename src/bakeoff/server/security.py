@@ -11,7 +11,7 @@ import ipaddress
 import json
 from typing import Any, Awaitable, Callable
 
-from .errors import HTTP_TYPES, RequestTooLarge, error_body
+from .errors import HTTP_TYPES, error_body
 
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 PUBLIC_PATHS = {"/health"}
@@ -59,7 +59,7 @@ class Guard:
         if problem is not None:
             await _reply(send, *problem)
             return
-        await self.app(scope, self._limited(receive, send), send)
+        await self._limited(scope, receive, send)
 
     def _check(self, scope: dict, headers: dict[str, str]) -> tuple[int, str, dict] | None:
         host = host_name(headers.get("host", ""))
@@ -76,20 +76,27 @@ class Guard:
             return 413, f"request body larger than {self.max_body} bytes", {}
         return None
 
-    def _limited(self, receive: Callable, send: Callable) -> Callable[[], Awaitable[dict]]:
-        """Counts body bytes as they arrive, for chunked requests without a Content-Length."""
-        seen = 0
+    async def _limited(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """Counts body bytes as they arrive (chunked requests have no Content-Length): past the
+        limit, answer 413 ourselves and tell the app the client left."""
+        seen, replied = 0, False
 
-        async def wrapped() -> dict:
-            nonlocal seen
+        async def limited_receive() -> dict:
+            nonlocal seen, replied
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not replied:
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise RequestTooLarge(self.max_body)
+                    replied = True
+                    await _reply(send, 413, f"request body larger than {self.max_body} bytes", {})
+                    return {"type": "http.disconnect"}
             return message
 
-        return wrapped
+        async def guarded_send(message: dict) -> None:
+            if not replied:
+                await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
 
 
 async def _reply(send: Callable, status: int, message: str, headers: dict[str, str]) -> None:
