@@ -95,5 +95,5 @@ def test_schemathesis_no_server_errors(server: str, path: str, method: str) -> N
 
     statuses: list[int] = []
     check()
-    if method == "POST":
+    if path in ("/v1/chat/completions", "/v1/completions"):
         assert any(s == 200 for s in statuses)  # some generated requests reached the model

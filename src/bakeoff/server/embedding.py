@@ -20,14 +20,17 @@ class Embedder:
         self.n_embd = int(self.h.ll.llama_model_n_embd(self.h.model))
         self._lock = threading.Lock()
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, inputs: list[str] | list[list[int]]) -> list[list[float]]:
+        """Texts, or token-id lists as OpenAI's API also accepts."""
         with self._lock:
-            return [self._one(t) for t in texts]
+            return [self._one(x) for x in inputs]
 
-    def _one(self, text: str) -> list[float]:
-        tokens = self.h.tokenize(text, add_special=True)
+    def _one(self, text: str | list[int]) -> list[float]:
+        tokens = self.h.tokenize(text, add_special=True) if isinstance(text, str) else list(text)
         if not tokens:
             raise InvalidParamsError("cannot embed an empty input", param="input")
+        if any(not 0 <= t < self.h.n_vocab for t in tokens):
+            raise InvalidParamsError(f"token ids must lie in 0..{self.h.n_vocab - 1}", param="input")
         if len(tokens) > EMBED_CTX:
             raise ContextOverflowError(len(tokens), EMBED_CTX)
         self.h.clear()

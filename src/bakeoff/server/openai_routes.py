@@ -275,12 +275,19 @@ async def completion_sse(request: Request, it: Iterator[Chunk], prompt: str | li
 # --- embeddings and metrics -------------------------------------------------------------------
 @router.post("/v1/embeddings", summary="Embeddings (llama.cpp models: mean-pooled, L2-normalised)")
 async def embeddings(body: EmbeddingRequest, request: Request):
-    texts = [body.input] if isinstance(body.input, str) else list(body.input)
-    if not texts or not all(isinstance(t, str) for t in texts):
-        raise InvalidParamsError("input must be a non-empty string or list of strings", param="input")
+    inp = body.input
+    texts = [inp] if isinstance(inp, str) or (inp and isinstance(inp[0], int)) else list(inp)
+    if not texts:
+        raise InvalidParamsError("input must not be empty", param="input")
     engine = await get_engine(request, body.model)
     vectors = await asyncio.to_thread(engine.embed, texts)
-    n_tokens = sum(len(engine.tokenize(t)) for t in texts)
+    n_tokens = sum(len(engine.tokenize(t)) if isinstance(t, str) else len(t) for t in texts)
+    if body.encoding_format == "base64":
+        import base64
+
+        import numpy as np
+
+        vectors = [base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode() for v in vectors]
     return {"object": "list", "model": engine.ref.name,
             "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
             "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens}}

@@ -92,5 +92,6 @@ class CompletionRequest(Sampling):
 class EmbeddingRequest(Strict):
     model: str = Field(..., description="Model name or alias.")
     input: str | list[str] | TokenIds | list[TokenIds] = Field(..., description="Text(s) or token ids to embed.")
-    encoding_format: Literal["float"] = Field("float", description="Only float is supported.")
+    encoding_format: Literal["float", "base64"] = Field(
+        "float", description="float: JSON numbers; base64: little-endian float32 bytes, base64-encoded.")
     user: str | None = Field(None, max_length=256, description="End-user id (ignored).")
