@@ -86,22 +86,24 @@ def drive(url: str, model: str, clients: int, per_client: int, offset: int) -> d
     return {"tps": tokens / wall, "lat": lat, "errors": errors, "n": len(lat), "tokens": tokens}
 
 
-def in_process(path: str, threads: int, rounds: int) -> list[float]:
-    from bakeoff.engines.base import GenParams, collect
-    from bakeoff.engines.llamacpp import LlamaCppEngine
-    from bakeoff.models.ref import ModelRef
+class InProcess:
+    """The engine itself, no HTTP: the 1-client baseline, run interleaved with the server's rounds."""
 
-    eng = LlamaCppEngine(ModelRef(name="smol", engine="llamacpp", source="bench", path=path),
-                         n_ctx=4096, n_threads=threads)
-    out = []
-    try:
-        for r in range(rounds * 2):
-            t0 = time.perf_counter()
-            resp = collect(eng.complete(prompt(900 + r), GenParams(max_tokens=MAX_TOKENS, temperature=0)))
-            out.append(resp.usage.completion_tokens / (time.perf_counter() - t0))
-    finally:
-        eng.close()
-    return out
+    def __init__(self, path: str, threads: int):
+        from bakeoff.engines.llamacpp import LlamaCppEngine
+        from bakeoff.models.ref import ModelRef
+
+        self.eng = LlamaCppEngine(ModelRef(name="smol", engine="llamacpp", source="bench", path=path),
+                                  n_ctx=4096, n_threads=threads)
+
+    def drive(self, i: int) -> dict:
+        from bakeoff.engines.base import GenParams, collect
+
+        t0 = time.perf_counter()
+        resp = collect(self.eng.complete(prompt(i), GenParams(max_tokens=MAX_TOKENS, temperature=0)))
+        dt = time.perf_counter() - t0
+        return {"tps": resp.usage.completion_tokens / dt, "lat": [dt], "errors": 0, "n": 1,
+                "tokens": resp.usage.completion_tokens}
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -139,50 +141,59 @@ def main() -> None:
                   "--port", base_url.rsplit(":", 1)[1], "--host", "127.0.0.1", "--n_ctx", "4096",
                   "--n_threads", str(args.threads), "--n_threads_batch", str(args.threads),
                   "--verbose", "False"], base_url, env)
+    engine = InProcess(path, args.threads)
     try:
-        results = run_levels(levels, args, ours_url, base_url)
-        engine = in_process(path, args.threads, args.rounds)
+        results = run_levels(levels, args, {"bakeoff": ours_url, "llama-cpp-python": base_url}, engine)
     finally:
         for p in (ours, base):
             p.terminate()
             p.wait(timeout=30)
-    report(results, engine, args)
+        engine.eng.close()
+    report(results, args)
 
 
-def run_levels(levels: list[int], args: argparse.Namespace, ours_url: str, base_url: str) -> dict:
+def run_levels(levels: list[int], args: argparse.Namespace, urls: dict[str, str], engine: InProcess) -> dict:
+    """Rounds alternate the order of the contenders, and ratios are taken per round, so load from
+    other processes on a shared machine hits both sides of each ratio alike."""
+    for url in urls.values():
+        drive(url, "smollm2-135m", 1, 1, 99_000)  # warm-up (model load), not counted
     results: dict = {}
     offset = 0
     for c in levels:
-        for name, url in (("bakeoff", ours_url), ("llama-cpp-python", base_url)):
-            drive(url, "smollm2-135m", 1, 1, 10_000 + offset)  # warm-up, not counted
-            runs = []
-            for _ in range(args.rounds):  # alternate servers per round would double start-up noise
+        names = list(urls) + (["in-process engine"] if c == 1 else [])
+        runs: dict[str, list[dict]] = {n: [] for n in names}
+        for r in range(args.rounds):
+            for name in (names if r % 2 == 0 else names[::-1]):
                 offset += c * args.per_client
-                runs.append(drive(url, "smollm2-135m", c, args.per_client, offset))
-            results[(name, c)] = summary(runs)
-            s = results[(name, c)]
-            print(f"  {name:17s} c={c}: {s['tps']:.1f} tok/s (n={s['n']}, errors={s['errors']})", flush=True)
+                run = engine.drive(offset) if name not in urls else \
+                    drive(urls[name], "smollm2-135m", c, args.per_client, offset)
+                runs[name].append(run)
+                print(f"  round {r + 1} {name:17s} c={c}: {run['tps']:.1f} tok/s", flush=True)
+        for name in names:
+            results[(name, c)] = summary(runs[name])
+        results[("ratios", c)] = {n: [a["tps"] / max(b["tps"], 1e-9) for a, b in zip(runs["bakeoff"], runs[n])]
+                                  for n in names if n != "bakeoff"}
     return results
 
 
-def report(results: dict, engine: list[float], args: argparse.Namespace) -> None:
+def report(results: dict, args: argparse.Namespace) -> None:
     print(f"\nSmolLM2-135M Q4_1, {args.threads} threads, {MAX_TOKENS}-token greedy completions, "
-          f"{args.rounds} rounds x clients x {args.per_client} requests per level, slots={args.slots}")
-    print(f"{'server':17s} {'clients':>7s} {'tok/s (mean+-se)':>18s} {'p50 s':>7s} {'p95 s':>7s} {'errors':>6s} {'n':>4s}")
+          f"{args.rounds} rounds per level, {args.per_client} request(s) per client per round, slots={args.slots}")
+    print(f"{'contender':17s} {'clients':>7s} {'tok/s (mean+-se)':>18s} {'p50 s':>7s} {'p95 s':>7s} {'errors':>6s} {'n':>4s}")
     for (name, c), s in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        print(f"{name:17s} {c:7d} {s['tps']:10.1f} +- {s['se']:5.1f} {s['p50']:7.2f} {s['p95']:7.2f} "
-              f"{s['errors']:6d} {s['n']:4d}")
-    eng = statistics.mean(engine)
-    print(f"{'in-process engine':17s} {1:7d} {eng:10.1f} +- "
-          f"{statistics.stdev(engine) / len(engine) ** 0.5:5.1f}  (n={len(engine)})")
-    print("\nratios (same run):")
-    if ("bakeoff", 1) in results:
-        print(f"  bakeoff c=1 / in-process engine: {results[('bakeoff', 1)]['tps'] / eng:.3f} (target >= 0.95)")
-    for (name, c), s in sorted(results.items()):
-        if name == "bakeoff" and ("llama-cpp-python", c) in results:
-            ratio = s["tps"] / max(results[("llama-cpp-python", c)]["tps"], 1e-9)
-            print(f"  bakeoff / llama-cpp-python at c={c}: {ratio:.2f}x"
-                  + (f" (target >= 3x; >= 250 tok/s: {s['tps']:.0f})" if c == 8 else ""))
+        if name != "ratios":
+            print(f"{name:17s} {c:7d} {s['tps']:10.1f} +- {s['se']:5.1f} {s['p50']:7.2f} {s['p95']:7.2f} "
+                  f"{s['errors']:6d} {s['n']:4d}")
+    print("\nratios of bakeoff's tok/s, paired per round (median [min, max]):")
+    for (name, c), ratios in sorted(results.items(), key=lambda kv: kv[0][1]):
+        if name != "ratios":
+            continue
+        for other, rs in ratios.items():
+            target = {("in-process engine", 1): " (target >= 0.95)", ("llama-cpp-python", 8): " (target >= 3)"}
+            print(f"  c={c} bakeoff / {other}: {statistics.median(rs):.2f} [{min(rs):.2f}, {max(rs):.2f}]"
+                  f"{target.get((other, c), '')}")
+    if ("bakeoff", 8) in results:
+        print(f"  c=8 bakeoff aggregate: {results[('bakeoff', 8)]['tps']:.0f} tok/s (target >= 250)")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,8 @@ def test_sync_chat_plain_and_streaming(client: openai.OpenAI) -> None:
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed == text  # greedy: the stream carries the same answer
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == full.usage.total_tokens
+    # The same conversation again: its prompt's KV entries are reused, all but the last token.
+    assert chunks[-1].usage.prompt_tokens_details.cached_tokens == full.usage.prompt_tokens - 1
 
 
 def test_sse_ends_with_done(server: str) -> None:

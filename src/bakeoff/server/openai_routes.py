@@ -39,10 +39,15 @@ def gen_params(body: Sampling, max_tokens: int | None, *, json_schema: dict | No
                            seed=body.seed, stop=body.stops(), json_schema=json_schema, logprobs=logprobs)
 
 
-def usage_dict(u: Usage | None) -> dict[str, int]:
+def usage_dict(u: Usage | None, cached: int = 0) -> dict[str, Any]:
+    """OpenAI's usage; cached_tokens counts prompt tokens whose KV entries were reused."""
     u = u or Usage()
     return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-            "total_tokens": u.total_tokens}
+            "total_tokens": u.total_tokens, "prompt_tokens_details": {"cached_tokens": cached}}
+
+
+def cached_of(last: Chunk) -> int:
+    return last.timings.cached_prompt_tokens if last.timings else 0
 
 
 def record(request: Request, model: str, last: Chunk) -> None:
@@ -105,7 +110,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     record(request, engine.ref.name, last)
     choice = {"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
               "logprobs": chat_logprobs(lps) if body.logprobs else None, "finish_reason": last.finish_reason}
-    return {**meta, "object": "chat.completion", "choices": [choice], "usage": usage_dict(last.usage)}
+    return {**meta, "object": "chat.completion", "choices": [choice],
+            "usage": usage_dict(last.usage, cached_of(last))}
 
 
 async def collect_async(it: Iterator[Chunk]) -> tuple[list[str], list[TokenLogprob], Chunk]:
@@ -137,7 +143,7 @@ async def chat_sse(request: Request, it: Iterator[Chunk], meta: dict, include_us
                 record(request, meta["model"], c)
                 yield chunk({}, c.finish_reason)
                 if include_usage:
-                    yield sse({**head, "choices": [], "usage": usage_dict(c.usage)})
+                    yield sse({**head, "choices": [], "usage": usage_dict(c.usage, cached_of(c))})
             elif c.text or c.logprobs:
                 yield chunk({"content": c.text}, None, c.logprobs)
     except Exception as exc:  # noqa: BLE001 - headers are sent; report in-band, as OpenAI does
@@ -216,14 +222,15 @@ async def completions(body: CompletionRequest, request: Request):
         return StreamingResponse(completion_sse(request, its[0], prompts[0], body, meta),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
     results = await asyncio.gather(*(collect_chunks(it) for it in its))
-    choices, usage = [], Usage()
+    choices, usage, cached = [], Usage(), 0
     for i, (p, chunks) in enumerate(zip(prompts, results)):
         choice, last = completion_choice(i, p, chunks, body)
         record(request, engine.ref.name, last)
         choices.append(choice)
         u = last.usage or Usage()
+        cached += cached_of(last)
         usage = Usage(usage.prompt_tokens + u.prompt_tokens, usage.completion_tokens + u.completion_tokens)
-    return {**meta, "object": "text_completion", "choices": choices, "usage": usage_dict(usage)}
+    return {**meta, "object": "text_completion", "choices": choices, "usage": usage_dict(usage, cached)}
 
 
 def completion_choice(i: int, prompt: str | list[int], chunks: list[Chunk],
@@ -264,7 +271,7 @@ async def completion_sse(request: Request, it: Iterator[Chunk], prompt: str | li
                 record(request, meta["model"], c)
                 yield chunk("", c.finish_reason)
                 if include_usage:
-                    yield sse({**head, "choices": [], "usage": usage_dict(c.usage)})
+                    yield sse({**head, "choices": [], "usage": usage_dict(c.usage, cached_of(c))})
             elif c.text or c.logprobs:
                 yield chunk(c.text, None, c.logprobs)
     except Exception as exc:  # noqa: BLE001 - headers are sent; report in-band
