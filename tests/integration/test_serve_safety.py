@@ -68,10 +68,17 @@ def shrink(body: object, use_model: bool) -> object:
         for key in ("max_tokens", "max_completion_tokens"):
             if isinstance(body.get(key), int) and not isinstance(body.get(key), bool):
                 body[key] = min(body[key], 3)
+            elif key in body and body[key] is None:
+                body[key] = 3  # None means "until the context is full": minutes here
         if "messages" in body or "prompt" in body:
             body.setdefault("max_tokens", 3)
         if use_model and "model" in body:
             body["model"] = MODEL
+        if isinstance(body.get("prompt"), str):
+            body["prompt"] = body["prompt"][:200]
+        for m in body.get("messages") or []:
+            if isinstance(m, dict) and isinstance(m.get("content"), str):
+                m["content"] = m["content"][:200]  # long prompts only cost prefill time here
     return body
 
 
@@ -82,12 +89,15 @@ def test_schemathesis_no_server_errors(server: str, path: str, method: str) -> N
 
     schema = schemathesis.openapi.from_url(server + "/openapi.json")
     op = schema[path][method]
-    cases = st.one_of(op.as_strategy(), op.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    # Valid requests mostly name the real model so they reach it; invalid ones test validation.
+    cases = st.one_of(st.tuples(op.as_strategy(), st.sampled_from([True, True, False])),
+                      st.tuples(op.as_strategy(generation_mode=GenerationMode.NEGATIVE), st.booleans()))
 
-    @given(case=cases, use_model=st.booleans())
-    @settings(max_examples=12, deadline=None, database=None, derandomize=True,
+    @given(drawn=cases)
+    @settings(max_examples=10, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
-    def check(case, use_model: bool) -> None:
+    def check(drawn) -> None:
+        case, use_model = drawn
         case.body = shrink(case.body, use_model)
         response = case.call(base_url=server, timeout=120)
         assert response.status_code < 500, (case.body, response.text[:500])
