@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ContextOverflowError, EngineError
+from ..errors import ContextOverflowError, EngineError, InvalidParamsError
 
 _init_lock = threading.Lock()
 _backend_ready = False
@@ -197,7 +197,12 @@ def make_sampler(handle: LlamaHandle, *, temperature: float, top_k: int, top_p: 
     chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
     add = lambda s: ll.llama_sampler_chain_add(chain, s)  # noqa: E731
     if grammar:
-        add(ll.llama_sampler_init_grammar(handle.vocab, grammar.encode(), b"root"))
+        g = ll.llama_sampler_init_grammar(handle.vocab, grammar.encode(), b"root")
+        if not g:  # llama.cpp rejects some grammars the converter emits; a NULL sampler would crash
+            ll.llama_sampler_free(chain)
+            raise InvalidParamsError("llama.cpp could not compile the grammar for this JSON schema",
+                                     param="json_schema", hint="simplify the schema")
+        add(g)
     if repeat_penalty != 1.0:
         add(ll.llama_sampler_init_penalties(handle.n_vocab, 64, repeat_penalty, 0.0, 0.0))
     if temperature <= 0:

@@ -18,10 +18,15 @@ from ..settings import Settings
 
 
 class ModelPool:
-    def __init__(self, settings: Settings, allowed: list[str] | None = None):
+    def __init__(self, settings: Settings, allowed: list[str] | None = None, *, slots: int = 8,
+                 max_queue: int | None = None, n_ctx: int | None = None):
         self.settings = settings
         self.allowed = allowed
+        self.slots = slots            # concurrent sequences per llama.cpp model (continuous batching)
+        self.max_queue = max_queue    # requests waiting for a slot before 429 (default 4 x slots)
+        self.n_ctx = n_ctx
         self._engines: "OrderedDict[str, Engine]" = OrderedDict()
+        self._names: dict[str, object] = {}  # lower-cased name or alias -> ModelRef
         self._lock = threading.RLock()
 
     def budget_bytes(self) -> int:
@@ -37,16 +42,46 @@ class ModelPool:
         return refs
 
     def get(self, name: str) -> Engine:
-        ref = Registry(self.settings).resolve(name)
-        with self._lock:
+        with self._lock:  # resolution touches BAKEOFF_HOME: one thread at a time
+            ref = self._resolve(name)
             engine = self._engines.get(ref.name)
             if engine is not None:
                 self._engines.move_to_end(ref.name)
                 return engine
             self._make_room(ref)
-            engine = load_engine(ref)
+            engine = self._load(ref)
             self._engines[ref.name] = engine
             return engine
+
+    def _resolve(self, name: str):
+        """A registered name or alias (cached); never a file path sent by a client."""
+        key = name.strip().lower()
+        ref = self._names.get(key)
+        if ref is not None:
+            return ref
+        ref = Registry(self.settings).resolve(name)
+        allowed = [r.name for r in self.refs()] if self.allowed else None
+        if ref.source == "file" or (allowed is not None and ref.name not in allowed):
+            from ..errors import ModelNotFoundError
+
+            raise ModelNotFoundError(name, allowed or [])
+        self._names[key] = ref
+        return ref
+
+    def _load(self, ref) -> Engine:
+        """llama.cpp models get a continuous-batching engine; others are used as they are."""
+        if ref.engine != "llamacpp":
+            return load_engine(ref)
+        from .batching import BatchedEngine
+
+        inner = load_engine(ref, n_seq_max=max(1, self.slots), n_ctx=self.n_ctx)
+        return BatchedEngine(inner, max_queue=self.max_queue)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Queue depth and active sequences per loaded batched model (for /metrics)."""
+        with self._lock:
+            engines = list(self._engines.items())
+        return {name: e.stats() for name, e in engines if hasattr(e, "stats")}
 
     def _make_room(self, ref) -> None:
         import os

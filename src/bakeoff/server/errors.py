@@ -1,0 +1,93 @@
+"""The server's one table from error types to OpenAI's error shape and HTTP status.
+
+{"error": {"message", "type", "param", "code"}}; nothing matches on message text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from .. import errors as E
+
+log = logging.getLogger("bakeoff.server")
+
+# Most specific first: (error type, HTTP status, OpenAI error type, code).
+ERROR_TABLE: list[tuple[type[BaseException], int, str, str | None]] = [
+    (E.ModelNotFoundError, 404, "invalid_request_error", "model_not_found"),
+    (E.NotFoundError, 404, "invalid_request_error", "not_found"),
+    (E.ContextOverflowError, 400, "invalid_request_error", "context_length_exceeded"),
+    (E.InvalidParamsError, 400, "invalid_request_error", "invalid_value"),
+    (E.UnsupportedError, 400, "invalid_request_error", "unsupported"),
+    (E.BusyError, 429, "rate_limit_error", "server_busy"),
+    (E.ModelFileError, 500, "server_error", "model_file_error"),
+    (E.RemoteError, 502, "server_error", "upstream_error"),
+    (E.EngineError, 503, "server_error", "engine_error"),
+    (E.BakeoffError, 500, "server_error", None),
+]
+
+HTTP_TYPES = {401: ("invalid_request_error", "invalid_api_key"), 404: ("invalid_request_error", "not_found"),
+              405: ("invalid_request_error", "method_not_allowed"), 413: ("invalid_request_error", "request_too_large"),
+              421: ("invalid_request_error", "invalid_host"), 429: ("rate_limit_error", "server_busy")}
+
+
+def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def error_response(status: int, message: str, type_: str, param: str | None = None,
+                   code: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(message, type_, param, code), status_code=status, headers=headers)
+
+
+def classify(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, body, headers) for any exception; unknown ones are a 500 without internals."""
+    for kind, status, type_, code in ERROR_TABLE:
+        if isinstance(exc, kind):
+            message = str(exc)
+            param = getattr(exc, "param", None)
+            headers = {}
+            if isinstance(exc, E.BusyError):
+                headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+            return status, error_body(message, type_, param, code), headers
+    log.exception("unexpected error", exc_info=exc)
+    return 500, error_body(f"internal error ({type(exc).__name__})", "server_error"), {}
+
+
+def validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    if err.get("type") == "json_invalid":
+        return f"the request body is not valid JSON: {err.get('ctx', {}).get('error', '')}".strip(": "), None
+    loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+    param = ".".join(loc) or None
+    return (f"invalid parameter {param}: {err.get('msg')}" if param else str(err.get("msg"))), param
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(E.BakeoffError)
+    async def _bakeoff(_: Request, exc: E.BakeoffError) -> JSONResponse:
+        status, body, headers = classify(exc)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = validation_message(exc)
+        return error_response(400, message, "invalid_request_error", param, "invalid_value")
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        type_, code = HTTP_TYPES.get(exc.status_code, ("invalid_request_error", None))
+        if exc.status_code >= 500:
+            type_ = "server_error"
+        return error_response(exc.status_code, str(exc.detail), type_, None, code,
+                              headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _any(_: Request, exc: Exception) -> JSONResponse:
+        status, body, headers = classify(exc)
+        return JSONResponse(body, status_code=status, headers=headers)

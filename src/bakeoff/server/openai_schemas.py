@@ -1,0 +1,97 @@
+"""Request bodies of the OpenAI-compatible API, as pydantic models with descriptions.
+
+Fields OpenAI defines keep OpenAI's names, ranges and defaults; unknown fields are refused with a
+clear 400 rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TokenIds = list[int]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class StreamOptions(Strict):
+    include_usage: bool = Field(False, description="Send a last chunk with token usage before [DONE].")
+
+
+class Sampling(Strict):
+    """Fields shared by chat and text completions."""
+
+    model: str = Field(..., description="Model name or alias (see GET /v1/models).")
+    max_tokens: int | None = Field(None, ge=0, description="Most tokens to generate; capped by the context window.")
+    temperature: float = Field(1.0, ge=0.0, le=2.0, description="Sampling temperature; 0 is greedy.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling threshold.")
+    top_k: int = Field(0, ge=0, le=1000, description="Extension: keep the k most likely tokens (0: all).")
+    min_p: float = Field(0.0, ge=0.0, le=1.0, description="Extension: drop tokens below min_p x the top probability.")
+    repeat_penalty: float = Field(1.0, gt=0.0, le=5.0, description="Extension: penalty for recent tokens (1: off).")
+    seed: int | None = Field(None, description="Random seed for reproducible sampling.")
+    stop: str | list[str] | None = Field(None, description="Up to 4 strings that end the output (not included).")
+    stream: bool = Field(False, description="Stream chunks as server-sent events ending with `data: [DONE]`.")
+    stream_options: StreamOptions | None = Field(None, description="Streaming options.")
+    n: int = Field(1, ge=1, le=1, description="Number of choices; only 1 is supported.")
+    frequency_penalty: float = Field(0.0, ge=0.0, le=0.0, description="Accepted for compatibility; must be 0.")
+    presence_penalty: float = Field(0.0, ge=0.0, le=0.0, description="Accepted for compatibility; must be 0.")
+    user: str | None = Field(None, max_length=256, description="End-user id (ignored).")
+
+    def stops(self) -> list[str]:
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+
+
+class ContentPart(Strict):
+    type: Literal["text"] = Field(..., description="Only text parts are supported.")
+    text: str
+
+
+class ChatMessageIn(Strict):
+    role: Literal["system", "developer", "user", "assistant"] = Field(..., description="Author of the message.")
+    content: str | list[ContentPart] | None = Field(..., description="Text, or a list of text parts.")
+    name: str | None = Field(None, description="Participant name (ignored).")
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(p.text for p in self.content)
+        return self.content or ""
+
+
+class JsonSchemaSpec(Strict):
+    name: str = Field("response", max_length=64, description="Name of the schema.")
+    description: str | None = None
+    schema_: dict[str, Any] = Field(default_factory=dict, alias="schema", description="The JSON schema.")
+    strict: bool | None = Field(None, description="Accepted; output always follows the schema.")
+
+
+class ResponseFormat(Strict):
+    type: Literal["text", "json_object", "json_schema"] = Field("text", description="Output format.")
+    json_schema: JsonSchemaSpec | None = Field(None, description="Required when type is json_schema.")
+
+
+class ChatCompletionRequest(Sampling):
+    messages: list[ChatMessageIn] = Field(..., min_length=1, description="The conversation so far.")
+    max_completion_tokens: int | None = Field(None, ge=0, description="Alias of max_tokens.")
+    response_format: ResponseFormat | None = Field(None, description="Constrain the output to JSON.")
+    logprobs: bool = Field(False, description="Return log-probabilities of the output tokens.")
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="Most likely alternatives per token (needs logprobs).")
+
+
+class CompletionRequest(Sampling):
+    prompt: str | list[str] | TokenIds | list[TokenIds] = Field(
+        ..., description="A prompt, several prompts, or prompts as token ids.")
+    max_tokens: int | None = Field(16, ge=0, description="Most tokens to generate (OpenAI's default: 16).")
+    echo: bool = Field(False, description="Prepend the prompt to the output (with its logprobs if asked).")
+    logprobs: int | None = Field(None, ge=0, le=20, description="Return this many top log-probabilities per token.")
+    suffix: None = Field(None, description="Not supported; must be absent.")
+
+
+class EmbeddingRequest(Strict):
+    model: str = Field(..., description="Model name or alias.")
+    input: str | list[str] | TokenIds | list[TokenIds] = Field(..., description="Text(s) or token ids to embed.")
+    encoding_format: Literal["float", "base64"] = Field(
+        "float", description="float: JSON numbers; base64: little-endian float32 bytes, base64-encoded.")
+    user: str | None = Field(None, max_length=256, description="End-user id (ignored).")

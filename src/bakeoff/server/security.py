@@ -1,0 +1,108 @@
+"""Safe defaults as one ASGI middleware: API key, Host check (DNS rebinding), request size limit.
+
+A browser page on another site can reach a loopback server through DNS rebinding (its own name
+resolving to 127.0.0.1); checking the Host header stops that, as the API key does where it is set.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from typing import Any, Awaitable, Callable
+
+from .errors import HTTP_TYPES, error_body
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+PUBLIC_PATHS = {"/health"}
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_wildcard(host: str) -> bool:
+    return host.strip("[]") in ("0.0.0.0", "::", "")
+
+
+def host_name(header: str) -> str:
+    """'example.com:8000' -> 'example.com'; '[::1]:8000' -> '::1'."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class Guard:
+    """Pure ASGI middleware (works for streaming responses, unlike BaseHTTPMiddleware)."""
+
+    def __init__(self, app: Any, *, api_key: str | None, bound_host: str, max_body: int,
+                 extra_hosts: tuple[str, ...] = ()):
+        self.app = app
+        self.api_key = api_key
+        self.max_body = max_body
+        # A wildcard bind (allowed only with a key) accepts any Host: the key is the protection.
+        self.any_host = is_wildcard(bound_host)
+        self.hosts = LOOPBACK_NAMES | {host_name(bound_host)} | {h.lower() for h in extra_hosts}
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        problem = self._check(scope, headers)
+        if problem is not None:
+            await _reply(send, *problem)
+            return
+        await self._limited(scope, receive, send)
+
+    def _check(self, scope: dict, headers: dict[str, str]) -> tuple[int, str, dict] | None:
+        host = host_name(headers.get("host", ""))
+        if not self.any_host and host not in self.hosts:
+            return 421, f"Host {host!r} is not served here (allowed: {', '.join(sorted(self.hosts))})", {}
+        if self.api_key and scope["path"] not in PUBLIC_PATHS:
+            auth = headers.get("authorization", "")
+            given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+            if not hmac.compare_digest(given.encode(), self.api_key.encode()):
+                return (401, "missing or wrong API key: send Authorization: Bearer <key>",
+                        {"www-authenticate": "Bearer"})
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return 413, f"request body larger than {self.max_body} bytes", {}
+        return None
+
+    async def _limited(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """Counts body bytes as they arrive (chunked requests have no Content-Length): past the
+        limit, answer 413 ourselves and tell the app the client left."""
+        seen, replied = 0, False
+
+        async def limited_receive() -> dict:
+            nonlocal seen, replied
+            message = await receive()
+            if message["type"] == "http.request" and not replied:
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    replied = True
+                    await _reply(send, 413, f"request body larger than {self.max_body} bytes", {})
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: dict) -> None:
+            if not replied:
+                await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+
+async def _reply(send: Callable, status: int, message: str, headers: dict[str, str]) -> None:
+    type_, code = HTTP_TYPES.get(status, ("invalid_request_error", None))
+    body = json.dumps(error_body(message, type_, None, code)).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

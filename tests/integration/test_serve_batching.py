@@ -1,0 +1,136 @@
+"""Continuous batching over HTTP: concurrent streams without cross-talk, lm-eval-style scoring,
+a bounded queue (429 + Retry-After) and a disconnect that frees its slot at once."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+
+import httpx
+import numpy as np
+import openai
+import pytest
+from serve_helpers import metric, running
+from test_serve_openai import MODEL, count_prompt, make_app, server  # noqa: F401 - fixture
+
+from bakeoff.engines.base import Engine
+from bakeoff.engines.llamacpp import LlamaCppEngine, log_softmax
+
+
+@pytest.fixture(scope="module")
+def tiny_server(tmp_path_factory: pytest.TempPathFactory):
+    """One slot and a queue of one."""
+    app = make_app(tmp_path_factory, models=[MODEL], slots=1, max_queue=1, n_ctx=2048)
+    with running(app) as url:
+        yield url
+
+
+def test_16_concurrent_streams_match_their_serial_outputs(server: str) -> None:
+    # Counting continuations are confident, so batch-size-dependent float rounding cannot flip a
+    # greedy choice; any cross-talk between sequences would show as another prompt's numbers.
+    prompts = [count_prompt(7 * i + 3) for i in range(16)]
+    client = openai.OpenAI(base_url=server + "/v1", api_key="x", max_retries=0)
+    serial = [client.completions.create(model=MODEL, prompt=p, max_tokens=8, temperature=0).choices[0].text
+              for p in prompts]
+
+    async def one(aclient: openai.AsyncOpenAI, p: str) -> str:
+        stream = await aclient.completions.create(model=MODEL, prompt=p, max_tokens=8, temperature=0,
+                                                  stream=True)
+        return "".join([c.choices[0].text async for c in stream if c.choices])
+
+    async def main() -> list[str]:
+        aclient = openai.AsyncOpenAI(base_url=server + "/v1", api_key="x", max_retries=0)
+        return await asyncio.gather(*(one(aclient, p) for p in prompts))
+
+    steps_before = metric(httpx.get(server + "/metrics").text, "bakeoff_batch_steps_total")
+    together = asyncio.run(main())
+    steps = metric(httpx.get(server + "/metrics").text, "bakeoff_batch_steps_total") - steps_before
+    assert together == serial
+    assert all(s.startswith(f" {7 * i + 8},") for i, s in enumerate(serial))
+    assert steps < 16 * 8 / 2  # decoded together: far fewer steps than one per token per stream
+
+
+def reference_loglik(path: str, ctx: list[int], cont: list[int]) -> tuple[float, bool]:
+    """Token by token, one decode per token, on a fresh engine: the straightforward definition."""
+    from bakeoff.models.ref import ModelRef
+
+    eng = LlamaCppEngine(ModelRef(name="ref", engine="llamacpp", source="test", path=path), n_ctx=512)
+    try:
+        tokens, total, greedy = ctx + cont, 0.0, True
+        for i in range(len(tokens) - 1):
+            eng.h.decode([tokens[i]], [i], [0], [True])
+            if i + 1 >= len(ctx):
+                lps = log_softmax(eng.h.logits(0))
+                total += float(lps[tokens[i + 1]])
+                greedy &= int(np.argmax(lps)) == tokens[i + 1]
+        if type(eng).loglikelihood is not Engine.loglikelihood:  # the engine's own, once it has one
+            from bakeoff.engines.base import LogLikRequest
+
+            own = eng.loglikelihood([LogLikRequest(eng.detokenize(ctx), eng.detokenize(cont))])[0]
+            assert own.logprob == pytest.approx(total, abs=0.05)
+        return total, greedy
+    finally:
+        eng.close()
+
+
+@pytest.mark.parametrize("max_tokens", [1, 0])
+def test_lm_eval_local_completions_loglikelihood(server: str, smollm2_engine, smollm2_path,
+                                                  max_tokens: int) -> None:
+    pairs = [("The capital of France is", " Paris"), ("Water boils at 100 degrees", " Celsius in the sea")]
+    toks = [(smollm2_engine.tokenize(c), smollm2_engine.tokenize(x, add_special=False)) for c, x in pairs]
+    # What lm-evaluation-harness's local-completions sends for loglikelihood requests.
+    body = {"model": MODEL, "prompt": [c + x for c, x in toks], "temperature": 0, "max_tokens": max_tokens,
+            "logprobs": 1, "seed": 1234, "echo": True}
+    out = httpx.post(server + "/v1/completions", json=body, timeout=120).json()
+    for choice, (ctx, cont) in zip(sorted(out["choices"], key=lambda c: c["index"]), toks):
+        lp = choice["logprobs"]
+        assert len(lp["token_logprobs"]) == len(ctx) + len(cont) + max_tokens
+        end = len(lp["token_logprobs"]) - max_tokens  # lm-eval slices [ctxlen:-1] with max_tokens=1
+        got = sum(lp["token_logprobs"][len(ctx):end])
+        greedy = all(t == max(top.values()) for t, top in
+                     zip(lp["token_logprobs"][len(ctx):end], lp["top_logprobs"][len(ctx):end]))
+        want, want_greedy = reference_loglik(str(smollm2_path), ctx, cont)
+        assert got == pytest.approx(want, abs=0.05)
+        assert greedy == want_greedy
+        assert lp["token_logprobs"][0] is None and not math.isnan(got)
+
+
+def stream_until_first_chunk(url: str, max_tokens: int):
+    client = httpx.Client(timeout=120)
+    body = {"model": MODEL, "prompt": count_prompt(1), "max_tokens": max_tokens, "temperature": 0, "stream": True}
+    resp = client.send(client.build_request("POST", url + "/v1/completions", json=body), stream=True)
+    lines = resp.iter_lines()
+    next(ln for ln in lines if ln.startswith("data:"))
+    return client, resp, lines  # dropping `lines` would close the stream
+
+
+def wait_for(url: str, name: str, value: float, timeout: float = 10.0) -> float:
+    deadline = time.time() + timeout
+    while True:
+        got = metric(httpx.get(url + "/metrics").text, name)
+        if got == value or time.time() > deadline:
+            return got
+        time.sleep(0.05)
+
+
+def test_queue_full_429_then_disconnect_frees_the_slot(tiny_server: str) -> None:
+    client, resp, _lines = stream_until_first_chunk(tiny_server, 1500)  # holds the only slot
+    assert wait_for(tiny_server, "bakeoff_active_sequences", 1) == 1
+    waiting: dict = {}
+    t = threading.Thread(target=lambda: waiting.update(r=httpx.post(
+        tiny_server + "/v1/completions", json={"model": MODEL, "prompt": "Hi", "max_tokens": 2}, timeout=120)))
+    t.start()
+    assert wait_for(tiny_server, "bakeoff_queue_depth", 1) == 1
+    full = httpx.post(tiny_server + "/v1/completions", json={"model": MODEL, "prompt": "Hi", "max_tokens": 2})
+    assert full.status_code == 429 and int(full.headers["retry-after"]) >= 1
+    assert full.json()["error"]["type"] == "rate_limit_error"
+    t0 = time.time()
+    resp.close()  # the client goes away mid-stream (1500 tokens would take minutes here)
+    client.close()
+    t.join(timeout=60)
+    assert waiting["r"].status_code == 200  # the queued request got the freed slot
+    assert time.time() - t0 < 30
+    assert wait_for(tiny_server, "bakeoff_active_sequences", 0) == 0
+    assert metric(httpx.get(tiny_server + "/metrics").text, "bakeoff_queue_depth") == 0

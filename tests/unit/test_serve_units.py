@@ -1,0 +1,80 @@
+"""Fast checks of the server's pieces: error table, Host parsing, metrics text, bind refusal,
+and the routes over a fake (non-batched) engine registered through the real registry."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bakeoff import errors as E
+from bakeoff.cli.serve import check_bind
+from bakeoff.server.errors import classify
+from bakeoff.server.metrics import Metrics
+from bakeoff.server.security import host_name, is_loopback
+
+
+@pytest.mark.parametrize("exc,status,code", [
+    (E.ModelNotFoundError("x"), 404, "model_not_found"),
+    (E.ContextOverflowError(5000, 2048), 400, "context_length_exceeded"),
+    (E.InvalidParamsError("bad", param="top_p"), 400, "invalid_value"),
+    (E.UnsupportedError("no"), 400, "unsupported"),
+    (E.BusyError(retry_after=2.4), 429, "server_busy"),
+    (RuntimeError("boom /secret/path"), 500, None),
+])
+def test_error_table(exc: BaseException, status: int, code: str | None) -> None:
+    got_status, body, headers = classify(exc)
+    assert got_status == status and body["error"]["code"] == code
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    if status == 429:
+        assert headers["Retry-After"] == "2"
+    if status == 500:
+        assert "secret" not in body["error"]["message"]  # no internals leak
+    if isinstance(exc, E.InvalidParamsError):
+        assert body["error"]["param"] == "top_p"
+
+
+@pytest.mark.parametrize("header,name", [("localhost:8000", "localhost"), ("[::1]:80", "::1"),
+                                         ("127.0.0.1", "127.0.0.1"), ("Evil.Example:1", "evil.example")])
+def test_host_name(header: str, name: str) -> None:
+    assert host_name(header) == name
+
+
+def test_loopback_and_bind_refusal() -> None:
+    assert is_loopback("127.0.0.5") and is_loopback("::1") and not is_loopback("0.0.0.0")
+    check_bind("127.0.0.1", None)
+    check_bind("0.0.0.0", "key")
+    with pytest.raises(E.ConfigError, match="without an API key"):
+        check_bind("192.168.1.10", None)
+
+
+def test_metrics_text() -> None:
+    m = Metrics(lambda: {"m": {"queued": 3, "active": 2, "slots": 8, "steps": 7}})
+    m.request("/v1/completions", 200)
+    m.finished("m", 10, 5, 0.2, 50.0)
+    text = m.render()
+    assert 'bakeoff_requests_total{endpoint="/v1/completions",status="200"} 1' in text
+    assert 'bakeoff_tokens_total{model="m",kind="completion"} 5' in text
+    assert 'bakeoff_time_to_first_token_seconds_bucket{model="m",le="0.25"} 1' in text
+    assert 'bakeoff_queue_depth{model="m"} 3' in text and 'bakeoff_active_sequences{model="m"} 2' in text
+
+
+def test_routes_over_a_fake_engine() -> None:
+    import fake_engine
+
+    from bakeoff.server.app import create_app
+
+    undo = fake_engine.install({"parrot": lambda p: "one two three four"})
+    try:
+        with TestClient(create_app(), base_url="http://127.0.0.1") as client:
+            r = client.post("/v1/chat/completions", json={"model": "parrot", "max_tokens": 3,
+                                                          "messages": [{"role": "user", "content": "hi"}]})
+            assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "one two three"
+            r = client.post("/v1/completions", json={"model": "parrot", "prompt": [1, 2], "max_tokens": 2})
+            assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported"
+            r = client.post("/v1/completions", json={"model": "parrot", "prompt": "x", "bogus": 1})
+            assert r.status_code == 400 and r.json()["error"]["param"] == "bogus"
+            r = client.post("/v1/completions", json={"model": "/etc/passwd.gguf", "prompt": "x"})
+            assert r.status_code == 404  # clients cannot make the server open arbitrary files
+            assert client.get("/health", headers={"Host": "evil.example"}).status_code == 421
+    finally:
+        undo()
