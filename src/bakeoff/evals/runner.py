@@ -89,15 +89,24 @@ def set_benchmark_runner(fn: BenchmarkRunner | None) -> None:
 # --- batching hook ---------------------------------------------------------------------------
 
 Batcher = Callable[[Engine, int], Engine]
-_batcher: Batcher | None = None
+
+
+def default_batcher(engine: Engine, n: int) -> Engine:
+    """Cases of one model decoded together as parallel sequences (continuous batching)."""
+    from ..engines.batching import BatchedEngine
+
+    return BatchedEngine(engine)  # type: ignore[arg-type]
+
+
+_batcher: Batcher = default_batcher
 
 
 def set_batcher(fn: Batcher | None) -> None:
-    """Install `fn(engine, n) -> Engine` that serves n concurrent requests in one batch (e.g. the
-    server's continuous-batching engine). With concurrency > 1, local models are loaded with
-    n sequences and wrapped by it; without one, concurrent cases queue on the engine's lock."""
+    """Replace `fn(engine, n) -> Engine`, which serves n concurrent cases in one batch (None: the
+    default continuous-batching engine). With concurrency > 1, local models are loaded with n
+    sequences and wrapped by it."""
     global _batcher
-    _batcher = fn
+    _batcher = fn or default_batcher
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ class ModelPool:
         """llama.cpp models get a continuous-batching engine; others are used as they are."""
         if ref.engine != "llamacpp":
             return load_engine(ref)
-        from .batching import BatchedEngine
+        from ..engines.batching import BatchedEngine
 
         inner = load_engine(ref, n_seq_max=max(1, self.slots), n_ctx=self.n_ctx)
         return BatchedEngine(inner, max_queue=self.max_queue)

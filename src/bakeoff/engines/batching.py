@@ -21,8 +21,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..engines.base import Chunk, Engine, GenParams, LogLik, LogLikRequest, Message, TokenLogprob, Usage
-from ..engines.llamacpp import LlamaCppEngine, SeqGen, log_softmax
+from .base import Chunk, Engine, GenParams, LogLik, LogLikRequest, Message, TokenLogprob, Usage
+from .llamacpp import LlamaCppEngine, SeqGen, log_softmax
 from ..errors import BakeoffError, BusyError, ContextOverflowError, EngineError, InvalidParamsError
 
 
