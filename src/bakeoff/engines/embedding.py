@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 
-from ..engines.llama_lowlevel import LlamaHandle
+from .llama_lowlevel import LlamaHandle
 from ..errors import ContextOverflowError, InvalidParamsError
 
 EMBED_CTX = 512  # tokens per text: one ubatch, as non-causal embedding models need
