@@ -131,10 +131,10 @@ def test_recommend_uses_results_measured_here(capsys, bakeoff_home) -> None:
             "case_id": f"c{i}", "position": i, "status": "pass" if ok else "fail",
             "score": float(ok), "pass_score": float(ok), "reason": "", "output": "", "prompt": [],
             "assertions": [], "usage": {}, "timings": {}, "cost_usd": 0.0, "cached": 0})
-    db.execute("CREATE TABLE IF NOT EXISTS bench_runs (id INTEGER PRIMARY KEY, created_at TEXT, model TEXT, "
-               "task TEXT, n INTEGER, scores TEXT)")
-    db.execute("INSERT INTO bench_runs (created_at, model, task, n, scores) VALUES ('2026', 'tinyllama-1.1b-chat', "
-               "'arc_easy', 50, ?)", (json.dumps({"acc": {"value": 0.6, "stderr": 0.07, "n": 50}}),))
+    from bakeoff.store import bench as B
+
+    B.save_run(db, model="tinyllama-1.1b-chat", model_sha256="x" * 64, task="arc_easy", settings={},
+               n=50, scores={"acc": {"value": 0.6, "stderr": 0.07, "n": 50}}, seconds=1.0)
     db.close()
     recs = run_json(capsys, "recommend", "--task", "chat", "--max-memory", "2GiB")
     assert recs[0]["id"] == "tinyllama-1.1b-chat"

@@ -22,7 +22,7 @@ from bakeoff.settings import get_settings  # noqa: E402
 def client():
     undo = install({"fake-a": lambda p: "alpha answer", "fake-b": lambda p: "beta answer"})
     app = create_app(get_settings(), ["fake-a", "fake-b"])
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
     undo()
 
@@ -79,7 +79,7 @@ def test_conversation_survives_a_restart_and_exports(client):
     done = _events(client.post(f"/api/conversations/{conv['id']}/messages", json={"content": "q1"}))[-1]
     assert done["message"]["model"] == "fake-a" and done["message"]["content"] == "alpha answer"
     _events(client.post(f"/api/conversations/{conv['id']}/messages", json={"content": "q2", "model": "fake-b"}))
-    with TestClient(create_app(get_settings(), ["fake-a", "fake-b"])) as fresh:   # a new server
+    with TestClient(create_app(get_settings(), ["fake-a", "fake-b"]), base_url="http://127.0.0.1") as fresh:   # a new server
         got = fresh.get(f"/api/conversations/{conv['id']}").json()
     assert [(m["role"], m["model"]) for m in got["messages"]] == [
         ("user", None), ("assistant", "fake-a"), ("user", None), ("assistant", "fake-b")]
