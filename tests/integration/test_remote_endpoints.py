@@ -166,3 +166,33 @@ def test_sweep_interrupted_by_a_failing_endpoint_resumes_without_loss(llama_serv
         assert stored_results(bakeoff_home, "flaky") == {f"c{i}": 1 for i in range(8)}
     finally:
         proxy.close()
+
+
+@pytest.fixture(scope="module")
+def bakeoff_serve(tmp_path_factory):
+    """`bakeoff serve` on loopback, as a peer: its own home, SmolLM2 with continuous batching."""
+    port = peers.free_port()
+    home = tmp_path_factory.mktemp("serve-home")
+    log = (home / "serve.log").open("w")
+    proc = subprocess.Popen([str(BIN), "serve", "--port", str(port), "--models", "smollm2-135m"],
+                            env={**os.environ, "BAKEOFF_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
+    peers.wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
+    yield f"http://127.0.0.1:{port}/v1"
+    proc.terminate()
+    proc.wait(20)
+
+
+def test_bakeoff_serve_as_a_contestant_in_a_benchmark_and_a_bakeoff(bakeoff_serve, bakeoff_home, tmp_path):
+    add("srv", bakeoff_serve, "smollm2-135m", "--concurrency", "4")
+    r = bakeoff("bench", "arc_easy", "--models", "srv,smollm2-135m", "--limit", "6", "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    scores = {row["model"]: row["scores"] for row in json.loads(r.stdout)}
+    local = scores["SmolLM2-135M-Instruct-Q4_1"]
+    for metric in ("acc", "acc_norm"):  # same weights, log-likelihoods through echo + logprobs
+        assert scores["srv"][metric]["value"] == local[metric]["value"]
+        assert scores["srv"][metric]["n"] == 6
+    suite = tmp_path / "sweep.yaml"
+    suite.write_text(SWEEP_SUITE)
+    r, out = run_json(suite, "srv")
+    assert r.returncode == 0, r.stderr
+    assert stored_results(bakeoff_home, "srv") == {f"c{i}": 1 for i in range(8)}
