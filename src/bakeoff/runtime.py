@@ -17,13 +17,13 @@ def open_engine(name: str, *, settings: Settings | None = None, progress: Progre
     return load_engine(ref, **options)
 
 
-def model_fingerprint(ref: ModelRef, settings: Settings | None = None) -> str | None:
+def model_fingerprint(ref: ModelRef, settings: Settings | None = None, db=None) -> str | None:
     """SHA-256 of the model file (cached in the store), or the endpoint identity for remote models."""
     if ref.path:
         from .store import connect
         from .store.logs import file_sha256
 
-        return file_sha256(connect(settings or get_settings()), ref.path)
+        return file_sha256(db or connect(settings or get_settings()), ref.path)
     opts = ref.options
     return f"{ref.engine}:{opts.get('base_url', '')}:{opts.get('model', ref.name)}"
 
@@ -35,9 +35,10 @@ def record_exchange(engine: Engine, kind: str, prompt: list[Message] | str, para
 
     info = engine.info()
     payload = [m.model_dump() for m in prompt] if isinstance(prompt, list) else prompt
+    db = connect(settings or get_settings())
     return log_exchange(
-        connect(settings or get_settings()), kind=kind, model=engine.ref.name,
-        model_sha256=model_fingerprint(engine.ref, settings), quantization=info.get("quantization"),
+        db, kind=kind, model=engine.ref.name,
+        model_sha256=model_fingerprint(engine.ref, settings, db), quantization=info.get("quantization"),
         engine_version=info.get("engine"), params=params.model_dump(mode="json"), prompt=payload,
         response=response.text, prompt_tokens=response.usage.prompt_tokens,
         completion_tokens=response.usage.completion_tokens, timings=response.timings.to_dict())

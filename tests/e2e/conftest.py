@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -17,17 +16,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fake_engine import install  # noqa: E402
+from peers import free_port  # noqa: E402
 
 EVIL = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> **bold** done'
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 MODELS = ["smollm2-135m", "fake-echo", "fake-evil", "fake-judge"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:
@@ -39,7 +33,7 @@ class LiveServer:
 
         self.settings = Settings(home=home, n_ctx=2048)
         self.app = create_app(self.settings, models)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)

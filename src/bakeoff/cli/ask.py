@@ -16,11 +16,8 @@ from .common import console, err_console, gen_options, params_from, print_json, 
 def load(model: str, n_ctx: int | None) -> Engine:
     from ..runtime import open_engine
 
-    with progress("assembling packaged model") as cb:
-        ref_engine = None
-        with spinner(f"loading {model}…"):
-            ref_engine = open_engine(model, progress=cb, **({"n_ctx": n_ctx} if n_ctx else {}))
-    return ref_engine
+    with progress("assembling packaged model") as cb, spinner(f"loading {model}…"):
+        return open_engine(model, progress=cb, **({"n_ctx": n_ctx} if n_ctx else {}))
 
 
 def stream_to_terminal(chunks: Any) -> Response:
@@ -116,26 +113,10 @@ def chat_cmd(model: str, system: str | None, n_ctx: int | None, stats: bool, **g
         if not line:
             continue
         if line.startswith("/"):
-            cmd, _, arg = line.partition(" ")
-            if cmd in ("/exit", "/quit"):
+            state = _slash_command(line, engine, system, history, n_ctx)
+            if state is None:
                 break
-            if cmd == "/reset":
-                history.clear()
-                console.print("(conversation cleared)")
-            elif cmd == "/system":
-                system = arg or None
-                console.print(f"(system prompt {'set' if system else 'cleared'})")
-            elif cmd == "/model" and arg:
-                try:
-                    new = load(arg.strip(), n_ctx)
-                except BakeoffError as exc:
-                    report(exc)
-                    continue
-                engine.close()
-                engine = new
-                console.print(f"(now chatting with {engine.ref.name}; history kept)", markup=False)
-            else:
-                console.print(HELP, markup=False)
+            engine, system = state
             continue
         history.append(Message(role="user", content=line))
         messages = ([Message(role="system", content=system)] if system else []) + history
@@ -149,6 +130,35 @@ def chat_cmd(model: str, system: str | None, n_ctx: int | None, stats: bool, **g
         record_exchange(engine, "chat", messages, params, resp)
         if stats:
             err_console.print(format_stats(resp), markup=False)
+
+
+def _slash_command(line: str, engine: Engine, system: str | None, history: list[Message],
+                   n_ctx: int | None) -> tuple[Engine, str | None] | None:
+    """Apply one /command; returns the (engine, system prompt) to go on with, or None to exit."""
+    from ..errors import BakeoffError
+    from .errors import report
+
+    cmd, _, arg = line.partition(" ")
+    if cmd in ("/exit", "/quit"):
+        return None
+    if cmd == "/reset":
+        history.clear()
+        console.print("(conversation cleared)")
+    elif cmd == "/system":
+        system = arg or None
+        console.print(f"(system prompt {'set' if system else 'cleared'})")
+    elif cmd == "/model" and arg:
+        try:
+            new = load(arg.strip(), n_ctx)
+        except BakeoffError as exc:
+            report(exc)
+            return engine, system
+        engine.close()
+        engine = new
+        console.print(f"(now chatting with {engine.ref.name}; history kept)", markup=False)
+    else:
+        console.print(HELP, markup=False)
+    return engine, system
 
 
 def register(cli: click.Group) -> None:

@@ -35,11 +35,8 @@ class ModelPool:
         return int(psutil.virtual_memory().total * 0.6)
 
     def refs(self) -> list:
-        refs = Registry(self.settings).list()
-        if self.allowed:
-            reg = Registry(self.settings)
-            refs = [reg.resolve(n) for n in self.allowed]
-        return refs
+        reg = Registry(self.settings)
+        return [reg.resolve(n) for n in self.allowed] if self.allowed else reg.list()
 
     def get(self, name: str) -> Engine:
         with self._lock:  # resolution touches BAKEOFF_HOME: one thread at a time

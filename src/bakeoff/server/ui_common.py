@@ -1,4 +1,4 @@
-"""Shared pieces of the UI API: typed errors -> JSON (one table), parameters, store access."""
+"""Shared pieces of the UI API: typed errors -> JSON, parameters, store access."""
 
 from __future__ import annotations
 
@@ -12,27 +12,15 @@ from fastapi.routing import APIRoute
 from .. import errors as E
 from ..engines.base import GenParams
 from ..store.db import connect
-
-# Most specific first; anything else that is a BakeoffError is a 500 with its message and hint.
-STATUS: list[tuple[type[E.BakeoffError], int]] = [
-    (E.ModelNotFoundError, 404),
-    (E.NotFoundError, 404),
-    (E.InvalidParamsError, 400),
-    (E.ContextOverflowError, 400),
-    (E.BusyError, 503),
-    (E.ModelFileError, 500),
-]
+from .errors import classify
 
 # Sampling parameters the UI exposes (the rest of GenParams is for the API and evaluator).
 UI_PARAMS = ("max_tokens", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "stop")
 
 
-def status_for(exc: E.BakeoffError) -> int:
-    return next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
-
-
 class UIRoute(APIRoute):
-    """Turns typed errors into {"error": {"message", "hint"}} for every route of the UI API."""
+    """Turns typed errors into {"error": {"message", "hint"}} for every route of the UI API; the
+    status and headers come from the server's one error table (server/errors.py)."""
 
     def get_route_handler(self) -> Callable:
         handler = super().get_route_handler()
@@ -41,9 +29,10 @@ class UIRoute(APIRoute):
             try:
                 return await handler(request)
             except E.BakeoffError as exc:
+                status, _, headers = classify(exc)
                 return JSONResponse({"error": {"message": exc.message, "hint": exc.hint,
                                                "type": type(exc).__name__}},
-                                    status_code=status_for(exc))
+                                    status_code=status, headers=headers)
 
         return handle
 

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from ..errors import NotFoundError
-from .db import transaction
+from .db import row_dict, transaction
 
 WINNERS = ("a", "b", "tie", "both_bad")
 
@@ -43,10 +43,7 @@ MIGRATIONS = [("arena_001_battles", _arena_001_battles)]
 
 
 def _battle(row: sqlite3.Row) -> dict[str, Any]:
-    d = dict(row)
-    for k in ("stats_a", "stats_b", "params"):
-        d[k] = json.loads(d[k]) if d[k] else None
-    return d
+    return row_dict(row, ("stats_a", "stats_b", "params"))
 
 
 def create_battle(db: sqlite3.Connection, prompt: str, model_a: str, model_b: str,

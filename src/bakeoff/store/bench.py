@@ -7,7 +7,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .db import transaction
+from .db import row_dict, transaction
 
 
 def _bench_001_results(db: sqlite3.Connection) -> None:
@@ -63,5 +63,4 @@ def save_run(db: sqlite3.Connection, *, model: str, model_sha256: str, task: str
 
 def recent_runs(db: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any]]:
     rows = db.execute("SELECT * FROM bench_runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-    return [{**dict(r), "settings": json.loads(r["settings"]), "scores": json.loads(r["scores"])}
-            for r in rows]
+    return [row_dict(r, ("settings", "scores")) for r in rows]

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from ..errors import NotFoundError
-from .db import transaction
+from .db import row_dict, transaction
 
 
 def _ui_001_conversations(db: sqlite3.Connection) -> None:
@@ -47,15 +47,11 @@ _CONV_FIELDS = ("title", "model", "system", "params")
 
 
 def _conv(row: sqlite3.Row) -> dict[str, Any]:
-    d = dict(row)
-    d["params"] = json.loads(d["params"])
-    return d
+    return row_dict(row, ("params",))
 
 
 def _msg(row: sqlite3.Row) -> dict[str, Any]:
-    d = dict(row)
-    d["stats"] = json.loads(d["stats"]) if d["stats"] else None
-    return d
+    return row_dict(row, ("stats",))
 
 
 def create(db: sqlite3.Connection, *, model: str, title: str = "New chat", system: str = "",

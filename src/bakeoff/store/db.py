@@ -9,12 +9,13 @@ migration: add a new one.
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import sqlite3
 import threading
 from pathlib import Path
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import HomeNotWritableError
 from ..settings import Settings, get_settings
@@ -75,6 +76,15 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             db.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
         applied.append(name)
     return applied
+
+
+def row_dict(row: sqlite3.Row, json_cols: Iterable[str] = ()) -> dict[str, Any]:
+    """A row as a dict, with its JSON text columns decoded (NULL or empty stays None)."""
+    d = dict(row)
+    for k in json_cols:
+        if k in d:
+            d[k] = json.loads(d[k]) if d[k] not in (None, "") else None
+    return d
 
 
 @contextmanager

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .db import transaction
+from .db import row_dict, transaction
 
 
 def _m001_tables(db: sqlite3.Connection) -> None:
@@ -80,13 +80,7 @@ _JSON_COLS = {"models", "settings", "info", "prompt", "assertions", "usage", "ti
 
 
 def _row(r: sqlite3.Row | None) -> dict[str, Any] | None:
-    if r is None:
-        return None
-    d = dict(r)
-    for k in _JSON_COLS & d.keys():
-        if d[k] is not None:
-            d[k] = json.loads(d[k])
-    return d
+    return None if r is None else row_dict(r, _JSON_COLS)
 
 
 def find_resumable(db: sqlite3.Connection, signature: str) -> int | None:

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .db import transaction
+from .db import row_dict, transaction
 
 
 def file_sha256(db: sqlite3.Connection, path: str) -> str:
@@ -42,10 +42,4 @@ def log_exchange(db: sqlite3.Connection, *, kind: str, model: str, model_sha256:
 
 def recent_exchanges(db: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any]]:
     rows = db.execute("SELECT * FROM exchanges ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-    out = []
-    for r in rows:
-        d = dict(r)
-        for k in ("params", "prompt", "timings"):
-            d[k] = json.loads(d[k])
-        out.append(d)
-    return out
+    return [row_dict(r, ("params", "prompt", "timings")) for r in rows]
