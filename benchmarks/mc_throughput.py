@@ -11,7 +11,12 @@ earlier items come from its store), so load from other processes on a shared mac
 alike. Prints items/s for both, the ratio, and whether the two agree item by item. Targets on a
 2-core machine: ratio >= 1.7 and bench >= 4.5 items/s.
 
-Usage: .venv/bin/python benchmarks/mc_throughput.py [--items 500] [--model smollm2-135m]
+With --llama-cpp-bin DIR (a folder with llama.cpp's `llama-perplexity`; see
+llamacpp_scorer_compare.py for how to build it) the same items are also timed through llama.cpp's
+own multiple-choice scorer in the same run, so the absolute target can be read against what
+llama.cpp itself manages on this machine.
+
+Usage: .venv/bin/python benchmarks/mc_throughput.py [--items 500] [--model smollm2-135m] [--llama-cpp-bin DIR]
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -47,6 +53,7 @@ def main() -> int:
     ap.add_argument("--items", type=int, default=500)
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--block", type=int, default=10, help="items per alternating block")
+    ap.add_argument("--llama-cpp-bin", type=Path, default=None, help="folder with llama-perplexity")
     args = ap.parse_args()
     os.environ["BAKEOFF_HOME"] = tempfile.mkdtemp(prefix="bakeoff-mcbench-")  # empty store
 
@@ -73,6 +80,7 @@ def main() -> int:
         naive_s += time.perf_counter() - t0
     bench_preds = [int(np.argmax(np.array(r["loglik"]) / np.array([max(len(c), 1) for c in it.choices])))
                    for r, it in zip(result.items, items)]
+    model_path = str(engine.ref.path)
     engine.close()
     naive_engine.close()
 
@@ -89,6 +97,17 @@ def main() -> int:
     print(f"ratio bench/naive: {bench_ips / naive_ips:.2f}x (target >= 1.7x)   "
           f"absolute target >= 4.5 items/s: {'met' if bench_ips >= 4.5 else 'NOT met'}")
     print(f"acc_norm predictions agreeing between the two scorers: {agree:.1%}")
+    if args.llama_cpp_bin is not None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from llamacpp_scorer_compare import mc_file, run_llamacpp
+
+        delim = spec.target_delimiter
+        tasks = [(it.requests[0].context, [r.continuation[len(delim):] for r in it.requests], it.gold)
+                 for it in items]
+        _, cpp_s = run_llamacpp(args.llama_cpp_bin, model_path, mc_file(tasks),
+                                int(info.get("threads") or 2), n, [])
+        print(f"llama.cpp llama-perplexity --multiple-choice (default settings, incl. model load): "
+              f"{n / cpp_s:6.2f} items/s; bench path / llama.cpp = {bench_ips / (n / cpp_s):.2f}x")
     return 0
 
 

@@ -5,7 +5,12 @@ distinct prompts (no shared prefix to reuse). Prints aggregate tokens/s (complet
 time), p50/p95 request latency and errors for both servers, plus the in-process engine at 1 client,
 and the ratios. Everything runs in this one script, so the ratios share the machine's conditions.
 
-    .venv/bin/python benchmarks/serve_load.py [--threads 2] [--levels 1,4,8] [--rounds 2]
+    .venv/bin/python benchmarks/serve_load.py [--threads 2] [--levels 1,4,8] [--rounds 2] [--llama-server BIN]
+
+--llama-server takes the path of llama.cpp's own C++ `llama-server` (built from the llama.cpp sources
+that llama-cpp-python vendors, see llamacpp_scorer_compare.py) and adds it as a third contender with
+the same model, threads, context and slots, so the absolute targets can be read against what
+llama.cpp itself reaches on this machine with this client.
 """
 
 from __future__ import annotations
@@ -123,6 +128,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="repeats per level (mean +- stderr)")
     ap.add_argument("--per-client", type=int, default=2, help="requests per client per round")
     ap.add_argument("--slots", type=int, default=8)
+    ap.add_argument("--llama-server", default=None, help="path of llama.cpp's llama-server binary")
     args = ap.parse_args()
     from bakeoff.models.packaged import smollm2_path
 
@@ -138,11 +144,22 @@ def main() -> None:
                   "--port", base_url.rsplit(":", 1)[1], "--host", "127.0.0.1", "--n_ctx", "4096",
                   "--n_threads", str(args.threads), "--n_threads_batch", str(args.threads),
                   "--verbose", "False"], base_url, env)
+    urls = {"bakeoff": ours_url, "llama-cpp-python": base_url}
+    procs = [ours, base]
+    if args.llama_server:
+        cpp_url = f"http://127.0.0.1:{free_port()}"
+        lib = os.path.dirname(os.path.abspath(args.llama_server))
+        cpp_env = {**env, "LD_LIBRARY_PATH": f"{lib}:{env.get('LD_LIBRARY_PATH', '')}"}
+        # -c is the whole cache, shared by the slots (--kv-unified), as bakeoff serve shares its own.
+        procs.append(start([args.llama_server, "-m", path, "-a", "smollm2-135m", "--host", "127.0.0.1",
+                            "--port", cpp_url.rsplit(":", 1)[1], "-c", "4096", "-np", str(args.slots),
+                            "--kv-unified", "-t", str(args.threads), "--log-disable"], cpp_url, cpp_env))
+        urls["llama.cpp server"] = cpp_url
     engine = InProcess(path, args.threads)
     try:
-        results = run_levels(levels, args, {"bakeoff": ours_url, "llama-cpp-python": base_url}, engine)
+        results = run_levels(levels, args, urls, engine)
     finally:
-        for p in (ours, base):
+        for p in procs:
             p.terminate()
             p.wait(timeout=30)
         engine.eng.close()

@@ -35,11 +35,16 @@ class PromptChunk(Chunk):
 
 
 class Stream:
-    """An Iterator[Chunk] that can also be cancelled from another thread (a client went away)."""
+    """An Iterator[Chunk] that can also be cancelled from another thread (a client went away).
 
-    def __init__(self, it: Iterator[Chunk], cancel: Any):
+    Instead of iterating, a consumer may `attach(deliver)`: from then on the scheduler thread calls
+    deliver(item) itself for every chunk, error or end marker (None), in order, starting with those
+    already waiting. An asyncio server uses this to get chunks without a thread per stream."""
+
+    def __init__(self, it: Iterator[Chunk], cancel: Any, attach: Any):
         self._it = it
         self.cancel = cancel
+        self.attach = attach
 
     def __iter__(self) -> "Stream":
         return self
@@ -57,6 +62,8 @@ class _Request:
         self.seq = seq
         self.prompt_logprobs = prompt_logprobs
         self.out: "queue.SimpleQueue[Chunk | BaseException | None]" = queue.SimpleQueue()
+        self.deliver: Any = None  # set by Stream.attach: called instead of queueing
+        self.lock = threading.Lock()
         self.cancelled = False
         self.t0 = time.perf_counter()
         self.t_prefill = self.t0
@@ -65,6 +72,22 @@ class _Request:
         self.reused = 0
         self.next_token = -1     # sampled, not yet decoded
         self.prompt_lps: list[TokenLogprob] = []
+
+    def put(self, item: "Chunk | BaseException | None") -> None:
+        with self.lock:
+            if self.deliver is None:
+                self.out.put(item)
+                return
+        self.deliver(item)
+
+    def attach(self, deliver: Any) -> None:
+        with self.lock:
+            while True:
+                try:
+                    deliver(self.out.get_nowait())
+                except queue.Empty:
+                    break
+            self.deliver = deliver
 
     @property
     def prefilling(self) -> bool:
@@ -150,7 +173,7 @@ class BatchedEngine(Engine):
                                 retry_after=1.0)
             self._pending.append(req)
             self._cv.notify()
-        return Stream(self._drain(req), lambda: self.cancel(req))
+        return Stream(self._drain(req), lambda: self.cancel(req), req.attach)
 
     def _drain(self, req: _Request) -> Iterator[Chunk]:
         try:
@@ -336,7 +359,7 @@ class BatchedEngine(Engine):
                 return
             r.t_prefill = time.perf_counter()
             if r.prompt_logprobs is not None:
-                r.out.put(PromptChunk(text=self.h.detokenize(r.tokens), logprobs=r.prompt_lps))
+                r.put(PromptChunk(text=self.h.detokenize(r.tokens), logprobs=r.prompt_lps))
             if r.seq.done:  # max_tokens 0: only the prompt was wanted
                 self._complete(r)
                 return
@@ -347,7 +370,7 @@ class BatchedEngine(Engine):
         token, lps = r.seq.sample(idx)
         text = r.seq.accept(token)
         if text or lps:
-            r.out.put(Chunk(text=text, logprobs=lps))
+            r.put(Chunk(text=text, logprobs=lps))
         if r.seq.done:
             self._complete(r)
         else:
@@ -373,7 +396,7 @@ class BatchedEngine(Engine):
 
     def _complete(self, r: _Request) -> None:
         evaluated = r.n_eval - r.reused
-        r.out.put(Chunk(finish_reason=r.seq.finish_reason, usage=Usage(len(r.tokens), r.seq.n_out),
+        r.put(Chunk(finish_reason=r.seq.finish_reason, usage=Usage(len(r.tokens), r.seq.n_out),
                         timings=r.seq.timings(r.t0, r.t_prefill, evaluated, 0.0, r.reused)))
         self._release(r, None)
 
@@ -387,8 +410,8 @@ class BatchedEngine(Engine):
     @staticmethod
     def _finish(r: _Request, error: BaseException | None) -> None:
         if error is not None:
-            r.out.put(error)
-        r.out.put(None)
+            r.put(error)
+        r.put(None)
         r.seq.close()
 
     def _fail_all(self, exc: BaseException) -> None:

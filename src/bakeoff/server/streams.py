@@ -1,8 +1,10 @@
 """Bridges an engine's blocking Iterator[Chunk] into asyncio without tying up the event loop.
 
-A dedicated thread pulls chunks and hands them to the loop. When the consumer stops (the client
-disconnected), the stream is cancelled at once where the engine supports it, else closed after the
-next chunk, so a batching engine frees the sequence's slot.
+A batching engine's stream hands each chunk to the loop from its scheduler thread (`attach`), and
+chunks that arrive while the loop is busy are handed over together; any other engine's iterator is
+pulled by a dedicated thread. When the consumer stops (the client disconnected), the stream is
+cancelled at once where the engine supports it, else closed after the next chunk, so a batching
+engine frees the sequence's slot.
 """
 
 from __future__ import annotations
@@ -21,10 +23,39 @@ async def start_stream(fn: Any, *args: Any) -> Iterator[Chunk]:
     return await asyncio.to_thread(fn, *args)
 
 
+class LoopSink:
+    """Called from another thread with each item; puts items on an asyncio queue, waking the loop
+    once per batch of items rather than once per item."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, q: asyncio.Queue):
+        self.loop, self.q = loop, q
+        self.buf: list[Any] = []
+        self.lock = threading.Lock()
+        self.scheduled = False
+
+    def __call__(self, item: Any) -> None:
+        with self.lock:
+            self.buf.append(_END if item is None else item)
+            if self.scheduled:
+                return
+            self.scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._flush)
+        except RuntimeError:  # the loop is gone (server shutting down)
+            pass
+
+    def _flush(self) -> None:
+        with self.lock:
+            items, self.buf, self.scheduled = self.buf, [], False
+        for item in items:
+            self.q.put_nowait(item)
+
+
 async def aiter_chunks(it: Iterator[Chunk]) -> AsyncIterator[Chunk]:
     loop = asyncio.get_running_loop()
     q: asyncio.Queue = asyncio.Queue()
     stop = threading.Event()
+    attach = getattr(it, "attach", None)
 
     def pump() -> None:
         try:
@@ -43,7 +74,10 @@ async def aiter_chunks(it: Iterator[Chunk]) -> AsyncIterator[Chunk]:
             except RuntimeError:  # the loop is gone (server shutting down)
                 pass
 
-    threading.Thread(target=pump, name="chunk-pump", daemon=True).start()
+    if attach is not None:
+        attach(LoopSink(loop, q))
+    else:
+        threading.Thread(target=pump, name="chunk-pump", daemon=True).start()
     try:
         while True:
             item = await q.get()
