@@ -1,7 +1,8 @@
 """Continuous batching for llama.cpp models: many concurrent streams, one llama_decode per step.
 
 One background thread owns the LlamaHandle. Requests join and leave between decode steps, each in
-its own sequence id of a unified KV cache; every step evaluates one token for each generating
+its own sequence id of the KV cache (one shared pool of cells, or one stream per sequence; see
+server/pool.py); every step evaluates one token for each generating
 sequence plus prompt chunks of newly admitted ones, in a single llama_decode. Finished sequences keep
 their KV entries, so a later prompt that shares a prefix (a chat's earlier turns, a common system
 prompt) reuses them in place or copies them with seq_cp. A stream that its consumer closes (a client

@@ -45,7 +45,7 @@ class LlamaHandle:
     """One model and one context. Not thread-safe: callers serialise access."""
 
     def __init__(self, path: str, *, n_ctx: int, n_threads: int, n_seq_max: int = 1,
-                 n_batch: int = 512, embeddings: bool = False):
+                 n_batch: int = 512, embeddings: bool = False, kv_unified: bool = True):
         backend_init()
         import llama_cpp as ll
 
@@ -67,7 +67,10 @@ class LlamaHandle:
         cparams.n_seq_max = n_seq_max
         cparams.n_threads = n_threads
         cparams.n_threads_batch = n_threads
-        cparams.kv_unified = True  # sequences share one pool of cells, so any one may use the whole context
+        # Unified: the sequences share one pool of n_ctx cells, so any one may use all of it, but
+        # attention scans every sequence's cells. Split: each sequence owns n_ctx / n_seq_max cells
+        # (its own stream), attention scans only its own, and one long request cannot starve others.
+        cparams.kv_unified = kv_unified
         cparams.embeddings = embeddings
         cparams.no_perf = True
         self.ctx = ll.llama_init_from_model(self.model, cparams)
@@ -76,6 +79,8 @@ class LlamaHandle:
             raise EngineError(f"llama.cpp could not create a context of {n_ctx} tokens for {path}",
                               "lower the context size with --ctx")
         self.n_ctx = int(ll.llama_n_ctx(self.ctx))
+        self.kv_unified = kv_unified
+        self.n_ctx_seq = int(ll.llama_n_ctx_seq(self.ctx)) if not kv_unified else self.n_ctx
         self.n_batch = n_batch
         self.n_seq_max = n_seq_max
         self.n_threads = n_threads
@@ -171,7 +176,17 @@ class LlamaHandle:
         return bool(self.ll.llama_memory_seq_rm(self.mem, seq_id, p0, p1))
 
     def seq_cp(self, src: int, dst: int, p0: int = -1, p1: int = -1) -> None:
-        self.ll.llama_memory_seq_cp(self.mem, src, dst, p0, p1)
+        """Give dst the cells of src in [p0, p1). With a split cache the sequences live in different
+        streams and llama.cpp copies only whole streams, so the whole of src is copied and dst is
+        trimmed to [p0, p1) afterwards."""
+        if self.kv_unified or src == dst:
+            self.ll.llama_memory_seq_cp(self.mem, src, dst, p0, p1)
+            return
+        self.ll.llama_memory_seq_cp(self.mem, src, dst, -1, -1)
+        if p1 >= 0:
+            self.seq_rm(dst, p1, -1)
+        if p0 > 0:
+            self.seq_rm(dst, 0, p0)
 
     def clear(self) -> None:
         self.ll.llama_memory_clear(self.mem, True)

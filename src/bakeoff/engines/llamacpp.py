@@ -118,7 +118,8 @@ class SeqGen:
 
 class LlamaCppEngine(Engine):
     def __init__(self, ref: ModelRef, *, n_ctx: int | None = None, n_threads: int | None = None,
-                 n_seq_max: int = 1, n_batch: int = 512, embeddings: bool = False):
+                 n_seq_max: int = 1, n_batch: int = 512, embeddings: bool = False,
+                 kv_unified: bool = True):
         if not ref.path:
             raise ModelFileError(ref.name, "has no model file", "run `bakeoff models` to check it")
         settings = get_settings()
@@ -128,7 +129,8 @@ class LlamaCppEngine(Engine):
         want = n_ctx or min(settings.n_ctx, train_ctx)
         t0 = time.perf_counter()
         self.h = LlamaHandle(ref.path, n_ctx=want, n_threads=n_threads or settings.threads,
-                             n_seq_max=n_seq_max, n_batch=n_batch, embeddings=embeddings)
+                             n_seq_max=n_seq_max, n_batch=n_batch, embeddings=embeddings,
+                             kv_unified=kv_unified)
         self.load_s = time.perf_counter() - t0
         self._load_pending = self.load_s
         self._lock = threading.RLock()
@@ -138,7 +140,8 @@ class LlamaCppEngine(Engine):
     # --- contract ---------------------------------------------------------------------------
     @property
     def n_ctx(self) -> int:
-        return self.h.n_ctx
+        """The context one request may use (with a split cache, each sequence's share)."""
+        return self.h.n_ctx_seq
 
     def tokenize(self, text: str, add_special: bool = True) -> list[int]:
         return self.h.tokenize(text, add_special=add_special)
@@ -179,10 +182,11 @@ class LlamaCppEngine(Engine):
 
     # --- generation -------------------------------------------------------------------------
     def check_fits(self, n_prompt: int, params: GenParams) -> int:
-        """Raise if the prompt cannot fit; return how many tokens may be generated."""
-        if n_prompt >= self.n_ctx:
-            raise ContextOverflowError(n_prompt, self.n_ctx)
-        room = self.n_ctx - n_prompt
+        """Raise if the prompt cannot fit one sequence; return how many tokens may be generated."""
+        n_ctx = self.n_ctx
+        if n_prompt >= n_ctx:
+            raise ContextOverflowError(n_prompt, n_ctx)
+        room = n_ctx - n_prompt
         return room if params.max_tokens is None else min(params.max_tokens, room)
 
     def _prefill(self, tokens: list[int]) -> tuple[int, int]:

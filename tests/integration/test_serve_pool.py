@@ -1,0 +1,50 @@
+"""The server's model pool: models load on first use, the least recently used one is unloaded to
+stay within the memory budget, and the KV cache layout follows its size."""
+
+from __future__ import annotations
+
+import pytest
+
+from bakeoff.server.pool import SPLIT_KV_BYTES, ModelPool
+from bakeoff.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+def test_memory_budget_unloads_the_least_recently_used_model(tmp_path, smollm2_path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("alpha", "beta", "gamma"):
+        (models / f"{name}.gguf").symlink_to(smollm2_path)
+    probe = ModelPool(Settings(home=tmp_path), slots=2, n_ctx=512)
+    one = probe.footprint(probe._resolve("alpha"))
+    assert one > smollm2_path.stat().st_size  # the file plus its KV cache
+    pool = ModelPool(Settings(home=tmp_path, memory_budget_gb=2.5 * one / 2**30), slots=2, n_ctx=512)
+    try:
+        a = pool.get("alpha")
+        pool.get("beta")
+        assert pool.get("alpha") is a  # still loaded, now the most recently used
+        pool.get("gamma")                # room for two: beta goes
+        assert pool.loaded() == ["alpha", "gamma"]
+        pool.get("beta")                 # and now alpha, used before gamma
+        assert pool.loaded() == ["gamma", "beta"]
+    finally:
+        pool.close()
+
+
+def test_kv_cache_split_per_slot_when_small_shared_when_large(tmp_path, smollm2_path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "alpha.gguf").symlink_to(smollm2_path)
+    small = ModelPool(Settings(home=tmp_path), slots=4, n_ctx=1024)
+    ref = small._resolve("alpha")
+    assert small.kv_layout(ref) == {"n_ctx": 4096, "kv_unified": False}
+    eng = small.get("alpha")
+    try:
+        assert eng.n_ctx == 1024  # what one request may use: its own share, all of --ctx
+    finally:
+        small.close()
+    # SmolLM2 needs about 23 KiB of KV per position: 64 slots x 8192 positions is far over the limit.
+    big = ModelPool(Settings(home=tmp_path), slots=64, n_ctx=8192)
+    assert big.kv_layout(ref) == {"n_ctx": 8192, "kv_unified": True}
+    assert SPLIT_KV_BYTES < 64 * 8192 * 23 * 1024
