@@ -150,10 +150,11 @@ def main() -> None:
         cpp_url = f"http://127.0.0.1:{free_port()}"
         lib = os.path.dirname(os.path.abspath(args.llama_server))
         cpp_env = {**env, "LD_LIBRARY_PATH": f"{lib}:{env.get('LD_LIBRARY_PATH', '')}"}
-        # -c is the whole cache, shared by the slots (--kv-unified), as bakeoff serve shares its own.
+        # -c is the whole cache, split among the -np slots: 4096 positions each, the same layout
+        # bakeoff serve picks for this model (one stream per slot, see server/pool.py).
         procs.append(start([args.llama_server, "-m", path, "-a", "smollm2-135m", "--host", "127.0.0.1",
-                            "--port", cpp_url.rsplit(":", 1)[1], "-c", "4096", "-np", str(args.slots),
-                            "--kv-unified", "-t", str(args.threads), "--log-disable"], cpp_url, cpp_env))
+                            "--port", cpp_url.rsplit(":", 1)[1], "-c", str(4096 * args.slots),
+                            "-np", str(args.slots), "-t", str(args.threads), "--log-disable"], cpp_url, cpp_env))
         urls["llama.cpp server"] = cpp_url
     engine = InProcess(path, args.threads)
     try:
