@@ -36,7 +36,8 @@ def check_models(names: list[str]) -> list[str]:
 @click.option("--max-queue", default=None, type=click.IntRange(0, 10000),
               help="Requests that may wait for a slot before 429 [default: 4 x slots].")
 @click.option("--ctx", "n_ctx", default=None, type=click.IntRange(64, 1 << 20),
-              help="Context window shared by a model's slots [default: BAKEOFF_N_CTX, up to the model's].")
+              help="Context window of one request [default: BAKEOFF_N_CTX, up to the model's]. Each slot gets "
+                   "all of it when slots x ctx of KV cache fits 1 GiB, else the slots share it.")
 @click.option("--threads", default=None, type=click.IntRange(1, 512),
               help="CPU threads for llama.cpp [default: physical cores].")
 def serve_cmd(host: str, port: int, models: tuple[str, ...], api_key: str | None, slots: int,
