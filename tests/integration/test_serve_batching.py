@@ -157,3 +157,31 @@ def test_prefix_of_a_busy_sequence_is_copied_to_a_new_one(server: str, smollm2_e
     # Without the preamble's KV entries the numbers still continue, but less surely (measured: log-
     # probabilities off by 0.05-0.12 when the copy is skipped, within 0.01 with it).
     assert got.choices[0].logprobs.token_logprobs == pytest.approx([t.logprob for t in want.logprobs], abs=0.03)
+
+
+def test_full_shared_cache_stops_only_the_newest_request(smollm2_path) -> None:
+    # One pool of 256 cells shared by two sequences: each request fits alone, both together do not.
+    # The older one must finish in full; the newer one gets a retryable "busy" error.
+    from bakeoff.engines.base import GenParams, collect
+    from bakeoff.engines.batching import BatchedEngine
+    from bakeoff.errors import BusyError
+    from bakeoff.models.ref import ModelRef
+
+    ref = ModelRef(name="smol", engine="llamacpp", source="test", path=str(smollm2_path))
+    eng = BatchedEngine(LlamaCppEngine(ref, n_ctx=256, n_seq_max=2, kv_unified=True, n_threads=1))
+    try:
+        params = GenParams(max_tokens=200, temperature=0, stop=[])
+        older = eng.complete(count_prompt(10), params)
+        first = next(older)  # the older request is generating before the newer one arrives
+        newer = eng.complete(count_prompt(20), params)
+        out: dict = {}
+        worker = threading.Thread(target=lambda: out.update(old=collect(iter([first, *older]))))
+        worker.start()
+        with pytest.raises(BusyError, match="newest request was stopped"):
+            collect(newer)
+        worker.join(60)
+        assert out["old"].usage.completion_tokens == 200 and out["old"].finish_reason == "length"
+        again = collect(eng.complete(count_prompt(30), GenParams(max_tokens=8, temperature=0)))
+        assert again.text.startswith(" 35,")  # the evicted sequence's cells were freed
+    finally:
+        eng.close()

@@ -330,7 +330,14 @@ class BatchedEngine(Engine):
                 toks.append(t), pos.append(start + i), seqs.append(s.seq_id)
                 want.append(all_logits or (last and i == len(part) - 1))
             owners.append((r, len(toks) - len(part), len(part)))
-        self._decode(toks, pos, seqs, want)
+        try:
+            self._decode(toks, pos, seqs, want)
+        except ContextOverflowError:
+            # Even without idle prefixes the shared cache cannot hold this step (llama.cpp applied
+            # none of it): stop the newest request so the older ones can finish, and step again.
+            if not self._evict_newest():
+                raise
+            return
         self.steps += 1
         for r, first, n in owners:
             if r.slot is not None:
@@ -346,6 +353,19 @@ class BatchedEngine(Engine):
                     self.h.seq_rm(s.seq_id, -1, -1)
                     s.kv = []
             self.h.decode(toks, pos, seqs, want)
+
+    def _evict_newest(self) -> bool:
+        active = [s.req for s in self.slots if s.req is not None]
+        if len(active) < 2:
+            return False
+        victim = max(active, key=lambda r: r.t0)
+        assert victim.slot is not None
+        self.h.seq_rm(victim.slot.seq_id, -1, -1)
+        victim.slot.kv = []
+        self._release(victim, BusyError(
+            f"{self.ref.name}: the KV cache its requests share is full, so the newest request was "
+            f"stopped to let the others finish", retry_after=1.0))
+        return True
 
     def _advance(self, r: _Request, first: int, n: int) -> None:
         s = r.slot
