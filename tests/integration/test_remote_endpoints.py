@@ -71,9 +71,9 @@ def test_faults_are_retried_and_nothing_is_lost_or_doubled(llama_server, bakeoff
     add("peer", llama_server)
     clean = collect(load_engine(Registry().resolve("peer")).chat(Q, GREEDY)).text
     proxy = peers.FaultProxy(llama_server.removesuffix("/v1"),
-                             ["429", "500", "drop", "cut", "stall"], stall_s=4)
+                             ["429", "500", "drop", "cut", "stall"], stall_s=8)
     try:
-        add("flaky", proxy.url, "smol", "--timeout", "2")
+        add("flaky", proxy.url, "smol", "--timeout", "4")
         engine = load_engine(Registry().resolve("flaky"))
         got = collect(engine.chat(Q, GREEDY))
         assert got.text == clean
