@@ -59,16 +59,27 @@ def mc_file(tasks: list[tuple[str, list[str], int]]) -> bytes:
     return struct.pack("<I", len(bodies)) + struct.pack(f"<{len(bodies)}I", *offsets) + b"".join(bodies)
 
 
+def mc_tasks(spec, items) -> list[tuple[str, list[str], int]]:
+    """(question, answers, gold) per item: our context, and our choices without the delimiter that
+    llama.cpp puts back itself (one space, as the harness's target delimiter)."""
+    delim = spec.target_delimiter
+    return [(it.requests[0].context, [r.continuation[len(delim):] for r in it.requests], it.gold) for it in items]
+
+
+def llamacpp_env(bin_dir: Path) -> dict[str, str]:
+    """The environment for a llama.cpp tool built with shared libraries beside it."""
+    return {**os.environ, "LD_LIBRARY_PATH": f"{bin_dir}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
+
+
 def run_llamacpp(bin_dir: Path, model: str, data: bytes, threads: int, n_tasks: int,
                  extra: list[str]) -> tuple[list[bool], float]:
     """Per-task correctness (from the running accuracy it prints) and wall seconds."""
     with tempfile.NamedTemporaryFile(suffix=".bin", delete=False) as f:
         f.write(data)
-    env = {**os.environ, "LD_LIBRARY_PATH": f"{bin_dir}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
     cmd = [str(bin_dir / "llama-perplexity"), "-m", model, "-bf", f.name, "--multiple-choice",
            "-t", str(threads), *extra]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=llamacpp_env(bin_dir))
     wall = time.perf_counter() - t0
     os.unlink(f.name)
     if proc.returncode != 0:
@@ -108,8 +119,7 @@ def main() -> int:
         raise SystemExit(f"{args.task}: only multiple-choice tasks with a shared context compare this way")
     docs = spec.docs()
     items = [build_item(spec, docs, i, 0) for i in range(min(args.items, len(docs)))]
-    delim = spec.target_delimiter
-    tasks = [(it.requests[0].context, [r.continuation[len(delim):] for r in it.requests], it.gold) for it in items]
+    tasks = mc_tasks(spec, items)
 
     engine = open_bench_engine(args.model, n_threads=args.threads)
     model_path = engine.ref.path

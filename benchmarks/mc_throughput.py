@@ -98,13 +98,9 @@ def main() -> int:
           f"absolute target >= 4.5 items/s: {'met' if bench_ips >= 4.5 else 'NOT met'}")
     print(f"acc_norm predictions agreeing between the two scorers: {agree:.1%}")
     if args.llama_cpp_bin is not None:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from llamacpp_scorer_compare import mc_file, run_llamacpp
+        from llamacpp_scorer_compare import mc_file, mc_tasks, run_llamacpp  # beside this script
 
-        delim = spec.target_delimiter
-        tasks = [(it.requests[0].context, [r.continuation[len(delim):] for r in it.requests], it.gold)
-                 for it in items]
-        _, cpp_s = run_llamacpp(args.llama_cpp_bin, model_path, mc_file(tasks),
+        _, cpp_s = run_llamacpp(args.llama_cpp_bin, model_path, mc_file(mc_tasks(spec, items)),
                                 int(info.get("threads") or 2), n, [])
         print(f"llama.cpp llama-perplexity --multiple-choice (default settings, incl. model load): "
               f"{n / cpp_s:6.2f} items/s; bench path / llama.cpp = {bench_ips / (n / cpp_s):.2f}x")

@@ -148,8 +148,9 @@ def main() -> None:
     procs = [ours, base]
     if args.llama_server:
         cpp_url = f"http://127.0.0.1:{free_port()}"
-        lib = os.path.dirname(os.path.abspath(args.llama_server))
-        cpp_env = {**env, "LD_LIBRARY_PATH": f"{lib}:{env.get('LD_LIBRARY_PATH', '')}"}
+        from llamacpp_scorer_compare import llamacpp_env  # beside this script
+
+        cpp_env = {**llamacpp_env(Path(args.llama_server).resolve().parent), "BAKEOFF_THREADS": str(args.threads)}
         # -c is the whole cache, split among the -np slots: 4096 positions each, the same layout
         # bakeoff serve picks for this model (one stream per slot, see server/pool.py).
         procs.append(start([args.llama_server, "-m", path, "-a", "smollm2-135m", "--host", "127.0.0.1",

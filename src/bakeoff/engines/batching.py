@@ -14,106 +14,17 @@ it unchanged; calls from any thread are safe.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
 
 from .base import Chunk, Engine, GenParams, LogLik, LogLikRequest, Message, TokenLogprob, Usage
+from .batch_stream import PromptChunk, Request, Slot, Stream
 from .llamacpp import LlamaCppEngine, SeqGen, log_softmax
+from .loglik import common_prefix
 from ..errors import BakeoffError, BusyError, ContextOverflowError, EngineError, InvalidParamsError
-
-
-@dataclass
-class PromptChunk(Chunk):
-    """First chunk of a stream that asked for prompt log-probabilities (completions `echo`).
-
-    `text` is the prompt as detokenized, `logprobs` one entry per prompt token; the first token
-    has no context, so its logprob is None-like (nan)."""
-
-
-class Stream:
-    """An Iterator[Chunk] that can also be cancelled from another thread (a client went away).
-
-    Instead of iterating, a consumer may `attach(deliver)`: from then on the scheduler thread calls
-    deliver(item) itself for every chunk, error or end marker (None), in order, starting with those
-    already waiting. An asyncio server uses this to get chunks without a thread per stream."""
-
-    def __init__(self, it: Iterator[Chunk], cancel: Any, attach: Any):
-        self._it = it
-        self.cancel = cancel
-        self.attach = attach
-
-    def __iter__(self) -> "Stream":
-        return self
-
-    def __next__(self) -> Chunk:
-        return next(self._it)
-
-    def close(self) -> None:
-        self._it.close()  # type: ignore[attr-defined]
-
-
-class _Request:
-    def __init__(self, tokens: list[int], seq: SeqGen, prompt_logprobs: int | None):
-        self.tokens = tokens
-        self.seq = seq
-        self.prompt_logprobs = prompt_logprobs
-        self.out: "queue.SimpleQueue[Chunk | BaseException | None]" = queue.SimpleQueue()
-        self.deliver: Any = None  # set by Stream.attach: called instead of queueing
-        self.lock = threading.Lock()
-        self.cancelled = False
-        self.t0 = time.perf_counter()
-        self.t_prefill = self.t0
-        self.slot: _Slot | None = None
-        self.n_eval = 0          # prompt tokens whose KV entries exist (reused + evaluated)
-        self.reused = 0
-        self.next_token = -1     # sampled, not yet decoded
-        self.prompt_lps: list[TokenLogprob] = []
-
-    def put(self, item: "Chunk | BaseException | None") -> None:
-        with self.lock:
-            if self.deliver is None:
-                self.out.put(item)
-                return
-        self.deliver(item)
-
-    def attach(self, deliver: Any) -> None:
-        with self.lock:
-            while True:
-                try:
-                    deliver(self.out.get_nowait())
-                except queue.Empty:
-                    break
-            self.deliver = deliver
-
-    @property
-    def prefilling(self) -> bool:
-        return self.n_eval < len(self.tokens)
-
-    @property
-    def needs_prefill(self) -> bool:
-        return self.seq.max_new > 0 or self.prompt_logprobs is not None
-
-
-class _Slot:
-    def __init__(self, seq_id: int):
-        self.seq_id = seq_id
-        self.kv: list[int] = []      # tokens whose KV entries this sequence holds, positions 0..n-1
-        self.req: _Request | None = None
-        self.last_used = 0.0
-
-
-def common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class BatchedEngine(Engine):
@@ -123,9 +34,9 @@ class BatchedEngine(Engine):
         self.inner = inner
         self.ref = inner.ref
         self.h = inner.h
-        self.slots = [_Slot(i) for i in range(self.h.n_seq_max)]
+        self.slots = [Slot(i) for i in range(self.h.n_seq_max)]
         self.max_queue = max_queue if max_queue is not None else 4 * len(self.slots)
-        self._pending: list[_Request] = []
+        self._pending: list[Request] = []
         self._cv = threading.Condition()
         self._stop = False
         self.steps = 0
@@ -163,7 +74,7 @@ class BatchedEngine(Engine):
             raise InvalidParamsError(f"token id {bad} is outside the vocabulary (0..{self.h.n_vocab - 1})"
                                      if bad is not None else "the prompt is empty", param="prompt")
         max_new = self.inner.check_fits(len(tokens), params)
-        req = _Request(list(tokens), SeqGen(self.h, params, len(tokens), max_new), prompt_logprobs)
+        req = Request(list(tokens), SeqGen(self.h, params, len(tokens), max_new), prompt_logprobs)
         with self._cv:
             if self._stop:
                 req.seq.close()
@@ -176,7 +87,7 @@ class BatchedEngine(Engine):
             self._cv.notify()
         return Stream(self._drain(req), lambda: self.cancel(req), req.attach)
 
-    def _drain(self, req: _Request) -> Iterator[Chunk]:
+    def _drain(self, req: Request) -> Iterator[Chunk]:
         try:
             while True:
                 item = req.out.get()
@@ -188,7 +99,7 @@ class BatchedEngine(Engine):
         finally:
             self.cancel(req)
 
-    def cancel(self, req: _Request) -> None:
+    def cancel(self, req: Request) -> None:
         """Drop a request (thread-safe); a consumer that stops early frees its slot at the next step."""
         if not req.cancelled:
             req.cancelled = True
@@ -265,7 +176,7 @@ class BatchedEngine(Engine):
     def _busy(self) -> bool:
         return any(s.req is not None for s in self.slots)
 
-    def _take_admissible(self) -> list[_Request]:
+    def _take_admissible(self) -> list[Request]:
         """Pop as many pending requests as there are free slots (cancelled ones are dropped)."""
         for req in [r for r in self._pending if r.cancelled]:
             self._pending.remove(req)
@@ -274,13 +185,13 @@ class BatchedEngine(Engine):
         taken, self._pending = self._pending[:free], self._pending[free:]
         return taken
 
-    def _admit(self, req: _Request) -> None:
+    def _admit(self, req: Request) -> None:
         """Give the request a free slot, reusing the longest cached prefix of any sequence."""
         free = [s for s in self.slots if s.req is None]
         best_src, best = None, 0
         if req.prompt_logprobs is None:  # prompt logprobs need every position evaluated
             for s in self.slots:
-                n = common_prefix(s.kv, req.tokens)
+                n = common_prefix([s.kv, req.tokens])
                 if n > best:
                     best_src, best = s, n
         keep = min(best, len(req.tokens) - 1)
@@ -358,16 +269,12 @@ class BatchedEngine(Engine):
         active = [s.req for s in self.slots if s.req is not None]
         if len(active) < 2:
             return False
-        victim = max(active, key=lambda r: r.t0)
-        assert victim.slot is not None
-        self.h.seq_rm(victim.slot.seq_id, -1, -1)
-        victim.slot.kv = []
-        self._release(victim, BusyError(
+        self._abort(max(active, key=lambda r: r.t0), BusyError(
             f"{self.ref.name}: the KV cache its requests share is full, so the newest request was "
             f"stopped to let the others finish", retry_after=1.0))
         return True
 
-    def _advance(self, r: _Request, first: int, n: int) -> None:
+    def _advance(self, r: Request, first: int, n: int) -> None:
         s = r.slot
         assert s is not None
         if r.prefilling:
@@ -397,7 +304,7 @@ class BatchedEngine(Engine):
         else:
             r.next_token = token
 
-    def _record_prompt_logprobs(self, r: _Request, first: int, start: int, n: int) -> None:
+    def _record_prompt_logprobs(self, r: Request, first: int, start: int, n: int) -> None:
         """Logprob of each prompt token given the tokens before it (OpenAI `echo` + `logprobs`)."""
         if start == 0:
             r.prompt_lps.append(TokenLogprob(self.h.piece(r.tokens[0]).decode("utf-8", "replace"),
@@ -415,13 +322,13 @@ class BatchedEngine(Engine):
             r.prompt_lps.append(TokenLogprob(self.h.piece(tok).decode("utf-8", "replace"),
                                              float(lps[tok]), top))
 
-    def _complete(self, r: _Request) -> None:
+    def _complete(self, r: Request) -> None:
         evaluated = r.n_eval - r.reused
         r.put(Chunk(finish_reason=r.seq.finish_reason, usage=Usage(len(r.tokens), r.seq.n_out),
                         timings=r.seq.timings(r.t0, r.t_prefill, evaluated, 0.0, r.reused)))
         self._release(r, None)
 
-    def _release(self, r: _Request, error: BaseException | None) -> None:
+    def _release(self, r: Request, error: BaseException | None) -> None:
         if r.slot is not None:
             r.slot.req = None
             r.slot.last_used = time.perf_counter()
@@ -429,7 +336,7 @@ class BatchedEngine(Engine):
         self._finish(r, error)
 
     @staticmethod
-    def _finish(r: _Request, error: BaseException | None) -> None:
+    def _finish(r: Request, error: BaseException | None) -> None:
         if error is not None:
             r.put(error)
         r.put(None)
@@ -438,7 +345,11 @@ class BatchedEngine(Engine):
     def _fail_all(self, exc: BaseException) -> None:
         for s in self.slots:
             if s.req is not None:
-                # Its KV state is unknown after a failed step: forget it.
-                self.h.seq_rm(s.seq_id, -1, -1)
-                s.kv = []
-                self._release(s.req, exc)
+                self._abort(s.req, exc)
+
+    def _abort(self, r: Request, exc: BaseException) -> None:
+        """End an active request with an error; its sequence's KV state is unknown: forget it."""
+        assert r.slot is not None
+        self.h.seq_rm(r.slot.seq_id, -1, -1)
+        r.slot.kv = []
+        self._release(r, exc)

@@ -80,7 +80,7 @@ class LlamaHandle:
                               "lower the context size with --ctx")
         self.n_ctx = int(ll.llama_n_ctx(self.ctx))
         self.kv_unified = kv_unified
-        self.n_ctx_seq = int(ll.llama_n_ctx_seq(self.ctx)) if not kv_unified else self.n_ctx
+        self.n_ctx_seq = int(ll.llama_n_ctx_seq(self.ctx))  # n_ctx, or its share per sequence if split
         self.n_batch = n_batch
         self.n_seq_max = n_seq_max
         self.n_threads = n_threads

@@ -188,7 +188,7 @@ def completion_logprobs(entries: list[TokenLogprob], first_is_prompt: bool) -> d
 
 
 def echo_of(prompt: str | list[int], chunks: list[Chunk]) -> tuple[str, list[TokenLogprob]]:
-    from ..engines.batching import PromptChunk
+    from ..engines.batch_stream import PromptChunk
 
     pc = next((c for c in chunks if isinstance(c, PromptChunk)), None)
     if pc is not None:
@@ -235,7 +235,7 @@ async def completions(body: CompletionRequest, request: Request):
 
 def completion_choice(i: int, prompt: str | list[int], chunks: list[Chunk],
                       body: CompletionRequest) -> tuple[dict[str, Any], Chunk]:
-    from ..engines.batching import PromptChunk
+    from ..engines.batch_stream import PromptChunk
 
     gen = [c for c in chunks if not isinstance(c, PromptChunk)]
     last = gen[-1] if gen else Chunk()
@@ -251,7 +251,7 @@ def completion_choice(i: int, prompt: str | list[int], chunks: list[Chunk],
 
 async def completion_sse(request: Request, it: Iterator[Chunk], prompt: str | list[int],
                          body: CompletionRequest, meta: dict) -> AsyncIterator[str]:
-    from ..engines.batching import PromptChunk
+    from ..engines.batch_stream import PromptChunk
 
     head = {**meta, "object": "text_completion"}
     include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -20,7 +20,7 @@ from ..settings import Settings
 # to itself, attention scans only its own cells, and a long request cannot evict or starve the
 # others) when slots x context costs at most this much memory; above it (large models, many slots)
 # the slots share one pool of --ctx cells. Measured with SmolLM2-135M and 8 streams on 2 cores: the
-# split cache decodes about 15% more tokens/s (benchmarks/serve_load.py).
+# split cache decodes about 10% more tokens/s in process (llama-batched-bench: 230 vs 206 tok/s).
 SPLIT_KV_BYTES = 1 << 30
 
 
@@ -34,6 +34,7 @@ class ModelPool:
         self.n_ctx = n_ctx
         self._engines: "OrderedDict[str, Engine]" = OrderedDict()
         self._names: dict[str, object] = {}  # lower-cased name or alias -> ModelRef
+        self._plans: dict[str, tuple[dict, int]] = {}  # model name -> (engine options, bytes)
         self._lock = threading.RLock()
 
     def budget_bytes(self) -> int:
@@ -83,33 +84,40 @@ class ModelPool:
 
     def kv_layout(self, ref) -> dict:
         """Context size and cache layout for a llama.cpp model (see SPLIT_KV_BYTES)."""
+        return self._plan(ref)[0]
+
+    def footprint(self, ref) -> int:
+        """Memory a loaded model takes: its file (memory-mapped, read whole) plus its KV cache."""
+        return self._plan(ref)[1]
+
+    def _plan(self, ref) -> tuple[dict, int]:
+        """(engine options, bytes) for a model, worked out once from its file."""
+        plan = self._plans.get(ref.name)
+        if plan is not None:
+            return plan
+        import os
+
         from ..models.fit import kv_cache_bytes
         from ..models.gguf_info import read_gguf_info
 
-        info = read_gguf_info(ref.path)
-        ctx = self.n_ctx or min(self.settings.n_ctx, info.context_length or self.settings.n_ctx)
-        if self.slots > 1 and kv_cache_bytes(info, ctx * self.slots) <= SPLIT_KV_BYTES:
-            return {"n_ctx": ctx * self.slots, "kv_unified": False}
-        return {"n_ctx": ctx, "kv_unified": True}
+        size = os.path.getsize(ref.path) if ref.path else 0
+        if ref.engine != "llamacpp" or not ref.path:
+            plan = ({}, size)
+        else:
+            info = read_gguf_info(ref.path)
+            ctx = self.n_ctx or min(self.settings.n_ctx, info.context_length or self.settings.n_ctx)
+            layout = {"n_ctx": ctx * self.slots, "kv_unified": False}
+            if self.slots < 2 or kv_cache_bytes(info, ctx * self.slots) > SPLIT_KV_BYTES:
+                layout = {"n_ctx": ctx, "kv_unified": True}
+            plan = (layout, size + kv_cache_bytes(info, layout["n_ctx"]))
+        self._plans[ref.name] = plan
+        return plan
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Queue depth and active sequences per loaded batched model (for /metrics)."""
         with self._lock:
             engines = list(self._engines.items())
         return {name: e.stats() for name, e in engines if hasattr(e, "stats")}
-
-    def footprint(self, ref) -> int:
-        """Memory a loaded model takes: its file (memory-mapped, read whole) plus its KV cache."""
-        import os
-
-        if not ref.path:
-            return 0
-        if ref.engine != "llamacpp":
-            return os.path.getsize(ref.path)
-        from ..models.fit import kv_cache_bytes
-        from ..models.gguf_info import read_gguf_info
-
-        return os.path.getsize(ref.path) + kv_cache_bytes(read_gguf_info(ref.path), self.kv_layout(ref)["n_ctx"])
 
     def _make_room(self, ref) -> None:
         need = self.footprint(ref)

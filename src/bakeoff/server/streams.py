@@ -24,8 +24,8 @@ async def start_stream(fn: Any, *args: Any) -> Iterator[Chunk]:
 
 
 class LoopSink:
-    """Called from another thread with each item; puts items on an asyncio queue, waking the loop
-    once per batch of items rather than once per item."""
+    """Called from another thread with each item (None: the end); puts items on an asyncio queue,
+    waking the loop once per batch of items rather than once per item."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, q: asyncio.Queue):
         self.loop, self.q = loop, q
@@ -57,25 +57,24 @@ async def aiter_chunks(it: Iterator[Chunk]) -> AsyncIterator[Chunk]:
     stop = threading.Event()
     attach = getattr(it, "attach", None)
 
+    sink = LoopSink(loop, q)
+
     def pump() -> None:
         try:
             for chunk in it:
-                loop.call_soon_threadsafe(q.put_nowait, chunk)
+                sink(chunk)
                 if stop.is_set():
                     break
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            loop.call_soon_threadsafe(q.put_nowait, exc)
+            sink(exc)
         finally:
             close = getattr(it, "close", None)
             if close is not None:
                 close()
-            try:
-                loop.call_soon_threadsafe(q.put_nowait, _END)
-            except RuntimeError:  # the loop is gone (server shutting down)
-                pass
+            sink(None)
 
     if attach is not None:
-        attach(LoopSink(loop, q))
+        attach(sink)
     else:
         threading.Thread(target=pump, name="chunk-pump", daemon=True).start()
     try:
