@@ -44,7 +44,7 @@ def bakeoff_board(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
     """One run as the UI shows it: its settings, the leaderboard rows (as `bakeoff run` prints
     them) and the HTML report's own SVG charts (evals.report.charts, drawn once for both)."""
     from .evals.metrics import leaderboard
-    from .evals.report import charts
+    from .evals.report import charts, prices_note
 
     run = _stored_run(db, run_id)
     rows = leaderboard(run)
@@ -53,7 +53,7 @@ def bakeoff_board(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
             "rows": [{**{k: r.get(k) for k in _BOARD_FIELDS},
                       "baseline_rss_bytes": (r.get("info") or {}).get("baseline_rss_bytes")}
                      for r in rows],
-            "charts": charts(rows)}
+            "charts": charts(rows), "prices_note": prices_note()}
 
 
 def bakeoff_report_html(db: sqlite3.Connection, run_id: int) -> str:

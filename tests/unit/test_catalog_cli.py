@@ -66,7 +66,8 @@ def test_unknown_filter_values_list_the_valid_ones(capsys, args: list[str], vali
 def test_show_olmo_gives_a_sourced_card(capsys) -> None:
     code, out, _ = run(capsys, "catalog", "show", "olmo-7b")
     assert code == 0
-    for text in ("Allen Institute for AI", "5/5 criteria", "MOF Class I", "fully open source",
+    for text in ("Allen Institute for AI", "5/5 criteria", "Model Openness Framework v1.0: Class I Open Science",
+                 "fully open source", "Model Openness Tool: Class I Open Science", "agrees",
                  "https://huggingface.co/datasets/allenai/dolma", "https://github.com/allenai/OLMo",
                  "Q4_K_M", "Q8_0", "F16", "recommended quantization for this machine",
                  "descendants: olmo-7b-instruct"):
@@ -140,3 +141,26 @@ def test_recommend_uses_results_measured_here(capsys, bakeoff_home) -> None:
     assert recs[0]["id"] == "tinyllama-1.1b-chat"
     assert any("measured here: bakeoff pass rate 0.900" in x and "(n=10)" in x for x in recs[0]["reasons"])
     assert any("benchmark arc_easy acc 0.600 ± 0.070 (n=50)" in x for x in recs[0]["reasons"])
+
+
+def test_show_explains_what_holds_a_model_back(capsys) -> None:
+    code, out, _ = run(capsys, "catalog", "show", "mistral-7b")
+    assert code == 0
+    assert "held back from Class III Open Model by: Data card" in out
+    assert "✗ Data card: not published — " not in out and "✗ Data card: not published ← holds it back" in out
+    assert "✓ Research paper [cc-by-4.0]: open licence — https://arxiv.org/abs/2310.06825" in out
+    assert "≈ Technical report: research paper stands in for it" in out
+    data = run_json(capsys, "catalog", "show", "llama-2-7b")
+    mof = data["openness"]["mof"]
+    assert mof["mof_class"] is None and mof["next_class"] == 3
+    assert set(mof["blockers"]) >= {"architecture", "weights"}
+    assert data["openness"]["mot"]["mof_class"] is None
+
+
+def test_show_gives_each_fact_its_source(capsys) -> None:
+    code, out, _ = run(capsys, "catalog", "show", "qwen2.5-coder-7b-instruct")
+    assert "source (released): https://arxiv.org/abs/2409.12186 — Qwen2.5-Coder technical report v1" in out
+    assert "facts checked" in out
+    code, out, _ = run(capsys, "catalog", "show", "falcon-7b")
+    assert "released" in out and "unknown (no source checked)" in out
+    assert "'is trained on English and French data only'" in out

@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from bakeoff.catalog.load import DATA_DIR, catalog, load_catalog
+from bakeoff.catalog.openness import scorecard
+from bakeoff.catalog.schema import SOURCED_FACTS
 from bakeoff.errors import CatalogError
 
 # Every model the issue names (families and descendants users look for first).
@@ -29,15 +31,48 @@ def test_shipped_catalog_is_large_enough_and_names_what_users_look_for() -> None
 
 
 def test_every_fact_has_a_source() -> None:
-    for e in catalog().entries.values():
-        assert e.sources.card.startswith("https://")
+    """released, params, languages and context each name the URL that states them (or are null:
+    unknown); architecture numbers name the config; every open or partial component its evidence."""
+    cat = catalog()
+    for e in cat.entries.values():
+        assert e.sources.card.startswith("https://"), e.id
+        assert e.checked.year >= 2026, e.id
+        for fact, src in SOURCED_FACTS.items():
+            if getattr(e, fact) is not None:
+                assert (getattr(e.sources, src) or "").startswith("https://"), (e.id, fact)
         if e.arch.layers:
             assert e.sources.config, e.id
         for b in e.benchmarks:
             assert b.source.startswith("https://"), (e.id, b.name)
-        rec, _ = catalog().openness(e)
+        rec, _ = cat.openness(e)
         for name, comp in rec:
             assert comp.status == "closed" or comp.evidence, (e.id, name)
+            assert comp.license is None or comp.license in cat.licences, (e.id, name)
+        if not e.inherits_licence:
+            assert e.sources.notes.get("license"), e.id
+
+
+def test_mof_classes_agree_with_the_model_openness_tool_or_say_why() -> None:
+    """The MOT's verdicts (its models/*.yml at a commit) are kept on each entry it evaluates; the
+    class computed here must match, or the entry says why it differs."""
+    cat = catalog()
+    covered = [e for e in cat.entries.values() if e.mot]
+    assert len(covered) >= 20
+    for e in covered:
+        assert "github.com/lfai/model_openness_tool/blob/" in e.mot.source, e.id
+        ours = scorecard(cat, e).mof_class
+        if e.mot.differs:
+            assert ours != e.mot.mof_class, f"{e.id}: says it differs from the MOT but agrees"
+        else:
+            assert ours == e.mot.mof_class, f"{e.id}: MOT {e.mot.mof_class}, computed {ours}, no reason given"
+
+
+def test_facts_the_issue_found_wrong_are_fixed() -> None:
+    cat = catalog()
+    coder = cat.get("qwen2.5-coder-7b-instruct")
+    assert coder.released == "2024-09" and "2409.12186" in coder.sources.released
+    assert cat.get("falcon-7b").languages == ["en", "fr"] and "languages" in cat.get("falcon-7b").sources.notes
+    assert cat.get("deepseek-r1").base == "deepseek-v3-base"
 
 
 def _broken_copy(tmp_path: Path, edit) -> Path:
@@ -57,6 +92,16 @@ def _broken_copy(tmp_path: Path, edit) -> Path:
     (lambda e: e.update(base="ghost", relation="finetune"), "base 'ghost'"),
     (lambda e: e.update(homepage="https://x"), "homepage"),
     (lambda e: e["sources"].update(card="not a url"), "sources.card"),
+    (lambda e: e["sources"].pop("released"), "released needs sources.released"),
+    (lambda e: e["sources"].pop("languages"), "languages needs sources.languages"),
+    (lambda e: e["sources"].pop("params"), "params_b needs sources.params"),
+    (lambda e: e["sources"].pop("context"), "context needs sources.context"),
+    (lambda e: e.pop("checked"), "checked"),
+    (lambda e: e.update(inherits_licence=False), "notes.license"),
+    (lambda e: e.update(openness={"model_card": {"status": "open", "license": "wtfpl-ish",
+                                                 "evidence": "https://x.org"}}), "openness.model_card.license"),
+    (lambda e: e.update(openness={"weights": {"status": "open", "license": "mit",
+                                              "evidence": "https://x.org"}}), "the entry's `license`"),
     (lambda e: e.update(openness={**{k: {"status": "closed"} for k in (
         "datasets", "eval_code", "training_code", "checkpoints", "model_card", "data_card",
         "tech_report", "paper")}, "weights": {"status": "open"}}), "evidence URL"),

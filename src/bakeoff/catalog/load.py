@@ -75,13 +75,29 @@ class Catalog:
         return entry.org or self.families[entry.family].org
 
     def licence_chain(self, entry: Entry) -> list[tuple[Entry, Licence]]:
-        """The entry's licence then each ancestor's: a derivative inherits its base's restrictions."""
-        return [(e, self.licences[e.license]) for e in (entry, *self.ancestors(entry))]
+        """The entry's licence then each ancestor's: a derivative inherits its base's restrictions,
+        unless the base's licensor released it under other terms (inherits_licence: false)."""
+        chain = []
+        for e in (entry, *self.ancestors(entry)):
+            chain.append((e, self.licences[e.license]))
+            if not e.inherits_licence:
+                break
+        return chain
+
+
+def _check_component_licences(cat: Catalog, record: Openness | None, where: dict[str, str]) -> None:
+    for key, comp in record or ():
+        if comp.license is not None and comp.license not in cat.licences:
+            raise CatalogError(f"openness.{key}.license: unknown licence {comp.license!r}; "
+                               f"known: {', '.join(sorted(cat.licences))}", **where)
 
 
 def _check_refs(cat: Catalog, files: dict[str, str]) -> None:
+    for fam in cat.families.values():
+        _check_component_licences(cat, fam.openness, {"file": "families.yaml", "entry": fam.id})
     for e in cat.entries.values():
         where = {"file": files[e.id], "entry": e.id}
+        _check_component_licences(cat, e.openness, where)
         if e.license not in cat.licences:
             raise CatalogError(f"unknown licence {e.license!r}; known: {', '.join(sorted(cat.licences))}",
                                **where)

@@ -1,10 +1,8 @@
 """Openness scoring from per-component records.
 
-- Five criteria (training data, full weights, evaluation code, fine-tuning code, weights with
-  training metrics): a model is fully open source only when all five are open.
-- Model Openness Framework class (LF AI & Data, arXiv 2403.13784): classes build up III -> II -> I,
-  and a component counts only under an open licence, so a model whose licence (or any ancestor's)
-  is not OSI-approved gets no class at all.
+- Five criteria (training data, full weights, evaluation code, fine-tuning code, intermediate
+  weights with training metrics): a model is fully open source only when all five are open.
+- Model Openness Framework class: see mof.py (each component gated on its own licence).
 - An index-style score in the manner of the European Open Source AI Index: open 1, partial 0.5,
   closed 0, summed over the five criteria.
 - A tier label summarising the above.
@@ -15,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import mof
 from .load import Catalog
 from .schema import Entry, Openness
 
@@ -26,38 +25,15 @@ CRITERIA: list[tuple[str, str]] = [
     ("checkpoints", "weights with training metrics"),
 ]
 POINTS = {"open": 1.0, "partial": 0.5, "closed": 0.0}
-
-# MOF components required per class, each class adding to the one below (MOF paper, Table 2),
-# expressed in this catalog's components.
-MOF_REQUIRES: list[tuple[int, tuple[str, ...]]] = [
-    (3, ("weights", "model_card", "data_card", "tech_report")),
-    (2, ("training_code", "eval_code")),
-    (1, ("datasets", "checkpoints", "paper")),
-]
-ROMAN = {1: "I", 2: "II", 3: "III"}
-MOF_NAMES = {1: "Class I Open Science", 2: "Class II Open Tooling", 3: "Class III Open Model"}
+ROMAN = mof.ROMAN
 
 
 def criteria_met(o: Openness) -> list[str]:
-    return [key for key, _ in CRITERIA if getattr(o, key).status == "open"]
+    return [key for key, _ in CRITERIA if o.component(key).status == "open"]
 
 
 def index_score(o: Openness) -> float:
-    return sum(POINTS[getattr(o, key).status] for key, _ in CRITERIA)
-
-
-def mof_class(o: Openness, open_licence: bool) -> tuple[int | None, str]:
-    """(class, reason): the highest class whose components (and all lower classes') are open."""
-    if not open_licence:
-        return None, "licence is not an open (OSI-approved) licence, so no component counts"
-    achieved: int | None = None
-    for cls, comps in MOF_REQUIRES:
-        missing = [c for c in comps if getattr(o, c).status != "open"]
-        if missing:
-            need = f"Class {ROMAN[cls]} needs {', '.join(missing)}"
-            return achieved, (f"{MOF_NAMES[achieved]}; " if achieved else "") + need
-        achieved = cls
-    return achieved, MOF_NAMES[1]
+    return sum(POINTS[o.component(key).status] for key, _ in CRITERIA)
 
 
 def tier(met: int, score: float, weights_open: bool, open_licence: bool) -> str:
@@ -81,9 +57,11 @@ class Scorecard:
     tier: str
     record_from: str             # "entry" or "family <id>"
     licence: str
-    open_licence: bool
+    open_licence: bool           # the entry's licence and every ancestor's are open
     commercial: str              # the most restrictive along the lineage
     restrictions: list[str] = field(default_factory=list)
+    mof: dict[str, Any] = field(default_factory=dict)     # mof.MofResult.to_dict()
+    mot: dict[str, Any] | None = None                     # the Model Openness Tool's verdict
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,21 +74,33 @@ class Scorecard:
 _COMMERCIAL_ORDER = {"no": 0, "conditional": 1, "yes": 2}
 
 
-def scorecard(cat: Catalog, entry: Entry) -> Scorecard:
-    record, origin = cat.openness(entry)
-    chain = cat.licence_chain(entry)
-    open_licence = all(lic.osi_approved for _, lic in chain)
-    commercial = min((lic.commercial for _, lic in chain), key=_COMMERCIAL_ORDER.__getitem__)
-    restrictions = []
+def _restrictions(entry: Entry, chain: list[tuple[Entry, Any]]) -> list[str]:
+    out: list[str] = []
     for e, lic in chain:
         for r in lic.restrictions:
             text = r if e is entry else f"{r} (inherited from {e.id}: {lic.name})"
-            if r not in (x.split(" (inherited")[0] for x in restrictions):
-                restrictions.append(text)
+            if r not in (x.split(" (inherited")[0] for x in out):
+                out.append(text)
+    return out
+
+
+def mof_result(cat: Catalog, entry: Entry) -> mof.MofResult:
+    record, _ = cat.openness(entry)
+    chain = [(e.id, lic) for e, lic in cat.licence_chain(entry)]
+    bases = [(a.id, cat.openness(a)[0]) for a in cat.ancestors(entry)]
+    return mof.evaluate(record, cat.licences, chain, bases)
+
+
+def scorecard(cat: Catalog, entry: Entry) -> Scorecard:
+    record, origin = cat.openness(entry)
+    chain = cat.licence_chain(entry)
+    open_licence = all(lic.mof_open for _, lic in chain)
+    commercial = min((lic.commercial for _, lic in chain), key=_COMMERCIAL_ORDER.__getitem__)
     met = criteria_met(record)
     score = index_score(record)
-    cls, reason = mof_class(record, open_licence)
-    rows = [{"key": k, "criterion": label, **getattr(record, k).model_dump()} for k, label in CRITERIA]
-    return Scorecard(rows, met, len(met) == len(CRITERIA), score, cls, reason,
+    result = mof_result(cat, entry)
+    rows = [{"key": k, "criterion": label, **record.component(k).model_dump()} for k, label in CRITERIA]
+    return Scorecard(rows, met, len(met) == len(CRITERIA), score, result.mof_class, result.reason(),
                      tier(len(met), score, record.weights.status == "open", open_licence),
-                     origin, entry.license, open_licence, commercial, restrictions)
+                     origin, entry.license, open_licence, commercial, _restrictions(entry, chain),
+                     result.to_dict(), entry.mot.model_dump(mode="json") if entry.mot else None)

@@ -1,19 +1,25 @@
 """The catalog's schema: licences, families with openness records, and model entries.
 
-Every fact carries a source URL: an entry's `sources.card` backs identity, size, context, licence
-and tasks; `sources.config` backs architecture numbers; each openness component and benchmark names
-its own evidence. Unknown licences, families or base models fail validation.
+Every fact carries a source: `sources.card` backs identity and tasks, `sources.config` the
+architecture numbers, and `released`, `params`, `languages` and `context` each name their own
+source (with a note where the source contradicts itself or needs reading). An unknown fact is
+null, never a guess. Each openness component names its own licence and evidence, following the
+Model Openness Framework v1.0 (MOF, arXiv 2403.13784; component list as in the Model Openness
+Tool's mof.settings.yml). Unknown licences, families or base models fail validation.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.\-]*$")]
+Repo = Annotated[str, StringConstraints(pattern=r"^[\w.\-]+/[\w.\-]+$")]
 Status = Literal["open", "partial", "closed"]
 
 
@@ -24,15 +30,56 @@ class Strict(BaseModel):
 class Licence(Strict):
     id: str
     name: str
-    category: Literal["permissive", "copyleft", "responsible-ai", "community", "proprietary"]
+    category: Literal["permissive", "copyleft", "open-data", "responsible-ai", "community",
+                      "proprietary", "publication"]
     osi_approved: bool
+    open_data: bool = False            # an open-data licence the MOF accepts (CC-BY, CDLA, ODC)
     commercial: Literal["yes", "conditional", "no"]
     restrictions: list[str] = []
     source: Url
 
+    @property
+    def mof_open(self) -> bool:
+        """Counts as an open licence under the MOF: OSI-approved, or an open-data licence."""
+        return self.osi_approved or self.open_data
+
+
+@dataclass(frozen=True)
+class MofComponent:
+    key: str
+    name: str                 # as the framework names it
+    kind: Literal["code", "data", "document"]
+    mof_class: int            # the class that first requires (or lists) it
+    required: bool
+
+
+# MOF v1.0: 17 components, 14 required (the technical report may be omitted when a research
+# paper is provided). Order: class III, II, I, as the framework builds them up.
+MOF_COMPONENTS: tuple[MofComponent, ...] = (
+    MofComponent("architecture", "Model architecture", "code", 3, True),
+    MofComponent("weights", "Model parameters (Final)", "data", 3, True),
+    MofComponent("model_card", "Model card", "document", 3, True),
+    MofComponent("data_card", "Data card", "document", 3, True),
+    MofComponent("tech_report", "Technical report", "document", 3, True),
+    MofComponent("eval_results", "Evaluation results", "document", 3, True),
+    MofComponent("sample_outputs", "Sample model outputs", "document", 3, False),
+    MofComponent("training_code", "Training code", "code", 2, True),
+    MofComponent("inference_code", "Inference code", "code", 2, True),
+    MofComponent("eval_code", "Evaluation code", "code", 2, True),
+    MofComponent("eval_data", "Evaluation data", "data", 2, True),
+    MofComponent("libraries", "Supporting libraries and tools", "code", 2, False),
+    MofComponent("datasets", "Datasets", "data", 1, True),
+    MofComponent("preprocessing_code", "Data preprocessing code", "code", 1, True),
+    MofComponent("checkpoints", "Model parameters (Intermediate)", "data", 1, True),
+    MofComponent("paper", "Research paper", "document", 1, True),
+    MofComponent("metadata", "Model metadata", "data", 1, False),
+)
+COMPONENTS = {c.key: c for c in MOF_COMPONENTS}
+
 
 class Component(Strict):
-    status: Status
+    status: Status = "closed"
+    license: str | None = None          # this component's own licence id; null: none stated
     evidence: Url | None = None
     note: str | None = None
 
@@ -43,18 +90,37 @@ class Component(Strict):
         return self
 
 
+_CLOSED = Component()
+
+
 class Openness(Strict):
-    # The five criteria of a fully open model.
-    datasets: Component
-    weights: Component
-    eval_code: Component
-    training_code: Component
-    checkpoints: Component
-    # Documentation, counted by the Model Openness Framework.
-    model_card: Component
-    data_card: Component
-    tech_report: Component
-    paper: Component
+    """One record per MOF component; a component left out is not published (closed)."""
+    architecture: Component = _CLOSED
+    weights: Component = _CLOSED        # its licence is the entry's `license` (and its ancestors')
+    model_card: Component = _CLOSED
+    data_card: Component = _CLOSED
+    tech_report: Component = _CLOSED
+    eval_results: Component = _CLOSED
+    sample_outputs: Component = _CLOSED
+    training_code: Component = _CLOSED
+    inference_code: Component = _CLOSED
+    eval_code: Component = _CLOSED
+    eval_data: Component = _CLOSED
+    libraries: Component = _CLOSED
+    datasets: Component = _CLOSED
+    preprocessing_code: Component = _CLOSED
+    checkpoints: Component = _CLOSED
+    paper: Component = _CLOSED
+    metadata: Component = _CLOSED
+
+    @model_validator(mode="after")
+    def _weights_licence(self) -> "Openness":
+        if self.weights.license is not None:
+            raise ValueError("weights.license: the weights' licence is the entry's `license`; remove it here")
+        return self
+
+    def component(self, key: str) -> Component:
+        return getattr(self, key)
 
 
 class Family(Strict):
@@ -97,12 +163,33 @@ class Benchmark(Strict):
     source: Url
 
 
+# Facts that must each name their own source when known (the entry field, the sources field).
+SOURCED_FACTS: dict[str, str] = {"released": "released", "params_b": "params",
+                                 "languages": "languages", "context": "context"}
+Fact = Literal["released", "params", "languages", "context", "config", "license", "base", "gguf"]
+
+
 class Sources(Strict):
     card: Url
     config: Url | None = None
+    released: Url | None = None
     params: Url | None = None
+    languages: Url | None = None
     context: Url | None = None
     paper: Url | None = None
+    base: Url | None = None             # states the lineage (base model and how it was derived)
+    notes: dict[Fact, str] = {}         # what the source says, where it needs reading or contradicts itself
+
+    def urls(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump(exclude={"notes"}).items() if v}
+
+
+class MotVerdict(Strict):
+    """What the Model Openness Tool (mot.isitopen.ai) gives this model, and why we differ if we do."""
+    mof_class: int | None = Field(ge=1, le=3)   # null: unclassified
+    source: Url                                  # its models/*.yml at a commit
+    checked: dt.date
+    differs: str | None = None                   # the reason, when the catalog computes another class
 
 
 class Entry(Strict):
@@ -113,20 +200,25 @@ class Entry(Strict):
     size: str
     base: Id | None = None
     relation: Literal["finetune", "continued-pretraining", "block-expansion", "distillation",
-                      "merge", "adapter"] | None = None
-    hf_repo: str = Field(pattern=r"^[\w.\-]+/[\w.\-]+$")
-    gguf_repos: list[Annotated[str, StringConstraints(pattern=r"^[\w.\-]+/[\w.\-]+$")]] = []
-    released: str = Field(pattern=r"^\d{4}-\d{2}$")
+                      "merge", "adapter", "quantization"] | None = None
+    hf_repo: Repo
+    gguf_repos: list[Repo] = []
+    released: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")   # null: unknown
     tasks: list[Id] = Field(min_length=1)
-    languages: list[str] = Field(min_length=1)
+    languages: list[str] | None = Field(default=None, min_length=1)       # null: unknown
     params_b: float = Field(gt=0)
     active_params_b: float | None = Field(default=None, gt=0)
     arch: Arch
     context: int | None = Field(default=None, gt=0)   # null: not stated by a source we could check
     license: str
+    # False when the base's own licensor released this derivative under other terms (DeepSeek-R1:
+    # MIT on DeepSeek-V3-Base), so the base's restrictions do not carry over; needs notes.license.
+    inherits_licence: bool = True
     openness: Openness | None = None    # default: the family's record
+    mot: MotVerdict | None = None
     benchmarks: list[Benchmark] = []
     sources: Sources
+    checked: dt.date                    # when these facts were last checked against their sources
 
     @model_validator(mode="after")
     def _consistent(self) -> "Entry":
@@ -136,6 +228,11 @@ class Entry(Strict):
             raise ValueError("architecture numbers need sources.config (the config.json URL)")
         if self.arch.type == "moe" and not (self.arch.experts and self.active_params_b):
             raise ValueError("a mixture of experts needs arch.experts and active_params_b")
+        if not self.inherits_licence and "license" not in self.sources.notes:
+            raise ValueError("inherits_licence: false needs sources.notes.license saying who relicensed it")
+        for field, src in SOURCED_FACTS.items():
+            if getattr(self, field) is not None and getattr(self.sources, src) is None:
+                raise ValueError(f"{field} needs sources.{src} (a URL that states it), or set it to null")
         return self
 
     @property

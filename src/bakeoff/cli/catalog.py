@@ -1,4 +1,4 @@
-"""`bakeoff catalog` (list, show, tree) and `bakeoff recommend`."""
+"""`bakeoff catalog` (list, tree) and `bakeoff recommend`; show and check live in catalog_card.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from .common import console, human_bytes, print_json
+from .common import console, print_json
 
 
 def _catalog() -> Any:
@@ -54,94 +54,26 @@ def catalog_cmd(ctx: click.Context, task: str | None, license_: str | None, comm
                                      fits), sort=sort, descending=desc)
     if as_json:
         print_json(rows)
-    else:
-        console.print(_list_table(rows))
-
-
-def _print_scorecard(sc: Any) -> None:
-    """One line per criterion, evidence URL unbroken (soft wrap) so it stays clickable."""
-    console.print(f"openness: {len(sc.met)}/5 criteria, index {sc.index:g}/5, MOF {sc.mof_label} — {sc.tier}",
-                  markup=False)
-    marks = {"open": "✓", "partial": "~", "closed": "✗"}
-    for c in sc.criteria:
-        note = f" ({c['note']})" if c.get("note") else ""
-        console.print(f"  {marks[c['status']]} {c['criterion']}: {c['status']}"
-                      + (f" — {c['evidence']}" if c.get("evidence") else "") + note,
-                      markup=False, soft_wrap=True)
-
-
-def _memory_table(ests: dict[str, Any], best: str | None) -> Table:
-    n_ctx = next(iter(ests.values())).n_ctx
-    t = Table(title=f"memory at context {n_ctx} (estimate)")
-    for col in ("quant", "weights", "KV cache", "total", "verdict"):
-        t.add_column(col)
-    for q, e in ests.items():
-        t.add_row(q + (" ← recommended" if q == best else ""), human_bytes(e.weights_bytes),
-                  human_bytes(e.kv_cache_bytes), human_bytes(e.total_bytes), e.verdict)
-    return t
-
-
-def _show_data(cat: Any, entry: Any, n_ctx: int | None) -> dict[str, Any]:
-    from ..catalog.openness import scorecard
-    from ..catalog.queries import memory
-    from ..models.fit import recommend_quant
-
-    ests = memory(entry, n_ctx)
-    return {"entry": entry.model_dump(), "org": cat.org(entry), "openness": scorecard(cat, entry).to_dict(),
-            "licence": cat.licences[entry.license].model_dump(),
-            "ancestors": [a.id for a in cat.ancestors(entry)],
-            "descendants": [c.id for c in cat.children(entry.id)],
-            "memory": {q: e.to_dict() for q, e in ests.items()}, "recommended_quant": recommend_quant(ests)}
-
-
-@catalog_cmd.command("show")
-@click.argument("entry_id", metavar="ID")
-@click.option("--ctx", "n_ctx", type=int, default=None, help="Context length for the memory estimate.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show_cmd(entry_id: str, n_ctx: int | None, as_json: bool) -> None:
-    """A model's card: facts with sources, openness scorecard, lineage, memory per quantization."""
-    from ..catalog.openness import scorecard
-    from ..catalog.queries import memory
-    from ..models.fit import recommend_quant
-
-    cat = _catalog()
-    e = cat.get(entry_id)
-    if as_json:
-        print_json(_show_data(cat, e, n_ctx))
         return
-    lic = cat.licences[e.license]
-    t = Table(show_header=False, title=f"{e.name} ({e.id})")
-    params = f"{e.params_b:g}B" + (f", {e.active_params_b:g}B active" if e.active_params_b else "")
-    a = e.arch
-    arch = f"{a.gguf}, {a.type}, {a.attention}" + (f", {a.experts} experts / {a.experts_used} used" if a.experts else "")
-    for k, v in [("organisation", cat.org(e)), ("family", e.family), ("released", e.released),
-                 ("tasks", ", ".join(e.tasks)), ("languages", ", ".join(e.languages)),
-                 ("parameters", params), ("architecture", arch),
-                 ("layers / hidden / heads / KV heads", " / ".join(str(x or "?") for x in (a.layers, a.hidden, a.heads, a.kv_heads))),
-                 ("context", str(e.context or "unknown (no source checked)")),
-                 ("licence", f"{lic.name} — commercial: {lic.commercial}"),
-                 ("Hugging Face", e.hf_repo), ("GGUF repos", ", ".join(e.gguf_repos) or "-")]:
-        t.add_row(k, v)
-    console.print(t)
-    for k, url in e.sources.model_dump().items():
-        if url:
-            console.print(f"source ({k}): {url}", markup=False, soft_wrap=True)
-    console.print(f"source (licence): {lic.source}", markup=False, soft_wrap=True)
-    sc = scorecard(cat, e)
-    _print_scorecard(sc)
-    console.print(f"MOF: {sc.mof_reason}; record from {sc.record_from}", markup=False)
-    for r in sc.restrictions:
-        console.print(f"restriction: {r}", markup=False, soft_wrap=True)
-    anc, kids = cat.ancestors(e), cat.children(e.id)
-    console.print("lineage: " + " ← ".join([e.id, *(f"{x.id}" for x in anc)])
-                  + (f"; descendants: {', '.join(k.id for k in kids)}" if kids else ""), markup=False)
-    for b in e.benchmarks:
-        console.print(f"published: {b.name} {b.score:g}" + (f" ({b.shots}-shot)" if b.shots is not None else "")
-                      + f" — {b.source}", markup=False, soft_wrap=True)
-    ests = memory(e, n_ctx)
-    best = recommend_quant(ests)
-    console.print(_memory_table(ests, best))
-    console.print(f"recommended quantization for this machine: {best or 'none fits'}")
+    console.print(_list_table(rows))
+    for note in freshness_notes(_catalog()):
+        console.print(note, markup=False, soft_wrap=True)
+
+
+def freshness_notes(cat: Any) -> list[str]:
+    """Lines saying which checked facts are older than six months: catalog entries, hosted prices."""
+    from ..evals.report import reference_prices
+    from ..freshness import STALE_LABEL, is_stale, stale_note
+
+    notes = []
+    stale = [e for e in cat.entries.values() if is_stale(e.checked)]
+    if stale:
+        notes.append(f"{len(stale)} of {len(cat.entries)} entries were last checked over {STALE_LABEL} ago: "
+                     "`bakeoff catalog check` lists them and verifies their sources")
+    prices = stale_note("hosted API prices (used for cost comparisons)", [p["checked"] for p in reference_prices()])
+    if prices:
+        notes.append(prices)
+    return notes
 
 
 @catalog_cmd.command("tree")
@@ -220,6 +152,10 @@ def register(cli: click.Group) -> None:
     from ..catalog.match import annotate_rows
     from .models import ROW_HOOKS
 
+    from .catalog_card import check_cmd, show_cmd
+
+    catalog_cmd.add_command(show_cmd)
+    catalog_cmd.add_command(check_cmd)
     cli.add_command(catalog_cmd)
     cli.add_command(recommend_cmd)
     if annotate_rows not in ROW_HOOKS:

@@ -184,7 +184,7 @@ def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool,
 def show_run(run_id: int, as_json: bool) -> list[dict[str, Any]]:
     """Leaderboard + report files for a stored run (shared by `run` and `report`)."""
     from ..evals.metrics import leaderboard
-    from ..evals.report import write_reports
+    from ..evals.report import prices_note, write_reports
     from ..store import connect
     from ..store.evals import get_run
 
@@ -200,6 +200,9 @@ def show_run(run_id: int, as_json: bool) -> list[dict[str, Any]]:
     if loads:
         console.print(f"machine load (1-min average) during speed runs: {', '.join(loads)}",
                       markup=False, soft_wrap=True)
+    note = prices_note()
+    if note:
+        console.print(note, markup=False, soft_wrap=True)
     console.print(f"report: {paths['html']}", markup=False, soft_wrap=True)
     console.print(f"export: {paths['json']} · {paths['csv']}", markup=False, soft_wrap=True)
     return rows

@@ -12,15 +12,30 @@ from typing import Any
 
 import yaml
 
+from ..freshness import age_days, is_stale, stale_note
 from ..settings import get_settings
 from .charts import Point, scatter
 
 
 def reference_prices() -> list[dict[str, Any]]:
-    """Hosted-API list prices (data file with source and date), with the 3:1 blended price."""
+    """Hosted-API list prices (data file with source and the date each was checked), with the 3:1
+    blended price, the age of the check and whether it is stale (over six months)."""
     text = (resources.files("bakeoff.evals") / "data" / "prices.yaml").read_text()
     rows = yaml.safe_load(text)["prices"]
-    return [{**r, "blended": (3 * r["input"] + r["output"]) / 4} for r in rows]
+    return [{**r, "checked": str(r["checked"]), "verified": bool(r.get("verified", False)),
+             "blended": (3 * r["input"] + r["output"]) / 4, "age_days": age_days(str(r["checked"])),
+             "stale": is_stale(str(r["checked"]))} for r in rows]
+
+
+def prices_note(prices: list[dict[str, Any]] | None = None) -> str | None:
+    """The line a leaderboard shows when the reference prices were checked over six months ago."""
+    prices = reference_prices() if prices is None else prices
+    note = stale_note("hosted API reference prices", [p["checked"] for p in prices])
+    unverified = [p["model"] for p in prices if not p["verified"]]
+    if unverified:
+        extra = f"not re-read from the provider's page: {', '.join(unverified)}"
+        note = f"{note}; {extra}" if note else f"hosted API reference prices {extra}"
+    return note
 
 
 def report_dir(run_id: int) -> Path:
@@ -79,7 +94,7 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     prices = reference_prices()
     svg = charts(rows, prices)
     return template.render(run=run, rows=rows, models=models, matrix=matrix(run, models),
-                           prices=prices, cost_chart=svg["cost"], speed_chart=svg["speed"])
+                           prices=prices, prices_note=prices_note(prices), cost_chart=svg["cost"], speed_chart=svg["speed"])
 
 
 CSV_COLUMNS = ["run", "model", "case_id", "status", "score", "pass_score", "reason", "output",

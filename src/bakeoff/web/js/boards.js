@@ -69,6 +69,7 @@ async function showRun(box, id) {
     boardTable(board.rows),
     el("p", { class: "muted" }, "Pass-rate SE = √(p(1−p)/n); n = cases per model."),
     el("div", { class: "charts", "data-testid": "bakeoff-charts" }, chartNode(board.charts.cost), chartNode(board.charts.speed)),
+    ...(board.prices_note ? [el("p", { class: "warn", "data-testid": "prices-note" }, board.prices_note)] : []),
     el("p", {}, el("a", { href: `/api/bakeoffs/${encodeURIComponent(id)}/report`, target: "_blank",
                            rel: "noopener", "data-testid": "open-report" }, "Open full report")));
 }
