@@ -108,8 +108,9 @@ def test_entries_by_age_oldest_first(tmp_path: Path) -> None:
 
 def test_check_reports_dead_sources_on_loopback(tmp_path: Path, sources: Sources) -> None:
     cat = L.load_catalog(_loopback_catalog(tmp_path, sources.url))
-    urls = C.cited_urls(cat)
+    urls = C.cited_urls(cat, hub=f"{sources.url}/huggingface.co")
     assert all(u.startswith(sources.url) for u in urls)
+    assert f"{sources.url}/huggingface.co/Qwen/Qwen3-8B-GGUF" in urls     # GGUF availability is checked too
     results = C.check_urls(urls, timeout=10)
     dead = [r for r in results if not r.ok]
     assert [r.url for r in dead] == [f"{sources.url}/dead/allenai/OLMo-1B-hf"]
@@ -125,6 +126,7 @@ def test_check_command_online_and_offline(tmp_path: Path, sources: Sources, caps
     cat = L.load_catalog(_loopback_catalog(tmp_path, sources.url))
     monkeypatch.setattr(L, "catalog", lambda: cat)
     monkeypatch.setattr(catalog_card, "PROBE_URL", sources.url + "/")
+    monkeypatch.setattr(catalog_card, "HUB_URL", f"{sources.url}/huggingface.co")
     code, out, _ = run(capsys, "catalog", "check")
     assert code == 0
     assert f"dead: {sources.url}/dead/allenai/OLMo-1B-hf (HTTP 404) — cited by olmo-1b" in out

@@ -82,6 +82,9 @@ def test_each_component_is_gated_on_its_own_licence() -> None:
     assert r.mof_class == 3 and "Custom Model Licence is not an open licence" in r.reason()
     # Open-data licences count for documents and data.
     assert klass(record(datasets={"license": "cc-by-4.0"})).mof_class == 1
+    # Not verified either way does not count either, and needs no evidence.
+    r = klass(record(eval_data={"status": "unknown", "evidence": None}))
+    assert r.mof_class == 3 and "Evaluation data: not verified against a source" in r.reason()
     # Partly published is not published.
     r = klass(record(datasets={"status": "partial", "note": "an extract"}))
     assert r.mof_class == 2 and "only partly published (an extract)" in r.reason()

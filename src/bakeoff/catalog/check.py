@@ -33,8 +33,12 @@ def entries_by_age(cat: Catalog, today: dt.date | None = None) -> list[EntryAge]
     return sorted(rows, key=lambda r: (r.checked, r.id))
 
 
-def cited_urls(cat: Catalog) -> dict[str, list[str]]:
-    """Each source URL the catalog cites, with what cites it (entry ids, family ids, licences)."""
+HUB = "https://huggingface.co"
+
+
+def cited_urls(cat: Catalog, hub: str = HUB) -> dict[str, list[str]]:
+    """Each source URL the catalog cites, with what cites it (entry ids, family ids, licences),
+    plus each entry's Hugging Face repository and GGUF repositories (their existence is a fact)."""
     urls: dict[str, list[str]] = {}
 
     def add(url: str | None, who: str) -> None:
@@ -56,6 +60,8 @@ def cited_urls(cat: Catalog) -> dict[str, list[str]]:
             add(b.source, e.id)
         if e.mot:
             add(e.mot.source, e.id)
+        for repo in (e.hf_repo, *e.gguf_repos):
+            add(f"{hub.rstrip('/')}/{repo}", e.id)
     return urls
 
 

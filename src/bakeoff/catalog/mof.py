@@ -76,6 +76,8 @@ def _judge(c: MofComponent, record: Openness, licences: dict[str, Licence],
     counted, why = False, ""
     if comp.status == "closed":
         why = "not published"
+    elif comp.status == "unknown":
+        why = "not verified against a source" + (f" ({comp.note})" if comp.note else "")
     elif comp.status == "partial":
         why = "only partly published" + (f" ({comp.note})" if comp.note else "")
     elif c.key == "weights":
@@ -120,7 +122,7 @@ def evaluate(record: Openness, licences: dict[str, Licence], weights_chain: list
         # MOF v1.0: the technical report may be omitted when a research paper is provided.
         report.why = "research paper stands in for it"
     elif not report.counted and paper.status != "closed":
-        report.why += f"; the research paper could stand in but is {paper.why}"
+        report.why += f"; the research paper could stand in, but: {paper.why}"
     satisfied = {v.key for v in verdicts if v.counted} | ({"tech_report"} if paper.counted else set())
     achieved: int | None = None
     for cls in (3, 2, 1):

@@ -24,7 +24,7 @@ CRITERIA: list[tuple[str, str]] = [
     ("training_code", "fine-tuning code"),
     ("checkpoints", "weights with training metrics"),
 ]
-POINTS = {"open": 1.0, "partial": 0.5, "closed": 0.0}
+POINTS = {"open": 1.0, "partial": 0.5, "closed": 0.0, "unknown": 0.0}
 ROMAN = mof.ROMAN
 
 

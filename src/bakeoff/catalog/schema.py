@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.\-]*$")]
 Repo = Annotated[str, StringConstraints(pattern=r"^[\w.\-]+/[\w.\-]+$")]
-Status = Literal["open", "partial", "closed"]
+Status = Literal["open", "partial", "closed", "unknown"]   # unknown: not verified either way
 
 
 class Strict(BaseModel):
@@ -85,7 +85,7 @@ class Component(Strict):
 
     @model_validator(mode="after")
     def _evidence(self) -> "Component":
-        if self.status != "closed" and not self.evidence:
+        if self.status in ("open", "partial") and not self.evidence:
             raise ValueError(f"a {self.status} component needs an evidence URL")
         return self
 
@@ -94,7 +94,8 @@ _CLOSED = Component()
 
 
 class Openness(Strict):
-    """One record per MOF component; a component left out is not published (closed)."""
+    """One record per MOF component; a component left out is not published (closed). A family
+    whose publications were not all checked says `unknown` for the ones left unchecked."""
     architecture: Component = _CLOSED
     weights: Component = _CLOSED        # its licence is the entry's `license` (and its ancestors')
     model_card: Component = _CLOSED
@@ -178,6 +179,7 @@ class Sources(Strict):
     context: Url | None = None
     paper: Url | None = None
     base: Url | None = None             # states the lineage (base model and how it was derived)
+    gguf: Url | None = None             # shows the GGUF repositories listed in gguf_repos
     notes: dict[Fact, str] = {}         # what the source says, where it needs reading or contradicts itself
 
     def urls(self) -> dict[str, str]:

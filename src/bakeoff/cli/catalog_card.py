@@ -10,8 +10,9 @@ from rich.table import Table
 
 from .common import console, human_bytes, print_json
 
-MARKS = {"open": "✓", "partial": "~", "closed": "✗"}
+MARKS = {"open": "✓", "partial": "~", "closed": "✗", "unknown": "?"}
 PROBE_URL = "https://huggingface.co"
+HUB_URL = "https://huggingface.co"     # where hf_repo and gguf_repos live
 
 
 def _catalog() -> Any:
@@ -165,7 +166,7 @@ def check_cmd(offline: bool, timeout: float, as_json: bool) -> None:
 
     cat = _catalog()
     ages = entries_by_age(cat)
-    urls = cited_urls(cat)
+    urls = cited_urls(cat, HUB_URL)
     is_online = not offline and online(PROBE_URL, min(timeout, 5.0))
     results = check_urls(urls, timeout) if is_online else None
     if as_json:
