@@ -220,7 +220,7 @@ class Entry(Strict):
     mot: MotVerdict | None = None
     benchmarks: list[Benchmark] = []
     sources: Sources
-    checked: dt.date                    # when these facts were last checked against their sources
+    checked: dt.date                    # when these facts as a whole were last checked against their sources
 
     @model_validator(mode="after")
     def _consistent(self) -> "Entry":
