@@ -64,7 +64,11 @@ def test_bakeoff_board_has_the_reports_charts_and_rows(tmp_path):
     # The very markup the HTML report embeds, and nothing of the run's file paths.
     run = get_run(db, run_id)
     assert board["charts"] == charts(leaderboard(run))
-    assert board["charts"]["cost"] in render_html(run, leaderboard(run))
+    html = render_html(run, leaderboard(run))
+    assert board["charts"]["cost"] in html
+    # Reference prices checked over six months ago say so on the board and in the report.
+    assert board["prices_note"] and "hosted API reference prices last checked 2024-10-01" in board["prices_note"]
+    assert 'id="prices-note"' in html and "(stale)" in html
     assert "suite_path" not in board["run"] and str(tmp_path) not in json.dumps(board)
     with pytest.raises(NotFoundError, match="unknown bakeoff run '999'"):
         boards.bakeoff_board(db, 999)
