@@ -167,7 +167,7 @@ class Benchmark(Strict):
 # Facts that must each name their own source when known (the entry field, the sources field).
 SOURCED_FACTS: dict[str, str] = {"released": "released", "params_b": "params",
                                  "languages": "languages", "context": "context"}
-Fact = Literal["released", "params", "languages", "context", "config", "license", "base", "gguf"]
+Fact = Literal["released", "params", "languages", "context", "config", "license", "base", "gguf", "hf_repo"]
 
 
 class Sources(Strict):
@@ -228,8 +228,8 @@ class Entry(Strict):
             raise ValueError("base and relation go together: give both or neither")
         if self.arch.has_numbers() and not self.sources.config:
             raise ValueError("architecture numbers need sources.config (the config.json URL)")
-        if self.arch.type == "moe" and not (self.arch.experts and self.active_params_b):
-            raise ValueError("a mixture of experts needs arch.experts and active_params_b")
+        if self.arch.type == "moe" and not self.active_params_b:
+            raise ValueError("a mixture of experts needs active_params_b (the parameters used per token)")
         if not self.inherits_licence and "license" not in self.sources.notes:
             raise ValueError("inherits_licence: false needs sources.notes.license saying who relicensed it")
         for field, src in SOURCED_FACTS.items():
