@@ -41,6 +41,13 @@ def test_sort_by_any_column_both_ways(capsys) -> None:
     assert down[0]["id"] == "deepseek-r1" or down[0]["params_b"] == max(r["params_b"] for r in up)
 
 
+def test_sort_by_release_puts_the_newest_first_and_unknown_last(capsys) -> None:
+    rows = run_json(capsys, "catalog", "--sort", "released", "--desc")
+    known = [r["released"] for r in rows if r["released"]]
+    assert known == sorted(known, reverse=True) and known[0] >= "2026-04"
+    assert all(r["released"] is None for r in rows[len(known):])
+
+
 def test_fits_uses_this_machines_memory(capsys, monkeypatch) -> None:
     monkeypatch.setattr(fit, "available_bytes", lambda: 4 << 30)
     rows = run_json(capsys, "catalog", "--fits", "Q4_K_M")

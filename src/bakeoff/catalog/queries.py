@@ -42,11 +42,12 @@ def row(cat: Catalog, entry: Entry) -> dict[str, Any]:
         "arch": entry.arch.type, "context": entry.context, "license": entry.license,
         "commercial": sc.commercial, "criteria": len(sc.met), "index": sc.index,
         "mof": sc.mof_class, "tier": sc.tier, "tasks": list(entry.tasks), "base": entry.base,
-        "hf_repo": entry.hf_repo, "source": entry.sources.card,
+        "hf_repo": entry.hf_repo, "source": entry.sources.card, "released": entry.released,
+        "checked": entry.checked.isoformat(),
     }
 
 
-SORT_COLUMNS = ["id", "name", "family", "org", "params_b", "context", "license", "commercial",
+SORT_COLUMNS = ["id", "name", "family", "org", "params_b", "context", "license", "commercial", "released", "checked",
                 "criteria", "index", "mof", "tier"]
 OPEN_LEVELS = ["0", "1", "2", "3", "4", "5", "mof-iii", "mof-ii", "mof-i"]
 

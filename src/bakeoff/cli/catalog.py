@@ -20,11 +20,11 @@ def _catalog() -> Any:
 
 def _list_table(rows: list[dict[str, Any]]) -> Table:
     t = Table(title=f"{len(rows)} catalog models")
-    for col in ("id", "family", "params", "context", "licence", "commercial", "open", "MOF", "tasks"):
+    for col in ("id", "family", "released", "params", "context", "licence", "commercial", "open", "MOF", "tasks"):
         t.add_column(col, no_wrap=col == "id", overflow="fold")
     for r in rows:
         params = f"{r['params_b']:g}B" + (f" ({r['active_params_b']:g}B active)" if r["active_params_b"] else "")
-        t.add_row(r["id"], r["family"], params, str(r["context"] or "?"), r["license"], r["commercial"],
+        t.add_row(r["id"], r["family"], r["released"] or "?", params, str(r["context"] or "?"), r["license"], r["commercial"],
                   f"{r['criteria']}/5", {1: "I", 2: "II", 3: "III"}.get(r["mof"], "-"), ", ".join(r["tasks"]))
     return t
 
