@@ -90,6 +90,15 @@ def test_each_component_is_gated_on_its_own_licence() -> None:
     assert r.mof_class == 2 and "only partly published (an extract)" in r.reason()
 
 
+def test_a_record_checked_in_part_leaves_the_rest_unknown_not_closed() -> None:
+    partial = Openness.model_validate({"unlisted": "unknown", "weights": {"status": "open", "evidence": "https://x.org"}})
+    full = Openness.model_validate({"weights": {"status": "open", "evidence": "https://x.org"}})
+    assert partial.datasets.status == "unknown" and full.datasets.status == "closed"
+    r = klass(partial)
+    assert "Data card: not verified against a source" in r.reason()
+    assert [k for k, _ in partial.components()] == [c.key for c in MOF_COMPONENTS]
+
+
 def test_weights_carry_the_licence_of_every_ancestor() -> None:
     chain = [("child", LICENCES["apache-2.0"]), ("base", LICENCES["custom"])]
     r = klass(record(), weights=chain)

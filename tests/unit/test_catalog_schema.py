@@ -49,7 +49,7 @@ def test_every_fact_has_a_source() -> None:
         for b in e.benchmarks:
             assert b.source.startswith("https://"), (e.id, b.name)
         rec, _ = cat.openness(e)
-        for name, comp in rec:
+        for name, comp in rec.components():
             assert comp.status in ("closed", "unknown") or comp.evidence, (e.id, name)
             assert comp.license is None or comp.license in cat.licences, (e.id, name)
         if not e.inherits_licence:

@@ -49,12 +49,12 @@ def cited_urls(cat: Catalog, hub: str = HUB) -> dict[str, list[str]]:
         add(lic.source, f"licence {lic.id}")
     for fam in cat.families.values():
         add(fam.source, f"family {fam.id}")
-        for _, comp in fam.openness:
+        for _, comp in fam.openness.components():
             add(comp.evidence, f"family {fam.id}")
     for e in cat.entries.values():
         for url in e.sources.urls().values():
             add(url, e.id)
-        for _, comp in e.openness or ():
+        for _, comp in (e.openness.components() if e.openness else ()):
             add(comp.evidence, e.id)
         for b in e.benchmarks:
             add(b.source, e.id)

@@ -86,7 +86,7 @@ class Catalog:
 
 
 def _check_component_licences(cat: Catalog, record: Openness | None, where: dict[str, str]) -> None:
-    for key, comp in record or ():
+    for key, comp in (record.components() if record else ()):
         if comp.license is not None and comp.license not in cat.licences:
             raise CatalogError(f"openness.{key}.license: unknown licence {comp.license!r}; "
                                f"known: {', '.join(sorted(cat.licences))}", **where)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -94,8 +94,10 @@ _CLOSED = Component()
 
 
 class Openness(Strict):
-    """One record per MOF component; a component left out is not published (closed). A family
-    whose publications were not all checked says `unknown` for the ones left unchecked."""
+    """One record per MOF component. A component left out takes the status `unlisted` says: closed
+    (not published; the default, for records checked against everything the producer published) or
+    unknown (for records checked only in part)."""
+    unlisted: Literal["closed", "unknown"] = "closed"
     architecture: Component = _CLOSED
     weights: Component = _CLOSED        # its licence is the entry's `license` (and its ancestors')
     model_card: Component = _CLOSED
@@ -114,6 +116,13 @@ class Openness(Strict):
     paper: Component = _CLOSED
     metadata: Component = _CLOSED
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_unlisted(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("unlisted") == "unknown":
+            data = {**{c.key: {"status": "unknown"} for c in MOF_COMPONENTS}, **data}
+        return data
+
     @model_validator(mode="after")
     def _weights_licence(self) -> "Openness":
         if self.weights.license is not None:
@@ -122,6 +131,10 @@ class Openness(Strict):
 
     def component(self, key: str) -> Component:
         return getattr(self, key)
+
+    def components(self) -> list[tuple[str, Component]]:
+        """(key, component) for every MOF component, in the framework's order."""
+        return [(c.key, self.component(c.key)) for c in MOF_COMPONENTS]
 
 
 class Family(Strict):

@@ -74,7 +74,8 @@ def print_mof(mof: dict[str, Any], mot: dict[str, Any] | None) -> None:
     for cls in (3, 2, 1):
         _say(f"  {NAMES[cls]}:")
         for c in (c for c in mof["components"] if c["mof_class"] == cls):
-            mark = "✓" if c["counted"] else ("≈" if c["why"].startswith("research paper stands in") else "✗")
+            mark = "✓" if c["counted"] else ("≈" if c["why"].startswith("research paper stands in")
+                                             else "?" if c["status"] == "unknown" else "✗")
             lic = f" [{c['license']}]" if c["license"] else ""
             opt = "" if c["required"] else " (optional)"
             held = " ← holds it back" if c["key"] in blockers else ""
