@@ -62,6 +62,7 @@ def test_bakeoff_run_table_charts_and_inert_names(page, live_server, runs, artif
         for model in MODELS:
             assert svg.locator("g.point").filter(has_text=model).count() == 1
     expect(page.locator("#chart-cost g.ref").first).to_be_visible()   # hosted API prices
+    expect(page.get_by_test_id("prices-note")).to_contain_text("last checked 2024-10-01")   # and their age
     # The hostile name is text in the table and in both charts; nothing ran, no image was made.
     expect(rows.nth(2).locator("td").nth(0)).to_have_text(EVIL)
     assert page.locator("img").count() == 0
