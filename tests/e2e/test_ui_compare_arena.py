@@ -3,7 +3,6 @@ the leaderboard and catalog pages, in a real browser."""
 
 from __future__ import annotations
 
-import sys
 
 import httpx
 from playwright.sync_api import expect
@@ -104,16 +103,16 @@ def test_leaderboard_and_catalog_empty_states(page, live_server, artifacts):
 
 
 def test_catalog_cards_filter_and_stay_inert(page, live_server, monkeypatch, artifacts):
-    import bakeoff.catalog
+    from bakeoff import boards
 
+    # Rows in the shape of the catalog's own table (catalog.queries.row), one of them hostile.
     entries = [
         {"id": "tiny-1", "name": "Tiny One", "family": "tiny", "license": "apache-2.0",
-         "tasks": ["chat"], "context": 2048, "sources": {"card": "https://example.org/tiny"}},
+         "tasks": ["chat"], "context": 2048, "source": "https://example.org/tiny"},
         {"id": "evil", "name": "<img src=x onerror=\"window.__xss=5\">", "license": "mit",
-         "tasks": ["code"], "sources": {"card": "javascript:window.__xss=6"}},
+         "tasks": ["code"], "source": "javascript:window.__xss=6"},
     ]
-    monkeypatch.setattr(bakeoff.catalog, "entries", lambda: entries, raising=False)
-    monkeypatch.setitem(sys.modules, "bakeoff.catalog.load", None)   # use entries() even after merge
+    monkeypatch.setattr(boards, "catalog_entries", lambda: entries)
     page.goto(f"{live_server.url}/#catalog")
     cards = page.locator("[data-testid=catalog-card]")
     expect(cards).to_have_count(2)

@@ -1,17 +1,21 @@
-"""Leaderboard and catalog views: empty while their sources are missing, summaries once they exist."""
+"""Leaderboard and catalog views: empty before any run, summaries once runs exist, and the same
+number strings in `bakeoff run`, the UI's board and the HTML report."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import sys
-from types import SimpleNamespace
+import re
 from xml.etree import ElementTree
 
 import pytest
+from rich.console import Console
 
-import bakeoff.catalog
 from bakeoff import boards
+from bakeoff.catalog.load import catalog
+from bakeoff.catalog.queries import row
+from bakeoff.cli.run import leaderboard_table
 from bakeoff.errors import NotFoundError
 from bakeoff.evals.charts import Point, scatter
 from bakeoff.evals.metrics import leaderboard
@@ -19,17 +23,17 @@ from bakeoff.evals.runner import RunOptions, run_suite
 from bakeoff.evals.speed import Workload
 from bakeoff.evals.suite import load_suite
 from bakeoff.store import connect
+from bakeoff.store.bench import save_run
 from bakeoff.store.evals import get_run
 from fake_engine import install
 
 
-def test_empty_when_sources_are_missing(monkeypatch):
+def test_empty_before_any_run_and_the_catalog_as_its_table_rows():
     db = connect()
     assert boards.bakeoff_runs(db) == [] and boards.benchmark_runs(db) == []
-    for name in boards._CATALOG_FUNCS:   # a catalog package without an entry function yet
-        monkeypatch.delattr(bakeoff.catalog, name, raising=False)
-    monkeypatch.setitem(sys.modules, "bakeoff.catalog.load", None)   # import raises: not there
-    assert boards.catalog_entries() == []
+    cat = catalog()
+    assert boards.catalog_entries() == [row(cat, e) for e in cat.entries.values()]
+    assert any(e["id"] == "smollm2-135m-instruct" for e in boards.catalog_entries())
 
 
 SUITE = """\
@@ -86,18 +90,33 @@ def test_chart_labels_are_escaped_text():
     assert label.replace("\x07", "") in texts and "<ref>" in texts and "t <b>" in texts
 
 
-def test_catalog_entries_accept_objects(monkeypatch):
-    monkeypatch.setitem(sys.modules, "bakeoff.catalog.load", None)
-    monkeypatch.setattr(bakeoff.catalog, "entries",
-                        lambda: [SimpleNamespace(id="x", name="X"), {"id": "y", "name": "Y"}], raising=False)
-    assert boards.catalog_entries() == [{"id": "x", "name": "X"}, {"id": "y", "name": "Y"}]
-
-
-def test_benchmark_rows_flatten_metrics(monkeypatch):
-    fake = SimpleNamespace(recent_runs=lambda db, limit: [
-        {"id": 3, "created_at": "t", "model": "m", "task": "arc_easy", "n": 50,
-         "scores": {"acc": {"value": 0.5, "stderr": 0.07, "n": 50}, "acc_norm": {"value": 0.6, "stderr": 0.07}}}])
-    monkeypatch.setitem(sys.modules, "bakeoff.store.bench", fake)
-    rows = boards.benchmark_runs(connect())
+def test_benchmark_rows_flatten_metrics():
+    db = connect()
+    save_run(db, model="m", model_sha256="x" * 64, task="arc_easy", settings={}, n=50, seconds=1.0,
+             scores={"acc": {"value": 0.5, "stderr": 0.07, "n": 50}, "acc_norm": {"value": 0.6, "stderr": 0.07}})
+    rows = boards.benchmark_runs(db)
     assert [(r["benchmark"], r["metric"], r["value"], r["n"]) for r in rows] == [
         ("arc_easy", "acc", 0.5, 50), ("arc_easy", "acc_norm", 0.6, 50)]
+    assert [r["text"] for r in rows] == ["50.0 ± 7.0 (n=50)", "60.0 ± 7.0 (n=50)"]
+
+
+def test_terminal_board_and_report_show_the_same_strings(tmp_path):
+    undo = install({"fake-good": lambda p: "hi, 4", "fake-half": lambda p: "hi"})
+    try:
+        (tmp_path / "s.yaml").write_text(SUITE)
+        run_id = run_suite(load_suite(tmp_path / "s.yaml"), ["fake-good", "fake-half"],
+                           RunOptions(speed_repeats=2, workloads=SMALL))
+    finally:
+        undo()
+    db = connect()
+    run = get_run(db, run_id)
+    terminal = Console(width=400, file=io.StringIO(), record=True)
+    terminal.print(leaderboard_table(leaderboard(run), run))
+    printed, html = terminal.export_text(), boards.bakeoff_report_html(db, run_id)
+    rows = {r["model"]: r["text"] for r in boards.bakeoff_board(db, run_id)["rows"]}
+    assert rows["fake-half"]["pass_rate"] == "50% ± 35% (n=2)" and rows["fake-good"]["mean_score"] == "1.00 ± 0.00"
+    assert re.fullmatch(r"\d+ \(\d+–\d+\)", rows["fake-good"]["ttft_ms"])        # median (P5–P95)
+    assert re.fullmatch(r"\$\d\.\d{3} \(\d\.\d{3}–\d\.\d{3}\)", rows["fake-good"]["cost_blended"])
+    for text in rows.values():
+        for key in ("pass_rate", "mean_score", "ttft_ms", "output_tps", "prompt_tps", "cost_blended"):
+            assert text[key] in printed and f">{text[key]}<" in html, (key, text[key])

@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from ..estimates import Style, show_stat
 from ..models import fit
 from .load import Catalog
 from .openness import scorecard
@@ -23,6 +24,9 @@ from .schema import Entry
 
 def _has_table(db: sqlite3.Connection, name: str) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
+
+_SCORE = Style(digits=3, with_n=True)   # a measured score in a reason: 0.600 ± 0.070 (n=50)
 
 
 def stored_results(db: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -97,8 +101,7 @@ def _score(cat: Catalog, entry: Entry, task: str,
         mean = sum(m["value"] for m in measured) / len(measured)
         score += 5.0 * mean   # measured here outweighs everything else
         for m in measured:
-            err = f" ± {m['stderr']:.3f}" if isinstance(m.get("stderr"), (int, float)) else ""
-            reasons.insert(0, f"measured here: {m['source']} {m['metric']} {m['value']:.3f}{err} (n={m['n']})")
+            reasons.insert(0, f"measured here: {m['source']} {m['metric']} {show_stat(m, _SCORE)}")
     return score, reasons
 
 

@@ -3,10 +3,17 @@ lm-evaluation-harness, stored per item (an interrupted run resumes), printed as 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import click
 
+from ..errors import InvalidParamsError
+from ..evals.bench import get_task, run_benchmark, task_names
+from ..estimates import show_stat
+from ..evals.bench.runner import LazyEngine
+from ..evals.columns import BENCHMARK
+from ..settings import get_settings
 from .common import console, err_console, print_json
 
 
@@ -15,7 +22,8 @@ def _split(value: str) -> list[str]:
 
 
 def _cell(score: Any) -> str:
-    return f"{score.value * 100:.1f}±{score.stderr * 100:.1f}" if score.n > 1 else f"{score.value * 100:.1f}"
+    """The score as `bakeoff run` and the UI show it, without n (the table has its own column)."""
+    return show_stat(score.to_dict(), replace(BENCHMARK, with_n=False))
 
 
 def _table(results: list[Any], names: list[str]) -> None:
@@ -46,10 +54,6 @@ def _progress_bar(label: str):
 
 
 def run_all(tasks: list[str], models: list[str], limit: int | None, shots: int | None) -> list[Any]:
-    from ..evals.bench import get_task, run_benchmark
-    from ..evals.bench.runner import LazyEngine
-    from ..settings import get_settings
-
     for t in tasks:  # fail on a bad task name before loading any model
         get_task(t).docs()
     results = []
@@ -81,8 +85,6 @@ def bench_cmd(tasks: str | None, models: str | None, limit: int | None, shots: i
     Results are stored per item; running the same command again reuses them, and an interrupted
     run picks up where it stopped.
     """
-    from ..errors import InvalidParamsError
-
     if list_tasks:
         return _list_tasks(as_json)
     if not tasks or not models:
@@ -98,8 +100,6 @@ def bench_cmd(tasks: str | None, models: str | None, limit: int | None, shots: i
 
 
 def _list_tasks(as_json: bool) -> None:
-    from ..evals.bench import get_task, task_names
-
     specs = [get_task(n) for n in task_names()]
     if as_json:
         print_json([{"name": s.name, "title": s.title, "kind": s.kind, "metrics": s.metrics,

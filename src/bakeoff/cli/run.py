@@ -7,6 +7,16 @@ from typing import Any
 
 import click
 
+from ..errors import EngineError
+from ..estimates import MISSING
+from ..evals.columns import benchmark_columns, row_text
+from ..evals.metrics import leaderboard
+from ..evals.report import prices_note, write_reports
+from ..evals.runner import RunOptions, run_suite
+from ..evals.speed import DEFAULT_REPEATS
+from ..evals.suite import load_suite
+from ..store import connect
+from ..store.evals import get_run
 from .common import console, err_console, print_json
 
 
@@ -15,50 +25,6 @@ def table_console() -> Any:
     from rich.console import Console
 
     return console if console.is_terminal else Console(width=200, highlight=False)
-
-
-def _fmt_pm(stat: dict[str, float] | None, pct: bool = False) -> str:
-    if not stat or not stat.get("n"):
-        return "–"
-    k = 100 if pct else 1
-    unit = "%" if pct else ""
-    return f"{stat['value'] * k:.0f}{unit} ± {stat['se'] * k:.0f}{unit}" if pct else \
-        f"{stat['value']:.2f} ± {stat['se']:.2f}"
-
-
-def _fmt_range(stat: dict[str, float] | None, scale: float = 1.0, digits: int = 0) -> str:
-    if not stat:
-        return "–"
-    f = f"{{:.{digits}f}}"
-    return (f"{f.format(stat['median'] * scale)} "
-            f"({f.format(stat['p5'] * scale)}–{f.format(stat['p95'] * scale)})")
-
-
-def _fmt_cost(cost: dict[str, Any]) -> str:
-    b = cost.get("blended")
-    if not b:
-        return "–"
-    return f"${b['median']:.3f} ({b['low']:.3f}–{b['high']:.3f})"
-
-
-def _fmt_rss(row: dict[str, Any]) -> str:
-    """Peak process RSS, and how much of it came while this model was loaded."""
-    from .common import human_bytes
-
-    peak, base = row["peak_rss_bytes"], row["info"].get("baseline_rss_bytes")
-    if not peak:
-        return "–"
-    return human_bytes(peak) + (f" (+{human_bytes(peak - base)})" if base else "")
-
-
-def _bench_metric(rows: list[dict[str, Any]], task: str) -> str:
-    return next((r["benchmarks"][task]["metric"] for r in rows if task in r.get("benchmarks", {})), "")
-
-
-def _fmt_bench(b: dict[str, Any] | None) -> str:
-    if not b or b.get("value") is None:
-        return "-"
-    return f"{100 * b['value']:.1f} ± {100 * (b['stderr'] or 0):.1f} (n={b['n']})"
 
 
 def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
@@ -70,19 +36,16 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
                         f"${s.get('hourly_cost')}/h · " + (f"speed: median (P5–P95) of n={n_rep}"
                                                            if s.get("speed") else "speed not measured"),
                   title_justify="left")
-    tasks = sorted({t for r in rows for t in r.get("benchmarks", {})})
-    for col in ("model", "pass rate ± SE (n)", "mean score ± SE",
-                *(f"{t} ({_bench_metric(rows, t)})" for t in tasks), "TTFT ms", "output tok/s",
+    benchmarks = benchmark_columns(rows)
+    for col in ("model", "pass rate ± SE (n)", "mean score ± SE", *(h for _, h in benchmarks), "TTFT ms", "output tok/s",
                 "prompt tok/s", "$/1M blended 3:1", "peak RSS (+model)", "status"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        pr = r["pass_rate"]
+        text = row_text(r)
         status = r["status"] if not r["error"] else f"failed: {r['error']}"
-        bench = [_fmt_bench(r.get("benchmarks", {}).get(t)) for t in tasks]
-        table.add_row(r["model"], f"{_fmt_pm(pr, pct=True)} (n={pr['n']})", _fmt_pm(r["mean_score"]),
-                      *bench, _fmt_range(r["ttft_s"], 1000), _fmt_range(r["output_tps"], digits=1),
-                      _fmt_range(r["prompt_tps"]), _fmt_cost(r["cost"]),
-                      _fmt_rss(r), status)
+        bench = [text["benchmarks"].get(t, MISSING) for t, _ in benchmarks]
+        table.add_row(r["model"], text["pass_rate"], text["mean_score"], *bench, text["ttft_ms"],
+                      text["output_tps"], text["prompt_tps"], text["cost_blended"], text["peak_rss"], status)
     return table
 
 
@@ -155,10 +118,6 @@ class BarProgress:
 def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool, repeats: int | None,
             judge: str | None, threads: int | None, concurrency: int, as_json: bool) -> None:
     """Run models on a suite (default: the starter suite on the packaged models) and compare them."""
-    from ..evals.runner import RunOptions, run_suite
-    from ..evals.speed import DEFAULT_REPEATS
-    from ..evals.suite import load_suite
-
     suite = load_suite(suite_name)  # a malformed suite stops here, before any model loads
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     options = RunOptions(use_cache=not no_cache, speed=not no_speed,
@@ -175,19 +134,12 @@ def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool,
     rows = show_run(run_id, as_json)
     failed = [r for r in rows if r["status"] == "failed"]
     if failed and len(failed) == len(rows):  # nothing was compared: scripts must notice
-        from ..errors import EngineError
-
         raise EngineError(f"every model failed; first: {failed[0]['model']}: {failed[0]['error']}",
                           "check the model with `bakeoff show MODEL`")
 
 
 def show_run(run_id: int, as_json: bool) -> list[dict[str, Any]]:
     """Leaderboard + report files for a stored run (shared by `run` and `report`)."""
-    from ..evals.metrics import leaderboard
-    from ..evals.report import prices_note, write_reports
-    from ..store import connect
-    from ..store.evals import get_run
-
     run = get_run(connect(), run_id)
     rows = leaderboard(run)
     paths = write_reports(run, rows)

@@ -15,6 +15,7 @@ import yaml
 from ..freshness import age_days, is_stale, stale_note
 from ..settings import get_settings
 from .charts import Point, scatter
+from .columns import benchmark_columns, row_text
 
 
 def reference_prices() -> list[dict[str, Any]]:
@@ -93,7 +94,8 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     models = [r["model"] for r in rows]
     prices = reference_prices()
     svg = charts(rows, prices)
-    return template.render(run=run, rows=rows, models=models, matrix=matrix(run, models),
+    shown = [{**r, "text": row_text(r)} for r in rows]
+    return template.render(run=run, rows=shown, benchmarks=benchmark_columns(rows), models=models, matrix=matrix(run, models),
                            prices=prices, prices_note=prices_note(prices), cost_chart=svg["cost"], speed_chart=svg["speed"])
 
 

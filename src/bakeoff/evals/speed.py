@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import psutil
 
 from ..engines.base import Engine, GenParams, collect
@@ -62,6 +61,8 @@ def build_prompt(engine: Engine, work: Workload, nonce: int) -> str:
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
+    import numpy as np   # not for `bakeoff --help`: only measuring needs it
+
     arr = np.asarray(values, dtype=float)
     return {"median": float(np.median(arr)), "p5": float(np.percentile(arr, 5)),
             "p95": float(np.percentile(arr, 95)), "n": int(arr.size)}
@@ -106,7 +107,7 @@ def measure_concurrent(engine: Engine, work: Workload, n: int, repeats: int) -> 
             wall = time.perf_counter() - t0
             out_tokens = sum(x.usage.completion_tokens for x in resps)
             samples.append({"aggregate_output_tps": out_tokens / wall, "wall_s": wall,
-                            "ttft_s": float(np.median([x.timings.ttft_s for x in resps])),
+                            "ttft_s": percentiles([x.timings.ttft_s for x in resps])["median"],
                             "completion_tokens": out_tokens})
     summary = {k: percentiles([s[k] for s in samples]) for k in ("aggregate_output_tps", "ttft_s")}
     summary["workload"] = {"prompt_tokens": work.prompt_tokens, "max_tokens": work.max_tokens,
@@ -157,7 +158,8 @@ def costs(speed: dict[str, dict[str, Any]], hourly_cost: float) -> dict[str, Any
                       "high": _cost_per_m(hourly_cost, stats["p5"]), "n": stats["n"]}
     if out.get("input") and out.get("output") and all(
             out[k][q] is not None for k in ("input", "output") for q in ("median", "low", "high")):
-        out["blended"] = {q: (3 * out["input"][q] + out["output"][q]) / 4 for q in ("median", "low", "high")}
+        out["blended"] = {**{q: (3 * out["input"][q] + out["output"][q]) / 4 for q in ("median", "low", "high")},
+                          "n": min(out["input"]["n"], out["output"]["n"])}
     else:
         out["blended"] = None
     return out

@@ -4,17 +4,6 @@ import { ratingsTable } from "./arena.js";
 
 // --- bakeoff runs: the report's own table columns and SVG charts --------------------------------
 
-const fixed = (v, d) => Number(v).toFixed(d);
-const plusMinus = (s, pct) => !s || !s.n ? "–"
-  : pct ? `${fixed(100 * s.value, 0)}% ± ${fixed(100 * s.se, 0)}% (n=${s.n})` : `${fixed(s.value, 2)} ± ${fixed(s.se, 2)}`;
-const range = (s, scale = 1, d = 0) => !s ? "–"
-  : `${fixed(s.median * scale, d)} (${fixed(s.p5 * scale, d)}–${fixed(s.p95 * scale, d)})`;
-const blended = c => !c || !c.blended ? "–"
-  : `$${fixed(c.blended.median, 3)} (${fixed(c.blended.low, 3)}–${fixed(c.blended.high, 3)})`;
-const mib = b => `${fixed(b / 1048576, 0)} MiB`;
-const rss = r => !r.peak_rss_bytes ? "–"
-  : mib(r.peak_rss_bytes) + (r.baseline_rss_bytes ? ` (+${mib(r.peak_rss_bytes - r.baseline_rss_bytes)})` : "");
-
 function table(headers, rows) {
   return el("div", { class: "table-wrap" }, el("table", {},
     el("thead", {}, el("tr", {}, ...headers.map(h => el("th", {}, h)))),
@@ -46,13 +35,16 @@ function runLabel(r) {
   return `#${r.id} · ${r.suite} · ${(r.models || []).length} models · ${when}${r.status === "done" ? "" : ` · ${r.status}`}`;
 }
 
-function boardTable(rows) {
-  return table(["Model", "Pass rate ± SE (n)", "Mean score ± SE", "TTFT ms", "Output tok/s", "Prompt tok/s",
-                "$/1M blended 3:1", "Peak RSS (+model)", "Status"],
+// Every number arrives as text (r.text, from evals/columns.py): the same strings `bakeoff run`
+// prints and the HTML report shows.
+function boardTable(rows, benchmarks) {
+  return table(["Model", "Pass rate ± SE (n)", "Mean score ± SE", ...benchmarks.map(([, header]) => header),
+                "TTFT ms", "Output tok/s", "Prompt tok/s", "$/1M blended 3:1", "Peak RSS (+model)", "Status"],
     rows.map(r => el("tr", { "data-testid": "bakeoff-row", "data-model": r.model },
-      el("td", {}, r.model), el("td", {}, plusMinus(r.pass_rate, true)), el("td", {}, plusMinus(r.mean_score)),
-      el("td", {}, range(r.ttft_s, 1000)), el("td", {}, range(r.output_tps, 1, 1)), el("td", {}, range(r.prompt_tps)),
-      el("td", {}, blended(r.cost)), el("td", {}, rss(r)),
+      el("td", {}, r.model), el("td", {}, r.text.pass_rate), el("td", {}, r.text.mean_score),
+      ...benchmarks.map(([task]) => el("td", {}, r.text.benchmarks[task] ?? "–")),
+      el("td", {}, r.text.ttft_ms), el("td", {}, r.text.output_tps), el("td", {}, r.text.prompt_tps),
+      el("td", {}, r.text.cost_blended), el("td", {}, r.text.peak_rss),
       el("td", {}, r.error ? `failed: ${r.error}` : r.status))));
 }
 
@@ -66,7 +58,7 @@ async function showRun(box, id) {
   const board = await api(`/api/bakeoffs/${encodeURIComponent(id)}`);
   box.replaceChildren(
     el("p", { class: "muted", "data-testid": "bakeoff-settings" }, settingsLine(board.run)),
-    boardTable(board.rows),
+    boardTable(board.rows, board.benchmarks),
     el("p", { class: "muted" }, "Pass-rate SE = √(p(1−p)/n); n = cases per model."),
     el("div", { class: "charts", "data-testid": "bakeoff-charts" }, chartNode(board.charts.cost), chartNode(board.charts.speed)),
     ...(board.prices_note ? [el("p", { class: "warn", "data-testid": "prices-note" }, board.prices_note)] : []),
@@ -87,11 +79,10 @@ function bakeoffSection(runs) {
 
 function benchTable(rows) {
   if (!rows.length) return el("p", { class: "empty", "data-testid": "no-benchmarks" }, "No benchmark runs yet. Run one with `bakeoff bench` and it appears here.");
-  return table(["Run", "Benchmark", "Model", "Metric", "Value", "± SE", "n"],
+  return table(["Run", "Benchmark", "Model", "Metric", "Score % ± SE (n)"],
     rows.map(r => el("tr", { "data-testid": "bench-row" },
-      el("td", {}, `#${r.run_id ?? ""}`), el("td", {}, r.benchmark ?? ""), el("td", {}, r.model ?? ""),
-      el("td", {}, r.metric ?? ""), el("td", {}, typeof r.value === "number" ? r.value.toFixed(4) : String(r.value ?? "")),
-      el("td", {}, typeof r.stderr === "number" ? r.stderr.toFixed(4) : ""), el("td", {}, String(r.n ?? "")))));
+      el("td", {}, `#${r.run_id}`), el("td", {}, r.benchmark), el("td", {}, r.model),
+      el("td", {}, r.metric), el("td", {}, r.text))));
 }
 
 export async function leaderboardPage(root) {
@@ -116,11 +107,7 @@ function card(m) {
                  "tier", "mof", "index", "released", "tasks", "languages", "base", "hf_repo"]
     .filter(k => m[k] !== undefined && m[k] !== null)
     .map(k => [el("dt", {}, k.replace(/_/g, " ")), el("dd", {}, text(m[k]))]).flat();
-  const links = m.sources && typeof m.sources === "object" ? Object.entries(m.sources)
-    : (m.source ? [["source", m.source]] : []);
-  const sources = links.length
-    ? el("p", { class: "sources" }, "Sources: ", ...links.map(([k, u]) => [safeLink(u, k), " "]).flat())
-    : null;
+  const sources = m.source ? el("p", { class: "sources" }, "Source: ", safeLink(m.source, "model card")) : null;
   return el("article", { class: "card", "data-testid": "catalog-card" },
     el("h3", {}, m.name || m.id), m.id ? el("code", {}, m.id) : null, el("dl", {}, ...facts), sources);
 }
@@ -130,7 +117,7 @@ export async function catalogPage(root) {
   const section = el("section", { class: "catalog" }, el("h2", {}, "Catalog"));
   root.append(section);
   if (!entries.length) {
-    section.append(el("p", { class: "empty", "data-testid": "catalog-empty" }, "The catalog is empty in this installation: no entries are available from bakeoff.catalog yet."));
+    section.append(el("p", { class: "empty", "data-testid": "catalog-empty" }, "The catalog has no entries."));
     return {};
   }
   const values = key => [...new Set(entries.flatMap(e => [].concat(e[key] ?? [])).map(String))].sort();

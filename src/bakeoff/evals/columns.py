@@ -1,0 +1,48 @@
+"""The leaderboard's measured columns as text, written once for `bakeoff run`, the web UI and the
+HTML report (each shows these strings; none formats a number itself)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..estimates import MISSING, Style, human_bytes, show_stat
+
+PASS_RATE = Style(digits=0, scale=100, unit="%", with_n=True)   # 67% ± 27% (n=3)
+MEAN_SCORE = Style(digits=2)                                       # 0.50 ± 0.35
+TTFT_MS = Style(digits=0, scale=1000)                              # seconds stored, ms shown
+OUTPUT_TPS = Style(digits=1)
+PROMPT_TPS = Style(digits=0)
+COST = Style(digits=3, prefix="$")                                 # $0.123 (0.100–0.150)
+BENCHMARK = Style(digits=1, scale=100, with_n=True)                # accuracy in %: 61.0 ± 6.9 (n=50)
+AGGREGATE_TPS = Style(digits=1, with_n=True)                       # 41.2 (39.0–43.5, n=3)
+
+
+def benchmark_columns(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(task, header) for each benchmark any row has, e.g. ("arc_easy", "arc_easy (acc_norm)")."""
+    tasks = sorted({t for r in rows for t in r.get("benchmarks") or {}})
+    return [(t, f"{t} ({next(r['benchmarks'][t]['metric'] for r in rows if t in (r.get('benchmarks') or {}))})")
+            for t in tasks]
+
+
+def peak_rss(row: dict[str, Any]) -> str:
+    """Peak process RSS, and how much of it came while this model was loaded."""
+    peak, base = row.get("peak_rss_bytes"), (row.get("info") or {}).get("baseline_rss_bytes")
+    if not peak:
+        return MISSING
+    return human_bytes(peak) + (f" (+{human_bytes(peak - base)})" if base else "")
+
+
+def row_text(row: dict[str, Any]) -> dict[str, Any]:
+    """One leaderboard row (evals.metrics.model_summary) as the strings every surface shows."""
+    cost = row.get("cost") or {}
+    return {
+        "pass_rate": show_stat(row["pass_rate"], PASS_RATE),
+        "mean_score": show_stat(row["mean_score"], MEAN_SCORE),
+        "ttft_ms": show_stat(row.get("ttft_s"), TTFT_MS),
+        "output_tps": show_stat(row.get("output_tps"), OUTPUT_TPS),
+        "prompt_tps": show_stat(row.get("prompt_tps"), PROMPT_TPS),
+        **{f"cost_{k}": show_stat(cost.get(k), COST) for k in ("input", "output", "blended")},
+        "aggregate_tps": show_stat(row.get("concurrent"), AGGREGATE_TPS),
+        "peak_rss": peak_rss(row),
+        "benchmarks": {task: show_stat(b, BENCHMARK) for task, b in (row.get("benchmarks") or {}).items()},
+    }

@@ -1,0 +1,39 @@
+"""The one formatter for measured numbers: every form a surface shows, from the dicts the store keeps."""
+
+from __future__ import annotations
+
+import math
+
+from bakeoff.estimates import MISSING, Estimate, Style, human_bytes, show, show_stat
+from bakeoff.evals.columns import AGGREGATE_TPS, BENCHMARK, COST, MEAN_SCORE, PASS_RATE, TTFT_MS
+
+
+def test_value_with_standard_error_and_n():
+    assert show_stat({"value": 2 / 3, "se": math.sqrt(2 / 9 / 3), "n": 3}, PASS_RATE) == "67% ± 27% (n=3)"
+    assert show_stat({"value": 0.5, "se": 0.35355, "n": 2}, MEAN_SCORE) == "0.50 ± 0.35"
+    # Benchmark scores keep lm-evaluation-harness's key, stderr; a NaN stderr (n=1) is unknown.
+    assert show_stat({"value": 0.61, "stderr": 0.069, "n": 50}, BENCHMARK) == "61.0 ± 6.9 (n=50)"
+    assert show_stat({"value": 1.0, "stderr": float("nan"), "n": 1}, BENCHMARK) == "100.0 (n=1)"
+
+
+def test_median_with_its_p5_p95_range():
+    assert show_stat({"median": 0.0423, "p5": 0.0401, "p95": 0.0512, "n": 5}, TTFT_MS) == "42 (40–51)"
+    assert show_stat({"median": 0.1234, "low": 0.1, "high": 0.15, "n": 5}, COST) == "$0.123 (0.100–0.150)"
+    assert show_stat({"median": 41.24, "p5": 39.0, "p95": 43.51, "n": 3, "concurrency": 4},
+                     AGGREGATE_TPS) == "41.2 (39.0–43.5, n=3)"
+
+
+def test_nothing_measured_shows_the_same_mark_everywhere():
+    assert show(None) == show_stat(None, PASS_RATE) == show_stat({}, COST) == MISSING
+    assert show_stat({"value": 0.0, "se": 0.0, "n": 0}, PASS_RATE) == MISSING   # no cases ran
+    assert show_stat({"metric": None, "value": None, "stderr": None, "n": 0}, BENCHMARK) == MISSING
+
+
+def test_an_estimate_built_in_code_reads_like_a_stored_one():
+    diff = Estimate(value=0.125, n=40, se=0.05, low=0.03, high=0.22)   # e.g. a paired difference
+    assert show(diff, Style(digits=0, scale=100, unit="%", with_n=True)) == "12% ± 5% (3%–22%, n=40)"
+    assert Estimate.from_stat({"value": 0.5, "se": 0.1, "n": 4}) == Estimate(0.5, 4, se=0.1)
+
+
+def test_human_bytes():
+    assert [human_bytes(n) for n in (None, 512, 1536, 3 << 30)] == ["?", "512 B", "1.5 KiB", "3.0 GiB"]
