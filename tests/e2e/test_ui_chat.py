@@ -99,6 +99,33 @@ def test_regenerate_edit_export_delete(page, live_server):
     assert all(c["title"] != title for c in httpx.get(f"{live_server.url}/api/conversations").json())
 
 
+def test_an_answer_finishing_keeps_the_edit_box_being_typed_in(page, live_server):
+    """Editing an earlier message while an answer streams: the answer's end reloads the
+    conversation, and that must not throw away the open edit box, what was typed or the focus."""
+    page.goto(f"{live_server.url}/#chat")
+    page.select_option("[data-testid=model-picker]", "fake-echo")
+    _send(page, "first question")
+    expect(page.locator("[data-testid=regen-model]")).to_have_count(1)   # answered and reloaded
+    held = []   # the next answer's request waits here until the user has typed
+    page.route("**/api/conversations/*/messages", lambda route: held.append(route))
+    _send(page, "second question")
+    expect(page.locator(".msg.streaming")).to_have_count(1)
+    page.locator("[data-testid=msg-user]").first.locator("[data-testid=edit]").click()
+    box = page.locator("[data-testid=edit-box]")
+    box.fill("changed my mind")
+    expect(page.locator("[data-testid=edit-send]")).to_be_disabled()   # one answer at a time
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("[data-testid=regen-model]")).to_have_count(1)   # finished and reloaded
+    expect(page.locator(".msg.streaming")).to_have_count(0)
+    expect(box).to_have_value("changed my mind")
+    expect(box).to_be_focused()
+    page.click("[data-testid=edit-send]")
+    answers = page.locator("[data-testid=msg-assistant] [data-testid=msg-body]")
+    expect(answers).to_have_text(["echo: changed my mind"])
+    expect(page.locator("[data-testid=msg-user] [data-testid=msg-body]")).to_have_text(["changed my mind"])
+
+
 def test_script_injection_renders_as_inert_text(page, live_server, artifacts):
     page.goto(f"{live_server.url}/#chat")
     page.select_option("[data-testid=model-picker]", "fake-evil")

@@ -80,9 +80,31 @@ export async function chatPage(root, arg) {
     refreshList();
   }
 
+  // Rebuild only the messages that changed. When an answer finishes the conversation is reloaded;
+  // a message the user is working in (an open edit box, a focused control) must stay the very same
+  // node, or what they typed and their focus would be thrown away under them.
   function renderMessages() {
-    messagesBox.replaceChildren(...state.messages.map((m, i) => messageNode(m, i === state.messages.length - 1)));
-    messagesBox.scrollTop = messagesBox.scrollHeight;
+    const old = new Map([...messagesBox.children].filter(n => n._key).map(n => [n._key, n]));
+    let at = messagesBox.firstChild;
+    state.messages.forEach((m, i) => {
+      const isLast = i === state.messages.length - 1;   // only the last answer offers Regenerate
+      const key = JSON.stringify([m.id ?? null, m.role, m.model ?? null, m.content, m.stats ?? null,
+                                  isLast && m.role === "assistant"]);
+      let node = old.get(key);
+      old.delete(key);
+      if (!node) { node = messageNode(m, isLast); node._key = key; }
+      if (node === at) at = at.nextSibling;
+      else messagesBox.insertBefore(node, at);
+    });
+    while (at) { const next = at.nextSibling; at.remove(); at = next; }
+    if (!messagesBox.contains(document.activeElement)) messagesBox.scrollTop = messagesBox.scrollHeight;
+  }
+
+  // While an answer streams (and until the conversation has been reloaded after it), nothing else
+  // may start one: Send becomes Stop, and Regenerate and Save & resend are disabled.
+  function setBusy(busy) {
+    sendBtn.hidden = busy; stopBtn.hidden = !busy;
+    for (const b of messagesBox.querySelectorAll("[data-testid=regenerate], [data-testid=edit-send]")) b.disabled = busy;
   }
 
   function messageNode(m, isLast) {
@@ -97,7 +119,8 @@ export async function chatPage(root, arg) {
     if (m.role === "user") actions.append(el("button", { class: "link", "data-testid": "edit", onclick: () => editMessage(m, node) }, "Edit"));
     if (m.role === "assistant" && isLast) {
       const other = modelSelect(models, m.model, { "data-testid": "regen-model", "aria-label": "Regenerate with" });
-      actions.append(el("button", { class: "link", "data-testid": "regenerate", onclick: () => regenerate(other.value) }, "Regenerate with"), other);
+      actions.append(el("button", { class: "link", "data-testid": "regenerate", disabled: Boolean(state.running),
+                                    onclick: () => regenerate(other.value) }, "Regenerate with"), other);
     }
     node.querySelector("footer").append(actions);
     return node;
@@ -106,9 +129,17 @@ export async function chatPage(root, arg) {
   function editMessage(m, node) {
     const box = el("textarea", { rows: 3, "data-testid": "edit-box" });
     box.value = m.content;
-    const save = el("button", { class: "primary", "data-testid": "edit-send", onclick: () =>
-      run(`/api/conversations/${state.conv.id}/messages/${m.id}`, { content: box.value, model: picker.value }, "PUT") }, "Save & resend");
+    const save = el("button", { class: "primary", "data-testid": "edit-send", disabled: Boolean(state.running),
+                                onclick: () => resend(m, box.value) }, "Save & resend");
     node.querySelector(".body").replaceChildren(box, save);
+  }
+
+  // The edited message shows at once and the answers after it go, as the server does.
+  async function resend(m, content) {
+    if (state.running) return;
+    const i = state.messages.findIndex(x => x.id === m.id);
+    if (i >= 0) state.messages = [...state.messages.slice(0, i), { ...state.messages[i], content }];
+    await run(`/api/conversations/${state.conv.id}/messages/${m.id}`, { content, model: picker.value }, "PUT");
   }
 
   async function ensureConversation() {
@@ -150,7 +181,7 @@ export async function chatPage(root, arg) {
     let text = "";
     const handle = stream(path, body, onEvent, method);
     state.running = handle;
-    sendBtn.hidden = true; stopBtn.hidden = false;
+    setBusy(true);
     function onEvent(ev) {
       if (ev.type === "delta") { text += ev.text; setMarkdown(target, text); messagesBox.scrollTop = messagesBox.scrollHeight; }
     }
@@ -159,9 +190,12 @@ export async function chatPage(root, arg) {
     } catch (err) {
       showError(status, err);
     } finally {
-      state.running = null;
-      sendBtn.hidden = false; stopBtn.hidden = true;
-      if (state.conv) await open(state.conv.id);
+      try {
+        if (state.conv) await open(state.conv.id);
+      } finally {
+        state.running = null;
+        setBusy(false);
+      }
     }
   }
 
