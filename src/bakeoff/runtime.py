@@ -9,6 +9,8 @@ from .models.packaged import Progress
 from .models.ref import ModelRef
 from .models.registry import Registry
 from .settings import Settings, get_settings
+from .store import connect
+from .store.logs import file_sha256, log_exchange
 
 
 def open_engine(name: str, *, settings: Settings | None = None, progress: Progress | None = None,
@@ -20,9 +22,6 @@ def open_engine(name: str, *, settings: Settings | None = None, progress: Progre
 def model_fingerprint(ref: ModelRef, settings: Settings | None = None, db=None) -> str | None:
     """SHA-256 of the model file (cached in the store), or the endpoint identity for remote models."""
     if ref.path:
-        from .store import connect
-        from .store.logs import file_sha256
-
         return file_sha256(db or connect(settings or get_settings()), ref.path)
     opts = ref.options
     return f"{ref.engine}:{opts.get('base_url', '')}:{opts.get('model', ref.name)}"
@@ -30,9 +29,6 @@ def model_fingerprint(ref: ModelRef, settings: Settings | None = None, db=None) 
 
 def record_exchange(engine: Engine, kind: str, prompt: list[Message] | str, params: GenParams,
                     response: Response, settings: Settings | None = None) -> int:
-    from .store import connect
-    from .store.logs import log_exchange
-
     info = engine.info()
     payload = [m.model_dump() for m in prompt] if isinstance(prompt, list) else prompt
     db = connect(settings or get_settings())

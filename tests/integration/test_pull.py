@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from hubserver import Hub
+from tinygguf import write_tiny
 
+from bakeoff.catalog.queries import repo_estimates
 from bakeoff.cli.main import main
 from bakeoff.models import fit
 from bakeoff.models.pull import RemoteFile, choose_file
 from bakeoff.models.registry import Registry
-
-from hubserver import Hub
-from tinygguf import write_tiny
 
 REPO = "test-org/Tiny-GGUF"
 
@@ -63,7 +63,8 @@ def test_pull_without_file_picks_the_recommended_quantization(tiny_file: Path, m
     # A repo the catalog knows is judged with the catalog's estimate for that model.
     monkeypatch.setattr(fit, "available_bytes", lambda: 1 << 30)
     qwen = [RemoteFile(f"qwen2.5-0.5b-instruct-{q.lower()}.gguf", 1, None) for q in ("Q4_K_M", "Q8_0", "F16")]
-    assert choose_file("Qwen/Qwen2.5-0.5B-Instruct-GGUF", qwen)[0].quant == "Q8_0"
+    known = repo_estimates("Qwen/Qwen2.5-0.5B-Instruct-GGUF")
+    assert choose_file("Qwen/Qwen2.5-0.5B-Instruct-GGUF", qwen, estimates=known)[0].quant == "Q8_0"
 
 
 def test_killed_pull_resumes_where_it_stopped(tiny_file: Path, bakeoff_home: Path, monkeypatch, capsys) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..engines.base import Engine, GenParams, Message, collect
 from ..errors import InvalidParamsError
+from ..store import arena as arena_store
 
 LABELS = {"a": "Model A", "b": "Model B"}
 
@@ -82,8 +83,7 @@ def judge(engine: Engine, prompt: str, answer_a: str, answer_b: str,
 
 def ratings_from_store(db: Any, voter: str | None = None, n_boot: int = 200) -> dict[str, Any]:
     """The ratings table for counted votes (voter: 'human', 'judge' or None for all)."""
-    from ..store import arena as arena_store
-    from .ratings import compute
+    from .ratings import compute   # numpy: loaded when ratings are computed, not for `bakeoff --help`
 
     table = compute(arena_store.counted_outcomes(db, voter), n_boot=n_boot).to_dict()
     return {**table, **arena_store.vote_counts(db), "voter": voter or "all"}
@@ -93,8 +93,6 @@ def auto_battle(db: Any, open_model: Any, prompt: str, models: list[str], judge_
                 params: GenParams, rng: random.Random | None = None) -> dict[str, Any]:
     """One battle without a person: pick a pair, answer, let the judge vote (both orders), store
     everything like a browser battle. open_model(name) -> Engine."""
-    from ..store import arena as arena_store
-
     model_a, model_b = pick_pair(models, rng)
     battle = arena_store.create_battle(db, prompt, model_a, model_b, params.model_dump(mode="json"))
     for side, name in (("a", model_a), ("b", model_b)):

@@ -12,7 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .load import Catalog
+from ..errors import BakeoffError, ModelFileError
+from ..models.gguf_info import read_gguf_info
+from ..models.registry import Registry
+from .load import Catalog, catalog
+from .openness import scorecard
 from .schema import Entry
 
 
@@ -80,11 +84,6 @@ def match_metadata(cat: Catalog, meta: dict[str, Any]) -> Match | None:
 
 def annotate_rows(rows: list[dict[str, Any]]) -> None:
     """ROW_HOOKS hook for `bakeoff models`: add catalog id, licence and openness to local files."""
-    from ..errors import ModelFileError
-    from ..models.gguf_info import read_gguf_info
-    from .load import catalog
-    from .openness import scorecard
-
     cat = catalog()
     for r in rows:
         if r.get("status") != "ok" or not r.get("path"):
@@ -105,10 +104,6 @@ def annotate_rows(rows: list[dict[str, Any]]) -> None:
 
 def entry_for_model(cat: Catalog, name: str) -> str | None:
     """The catalog id for a model name the store knows (a registry name, alias or GGUF path)."""
-    from ..errors import BakeoffError
-    from ..models.gguf_info import read_gguf_info
-    from ..models.registry import Registry
-
     if name.lower() in cat.entries:
         return name.lower()
     try:

@@ -9,7 +9,8 @@ from typing import Any
 from ..errors import InvalidParamsError
 from ..models import fit
 from ..settings import get_settings
-from .load import Catalog
+from .load import Catalog, catalog
+from .match import by_repo
 from .openness import ROMAN, scorecard
 from .schema import Entry
 
@@ -32,6 +33,12 @@ def memory(entry: Entry, n_ctx: int | None = None,
     n_ctx = n_ctx or default_ctx(entry)
     avail = available if available is not None else fit.available_bytes()
     return {q: fit.estimate_quant(shape_of(entry), entry.n_params, q, n_ctx, avail) for q in fit.QUANTS}
+
+
+def repo_estimates(repo: str) -> dict[str, fit.FitEstimate] | None:
+    """Memory estimates for the catalog model a Hugging Face repo holds, or None if it is unknown."""
+    entry = by_repo(catalog(), repo)
+    return memory(entry) if entry else None
 
 
 def row(cat: Catalog, entry: Entry) -> dict[str, Any]:

@@ -5,6 +5,11 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from ..arena.battles import auto_battle, ratings_from_store
+from ..engines.base import GenParams
+from ..models.registry import resolve
+from ..runtime import open_engine
+from ..store import connect
 from .common import console, print_json
 
 
@@ -21,9 +26,6 @@ def arena_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def ratings_cmd(voter: str, n_boot: int, as_json: bool) -> None:
     """Ratings (Bradley–Terry MLE, tie = half a win), 95% intervals, ranks and online Elo."""
-    from ..arena.battles import ratings_from_store
-    from ..store import connect
-
     table = ratings_from_store(connect(), None if voter == "all" else voter, n_boot)
     if as_json:
         print_json(table)
@@ -60,11 +62,6 @@ def auto_cmd(prompts_file: str, judge_name: str, model_list: str, rounds: int, m
     import random
     from pathlib import Path
 
-    from ..arena.battles import auto_battle
-    from ..engines.base import GenParams
-    from ..models.registry import resolve
-    from ..runtime import open_engine
-    from ..store import connect
 
     prompts = [p.strip() for p in Path(prompts_file).read_text().splitlines() if p.strip()]
     # Canonical names, so an alias and the full name never split one model's ratings.

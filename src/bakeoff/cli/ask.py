@@ -10,12 +10,13 @@ from typing import Any
 import click
 
 from ..engines.base import Engine, GenParams, Message, Response, collect
+from ..errors import BakeoffError, InvalidParamsError
+from ..runtime import open_engine, record_exchange
 from .common import console, err_console, gen_options, params_from, print_json, progress, spinner
+from .errors import report
 
 
 def load(model: str, n_ctx: int | None) -> Engine:
-    from ..runtime import open_engine
-
     with progress("assembling packaged model") as cb, spinner(f"loading {model}…"):
         return open_engine(model, progress=cb, **({"n_ctx": n_ctx} if n_ctx else {}))
 
@@ -44,7 +45,6 @@ def format_stats(resp: Response) -> str:
 def _schema(path: str | None) -> dict | None:
     if not path:
         return None
-    from ..errors import InvalidParamsError
 
     try:
         return json.loads(Path(path).read_text())
@@ -65,8 +65,6 @@ def _schema(path: str | None) -> dict | None:
 def ask_cmd(model: str, prompt: str, system: str | None, raw: bool, schema_path: str | None,
             n_ctx: int | None, stats: bool, as_json: bool, **gen: Any) -> None:
     """Ask MODEL one question and stream the answer."""
-    from ..runtime import record_exchange
-
     params = params_from(gen, _schema(schema_path))
     engine = load(model, n_ctx)
     messages: list[Message] | str
@@ -96,10 +94,6 @@ HELP = "commands: /model NAME · /system TEXT · /reset · /exit"
 @gen_options()
 def chat_cmd(model: str, system: str | None, n_ctx: int | None, stats: bool, **gen: Any) -> None:
     """Multi-turn chat in the terminal. /model NAME switches model mid-conversation."""
-    from ..errors import BakeoffError
-    from ..runtime import record_exchange
-    from .errors import report
-
     params: GenParams = params_from(gen)
     engine = load(model, n_ctx)
     history: list[Message] = []
@@ -135,9 +129,6 @@ def chat_cmd(model: str, system: str | None, n_ctx: int | None, stats: bool, **g
 def _slash_command(line: str, engine: Engine, system: str | None, history: list[Message],
                    n_ctx: int | None) -> tuple[Engine, str | None] | None:
     """Apply one /command; returns the (engine, system prompt) to go on with, or None to exit."""
-    from ..errors import BakeoffError
-    from .errors import report
-
     cmd, _, arg = line.partition(" ")
     if cmd in ("/exit", "/quit"):
         return None

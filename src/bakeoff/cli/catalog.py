@@ -9,13 +9,16 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from ..catalog.load import catalog
+from ..catalog.match import annotate_rows, entry_for_model
+from ..catalog.queries import Filters, check_choice, parse_size, query
+from ..catalog.recommend import recommend, stored_results
+from ..evals.report import reference_prices
+from ..freshness import STALE_LABEL, is_stale, stale_note
+from ..store.db import connect
+from .catalog_card import check_cmd, show_cmd
 from .common import console, print_json
-
-
-def _catalog() -> Any:
-    from ..catalog.load import catalog
-
-    return catalog()
+from .models import ROW_HOOKS
 
 
 def _list_table(rows: list[dict[str, Any]]) -> Table:
@@ -48,23 +51,19 @@ def catalog_cmd(ctx: click.Context, task: str | None, license_: str | None, comm
     """Open models: licences, openness, lineage, tasks and fit to this machine (offline, sourced)."""
     if ctx.invoked_subcommand:
         return
-    from ..catalog.queries import Filters, query
 
-    rows = query(_catalog(), Filters(task, license_, commercial, open_, max_params, min_context, family,
+    rows = query(catalog(), Filters(task, license_, commercial, open_, max_params, min_context, family,
                                      fits), sort=sort, descending=desc)
     if as_json:
         print_json(rows)
         return
     console.print(_list_table(rows))
-    for note in freshness_notes(_catalog()):
+    for note in freshness_notes(catalog()):
         console.print(note, markup=False, soft_wrap=True)
 
 
 def freshness_notes(cat: Any) -> list[str]:
     """Lines saying which checked facts are older than six months: catalog entries, hosted prices."""
-    from ..evals.report import reference_prices
-    from ..freshness import STALE_LABEL, is_stale, stale_note
-
     notes = []
     stale = [e for e in cat.entries.values() if is_stale(e.checked)]
     if stale:
@@ -81,9 +80,7 @@ def freshness_notes(cat: Any) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tree_cmd(family: str, as_json: bool) -> None:
     """A family's models with their fine-tuned descendants (in any family)."""
-    from ..catalog.queries import check_choice
-
-    cat = _catalog()
+    cat = catalog()
     fam = check_choice(family, sorted(cat.families), "family")
     roots = [e for e in cat.entries.values()
              if e.family == fam and (e.base is None or cat.entries[e.base].family != fam)]
@@ -120,12 +117,7 @@ def recommend_cmd(task: str, license_: str | None, commercial: bool, max_memory:
                   as_json: bool) -> None:
     """Rank catalog models for a task: fit to this machine, licence, openness and any results
     measured here (bakeoffs, benchmarks), each with its reasons."""
-    from ..catalog.match import entry_for_model
-    from ..catalog.queries import parse_size
-    from ..catalog.recommend import recommend, stored_results
-    from ..store.db import connect
-
-    cat = _catalog()
+    cat = catalog()
     units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
              "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
     mem = int(parse_size(max_memory, "max-memory", units)) if max_memory else None
@@ -149,11 +141,6 @@ def recommend_cmd(task: str, license_: str | None, commercial: bool, max_memory:
 
 
 def register(cli: click.Group) -> None:
-    from ..catalog.match import annotate_rows
-    from .models import ROW_HOOKS
-
-    from .catalog_card import check_cmd, show_cmd
-
     catalog_cmd.add_command(show_cmd)
     catalog_cmd.add_command(check_cmd)
     cli.add_command(catalog_cmd)

@@ -8,17 +8,19 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .common import console, human_bytes, print_json
+from ..catalog.check import check_urls, cited_urls, entries_by_age, online
+from ..catalog.load import catalog
+from ..catalog.mof import NAMES
+from ..catalog.openness import scorecard
+from ..catalog.queries import memory
+from ..estimates import human_bytes
+from ..freshness import STALE_LABEL, age_days, describe_age
+from ..models.fit import recommend_quant
+from .common import console, print_json
 
 MARKS = {"open": "✓", "partial": "~", "closed": "✗", "unknown": "?"}
 PROBE_URL = "https://huggingface.co"
 HUB_URL = "https://huggingface.co"     # where hf_repo and gguf_repos live
-
-
-def _catalog() -> Any:
-    from ..catalog.load import catalog
-
-    return catalog()
 
 
 def _say(text: str) -> None:
@@ -26,8 +28,6 @@ def _say(text: str) -> None:
 
 
 def _facts_table(cat: Any, e: Any) -> Table:
-    from ..freshness import age_days, describe_age
-
     lic = cat.licences[e.license]
     t = Table(show_header=False, title=f"{e.name} ({e.id})")
     params = f"{e.params_b:g}B" + (f", {e.active_params_b:g}B active" if e.active_params_b else "")
@@ -67,8 +67,6 @@ def _print_criteria(sc: Any) -> None:
 def print_mof(mof: dict[str, Any], mot: dict[str, Any] | None) -> None:
     """The MOF v1.0 class, then every component by the class that requires it, each with its own
     licence, verdict and evidence; then what holds the model back from the next class."""
-    from ..catalog.mof import NAMES
-
     _say(f"Model Openness Framework v1.0: {NAMES.get(mof['mof_class'], 'no class')}")
     blockers = set(mof["blockers"])
     for cls in (3, 2, 1):
@@ -94,10 +92,6 @@ def print_mof(mof: dict[str, Any], mot: dict[str, Any] | None) -> None:
 
 
 def _show_data(cat: Any, entry: Any, n_ctx: int | None) -> dict[str, Any]:
-    from ..catalog.openness import scorecard
-    from ..catalog.queries import memory
-    from ..models.fit import recommend_quant
-
     ests = memory(entry, n_ctx)
     return {"entry": entry.model_dump(mode="json"), "org": cat.org(entry),
             "openness": scorecard(cat, entry).to_dict(),
@@ -125,11 +119,7 @@ def _memory_table(ests: dict[str, Any], best: str | None) -> Table:
 def show_cmd(entry_id: str, n_ctx: int | None, as_json: bool) -> None:
     """A model's card: facts with sources, openness (MOF class component by component), lineage,
     memory per quantization."""
-    from ..catalog.openness import scorecard
-    from ..catalog.queries import memory
-    from ..models.fit import recommend_quant
-
-    cat = _catalog()
+    cat = catalog()
     e = cat.get(entry_id)
     if as_json:
         print_json(_show_data(cat, e, n_ctx))
@@ -163,9 +153,8 @@ def check_cmd(offline: bool, timeout: float, as_json: bool) -> None:
     when online, verify every cited source URL with a HEAD request, reporting the dead ones."""
     from dataclasses import asdict
 
-    from ..catalog.check import check_urls, cited_urls, entries_by_age, online
 
-    cat = _catalog()
+    cat = catalog()
     ages = entries_by_age(cat)
     urls = cited_urls(cat, HUB_URL)
     is_online = not offline and online(PROBE_URL, min(timeout, 5.0))
@@ -186,8 +175,6 @@ def check_cmd(offline: bool, timeout: float, as_json: bool) -> None:
 
 
 def _print_ages(ages: list[Any]) -> None:
-    from ..freshness import STALE_LABEL, describe_age
-
     t = Table(title=f"{len(ages)} catalog entries by age of their check (oldest first)")
     for col in ("id", "checked", "age", "stale"):
         t.add_column(col)

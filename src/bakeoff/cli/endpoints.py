@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import click
 from rich.table import Table
 
+from ..engines.base import GenParams, Message, collect, load_engine
+from ..errors import InvalidParamsError, NotFoundError, RemoteError
+from ..models.endpoints import Endpoint, add_endpoint, load_endpoints, ref_for, remove_endpoint
+from ..settings import get_settings
 from .common import console, print_json
 
 
@@ -30,9 +35,6 @@ def add_cmd(name: str, base_url: str, model_id: str, api_key_env: str | None, pr
     """Add or replace endpoint NAME (stored in BAKEOFF_HOME/endpoints.yaml)."""
     from pydantic import ValidationError
 
-    from ..errors import InvalidParamsError
-    from ..models.endpoints import Endpoint, add_endpoint
-    from ..settings import get_settings
 
     if (price_in is None) != (price_out is None):
         raise InvalidParamsError("give both --price-in and --price-out, or --hourly-cost")
@@ -51,9 +53,6 @@ def add_cmd(name: str, base_url: str, model_id: str, api_key_env: str | None, pr
 @click.option("--json", "as_json", is_flag=True)
 def list_cmd(as_json: bool) -> None:
     """List endpoints."""
-    from ..models.endpoints import load_endpoints
-    from ..settings import get_settings
-
     eps = load_endpoints(get_settings())
     if as_json:
         print_json({n: e.model_dump() for n, e in eps.items()})
@@ -72,9 +71,6 @@ def list_cmd(as_json: bool) -> None:
 @click.argument("name")
 def remove_cmd(name: str) -> None:
     """Remove endpoint NAME."""
-    from ..models.endpoints import remove_endpoint
-    from ..settings import get_settings
-
     remove_endpoint(get_settings(), name)
     console.print(f"removed endpoint {name}", markup=False)
 
@@ -84,16 +80,10 @@ def remove_cmd(name: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def test_cmd(name: str, as_json: bool) -> None:
     """Check that NAME answers: lists the server's models, then asks for a few tokens."""
-    from ..engines.base import GenParams, Message, collect
-    from ..errors import NotFoundError, RemoteError
-    from ..models.endpoints import load_endpoints, ref_for
-    from ..settings import get_settings
-    from ..engines.openai_remote import RemoteEngine
-
     eps = load_endpoints(get_settings())
     if name not in eps:
         raise NotFoundError("endpoint", name, valid=sorted(eps))
-    engine = RemoteEngine(ref_for(name, eps[name]))
+    engine: Any = load_engine(ref_for(name, eps[name]))   # the remote engine, loaded by name (httpx)
     models = engine.list_models()
     if models and engine.model_id not in models:
         raise RemoteError(name, f"the server has no model {engine.model_id!r}", 404,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from ..store import connect
+from ..store.logs import recent_exchanges
 from .common import console, print_json
 
 
@@ -13,9 +15,6 @@ from .common import console, print_json
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def logs_cmd(limit: int, as_json: bool) -> None:
     """Show recent ask/chat exchanges with model hash, parameters, tokens and timings."""
-    from ..store import connect
-    from ..store.logs import recent_exchanges
-
     rows = recent_exchanges(connect(), limit)
     if as_json:
         print_json(rows)

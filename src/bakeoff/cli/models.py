@@ -7,13 +7,15 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .common import console, human_bytes, human_count, print_json, progress
+from ..errors import ModelFileError
+from ..estimates import human_bytes
+from ..models import fit
+from ..models.gguf_info import read_gguf_info
+from ..models.registry import Registry
+from .common import console, human_count, print_json, progress
 
 
 def _row(ref: Any) -> dict[str, Any]:
-    from ..errors import ModelFileError
-    from ..models.gguf_info import read_gguf_info
-
     row: dict[str, Any] = {**ref.to_dict()}
     if not ref.path:
         row.update(status="remote" if ref.engine != "llamacpp" else "missing")
@@ -30,8 +32,6 @@ def _row(ref: Any) -> dict[str, Any]:
 
 
 def list_models() -> list[dict[str, Any]]:
-    from ..models.registry import Registry
-
     with progress("assembling packaged model") as cb:
         refs = Registry(progress=cb).list()
     rows = [_row(r) for r in refs]
@@ -72,10 +72,6 @@ def models_cmd(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     """Show a model's metadata, chat template and whether it fits in this machine's memory."""
-    from ..models import fit
-    from ..models.gguf_info import read_gguf_info
-    from ..models.registry import Registry
-
     with progress("assembling packaged model") as cb:
         ref = Registry(progress=cb).resolve(model)
     if not ref.path:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .common import console, human_bytes, print_json
+from ..catalog.queries import repo_estimates
+from ..estimates import human_bytes
+from ..models.pull import pull
+from .common import console, print_json
 
 
 @click.command("pull")
@@ -15,9 +18,7 @@ def pull_cmd(spec: str, as_json: bool) -> None:
 
     Without :FILE, picks the quantization recommended for this machine.
     """
-    from ..models.pull import pull
-
-    out = pull(spec)
+    out = pull(spec, known=repo_estimates)
     if as_json:
         print_json(out)
         return

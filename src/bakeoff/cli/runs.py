@@ -6,16 +6,16 @@ from typing import Any
 
 import click
 
+from ..errors import NotFoundError
+from ..evals.metrics import diff_runs
+from ..store import connect
+from ..store.evals import get_run, latest_run_id, list_runs
 from .common import console, print_json
-from .run import table_console
+from .run import show_run, table_console
 
 
 def load_run(ref: str) -> dict[str, Any]:
     """A run by id, or `latest`; unknown ids name the valid ones."""
-    from ..errors import NotFoundError
-    from ..store import connect
-    from ..store.evals import get_run, latest_run_id, list_runs
-
     db = connect()
     run_id: int | None
     if ref in ("latest", "last"):
@@ -39,8 +39,6 @@ def runs_cmd(limit: int, as_json: bool) -> None:
     """List past bakeoff runs, newest first."""
     from rich.table import Table
 
-    from ..store import connect
-    from ..store.evals import list_runs
 
     rows = list_runs(connect(), limit)
     if as_json:
@@ -64,8 +62,6 @@ def runs_cmd(limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard and report paths as JSON.")
 def report_cmd(run_ref: str, as_json: bool) -> None:
     """Re-render the leaderboard and the HTML/JSON/CSV report of RUN (an id, or latest)."""
-    from .run import show_run
-
     show_run(load_run(run_ref)["id"], as_json)
 
 
@@ -77,7 +73,6 @@ def diff_cmd(run_a: str, run_b: str, as_json: bool) -> None:
     """List the cases whose outcome changed from RUN_A to RUN_B (same model names, or one model each)."""
     from rich.table import Table
 
-    from ..evals.metrics import diff_runs
 
     a, b = load_run(run_a), load_run(run_b)
     changed = diff_runs(a, b)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
+from ..errors import ConfigError
+from ..models.registry import Registry
+from ..hosts import is_loopback
+from ..settings import get_settings, reset_settings
+
 
 def check_bind(host: str, api_key: str | None) -> None:
     """Refuse to expose the server beyond this machine without an API key."""
-    from ..errors import ConfigError
-    from ..server.security import is_loopback
-
     if not is_loopback(host) and not api_key:
         raise ConfigError(f"refusing to listen on {host} without an API key",
                           "pass --api-key (or set BAKEOFF_API_KEY), or bind 127.0.0.1")
@@ -17,8 +19,6 @@ def check_bind(host: str, api_key: str | None) -> None:
 
 def check_models(names: list[str]) -> list[str]:
     """Resolve --models up front so a typo fails at start, not at the first request."""
-    from ..models.registry import Registry
-
     reg = Registry()
     return [reg.resolve(n).name for n in names]
 
@@ -47,8 +47,7 @@ def serve_cmd(host: str, port: int, models: tuple[str, ...], api_key: str | None
 
     import uvicorn
 
-    from ..server.app import create_app
-    from ..settings import get_settings, reset_settings
+    from ..server.app import create_app   # FastAPI and the routes: loaded only to serve
 
     check_bind(host, api_key)
     if threads:

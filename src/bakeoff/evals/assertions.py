@@ -16,76 +16,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from . import rubric  # noqa: F401 - registers llm-rubric
+from .registry import REGISTRY, Check, Context, Outcome, evaluate, known_types, register, split_type
 from .similarity import levenshtein_ratio, rouge_l
 
-
-@dataclass
-class Outcome:
-    passed: bool
-    score: float
-    reason: str
-    error: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Context:
-    """What an assertion may look at besides the output."""
-
-    vars: dict[str, Any]
-    prompt: str
-    latency_s: float = 0.0
-    cost_usd: float = 0.0
-    judge: Callable[[str], str] | None = None   # prompt -> judge reply text
-
-
-Check = Callable[[str, dict[str, Any], Context], Outcome]
-
-
-@dataclass
-class AssertionType:
-    check: Check
-    prepare: Callable[[dict[str, Any], Path], dict[str, Any]] | None = None
-    needs_value: bool = True
-
-
-REGISTRY: dict[str, AssertionType] = {}
-
-
-def register(name: str, *, prepare: Callable | None = None, needs_value: bool = True) -> Callable:
-    def deco(fn: Check) -> Check:
-        REGISTRY[name] = AssertionType(fn, prepare, needs_value)
-        return fn
-
-    return deco
-
-
-def split_type(name: str) -> tuple[str, bool]:
-    """'not-contains' -> ('contains', True)."""
-    if name.startswith("not-"):
-        return name[4:], True
-    return name, False
-
-
-def known_types() -> list[str]:
-    return sorted(REGISTRY)
-
-
-def evaluate(output: str, spec: dict[str, Any], ctx: Context) -> Outcome:
-    """Run one assertion spec (already prepared) and apply threshold and negation."""
-    base, negated = split_type(spec["type"])
-    out = REGISTRY[base].check(output, spec, ctx)
-    if out.error:
-        return out
-    passed = out.passed if spec.get("threshold") is None else out.score >= spec["threshold"]
-    if negated:
-        reason = f"should not be: {out.reason}" if passed else f"as required not: {out.reason}"
-        return Outcome(not passed, 1.0 - out.score, reason, None, out.details)
-    return Outcome(passed, out.score, out.reason, None, out.details)
+# The registry's names are this module's API: importing it also registers every check.
+__all__ = ["REGISTRY", "Context", "Outcome", "evaluate", "known_types", "parse_json_output", "register",
+           "split_type"]
 
 
 def _bool(passed: bool, reason: str) -> Outcome:
@@ -301,6 +241,3 @@ def _cost(output: str, spec: dict, ctx: Context) -> Outcome:
     return _bool(ctx.cost_usd <= spec["value"],
                  f"cost ${ctx.cost_usd:.2e} (ceiling ${spec['value']:.2e})")
 
-
-# llm-rubric lives in its own module (judge prompt and reply parsing); importing registers it.
-from . import rubric as _rubric  # noqa: E402,F401

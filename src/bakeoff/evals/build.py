@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidParamsError
 from . import assertions as A
+from .cases import Case, Loc, Located, build_params, missing_vars, read_case_file, render
 from .schema import AssertSpec, CaseSpec, SuiteSpec
-from .suite import Case, Loc, Located, build_params, missing_vars, read_case_file, render
 
 
 def prepare_assertion(spec: AssertSpec, where: Located, path: Loc, base_dir: Path) -> dict[str, Any]:
     kind, _ = A.split_type(spec.type)
     if kind not in A.REGISTRY:
-        import difflib
-
         close = difflib.get_close_matches(kind, A.known_types(), n=3)
         hint = f"did you mean {', '.join(close)}?" if close else f"known types: {', '.join(A.known_types())}"
         raise where.error((*path, "type"), f"unknown assertion type {spec.type!r}", hint)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .assertions import Context, evaluate
-from .suite import Case
+from .cases import Case
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
 

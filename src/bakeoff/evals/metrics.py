@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..errors import InvalidParamsError
 from ..settings import get_settings
 from .speed import costs
 
@@ -88,8 +89,6 @@ def diff_runs(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     ma, mb = [m["model"] for m in a["model_rows"]], [m["model"] for m in b["model_rows"]]
     pairs = [(m, m) for m in ma if m in mb] or ([(ma[0], mb[0])] if len(ma) == len(mb) == 1 else [])
     if not pairs:
-        from ..errors import InvalidParamsError
-
         raise InvalidParamsError(f"runs {a['id']} and {b['id']} share no model to compare",
                                  hint="diff compares models of the same name, or two runs of one model each")
     changed = []

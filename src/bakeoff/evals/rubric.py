@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from .assertions import Context, Outcome, register
+from .registry import Context, Outcome, register
 
 JUDGE_PROMPT = """You are grading an answer against a rubric.
 

@@ -6,12 +6,12 @@ magic, header, metadata, and that every tensor (offset + size from its type) lie
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ..errors import ModelFileError
 from .gguf_parse import GGUFHeader, GGUFParseError, parse_header, tensor_nbytes
@@ -131,7 +131,7 @@ def _check_tensors(path: Path, size: int, header: GGUFHeader) -> tuple[int, list
                 f"truncated or corrupt: tensor {t.name!r} lies at bytes {start}-{end} but the file has "
                 f"{size} bytes",
             )
-        count = int(np.prod(t.shape)) if t.shape else 1
+        count = math.prod(int(d) for d in t.shape)
         n_params += count
         if len(t.shape) >= 2:
             types.append(t.ggml_type)

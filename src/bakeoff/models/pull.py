@@ -15,11 +15,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import DownloadError, NotFoundError
 from ..settings import Settings, get_settings
 from . import fit
+from .gguf_info import read_gguf_info
 from .packaged import sha256_file
 
 _QUANT_RE = re.compile(r"(?i)(?<![a-z0-9])(i?q\d_k_[sml]|i?q\d_k|q\d_\d|iq\d_[a-z]+|bf16|f16|f32)(?![a-z0-9])")
@@ -81,23 +82,19 @@ def list_files(repo: str) -> list[RemoteFile]:
     return [RemoteFile(s.rfilename, s.size, s.lfs.sha256 if s.lfs else None) for s in info.siblings or []]
 
 
-def _catalog_estimates(repo: str) -> dict[str, fit.FitEstimate] | None:
-    from ..catalog.load import catalog
-    from ..catalog.match import by_repo
-    from ..catalog.queries import memory
-
-    entry = by_repo(catalog(), repo)
-    return memory(entry) if entry else None
+# Per-quantization memory estimates for a repo from a source that knows the model (the catalog,
+# which lives above this layer and is passed in by the caller), or None when it does not.
+KnownEstimates = Callable[[str], "dict[str, fit.FitEstimate] | None"]
 
 
-def choose_file(repo: str, files: list[RemoteFile], available: int | None = None) -> tuple[RemoteFile, str]:
-    """The recommended quantization for this machine, from the catalog if it knows the repo, else
-    from file sizes (weights + 25% for cache and buffers + runtime overhead)."""
+def choose_file(repo: str, files: list[RemoteFile], available: int | None = None,
+                estimates: dict[str, fit.FitEstimate] | None = None) -> tuple[RemoteFile, str]:
+    """The recommended quantization for this machine, from `estimates` (the catalog's, when it knows
+    the repo), else from file sizes (weights + 25% for cache and buffers + runtime overhead)."""
     ggufs = [f for f in files if f.name.endswith(".gguf")]
     if not ggufs:
         raise NotFoundError("GGUF file in", repo)
     by_quant = {f.quant: f for f in ggufs if f.quant}
-    estimates = _catalog_estimates(repo)
     if estimates is None:
         avail = available if available is not None else fit.available_bytes()
         estimates = {q: fit.FitEstimate(f.size or 0, 0, 0, 0, int((f.size or 0) * 1.25) + fit.RUNTIME_OVERHEAD,
@@ -140,9 +137,9 @@ def download(repo: str, remote: RemoteFile, target: Path) -> int:
     return resumed
 
 
-def pull(spec: str, settings: Settings | None = None) -> dict[str, Any]:
-    from .gguf_info import read_gguf_info
-
+def pull(spec: str, settings: Settings | None = None, known: KnownEstimates | None = None) -> dict[str, Any]:
+    """Download spec's file (or the quantization recommended for this machine, judged with
+    `known(repo)` when given) into the models dir, verified against the hub's SHA-256."""
     settings = settings or get_settings()
     repo, filename = parse_spec(spec)
     files = list_files(repo)
@@ -153,7 +150,7 @@ def pull(spec: str, settings: Settings | None = None) -> dict[str, Any]:
                                 valid=[f.name for f in files if f.name.endswith(".gguf")])
         reason = "named on the command line"
     else:
-        chosen, reason = choose_file(repo, files)
+        chosen, reason = choose_file(repo, files, estimates=known(repo) if known else None)
     settings.ensure_home()
     path = settings.models_dir / "pulled" / repo.replace("/", "__") / chosen.name
     resumed = 0 if path.exists() else download(repo, chosen, path)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from ..engines.base import Chunk, Engine, GenParams, Message, TokenLogprob, Usage
+from ..engines.batch_stream import PromptChunk
 from ..errors import InvalidParamsError, UnsupportedError
 from .errors import classify
 from .openai_schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, Sampling
@@ -188,8 +189,6 @@ def completion_logprobs(entries: list[TokenLogprob], first_is_prompt: bool) -> d
 
 
 def echo_of(prompt: str | list[int], chunks: list[Chunk]) -> tuple[str, list[TokenLogprob]]:
-    from ..engines.batch_stream import PromptChunk
-
     pc = next((c for c in chunks if isinstance(c, PromptChunk)), None)
     if pc is not None:
         return (prompt if isinstance(prompt, str) else pc.text), list(pc.logprobs or [])
@@ -235,8 +234,6 @@ async def completions(body: CompletionRequest, request: Request):
 
 def completion_choice(i: int, prompt: str | list[int], chunks: list[Chunk],
                       body: CompletionRequest) -> tuple[dict[str, Any], Chunk]:
-    from ..engines.batch_stream import PromptChunk
-
     gen = [c for c in chunks if not isinstance(c, PromptChunk)]
     last = gen[-1] if gen else Chunk()
     text = "".join(c.text for c in gen)
@@ -251,8 +248,6 @@ def completion_choice(i: int, prompt: str | list[int], chunks: list[Chunk],
 
 async def completion_sse(request: Request, it: Iterator[Chunk], prompt: str | list[int],
                          body: CompletionRequest, meta: dict) -> AsyncIterator[str]:
-    from ..engines.batch_stream import PromptChunk
-
     head = {**meta, "object": "text_completion"}
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 

@@ -7,35 +7,15 @@ resolving to 127.0.0.1); checking the Host header stops that, as the API key doe
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 from typing import Any, Awaitable, Callable
 
+from ..hosts import LOOPBACK_NAMES, host_name, is_loopback, is_wildcard
 from .errors import HTTP_TYPES, error_body
 
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+__all__ = ["LOOPBACK_NAMES", "Guard", "host_name", "is_loopback", "is_wildcard"]
+
 PUBLIC_PATHS = {"/health"}
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def is_wildcard(host: str) -> bool:
-    return host.strip("[]") in ("0.0.0.0", "::", "")
-
-
-def host_name(header: str) -> str:
-    """'example.com:8000' -> 'example.com'; '[::1]:8000' -> '::1'."""
-    header = header.strip().lower()
-    if header.startswith("["):
-        return header[1:header.find("]")] if "]" in header else header
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 class Guard:

@@ -8,13 +8,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from ..models.packaged import sha256_file
 from .db import row_dict, transaction
 
 
 def file_sha256(db: sqlite3.Connection, path: str) -> str:
     """SHA-256 of a model file, cached by (path, size, mtime) so large files are hashed once."""
-    from ..models.packaged import sha256_file
-
     st = os.stat(path)
     row = db.execute("SELECT size, mtime_ns, sha256 FROM file_hashes WHERE path=?", (path,)).fetchone()
     if row and row["size"] == st.st_size and row["mtime_ns"] == st.st_mtime_ns:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...engines.base import Engine, GenParams, collect
+from .preprocess import normalise_number as normalise
 from .tasks import TaskSpec
 
 # "So the answer is 18." (the exemplars' wording) first; otherwise the last number in the text,
@@ -15,24 +16,12 @@ _STRICT = re.compile(r"answer is \$?(-?[0-9][0-9.,]*)")
 _NUMBER = re.compile(r"-?[$0-9.,]{2,}|-?[0-9]+")
 
 
-def normalise(answer: str) -> str:
-    """The harness's regexes_to_ignore for GSM8K: commas, dollar signs, a trailing period."""
-    return re.sub(r"\.$", "", answer.replace(",", "").replace("$", "").strip())
-
-
 def extract_answer(text: str) -> str | None:
     strict = _STRICT.findall(text)
     if strict:
         return normalise(strict[-1])
     numbers = _NUMBER.findall(text)
     return normalise(numbers[-1]) if numbers else None
-
-
-def preprocess(row: dict[str, Any]) -> dict[str, Any]:
-    """One shipped request line -> question, target and the exemplars from its context."""
-    parts = row["request"]["context"].split("\n\n")
-    return {"question": row["doc"]["question"], "target": normalise(row["doc"]["short_answer"]),
-            "shots": parts[:-1]}
 
 
 @dataclass

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import UnsupportedError
+from .seccomp import deny_fork_and_sockets
 
 CLONE_NEWNET = 0x40000000
 
@@ -71,8 +72,6 @@ def _limit_child(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
-    from .seccomp import deny_fork_and_sockets
-
     deny_fork_and_sockets()
 
 
