@@ -41,7 +41,10 @@ $(STAMP): pyproject.toml $(BIN)/python $(WHEELHOUSE)/.done
 run: setup
 	$(BIN)/bakeoff run
 
+# Lint and type checks first (configured in pyproject.toml): they take seconds, the tests minutes.
 test: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -110,9 +110,9 @@ def main() -> int:
 
     from bakeoff.engines.loglik import LogLikScorer, Pair, common_prefix, score_pairs
     from bakeoff.evals.bench import get_task
+    from bakeoff.evals.bench.metrics import mean_stderr
     from bakeoff.evals.bench.multiple_choice import build_item, score_item
     from bakeoff.evals.bench.runner import open_bench_engine
-    from bakeoff.evals.bench.metrics import mean_stderr
 
     spec = get_task(args.task)
     if spec.kind != "multiple_choice" or spec.partial:

@@ -195,7 +195,8 @@ def run_levels(levels: list[int], args: argparse.Namespace, urls: dict[str, str]
 def report(results: dict, args: argparse.Namespace) -> None:
     print(f"\nSmolLM2-135M Q4_1, {args.threads} threads, {MAX_TOKENS}-token greedy completions, "
           f"{args.rounds} rounds per level, {args.per_client} request(s) per client per round, slots={args.slots}")
-    print(f"{'contender':17s} {'clients':>7s} {'tok/s (mean+-se)':>18s} {'p50 s':>7s} {'p95 s':>7s} {'errors':>6s} {'n':>4s}")
+    print(f"{'contender':17s} {'clients':>7s} {'tok/s (mean+-se)':>18s} {'p50 s':>7s} {'p95 s':>7s} "
+          f"{'errors':>6s} {'n':>4s}")
     for (name, c), s in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         if name != "ratios":
             print(f"{name:17s} {c:7d} {s['tps']:10.1f} +- {s['se']:5.1f} {s['p50']:7.2f} {s['p95']:7.2f} "

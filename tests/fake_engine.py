@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
-from bakeoff.engines.base import (Chunk, Engine, GenParams, LogLik, LogLikRequest, Message, Timings,
-                                  Usage, register_engine)
+from bakeoff.engines.base import (
+    Chunk,
+    Engine,
+    GenParams,
+    LogLik,
+    LogLikRequest,
+    Message,
+    Timings,
+    Usage,
+    register_engine,
+)
 from bakeoff.models.ref import ModelRef
 from bakeoff.models.registry import register_source
 

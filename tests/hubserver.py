@@ -47,7 +47,7 @@ class Hub:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "Hub":
+    def __enter__(self) -> Hub:
         self.thread.start()
         return self
 
@@ -58,8 +58,8 @@ class Hub:
 
     def _info(self, h: BaseHTTPRequestHandler, repo: str) -> None:
         siblings = [{"rfilename": name, "size": p.stat().st_size,
-                     "lfs": {"sha256": self.sha_override or hashlib.sha256(p.read_bytes()).hexdigest(), "size": p.stat().st_size,
-                             "pointerSize": 134}}
+                     "lfs": {"sha256": self.sha_override or hashlib.sha256(p.read_bytes()).hexdigest(),
+                             "size": p.stat().st_size, "pointerSize": 134}}
                     for name, p in self.repos[repo].items()]
         body = json.dumps({"id": repo, "modelId": repo, "sha": COMMIT, "siblings": siblings}).encode()
         h.send_response(200)

@@ -7,13 +7,15 @@ copied from SmolLM2's GGUF (a gpt2-style BPE vocabulary) so llama.cpp can tokeni
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from gguf import GGUFReader, GGUFValueType, GGUFWriter
-from gguf.constants import MODEL_ARCH, MODEL_ARCH_NAMES, MODEL_TENSOR as T, MODEL_TENSORS, TENSOR_NAMES
+from gguf.constants import MODEL_ARCH, MODEL_ARCH_NAMES, MODEL_TENSORS, TENSOR_NAMES
+from gguf.constants import MODEL_TENSOR as T
 
 N_EMBD, N_FF, N_LAYER, N_HEAD, N_CTX = 64, 128, 2, 4, 256
 HEAD_DIM = N_EMBD // N_HEAD
@@ -21,12 +23,30 @@ HEAD_DIM = N_EMBD // N_HEAD
 Shape = Callable[[int, int], tuple[int, ...]]   # (n_vocab, n_kv_heads) -> numpy shape (ggml ne reversed)
 
 _E, _F = N_EMBD, N_FF
-_VEC: Shape = lambda v, kv: (_E,)
-_EMB: Shape = lambda v, kv: (v, _E)
-_SQ: Shape = lambda v, kv: (_E, _E)
-_KV: Shape = lambda v, kv: (kv * HEAD_DIM, _E)
-_UP: Shape = lambda v, kv: (_F, _E)
-_DOWN: Shape = lambda v, kv: (_E, _F)
+
+
+def _VEC(v: int, kv: int) -> tuple[int, ...]:
+    return (_E,)
+
+
+def _EMB(v: int, kv: int) -> tuple[int, ...]:
+    return (v, _E)
+
+
+def _SQ(v: int, kv: int) -> tuple[int, ...]:
+    return (_E, _E)
+
+
+def _KV(v: int, kv: int) -> tuple[int, ...]:
+    return (kv * HEAD_DIM, _E)
+
+
+def _UP(v: int, kv: int) -> tuple[int, ...]:
+    return (_F, _E)
+
+
+def _DOWN(v: int, kv: int) -> tuple[int, ...]:
+    return (_E, _F)
 
 _ATTN = [(T.ATTN_Q, _SQ), (T.ATTN_K, _KV), (T.ATTN_V, _KV), (T.ATTN_OUT, _SQ)]
 _FFN = [(T.FFN_GATE, _UP), (T.FFN_UP, _UP), (T.FFN_DOWN, _DOWN)]

@@ -10,10 +10,10 @@ from typing import Any
 from .catalog.load import catalog
 from .catalog.queries import row
 from .errors import NotFoundError
+from .estimates import show_stat
 from .evals.columns import BENCHMARK, benchmark_columns, row_text
 from .evals.metrics import leaderboard
 from .evals.report import charts, prices_note, render_html
-from .estimates import show_stat
 from .store.bench import recent_runs
 from .store.evals import get_run, list_runs
 

@@ -135,7 +135,8 @@ def test_script_injection_renders_as_inert_text(page, live_server, artifacts):
     # The markup shows as text, nothing from it became an element, nothing ran.
     expect(answer).to_contain_text('<img src=x onerror="window.__xss=1">')
     expect(answer).to_contain_text("<script>window.__xss=2</script>")
-    expect(page.locator("[data-testid=msg-user] [data-testid=msg-body]")).to_contain_text("<script>window.__xss=4</script>")
+    user_body = page.locator("[data-testid=msg-user] [data-testid=msg-body]")
+    expect(user_body).to_contain_text("<script>window.__xss=4</script>")
     assert page.locator("[data-testid=messages] img, [data-testid=messages] script").count() == 0
     assert answer.locator("strong").inner_text() == "bold"   # Markdown still renders
     page.reload()

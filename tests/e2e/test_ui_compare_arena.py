@@ -3,7 +3,6 @@ the leaderboard and catalog pages, in a real browser."""
 
 from __future__ import annotations
 
-
 import httpx
 from playwright.sync_api import expect
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from cli_run import run, run_json
-
 from bakeoff.catalog.load import catalog
 from bakeoff.catalog.match import match_metadata
+from cli_run import run, run_json
 
 
 def test_match_prefers_repo_then_name_then_basename_then_base_model() -> None:

@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from hubserver import Hub
-from tinygguf import write_tiny
 
 from bakeoff.catalog.queries import repo_estimates
 from bakeoff.cli.main import main
 from bakeoff.models import fit
 from bakeoff.models.pull import RemoteFile, choose_file
 from bakeoff.models.registry import Registry
+from hubserver import Hub
+from tinygguf import write_tiny
 
 REPO = "test-org/Tiny-GGUF"
 

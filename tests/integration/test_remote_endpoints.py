@@ -11,9 +11,7 @@ import pytest
 
 import peers
 from bakeoff.engines.base import GenParams, LogLikRequest, Message, collect, load_engine
-from bakeoff.errors import RemoteError
 from bakeoff.models.registry import Registry
-from bakeoff.settings import get_settings
 
 BIN = Path(sys.executable).with_name("bakeoff")
 KEY = "test-secret-key"
@@ -27,7 +25,6 @@ def llama_server(tmp_path_factory):
 
     port = peers.free_port()
     log = tmp_path_factory.mktemp("peer") / "server.log"
-    cmd_env = os.environ.copy()
     proc = peers.start_llama_cpp_server(smollm2_path(), port, log)
     yield f"http://127.0.0.1:{port}/v1"
     proc.terminate()

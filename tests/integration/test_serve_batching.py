@@ -12,11 +12,11 @@ import httpx
 import numpy as np
 import openai
 import pytest
-from serve_helpers import metric, running
-from test_serve_openai import MODEL, count_prompt, make_app, server  # noqa: F401 - fixture
 
 from bakeoff.engines.base import Engine
 from bakeoff.engines.llamacpp import LlamaCppEngine, log_softmax
+from serve_helpers import metric, running
+from test_serve_openai import MODEL, count_prompt, make_app, server  # noqa: F401 - fixture
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def tiny_server(tmp_path_factory: pytest.TempPathFactory):
         yield url
 
 
-def test_16_concurrent_streams_match_their_serial_outputs(server: str) -> None:
+def test_16_concurrent_streams_match_their_serial_outputs(server: str) -> None:  # noqa: F811 - the fixture
     # Counting continuations are confident, so batch-size-dependent float rounding cannot flip a
     # greedy choice; any cross-talk between sequences would show as another prompt's numbers.
     prompts = [count_prompt(7 * i + 3) for i in range(16)]
@@ -76,7 +76,7 @@ def reference_loglik(path: str, ctx: list[int], cont: list[int]) -> tuple[float,
 
 
 @pytest.mark.parametrize("max_tokens", [1, 0])
-def test_lm_eval_local_completions_loglikelihood(server: str, smollm2_engine, smollm2_path,
+def test_lm_eval_local_completions_loglikelihood(server: str, smollm2_engine, smollm2_path,  # noqa: F811 - the fixture
                                                   max_tokens: int) -> None:
     pairs = [("The capital of France is", " Paris"), ("Water boils at 100 degrees", " Celsius in the sea")]
     toks = [(smollm2_engine.tokenize(c), smollm2_engine.tokenize(x, add_special=False)) for c, x in pairs]
@@ -137,7 +137,7 @@ def test_queue_full_429_then_disconnect_frees_the_slot(tiny_server: str) -> None
 
 
 
-def test_prefix_of_a_busy_sequence_is_copied_to_a_new_one(server: str, smollm2_engine: Engine) -> None:
+def test_prefix_of_a_busy_sequence_is_copied_to_a_new_one(server: str, smollm2_engine: Engine) -> None:  # noqa: F811 - the fixture
     # With the cache split per slot, a shared prefix lives in another sequence's stream: the new
     # request gets a copy of it (reported as cached prompt tokens) and must answer exactly as a
     # fresh engine that evaluated the whole prompt itself.

@@ -6,11 +6,12 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-from serve_helpers import running
-from test_serve_openai import MODEL, make_app, server  # noqa: F401 - fixture
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bakeoff.cli.main import main
+from serve_helpers import running
+from test_serve_openai import MODEL, make_app, server  # noqa: F401 - fixture
 
 
 @pytest.fixture(scope="module")

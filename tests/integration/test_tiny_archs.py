@@ -11,7 +11,6 @@ import pytest
 from bakeoff.engines.base import GenParams, collect, load_engine
 from bakeoff.models.gguf_info import read_gguf_info
 from bakeoff.models.registry import Registry
-
 from tinygguf import SPECS, write_tiny
 
 EXPECTED = {"llama": ("llama", 2, None), "mixtral": ("llama", 2, 4), "falcon": ("falcon", 1, None),

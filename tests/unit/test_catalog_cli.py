@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from cli_run import run, run_json
 
 from bakeoff.models import fit
+from cli_run import run, run_json
 
 
 def test_task_filter_finds_the_medical_model(capsys) -> None:

@@ -6,17 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from cli_run import run, run_json
 
 from bakeoff import freshness
 from bakeoff.catalog import check as C
 from bakeoff.catalog import load as L
 from bakeoff.evals.report import prices_note, reference_prices
+from cli_run import run, run_json
 
 
 class Sources:
@@ -132,7 +133,8 @@ def test_check_command_online_and_offline(tmp_path: Path, sources: Sources, caps
     assert f"dead: {sources.url}/dead/allenai/OLMo-1B-hf (HTTP 404) — cited by olmo-1b" in out
     assert "1 dead" in out and "entries by age of their check" in out
     data = run_json(capsys, "catalog", "check")
-    assert data["online"] and [u["url"] for u in data["urls"] if not u["ok"]] == [f"{sources.url}/dead/allenai/OLMo-1B-hf"]
+    dead = [u["url"] for u in data["urls"] if not u["ok"]]
+    assert data["online"] and dead == [f"{sources.url}/dead/allenai/OLMo-1B-hf"]
     assert [e["checked"] for e in data["entries"]] == sorted(e["checked"] for e in data["entries"])
     # No network: one line says so, nothing is fetched.
     monkeypatch.setattr(catalog_card, "PROBE_URL", "http://127.0.0.1:9/")

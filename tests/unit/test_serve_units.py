@@ -60,7 +60,6 @@ def test_metrics_text() -> None:
 
 def test_routes_over_a_fake_engine() -> None:
     import fake_engine
-
     from bakeoff.server.app import create_app
 
     undo = fake_engine.install({"parrot": lambda p: "one two three four"})

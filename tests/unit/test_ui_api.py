@@ -11,11 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fake_engine import install  # noqa: E402
-
 from bakeoff.cli.main import main  # noqa: E402
 from bakeoff.server.app import create_app  # noqa: E402
 from bakeoff.settings import get_settings  # noqa: E402
+from fake_engine import install  # noqa: E402
 
 
 @pytest.fixture
@@ -79,7 +78,8 @@ def test_conversation_survives_a_restart_and_exports(client):
     done = _events(client.post(f"/api/conversations/{conv['id']}/messages", json={"content": "q1"}))[-1]
     assert done["message"]["model"] == "fake-a" and done["message"]["content"] == "alpha answer"
     _events(client.post(f"/api/conversations/{conv['id']}/messages", json={"content": "q2", "model": "fake-b"}))
-    with TestClient(create_app(get_settings(), ["fake-a", "fake-b"]), base_url="http://127.0.0.1") as fresh:   # a new server
+    fresh_app = create_app(get_settings(), ["fake-a", "fake-b"])   # a new server
+    with TestClient(fresh_app, base_url="http://127.0.0.1") as fresh:
         got = fresh.get(f"/api/conversations/{conv['id']}").json()
     assert [(m["role"], m["model"]) for m in got["messages"]] == [
         ("user", None), ("assistant", "fake-a"), ("user", None), ("assistant", "fake-b")]

@@ -83,7 +83,7 @@ def judge(engine: Engine, prompt: str, answer_a: str, answer_b: str,
 
 def ratings_from_store(db: Any, voter: str | None = None, n_boot: int = 200) -> dict[str, Any]:
     """The ratings table for counted votes (voter: 'human', 'judge' or None for all)."""
-    from .ratings import compute   # numpy: loaded when ratings are computed, not for `bakeoff --help`
+    from .ratings import compute  # numpy: loaded when ratings are computed, not for `bakeoff --help`
 
     table = compute(arena_store.counted_outcomes(db, voter), n_boot=n_boot).to_dict()
     return {**table, **arena_store.vote_counts(db), "voter": voter or "all"}

@@ -12,8 +12,8 @@ a handful of votes toward the mean; with hundreds of votes its effect is negligi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable
 
 import numpy as np
 
@@ -147,8 +147,8 @@ def compute(outcomes: list[Outcome], n_boot: int = 200, prior: float = 1.0, k: f
     elo = online_elo(outcomes, k)
     rows = []
     for i, m in enumerate(models):
-        w, l, t = _tallies(outcomes, m)
+        wins, losses, ties = _tallies(outcomes, m)
         rows.append(Rating(m, float(point[i]), float(low[i]), float(high[i]), int(ranks[i]),
-                           float(elo.get(m, BASE)), w + l + t, w, l, t))
+                           float(elo.get(m, BASE)), wins + losses + ties, wins, losses, ties))
     rows.sort(key=lambda r: (-r.rating, r.model))
     return RatingTable(rows, len(outcomes), n_boot, prior, k, seed)

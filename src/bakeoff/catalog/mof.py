@@ -98,7 +98,7 @@ def _judge(c: MofComponent, record: Openness, licences: dict[str, Licence],
 
 def _check_lineage(v: ComponentVerdict, licences: dict[str, Licence],
                    ancestors: list[tuple[str, Openness]]) -> None:
-    comp = next((c for c in MOF_COMPONENTS if c.key == v.key))
+    comp = next(c for c in MOF_COMPONENTS if c.key == v.key)
     for eid, rec in ancestors:
         base = _judge(comp, rec, licences, [])
         if not base.counted:

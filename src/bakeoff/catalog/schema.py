@@ -84,7 +84,7 @@ class Component(Strict):
     note: str | None = None
 
     @model_validator(mode="after")
-    def _evidence(self) -> "Component":
+    def _evidence(self) -> Component:
         if self.status in ("open", "partial") and not self.evidence:
             raise ValueError(f"a {self.status} component needs an evidence URL")
         return self
@@ -124,7 +124,7 @@ class Openness(Strict):
         return data
 
     @model_validator(mode="after")
-    def _weights_licence(self) -> "Openness":
+    def _weights_licence(self) -> Openness:
         if self.weights.license is not None:
             raise ValueError("weights.license: the weights' licence is the entry's `license`; remove it here")
         return self
@@ -236,7 +236,7 @@ class Entry(Strict):
     checked: dt.date                    # when these facts as a whole were last checked against their sources
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Entry":
+    def _consistent(self) -> Entry:
         if (self.base is None) != (self.relation is None):
             raise ValueError("base and relation go together: give both or neither")
         if self.arch.has_numbers() and not self.sources.config:

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from ..errors import InvalidParamsError
-from ..evals.bench import get_task, run_benchmark, task_names
 from ..estimates import show_stat
+from ..evals.bench import get_task, run_benchmark, task_names
 from ..evals.bench.runner import LazyEngine
 from ..evals.columns import BENCHMARK
 from ..settings import get_settings
@@ -65,7 +65,7 @@ def run_all(tasks: list[str], models: list[str], limit: int | None, shots: int |
                     job = bar.add_task(task, total=None)
                     results.append(run_benchmark(
                         task, model, limit=limit, shots=shots, lazy=lazy,
-                        progress=lambda done, total: bar.update(job, completed=done, total=total)))
+                        progress=lambda done, total, bar=bar, job=job: bar.update(job, completed=done, total=total)))
         finally:
             lazy.close()
     return results

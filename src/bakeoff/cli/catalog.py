@@ -27,8 +27,9 @@ def _list_table(rows: list[dict[str, Any]]) -> Table:
         t.add_column(col, no_wrap=col == "id", overflow="fold")
     for r in rows:
         params = f"{r['params_b']:g}B" + (f" ({r['active_params_b']:g}B active)" if r["active_params_b"] else "")
-        t.add_row(r["id"], r["family"], r["released"] or "?", params, str(r["context"] or "?"), r["license"], r["commercial"],
-                  f"{r['criteria']}/5", {1: "I", 2: "II", 3: "III"}.get(r["mof"], "-"), ", ".join(r["tasks"]))
+        t.add_row(r["id"], r["family"], r["released"] or "?", params, str(r["context"] or "?"), r["license"],
+                  r["commercial"], f"{r['criteria']}/5", {1: "I", 2: "II", 3: "III"}.get(r["mof"], "-"),
+                  ", ".join(r["tasks"]))
     return t
 
 
@@ -36,7 +37,8 @@ def _list_table(rows: list[dict[str, Any]]) -> Table:
 @click.option("--task", help="Only models for this task (chat, code, math, medical, multilingual, ...).")
 @click.option("--license", "license_", metavar="ID", help="Only models under this licence (e.g. apache-2.0).")
 @click.option("--commercial", is_flag=True, help="Only models whose licence (and ancestors') allows commercial use.")
-@click.option("--open", "open_", metavar="LEVEL", help="At least N of the 5 openness criteria (0-5), or mof-iii / mof-ii / mof-i.")
+@click.option("--open", "open_", metavar="LEVEL",
+              help="At least N of the 5 openness criteria (0-5), or mof-iii / mof-ii / mof-i.")
 @click.option("--max-params", metavar="SIZE", help="At most this many parameters, e.g. 8B or 500M.")
 @click.option("--min-context", metavar="N", help="At least this context length, e.g. 32k.")
 @click.option("--family", help="Only this family (e.g. llama-2).")

@@ -32,12 +32,14 @@ def _facts_table(cat: Any, e: Any) -> Table:
     t = Table(show_header=False, title=f"{e.name} ({e.id})")
     params = f"{e.params_b:g}B" + (f", {e.active_params_b:g}B active" if e.active_params_b else "")
     a = e.arch
-    arch = f"{a.gguf}, {a.type}, {a.attention}" + (f", {a.experts} experts / {a.experts_used} used" if a.experts else "")
+    arch = f"{a.gguf}, {a.type}, {a.attention}" + (
+        f", {a.experts} experts / {a.experts_used} used" if a.experts else "")
     unknown = "unknown (no source checked)"
     for k, v in [("organisation", cat.org(e)), ("family", e.family), ("released", e.released or unknown),
                  ("tasks", ", ".join(e.tasks)), ("languages", ", ".join(e.languages or []) or unknown),
                  ("parameters", params), ("architecture", arch),
-                 ("layers / hidden / heads / KV heads", " / ".join(str(x or "?") for x in (a.layers, a.hidden, a.heads, a.kv_heads))),
+                 ("layers / hidden / heads / KV heads",
+                  " / ".join(str(x or "?") for x in (a.layers, a.hidden, a.heads, a.kv_heads))),
                  ("context", str(e.context or unknown)),
                  ("licence", f"{lic.name} — commercial: {lic.commercial}"),
                  ("Hugging Face", e.hf_repo), ("GGUF repos", ", ".join(e.gguf_repos) or "none known"),
@@ -165,7 +167,8 @@ def check_cmd(offline: bool, timeout: float, as_json: bool) -> None:
         return
     _print_ages(ages)
     if results is None:
-        _say(f"offline: {len(urls)} source URLs not verified ({'--offline' if offline else f'{PROBE_URL} did not answer'})")
+        why = "--offline" if offline else f"{PROBE_URL} did not answer"
+        _say(f"offline: {len(urls)} source URLs not verified ({why})")
         return
     dead = [r for r in results if not r.ok]
     _say(f"source URLs: {len(results) - len(dead)} of {len(results)} answer; {len(dead)} dead")

@@ -68,7 +68,8 @@ def models_cmd(as_json: bool) -> None:
 
 @click.command("show")
 @click.argument("model")
-@click.option("--ctx", "n_ctx", type=int, default=None, help="Context length for the memory estimate (default: the model's).")
+@click.option("--ctx", "n_ctx", type=int, default=None,
+              help="Context length for the memory estimate (default: the model's).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     """Show a model's metadata, chat template and whether it fits in this machine's memory."""

@@ -37,8 +37,8 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
                                                            if s.get("speed") else "speed not measured"),
                   title_justify="left")
     benchmarks = benchmark_columns(rows)
-    for col in ("model", "pass rate ± SE (n)", "mean score ± SE", *(h for _, h in benchmarks), "TTFT ms", "output tok/s",
-                "prompt tok/s", "$/1M blended 3:1", "peak RSS (+model)", "status"):
+    for col in ("model", "pass rate ± SE (n)", "mean score ± SE", *(h for _, h in benchmarks), "TTFT ms",
+                "output tok/s", "prompt tok/s", "$/1M blended 3:1", "peak RSS (+model)", "status"):
         table.add_column(col, overflow="fold")
     for r in rows:
         text = row_text(r)
@@ -65,7 +65,7 @@ class BarProgress:
         self.run_id: int | None = None
         self.passed: dict[str, int] = {}
 
-    def __enter__(self) -> "BarProgress":
+    def __enter__(self) -> BarProgress:
         self.bar.__enter__()
         return self
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
-from ..models.registry import Registry
 from ..hosts import is_loopback
+from ..models.registry import Registry
 from ..settings import get_settings, reset_settings
 
 
@@ -47,7 +47,7 @@ def serve_cmd(host: str, port: int, models: tuple[str, ...], api_key: str | None
 
     import uvicorn
 
-    from ..server.app import create_app   # FastAPI and the routes: loaded only to serve
+    from ..server.app import create_app  # FastAPI and the routes: loaded only to serve
 
     check_bind(host, api_key)
     if threads:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from .base import Chunk, TokenLogprob
 from .llamacpp import SeqGen

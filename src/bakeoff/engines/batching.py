@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
+from ..errors import BakeoffError, BusyError, ContextOverflowError, EngineError, InvalidParamsError
 from .base import Chunk, Engine, GenParams, LogLik, LogLikRequest, Message, TokenLogprob, Usage
 from .batch_stream import PromptChunk, Request, Slot, Stream
 from .llamacpp import LlamaCppEngine, SeqGen, log_softmax
 from .loglik import common_prefix
-from ..errors import BakeoffError, BusyError, ContextOverflowError, EngineError, InvalidParamsError
 
 
 class BatchedEngine(Engine):

@@ -8,8 +8,8 @@ import threading
 
 import numpy as np
 
-from .llama_lowlevel import LlamaHandle
 from ..errors import ContextOverflowError, InvalidParamsError
+from .llama_lowlevel import LlamaHandle
 
 EMBED_CTX = 512  # tokens per text: one ubatch, as non-causal embedding models need
 

@@ -11,7 +11,7 @@ import ctypes
 import logging
 import os
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

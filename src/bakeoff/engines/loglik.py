@@ -14,8 +14,8 @@ parallel sequences, asking for logits only at the positions that predict continu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

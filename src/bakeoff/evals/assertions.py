@@ -204,7 +204,7 @@ def _similar(metric: str) -> Check:
         fn = rouge_l if used == "rouge-l" else levenshtein_ratio
         refs = spec["value"] if isinstance(spec["value"], list) else [spec["value"]]
         score = max(fn(output, str(r)) for r in refs)
-        cut = spec.get("threshold") if spec.get("threshold") is not None else 0.7
+        cut: float = spec["threshold"] if spec.get("threshold") is not None else 0.7
         return Outcome(score >= cut, score, f"{used} similarity {score:.2f} (needs {cut:g})")
     return check
 

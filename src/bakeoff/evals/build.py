@@ -78,11 +78,11 @@ def build_cases(suite: SuiteSpec, where: Located, base_dir: Path) -> list[Case]:
         raw.extend(read_case_file(path, str(path)))
     cases: list[Case] = []
     seen: dict[str, str] = {}
-    for index, (data, loc, path) in enumerate(raw):
-        spec = data if isinstance(data, CaseSpec) else loc.validate(CaseSpec, data, path)
-        case = build_case(suite, spec, index, loc, path, where, base_dir)
+    for index, (data, loc, at) in enumerate(raw):
+        spec = data if isinstance(data, CaseSpec) else loc.validate(CaseSpec, data, at)
+        case = build_case(suite, spec, index, loc, at, where, base_dir)
         if case.id in seen:
-            raise loc.error((*path, "id"), f"duplicate case id {case.id!r} (first at {seen[case.id]})")
+            raise loc.error((*at, "id"), f"duplicate case id {case.id!r} (first at {seen[case.id]})")
         seen[case.id] = case.source
         cases.append(case)
     return cases

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..engines.base import GenParams, Message
 from ..errors import SuiteError
@@ -101,7 +101,7 @@ class Located:
         line = line_of(self.locs, path) if self.locs else self.line
         return SuiteError(message, self.file, line, _field(path) or None, hint)
 
-    def validate(self, model: type, data: Any, base: Loc = ()) -> Any:
+    def validate(self, model: type[BaseModel], data: Any, base: Loc = ()) -> Any:
         try:
             return model.model_validate(data)
         except ValidationError as exc:

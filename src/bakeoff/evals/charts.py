@@ -81,8 +81,10 @@ def scatter(points: list[Point], title: str, x_label: str, chart_id: str,
                      f'<text x="{LEFT - 6}" y="{sy(v) + 4:.1f}" text-anchor="end" font-size="11">{v:.0%}</text>')
     for t in _log_ticks(lo, hi):
         parts.append(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{TOP}" y2="{H - BOTTOM}" stroke="#eee"/>'
-                     f'<text x="{sx(t):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle" font-size="11">{_fmt(t)}</text>')
-    parts.append(f'<text x="{W / 2}" y="{H - 12}" text-anchor="middle" font-size="12">{escape(x_label)} (log scale)</text>'
+                     f'<text x="{sx(t):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle" '
+                     f'font-size="11">{_fmt(t)}</text>')
+    parts.append(f'<text x="{W / 2}" y="{H - 12}" text-anchor="middle" '
+                 f'font-size="12">{escape(x_label)} (log scale)</text>'
                  f'<text x="14" y="{H / 2}" transform="rotate(-90 14 {H / 2})" text-anchor="middle" '
                  f'font-size="12">pass rate (±1 SE)</text>')
     for k, (label, v) in enumerate(refs):

@@ -7,9 +7,10 @@ and `rubric.py` (the judge model); both import this module, neither imports the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass

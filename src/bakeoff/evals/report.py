@@ -95,8 +95,9 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     prices = reference_prices()
     svg = charts(rows, prices)
     shown = [{**r, "text": row_text(r)} for r in rows]
-    return template.render(run=run, rows=shown, benchmarks=benchmark_columns(rows), models=models, matrix=matrix(run, models),
-                           prices=prices, prices_note=prices_note(prices), cost_chart=svg["cost"], speed_chart=svg["speed"])
+    return template.render(run=run, rows=shown, benchmarks=benchmark_columns(rows), models=models,
+                           matrix=matrix(run, models), prices=prices, prices_note=prices_note(prices),
+                           cost_chart=svg["cost"], speed_chart=svg["speed"])
 
 
 CSV_COLUMNS = ["run", "model", "case_id", "status", "score", "pass_score", "reason", "output",

@@ -24,7 +24,8 @@ The model's answer:
 
 Rubric: {rubric}
 
-Reply with only a JSON object: {{"pass": true or false, "score": a number from 0 to 1, "reason": "one short sentence"}}"""
+Reply with only a JSON object: """ + \
+    """{{"pass": true or false, "score": a number from 0 to 1, "reason": "one short sentence"}}"""
 
 _TRUE = {"true", "yes", "pass", "passed", "1"}
 _FALSE = {"false", "no", "fail", "failed", "0"}

@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from ..engines.base import Engine, GenParams, Message, Response, Timings, Usage, collect
-from ..errors import BakeoffError, RemoteError, SuiteError
+from ..errors import BakeoffError, RemoteError
 from ..models.ref import ModelRef
 from ..models.registry import Registry
 from ..settings import Settings, get_settings

@@ -61,7 +61,7 @@ def build_prompt(engine: Engine, work: Workload, nonce: int) -> str:
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
-    import numpy as np   # not for `bakeoff --help`: only measuring needs it
+    import numpy as np  # not for `bakeoff --help`: only measuring needs it
 
     arr = np.asarray(values, dtype=float)
     return {"median": float(np.median(arr)), "p5": float(np.percentile(arr, 5)),
@@ -129,7 +129,7 @@ class RssSampler:
         while not self._stop.wait(self.interval):
             self.peak = max(self.peak, self.proc.memory_info().rss)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 

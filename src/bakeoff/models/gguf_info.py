@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from ..errors import ModelFileError
 from .gguf_parse import GGUFHeader, GGUFParseError, parse_header, tensor_nbytes
 
@@ -60,7 +59,7 @@ def _quant_name(file_type: Any, tensor_types: list[int]) -> str:
         except ValueError:
             continue
         counts[name] = counts.get(name, 0) + 1
-    return max(counts, key=counts.get) if counts else "unknown"
+    return max(counts, key=lambda name: counts[name]) if counts else "unknown"
 
 
 def _check_header(path: Path) -> int:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import ModelFileError
 from .ref import ModelRef

@@ -13,9 +13,10 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import DownloadError, NotFoundError
 from ..settings import Settings, get_settings
@@ -73,11 +74,12 @@ def list_files(repo: str) -> list[RemoteFile]:
     from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
 
     url = endpoint()
+    offline: tuple[type[BaseException], ...] = (OfflineModeIsEnabled, *_net_errors())
     try:
         info = HfApi(endpoint=url).model_info(repo, files_metadata=True)
     except RepositoryNotFoundError:
         raise NotFoundError("Hugging Face repo", repo) from None
-    except (OfflineModeIsEnabled, *_net_errors()):
+    except offline:
         raise _unreachable(url) from None
     return [RemoteFile(s.rfilename, s.size, s.lfs.sha256 if s.lfs else None) for s in info.siblings or []]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from ..errors import ModelNotFoundError
 from ..settings import Settings, get_settings

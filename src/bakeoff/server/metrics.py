@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 TPS_BUCKETS = (1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 200.0, 400.0, 800.0)
@@ -90,7 +90,8 @@ class Metrics:
         out = []
         for key, help_ in (("queued", "Requests waiting for a batch slot."),
                            ("active", "Sequences being decoded."), ("slots", "Batch slots.")):
-            name = "bakeoff_queue_depth" if key == "queued" else f"bakeoff_{key}_sequences" if key == "active" else "bakeoff_batch_slots"
+            name = {"queued": "bakeoff_queue_depth",
+                    "active": "bakeoff_active_sequences"}.get(key, "bakeoff_batch_slots")
             out += [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
             out += [f"{name}{{{_labels(model=m)}}} {s.get(key, 0)}" for m, s in sorted(stats.items())]
         out += ["# HELP bakeoff_batch_steps_total Batched decode steps (one llama_decode each).",

@@ -77,7 +77,8 @@ class ChatCompletionRequest(Sampling):
     max_completion_tokens: int | None = Field(None, ge=0, description="Alias of max_tokens.")
     response_format: ResponseFormat | None = Field(None, description="Constrain the output to JSON.")
     logprobs: bool = Field(False, description="Return log-probabilities of the output tokens.")
-    top_logprobs: int | None = Field(None, ge=0, le=20, description="Most likely alternatives per token (needs logprobs).")
+    top_logprobs: int | None = Field(None, ge=0, le=20,
+                                     description="Most likely alternatives per token (needs logprobs).")
 
 
 class CompletionRequest(Sampling):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any, Awaitable, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..hosts import LOOPBACK_NAMES, host_name, is_loopback, is_wildcard
 from .errors import HTTP_TYPES, error_body

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from ..errors import NotFoundError
-from .db import row_dict, transaction
+from .db import inserted_id, row_dict, transaction
 
 WINNERS = ("a", "b", "tie", "both_bad")
 
@@ -51,7 +51,7 @@ def create_battle(db: sqlite3.Connection, prompt: str, model_a: str, model_b: st
     with transaction(db):
         cur = db.execute("INSERT INTO arena_battles (prompt, model_a, model_b, params) VALUES (?,?,?,?)",
                          (prompt, model_a, model_b, json.dumps(params)))
-    return get_battle(db, int(cur.lastrowid))
+    return get_battle(db, inserted_id(cur))
 
 
 def get_battle(db: sqlite3.Connection, battle_id: int) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def add_vote(db: sqlite3.Connection, battle_id: int, winner: str, voter: str,
                                                 json.dumps(detail) if detail else None))
         db.execute("UPDATE arena_battles SET revealed_at=strftime('%Y-%m-%dT%H:%M:%fZ','now') "
                    "WHERE id=? AND revealed_at IS NULL", (battle_id,))
-    return {"id": int(cur.lastrowid), "battle_id": battle_id, "winner": winner, "voter": voter,
+    return {"id": inserted_id(cur), "battle_id": battle_id, "winner": winner, "voter": voter,
             "counted": counted}
 
 

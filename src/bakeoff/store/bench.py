@@ -7,7 +7,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .db import row_dict, transaction
+from .db import inserted_id, row_dict, transaction
 
 
 def _bench_001_results(db: sqlite3.Connection) -> None:
@@ -58,7 +58,7 @@ def save_run(db: sqlite3.Connection, *, model: str, model_sha256: str, task: str
         cur = db.execute("INSERT INTO bench_runs (model, model_sha256, task, settings, n, scores, seconds)"
                          " VALUES (?,?,?,?,?,?,?)", (model, model_sha256, task, json.dumps(settings), n,
                                                      json.dumps(scores), seconds))
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def recent_runs(db: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any]]:

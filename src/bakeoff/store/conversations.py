@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from ..errors import NotFoundError
-from .db import row_dict, transaction
+from .db import inserted_id, row_dict, transaction
 
 
 def _ui_001_conversations(db: sqlite3.Connection) -> None:
@@ -59,7 +59,7 @@ def create(db: sqlite3.Connection, *, model: str, title: str = "New chat", syste
     with transaction(db):
         cur = db.execute("INSERT INTO ui_conversations (title, model, system, params) VALUES (?,?,?,?)",
                          (title, model, system, json.dumps(params or {})))
-    return get(db, int(cur.lastrowid))
+    return get(db, inserted_id(cur))
 
 
 def get(db: sqlite3.Connection, conv_id: int) -> dict[str, Any]:

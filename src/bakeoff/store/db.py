@@ -13,9 +13,10 @@ import json
 import pkgutil
 import sqlite3
 import threading
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 from ..errors import HomeNotWritableError
 from ..settings import Settings, get_settings
@@ -85,6 +86,13 @@ def row_dict(row: sqlite3.Row, json_cols: Iterable[str] = ()) -> dict[str, Any]:
         if k in d:
             d[k] = json.loads(d[k]) if d[k] not in (None, "") else None
     return d
+
+
+def inserted_id(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just made (sqlite3 types lastrowid as optional)."""
+    if cur.lastrowid is None:
+        raise RuntimeError("the statement inserted no row")
+    return cur.lastrowid
 
 
 @contextmanager

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .db import row_dict, transaction
+from .db import inserted_id, row_dict, transaction
 
 
 def _m001_tables(db: sqlite3.Connection) -> None:
@@ -96,7 +96,7 @@ def create_run(db: sqlite3.Connection, *, suite_name: str, suite_path: str, suit
             "INSERT INTO evals_runs (suite_name, suite_path, suite_sha256, signature, models, settings,"
             " status) VALUES (?,?,?,?,?,?, 'running')",
             (suite_name, suite_path, suite_sha256, signature, json.dumps(models), json.dumps(settings)))
-        run_id = int(cur.lastrowid)
+        run_id = inserted_id(cur)
         db.executemany("INSERT INTO evals_run_models (run_id, model, position, status) "
                        "VALUES (?,?,?, 'pending')", [(run_id, m, i) for i, m in enumerate(models)])
     return run_id

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models.packaged import sha256_file
-from .db import row_dict, transaction
+from .db import inserted_id, row_dict, transaction
 
 
 def file_sha256(db: sqlite3.Connection, path: str) -> str:
@@ -36,7 +36,7 @@ def log_exchange(db: sqlite3.Connection, *, kind: str, model: str, model_sha256:
             " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (kind, model, model_sha256, quantization, engine_version, json.dumps(params),
              json.dumps(prompt), response, prompt_tokens, completion_tokens, json.dumps(timings)))
-    return int(cur.lastrowid)
+    return inserted_id(cur)
 
 
 def recent_exchanges(db: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any]]:

@@ -4,8 +4,8 @@ reports them (stderr = sample standard deviation / sqrt(n))."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass
@@ -32,7 +32,7 @@ def mean_stderr(values: Sequence[float]) -> Score:
 def mc_correct(lls: Sequence[float], choice_lengths: Sequence[int], gold: int) -> dict[str, int]:
     """acc: the most likely choice is gold. acc_norm: the same after dividing each log-likelihood by
     its choice's length in characters (lm-evaluation-harness's length normalisation)."""
-    import numpy as np   # not for `bakeoff --help`: only scoring needs it
+    import numpy as np  # not for `bakeoff --help`: only scoring needs it
 
     ll = np.asarray(lls, dtype=np.float64)
     lengths = np.asarray([max(n, 1) for n in choice_lengths], dtype=np.float64)

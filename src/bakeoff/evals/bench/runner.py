@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ...engines.base import Engine
 from ...errors import InvalidParamsError
@@ -135,8 +136,8 @@ def run_benchmark(task: str, model: str, *, limit: int | None = None, shots: int
     """
     from ...models.registry import Registry
     from ...runtime import model_fingerprint
-    from ...store import connect
     from ...store import bench as store
+    from ...store import connect
 
     settings = settings or get_settings()
     spec = get_task(task)
