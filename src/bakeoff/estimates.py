@@ -76,6 +76,11 @@ class Style:
         return f"{x * self.scale:.{self.digits}f}{self.unit}"
 
 
+def show_interval(low: float, high: float, style: Style = Style()) -> str:
+    """An interval on its own, "LOW–HIGH" (a rating's 95% interval in its own column)."""
+    return f"{style.number(low)}–{style.number(high)}"
+
+
 def show(estimate: Estimate | None, style: Style = Style()) -> str:
     """The estimate as every surface shows it: "V ± SE (n=N)", "V (LOW–HIGH)" or "V (LOW–HIGH, n=N)",
     where the parts known and asked for appear; MISSING when nothing was measured."""
@@ -86,7 +91,7 @@ def show(estimate: Estimate | None, style: Style = Style()) -> str:
         text += f" ± {style.number(estimate.se)}"
     inside = []
     if estimate.low is not None and estimate.high is not None:
-        inside.append(f"{style.number(estimate.low)}–{style.number(estimate.high)}")
+        inside.append(show_interval(estimate.low, estimate.high, style))
     if style.with_n:
         inside.append(f"n={estimate.n}")
     return f"{text} ({', '.join(inside)})" if inside else text

@@ -37,3 +37,23 @@ def test_an_estimate_built_in_code_reads_like_a_stored_one():
 
 def test_human_bytes():
     assert [human_bytes(n) for n in (None, 512, 1536, 3 << 30)] == ["?", "512 B", "1.5 KiB", "3.0 GiB"]
+
+
+def test_arena_ratings_carry_the_text_both_surfaces_show(capsys):
+    from bakeoff.arena.battles import ratings_from_store
+    from bakeoff.cli.main import main
+    from bakeoff.store import arena as arena_store
+    from bakeoff.store import connect
+
+    db = connect()
+    for _ in range(3):
+        battle = arena_store.create_battle(db, "q", "m-a", "m-b", {})
+        arena_store.add_vote(db, battle["id"], "a", "human")
+    rows = ratings_from_store(db, n_boot=20)["ratings"]
+    assert [r["model"] for r in rows] == ["m-a", "m-b"]
+    for r in rows:
+        assert r["text"]["rating"] == f"{r['rating']:.0f}" and r["text"]["elo"] == f"{r['elo']:.0f}"
+        assert r["text"]["ci"] == f"{r['ci_low']:.0f}–{r['ci_high']:.0f}"
+    assert main(["arena", "ratings", "--boot", "20"]) == 0
+    printed = capsys.readouterr().out
+    assert all(r["text"]["ci"] in printed for r in rows)

@@ -10,9 +10,11 @@ from typing import Any
 
 from ..engines.base import Engine, GenParams, Message, collect
 from ..errors import InvalidParamsError
+from ..estimates import Style, show_interval
 from ..store import arena as arena_store
 
 LABELS = {"a": "Model A", "b": "Model B"}
+RATING = Style(digits=0)   # ratings and their intervals on the Elo scale, whole points
 
 
 def pick_pair(models: list[str], rng: random.Random | None = None) -> tuple[str, str]:
@@ -86,6 +88,9 @@ def ratings_from_store(db: Any, voter: str | None = None, n_boot: int = 200) -> 
     from .ratings import compute  # numpy: loaded when ratings are computed, not for `bakeoff --help`
 
     table = compute(arena_store.counted_outcomes(db, voter), n_boot=n_boot).to_dict()
+    for r in table["ratings"]:   # as `bakeoff arena ratings` and the UI show them
+        r["text"] = {"rating": RATING.number(r["rating"]), "ci": show_interval(r["ci_low"], r["ci_high"], RATING),
+                     "elo": RATING.number(r["elo"])}
     return {**table, **arena_store.vote_counts(db), "voter": voter or "all"}
 
 

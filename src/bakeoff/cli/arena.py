@@ -38,8 +38,8 @@ def ratings_cmd(voter: str, n_boot: int, as_json: bool) -> None:
     for col in ("rank", "model", "rating", "95% CI", "Elo", "games", "W/L/T"):
         t.add_column(col, justify="left" if col == "model" else "right")
     for r in table["ratings"]:
-        t.add_row(str(r["rank"]), r["model"], f"{r['rating']:.0f}", f"{r['ci_low']:.0f}–{r['ci_high']:.0f}",
-                  f"{r['elo']:.0f}", str(r["games"]), f"{r['wins']}/{r['losses']}/{r['ties']}")
+        t.add_row(str(r["rank"]), r["model"], r["text"]["rating"], r["text"]["ci"], r["text"]["elo"],
+                  str(r["games"]), f"{r['wins']}/{r['losses']}/{r['ties']}")
     console.print(t)
     console.print(f"{table['method']}; {table['n_boot']} resamples, seed {table['seed']}; "
                   f"prior {table['prior']:g} virtual tie per pair; online Elo K={table['elo_k']:g}. "

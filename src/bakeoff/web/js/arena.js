@@ -119,9 +119,8 @@ export function ratingsTable(data) {
   const head = el("tr", {}, ...["Rank", "Model", "Rating", "95% CI", "Elo", "Games", "W / L / T"].map(h => el("th", {}, h)));
   const rows = data.ratings.map(r => el("tr", { "data-testid": "rating-row" },
     el("td", {}, String(r.rank)), el("td", { "data-testid": "rating-model" }, r.model),
-    el("td", { "data-testid": "rating-value" }, r.rating.toFixed(0)),
-    el("td", {}, `${r.ci_low.toFixed(0)} – ${r.ci_high.toFixed(0)}`),
-    el("td", {}, r.elo.toFixed(0)), el("td", {}, String(r.games)),
+    el("td", { "data-testid": "rating-value" }, r.text.rating), el("td", {}, r.text.ci),
+    el("td", {}, r.text.elo), el("td", {}, String(r.games)),
     el("td", {}, `${r.wins} / ${r.losses} / ${r.ties}`)));
   return el("div", { class: "table-wrap" },
     el("table", { class: "ratings" }, el("thead", {}, head), el("tbody", {}, ...rows)),
