@@ -1,14 +1,13 @@
 """`bakeoff recommend`: rank catalog candidates for a task with reasons.
 
 Signals, strongest first: results measured on this machine (bakeoff pass rates and benchmark
-scores in the store, when those tables exist), whether it fits this machine and at which
+scores in the store), whether it fits this machine and at which
 quantization, size (a bigger model that still fits is usually better), published benchmark scores,
 and openness. Every reason shown says where it comes from.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 from collections.abc import Callable
@@ -17,43 +16,29 @@ from typing import Any
 
 from ..estimates import Style, show_stat
 from ..models import fit
+from ..store.bench import latest_scores
+from ..store.evals import pass_counts
 from .load import Catalog
 from .openness import scorecard
 from .queries import check_choice, memory, valid_tasks
 from .schema import Entry
 
-
-def _has_table(db: sqlite3.Connection, name: str) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
-
-
 _SCORE = Style(digits=3, with_n=True)   # a measured score in a reason: 0.600 ± 0.070 (n=50)
 
 
 def stored_results(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Scores measured here, one row per (model, source, metric); [] when no such tables exist.
-
-    Reads bench_runs(model, task, n, scores JSON {metric: {value, stderr, n}}, created_at) (latest
-    run per model and task) and evals_results(model, status, score) (pass rate per model).
-    """
+    """Scores measured here, one row per (model, source, metric): the latest benchmark run per
+    model and task, and each model's pass rate over every bakeoff result in the store."""
     rows: list[dict[str, Any]] = []
-    if _has_table(db, "bench_runs"):
-        latest: dict[tuple[str, str], Any] = {}
-        for model, task, n, scores in db.execute(
-                "SELECT model, task, n, scores FROM bench_runs ORDER BY created_at, id"):
-            latest[(model, task)] = (n, scores)
-        for (model, task), (n, scores) in latest.items():
-            for metric, s in (json.loads(scores) or {}).items():
-                if isinstance(s, dict) and isinstance(s.get("value"), (int, float)):
-                    rows.append({"model": model, "source": f"benchmark {task}", "metric": metric,
-                                 "value": float(s["value"]), "stderr": s.get("stderr"),
-                                 "n": s.get("n", n)})
-    if _has_table(db, "evals_results"):
-        for model, n, passed in db.execute(
-                "SELECT model, COUNT(*), SUM(status = 'pass') FROM evals_results GROUP BY model"):
-            p = passed / n
-            rows.append({"model": model, "source": "bakeoff", "metric": "pass rate", "value": p,
-                         "stderr": math.sqrt(p * (1 - p) / n), "n": n})
+    for run in latest_scores(db):
+        for metric, s in (run["scores"] or {}).items():
+            if isinstance(s, dict) and isinstance(s.get("value"), (int, float)):
+                rows.append({"model": run["model"], "source": f"benchmark {run['task']}", "metric": metric,
+                             "value": float(s["value"]), "stderr": s.get("stderr"), "n": s.get("n", run["n"])})
+    for model, n, passed in pass_counts(db):
+        p = passed / n
+        rows.append({"model": model, "source": "bakeoff", "metric": "pass rate", "value": p,
+                     "stderr": math.sqrt(p * (1 - p) / n), "n": n})
     return rows
 
 

@@ -64,3 +64,11 @@ def save_run(db: sqlite3.Connection, *, model: str, model_sha256: str, task: str
 def recent_runs(db: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any]]:
     rows = db.execute("SELECT * FROM bench_runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
     return [row_dict(r, ("settings", "scores")) for r in rows]
+
+
+def latest_scores(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The newest run's scores per (model, task): model, task, n and scores {metric: {value, stderr, n}}."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in db.execute("SELECT model, task, n, scores FROM bench_runs ORDER BY created_at, id"):
+        latest[(r["model"], r["task"])] = row_dict(r, ("scores",))
+    return list(latest.values())

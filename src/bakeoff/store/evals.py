@@ -182,3 +182,9 @@ def list_runs(db: sqlite3.Connection, limit: int = 50) -> list[dict[str, Any]]:
 def latest_run_id(db: sqlite3.Connection) -> int | None:
     r = db.execute("SELECT MAX(id) AS id FROM evals_runs").fetchone()
     return r["id"] if r and r["id"] is not None else None
+
+
+def pass_counts(db: sqlite3.Connection) -> list[tuple[str, int, int]]:
+    """(model, results, passes) over every stored bakeoff result."""
+    rows = db.execute("SELECT model, COUNT(*), SUM(status = 'pass') FROM evals_results GROUP BY model")
+    return [(r[0], int(r[1]), int(r[2])) for r in rows]
