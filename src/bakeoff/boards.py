@@ -38,12 +38,13 @@ def bakeoff_board(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
     report's own SVG charts (evals.report.charts, drawn once for both)."""
     run = _stored_run(db, run_id)
     rows = leaderboard(run)
+    benchmarks = benchmark_columns(rows)
     return {"run": {k: run[k] for k in ("id", "created_at", "finished_at", "suite_name", "status",
                                         "settings", "models")},
-            "benchmarks": benchmark_columns(rows),
+            "benchmarks": benchmarks,
             "rows": [{**{k: r.get(k) for k in _BOARD_FIELDS},
                       "baseline_rss_bytes": (r.get("info") or {}).get("baseline_rss_bytes"),
-                      "text": row_text(r)}
+                      "text": row_text(r, (t for t, _ in benchmarks))}
                      for r in rows],
             "charts": charts(rows), "prices_note": prices_note()}
 

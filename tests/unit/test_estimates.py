@@ -57,3 +57,15 @@ def test_arena_ratings_carry_the_text_both_surfaces_show(capsys):
     assert main(["arena", "ratings", "--boot", "20"]) == 0
     printed = capsys.readouterr().out
     assert all(r["text"]["ci"] in printed for r in rows)
+
+
+def test_benchmark_columns_cover_every_row():
+    from bakeoff.evals.columns import benchmark_columns, row_text
+
+    base = {"pass_rate": {"value": 1.0, "se": 0.0, "n": 2}, "mean_score": {"value": 1.0, "se": 0.0, "n": 2}}
+    rows = [{**base, "benchmarks": {"arc_easy": {"metric": "acc_norm", "value": 0.61, "stderr": 0.069, "n": 50}}},
+            {**base, "benchmarks": {}}]
+    columns = benchmark_columns(rows)
+    assert columns == [("arc_easy", "arc_easy (acc_norm)")]
+    texts = [row_text(r, (t for t, _ in columns))["benchmarks"] for r in rows]
+    assert texts == [{"arc_easy": "61.0 ± 6.9 (n=50)"}, {"arc_easy": MISSING}]

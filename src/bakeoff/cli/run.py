@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from ..errors import EngineError
-from ..estimates import MISSING
 from ..evals.columns import benchmark_columns, row_text
 from ..evals.metrics import leaderboard
 from ..evals.report import prices_note, write_reports
@@ -41,9 +40,9 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
                 "output tok/s", "prompt tok/s", "$/1M blended 3:1", "peak RSS (+model)", "status"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        text = row_text(r)
+        text = row_text(r, (t for t, _ in benchmarks))
         status = r["status"] if not r["error"] else f"failed: {r['error']}"
-        bench = [text["benchmarks"].get(t, MISSING) for t, _ in benchmarks]
+        bench = [text["benchmarks"][t] for t, _ in benchmarks]
         table.add_row(r["model"], text["pass_rate"], text["mean_score"], *bench, text["ttft_ms"],
                       text["output_tps"], text["prompt_tps"], text["cost_blended"], text["peak_rss"], status)
     return table

@@ -3,6 +3,7 @@ HTML report (each shows these strings; none formats a number itself)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ..estimates import MISSING, Style, human_bytes, show_stat
@@ -32,8 +33,10 @@ def peak_rss(row: dict[str, Any]) -> str:
     return human_bytes(peak) + (f" (+{human_bytes(peak - base)})" if base else "")
 
 
-def row_text(row: dict[str, Any]) -> dict[str, Any]:
-    """One leaderboard row (evals.metrics.model_summary) as the strings every surface shows."""
+def row_text(row: dict[str, Any], tasks: Iterable[str] = ()) -> dict[str, Any]:
+    """One leaderboard row (evals.metrics.model_summary) as the strings every surface shows, with a
+    benchmark entry for each of `tasks` (the board's benchmark columns; MISSING where not run)."""
+    scores = row.get("benchmarks") or {}
     cost = row.get("cost") or {}
     return {
         "pass_rate": show_stat(row["pass_rate"], PASS_RATE),
@@ -44,5 +47,5 @@ def row_text(row: dict[str, Any]) -> dict[str, Any]:
         **{f"cost_{k}": show_stat(cost.get(k), COST) for k in ("input", "output", "blended")},
         "aggregate_tps": show_stat(row.get("concurrent"), AGGREGATE_TPS),
         "peak_rss": peak_rss(row),
-        "benchmarks": {task: show_stat(b, BENCHMARK) for task, b in (row.get("benchmarks") or {}).items()},
+        "benchmarks": {task: show_stat(scores.get(task), BENCHMARK) for task in (*tasks, *scores)},
     }

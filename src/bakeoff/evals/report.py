@@ -94,8 +94,9 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     models = [r["model"] for r in rows]
     prices = reference_prices()
     svg = charts(rows, prices)
-    shown = [{**r, "text": row_text(r)} for r in rows]
-    return template.render(run=run, rows=shown, benchmarks=benchmark_columns(rows), models=models,
+    benchmarks = benchmark_columns(rows)
+    shown = [{**r, "text": row_text(r, (t for t, _ in benchmarks))} for r in rows]
+    return template.render(run=run, rows=shown, benchmarks=benchmarks, models=models,
                            matrix=matrix(run, models), prices=prices, prices_note=prices_note(prices),
                            cost_chart=svg["cost"], speed_chart=svg["speed"])
 

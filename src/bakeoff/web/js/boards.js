@@ -42,7 +42,7 @@ function boardTable(rows, benchmarks) {
                 "TTFT ms", "Output tok/s", "Prompt tok/s", "$/1M blended 3:1", "Peak RSS (+model)", "Status"],
     rows.map(r => el("tr", { "data-testid": "bakeoff-row", "data-model": r.model },
       el("td", {}, r.model), el("td", {}, r.text.pass_rate), el("td", {}, r.text.mean_score),
-      ...benchmarks.map(([task]) => el("td", {}, r.text.benchmarks[task] ?? "–")),
+      ...benchmarks.map(([task]) => el("td", {}, r.text.benchmarks[task])),
       el("td", {}, r.text.ttft_ms), el("td", {}, r.text.output_tps), el("td", {}, r.text.prompt_tps),
       el("td", {}, r.text.cost_blended), el("td", {}, r.text.peak_rss),
       el("td", {}, r.error ? `failed: ${r.error}` : r.status))));
