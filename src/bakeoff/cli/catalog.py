@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from ..catalog.load import catalog
+from ..catalog import load as catalog_load  # catalog_load.catalog(): looked up per call, swappable in tests
 from ..catalog.match import annotate_rows, entry_for_model
 from ..catalog.queries import Filters, check_choice, parse_size, query
 from ..catalog.recommend import recommend, stored_results
@@ -54,13 +54,13 @@ def catalog_cmd(ctx: click.Context, task: str | None, license_: str | None, comm
     if ctx.invoked_subcommand:
         return
 
-    rows = query(catalog(), Filters(task, license_, commercial, open_, max_params, min_context, family,
+    rows = query(catalog_load.catalog(), Filters(task, license_, commercial, open_, max_params, min_context, family,
                                      fits), sort=sort, descending=desc)
     if as_json:
         print_json(rows)
         return
     console.print(_list_table(rows))
-    for note in freshness_notes(catalog()):
+    for note in freshness_notes(catalog_load.catalog()):
         console.print(note, markup=False, soft_wrap=True)
 
 
@@ -82,7 +82,7 @@ def freshness_notes(cat: Any) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tree_cmd(family: str, as_json: bool) -> None:
     """A family's models with their fine-tuned descendants (in any family)."""
-    cat = catalog()
+    cat = catalog_load.catalog()
     fam = check_choice(family, sorted(cat.families), "family")
     roots = [e for e in cat.entries.values()
              if e.family == fam and (e.base is None or cat.entries[e.base].family != fam)]
@@ -119,7 +119,7 @@ def recommend_cmd(task: str, license_: str | None, commercial: bool, max_memory:
                   as_json: bool) -> None:
     """Rank catalog models for a task: fit to this machine, licence, openness and any results
     measured here (bakeoffs, benchmarks), each with its reasons."""
-    cat = catalog()
+    cat = catalog_load.catalog()
     units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
              "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
     mem = int(parse_size(max_memory, "max-memory", units)) if max_memory else None

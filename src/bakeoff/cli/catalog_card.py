@@ -8,8 +8,8 @@ from typing import Any
 import click
 from rich.table import Table
 
+from ..catalog import load as catalog_load  # catalog_load.catalog(): looked up per call, swappable in tests
 from ..catalog.check import check_urls, cited_urls, entries_by_age, online
-from ..catalog.load import catalog
 from ..catalog.mof import NAMES
 from ..catalog.openness import scorecard
 from ..catalog.queries import memory
@@ -121,7 +121,7 @@ def _memory_table(ests: dict[str, Any], best: str | None) -> Table:
 def show_cmd(entry_id: str, n_ctx: int | None, as_json: bool) -> None:
     """A model's card: facts with sources, openness (MOF class component by component), lineage,
     memory per quantization."""
-    cat = catalog()
+    cat = catalog_load.catalog()
     e = cat.get(entry_id)
     if as_json:
         print_json(_show_data(cat, e, n_ctx))
@@ -156,7 +156,7 @@ def check_cmd(offline: bool, timeout: float, as_json: bool) -> None:
     from dataclasses import asdict
 
 
-    cat = catalog()
+    cat = catalog_load.catalog()
     ages = entries_by_age(cat)
     urls = cited_urls(cat, HUB_URL)
     is_online = not offline and online(PROBE_URL, min(timeout, 5.0))
