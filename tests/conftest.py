@@ -26,6 +26,12 @@ def bakeoff_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("BAKEOFF_HOME", str(home))
     monkeypatch.delenv("BAKEOFF_API_KEY", raising=False)
     reset_settings()
+    # Speed predictions in tests come from a fixed machine profile, never from timing this machine
+    # (tests/integration/test_speed_model.py calibrates for real).
+    from bakeoff.models.machine import save_profile
+    from fixed_machine import fixed_profile
+
+    save_profile(fixed_profile())
     yield home
     reset_settings()
 

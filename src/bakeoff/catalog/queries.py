@@ -13,6 +13,9 @@ from .load import Catalog, catalog
 from .match import by_repo
 from .openness import ROMAN, scorecard
 from .schema import Entry
+from .scores import quality
+
+GENERAL_TASK = "text-generation"   # the task family whose score the catalog lists as general quality
 
 
 def shape_of(entry: Entry) -> fit.ModelShape:
@@ -51,11 +54,13 @@ def row(cat: Catalog, entry: Entry) -> dict[str, Any]:
         "mof": sc.mof_class, "tier": sc.tier, "tasks": list(entry.tasks), "base": entry.base,
         "hf_repo": entry.hf_repo, "source": entry.sources.card, "released": entry.released,
         "checked": entry.checked.isoformat(),
+        # General quality: the leaderboard average (data/scores.yaml), None when unknown.
+        "quality": quality(entry.id, GENERAL_TASK).value,
     }
 
 
 SORT_COLUMNS = ["id", "name", "family", "org", "params_b", "context", "license", "commercial", "released", "checked",
-                "criteria", "index", "mof", "tier"]
+                "criteria", "index", "mof", "tier", "quality"]
 OPEN_LEVELS = ["0", "1", "2", "3", "4", "5", "mof-iii", "mof-ii", "mof-i"]
 
 
@@ -91,7 +96,7 @@ class Filters:
     fits: str | None = None
 
 
-def _open_ok(r: dict[str, Any], level: str) -> bool:
+def open_ok(r: dict[str, Any], level: str) -> bool:
     if level.startswith("mof-"):
         need = {v.lower(): k for k, v in ROMAN.items()}[level.removeprefix("mof-")]
         return r["mof"] is not None and r["mof"] <= need   # Class I is the most open
@@ -110,7 +115,7 @@ def _predicates(cat: Catalog, f: Filters) -> list[Any]:
         preds.append(lambda r: r["commercial"] != "no")
     if f.open:
         level = check_choice(f.open, OPEN_LEVELS, "openness level")
-        preds.append(lambda r: _open_ok(r, level))
+        preds.append(lambda r: open_ok(r, level))
     if f.max_params:
         cap = parse_size(f.max_params, "max-params", {"": 1.0, "b": 1.0, "m": 1e-3, "k": 1e-6})
         preds.append(lambda r: r["params_b"] <= cap)

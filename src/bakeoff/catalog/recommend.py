@@ -1,126 +1,342 @@
-"""`bakeoff recommend`: rank catalog candidates for a task with reasons.
+"""`bakeoff recommend`: the models worth trying for a task, and what each one trades.
 
-Signals, strongest first: results measured on this machine (bakeoff pass rates and benchmark
-scores in the store), whether it fits this machine and at which
-quantization, size (a bigger model that still fits is usually better), published benchmark scores,
-and openness. Every reason shown says where it comes from.
+For every catalog model tagged with the task that passes the constraints and fits this machine:
+expected quality (published, normalised scores from data/scores.yaml; unknown stays unknown),
+expected speed here (the calibrated speed model, or a speed run measured here, which overrides it)
+and memory at the recommended quantization. The answer is the Pareto front of quality against
+speed and memory: a model is left out only when another is at least as good on all three and better
+on one. Pass rates measured here on the same suite (or, failing that, benchmark scores measured here
+on the same task) override the published order between the models they cover. Models of unknown
+quality are listed apart, never ranked by a guess.
 """
 
 from __future__ import annotations
 
-import math
-import sqlite3
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..estimates import Style, show_stat
+from ..errors import InvalidParamsError
 from ..models import fit
-from ..store.bench import latest_scores
-from ..store.evals import pass_counts
+from ..models.machine import MachineProfile
+from ..models.perf import SpeedPrediction, fmt_tps, predict, shape_for
+from ..settings import get_settings
+from ..store.bench import BenchScore
+from ..store.evals import CasePassRate, SpeedMeasurement
+from .evidence import Evidence
 from .load import Catalog
 from .openness import scorecard
-from .queries import check_choice, memory, valid_tasks
+from .queries import OPEN_LEVELS, check_choice, default_ctx, memory, open_ok, row, valid_tasks
 from .schema import Entry
+from .scores import Quality, ScoresData, quality
 
-_SCORE = Style(digits=3, with_n=True)   # a measured score in a reason: 0.600 ± 0.070 (n=50)
+
+class NoCandidatesError(InvalidParamsError):
+    """The constraints leave no model; says which one emptied the list."""
+
+    def __init__(self, constraint: str, detail: str, hint: str):
+        self.constraint = constraint
+        super().__init__(f"no catalog model left after {constraint}: {detail}", param=constraint, hint=hint)
 
 
-def stored_results(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Scores measured here, one row per (model, source, metric): the latest benchmark run per
-    model and task, and each model's pass rate over every bakeoff result in the store."""
-    rows: list[dict[str, Any]] = []
-    for run in latest_scores(db):
-        for metric, s in (run["scores"] or {}).items():
-            if isinstance(s, dict) and isinstance(s.get("value"), (int, float)):
-                rows.append({"model": run["model"], "source": f"benchmark {run['task']}", "metric": metric,
-                             "value": float(s["value"]), "stderr": s.get("stderr"), "n": s.get("n", run["n"])})
-    for model, n, passed in pass_counts(db):
-        p = passed / n
-        rows.append({"model": model, "source": "bakeoff", "metric": "pass rate", "value": p,
-                     "stderr": math.sqrt(p * (1 - p) / n), "n": n})
-    return rows
+@dataclass
+class Constraints:
+    license: str | None = None
+    commercial: bool = False
+    open: str | None = None          # openness level, as `bakeoff catalog --open`
+    max_memory: int | None = None    # bytes; default: memory available now
+    min_speed: float | None = None   # output tokens/s
+    prompt_tokens: int = 100         # the workload planned for: this long a prompt ...
+    output_tokens: int = 300         # ... then this many output tokens (memory and speed at that context)
+
+    @property
+    def context(self) -> int:
+        return self.prompt_tokens + self.output_tokens
+
+
+def speed_shape(entry: Entry, quant: str) -> Any:
+    a = entry.arch
+    return shape_for(entry.n_params, quant, active_params=entry.active_params_b and entry.active_params_b * 1e9,
+                     n_layer=a.layers, n_head=a.heads, n_head_kv=a.kv_heads, head_dim=a.head_dim_effective)
+
+
+def expected_speed(entry: Entry, quant: str, profile: MachineProfile, prompt_tokens: int = 100,
+                   output_tokens: int = 300) -> SpeedPrediction:
+    """Predicted tokens/s for a catalog model at a quantization (nothing downloaded)."""
+    return predict(profile, speed_shape(entry, quant), prompt_tokens, output_tokens)
+
+
+@dataclass
+class Candidate:
+    id: str
+    name: str
+    released: str | None           # YYYY-MM, None when no source states it
+    quantization: str
+    memory_bytes: int
+    fit: str
+    quality: Quality
+    predicted: SpeedPrediction
+    measured_speed: SpeedMeasurement | None = None
+    pass_rates: list[CasePassRate] = field(default_factory=list)
+    bench: list[BenchScore] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    local_name: str | None = None
+    gguf_repo: str | None = None
+    on_front: bool = False
+    dominated_by: str | None = None
+    trade: str | None = None
+
+    @property
+    def output_tps(self) -> float:
+        return self.measured_speed.output_tps if self.measured_speed else self.predicted.output_tps
+
+    @property
+    def prompt_tps(self) -> float:
+        return self.measured_speed.prompt_tps if self.measured_speed else self.predicted.prompt_tps
+
+    @property
+    def speed_basis(self) -> str:
+        m = self.measured_speed
+        if m is None:
+            return "predicted"
+        return f"measured here (median of {m.n}, run {m.run_id}, {m.info.get('quantization', '?')})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "released": self.released, "quantization": self.quantization,
+                "memory_bytes": self.memory_bytes, "fit": self.fit, "quality": self.quality.to_dict(),
+                "output_tps": self.output_tps, "prompt_tps": self.prompt_tps,
+                "speed_basis": self.speed_basis, "predicted": self.predicted.to_dict(),
+                "pass_rates": [{"suite": p.suite, "rate": p.rate, "n_cases": p.n_cases, "n_runs": p.n_runs}
+                               for p in self.pass_rates],
+                "on_front": self.on_front, "dominated_by": self.dominated_by, "trade": self.trade,
+                "local_name": self.local_name, "gguf_repo": self.gguf_repo, "reasons": self.reasons}
 
 
 @dataclass
 class Recommendation:
-    id: str
-    name: str
-    score: float
-    quantization: str | None
-    memory_bytes: int | None
-    reasons: list[str] = field(default_factory=list)
-    measured: list[dict[str, Any]] = field(default_factory=list)
+    task: str
+    front: list[Candidate]          # the Pareto front, best quality first
+    dominated: list[Candidate]      # fit, known quality, but another model beats them on every axis
+    unknown: list[Candidate]        # fit, quality unknown: listed, never ranked
+    funnel: list[tuple[str, int]]   # how many models remained after each constraint
+    command: str
+    notes: list[str] = field(default_factory=list)
+
+    def ordered(self) -> list[Candidate]:
+        return [*self.front, *self.dominated, *self.unknown]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"task": self.task, "front": [c.to_dict() for c in self.front],
+                "dominated": [c.to_dict() for c in self.dominated],
+                "unknown": [c.to_dict() for c in self.unknown],
+                "funnel": [{"after": k, "left": n} for k, n in self.funnel], "command": self.command,
+                "notes": self.notes}
 
 
 def _gib(n: float) -> str:
     return f"{n / (1 << 30):.1f} GiB"
 
 
-def _fit_reason(entry: Entry, available: int) -> tuple[str | None, int | None, str]:
-    ests = memory(entry, available=available)
+def _filter(cat: Catalog, task: str, c: Constraints) -> tuple[list[Entry], list[tuple[str, int]]]:
+    pool = [e for e in cat.entries.values() if task in e.tasks]
+    funnel = [(f"--task {task}", len(pool))]
+    steps = []
+    if c.license:
+        lic = check_choice(c.license, sorted(cat.licences), "license")
+        steps.append((f"--license {lic}", lambda e: e.license == lic))
+    if c.commercial:
+        steps.append(("--commercial", lambda e: scorecard(cat, e).commercial != "no"))
+    if c.open:
+        level = check_choice(c.open, OPEN_LEVELS, "openness level")
+        steps.append((f"--open {level}", lambda e: open_ok(row(cat, e), level)))
+    if c.context > get_settings().n_ctx:
+        steps.append((f"context {c.context}", lambda e: e.context is None or e.context >= c.context))
+    for label, keep in steps:
+        before = len(pool)
+        pool = [e for e in pool if keep(e)]
+        funnel.append((label, len(pool)))
+        if not pool:
+            raise NoCandidatesError(label, f"none of the {before} models left before it passes",
+                                    "relax that option (`bakeoff catalog --task ...` lists the candidates)")
+    return pool, funnel
+
+
+def _candidate(cat: Catalog, entry: Entry, task: str, c: Constraints, available: int,
+               profile: MachineProfile, ev: Evidence, data: ScoresData | None) -> Candidate | None:
+    ests = memory(entry, n_ctx=max(default_ctx(entry), c.context), available=available)
     quant = fit.recommend_quant(ests)
     if quant is None:
-        return None, None, f"does not fit: needs {_gib(ests['Q4_K_M'].total_bytes)} at Q4_K_M"
+        return None
     est = ests[quant]
-    return quant, est.total_bytes, (f"{est.verdict} at {quant}: about {_gib(est.total_bytes)} of "
-                                    f"{_gib(available)} available, context {est.n_ctx}")
+    cand = Candidate(entry.id, entry.name, entry.released, quant, est.total_bytes, est.verdict,
+                     quality(entry.id, task, data),
+                     expected_speed(entry, quant, profile, c.prompt_tokens, c.output_tokens),
+                     ev.best_speed(), list(ev.pass_rates), list(ev.bench),
+                     local_name=ev.local_names[0] if ev.local_names else None,
+                     gguf_repo=entry.gguf_repos[0] if entry.gguf_repos else None)
+    cand.reasons = _reasons(cat, cand, entry, ev, available)
+    return cand
 
 
-def _score(cat: Catalog, entry: Entry, task: str,
-           measured: list[dict[str, Any]]) -> tuple[float, list[str]]:
+def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: int) -> list[str]:
+    p = c.predicted
+    out = [c.quality.reason()]
+    for pub in entry.benchmarks[:3]:   # the card's own numbers: settings differ per card, so shown, not ranked
+        shots = f", {pub.shots}-shot" if pub.shots is not None else ""
+        out.append(f"its card reports {pub.name} {pub.score:g}{shots} (not comparable across models; {pub.source})")
+    for r in ev.pass_rates:
+        se = (r.rate * (1 - r.rate) / r.n_cases) ** 0.5
+        out.append(f"measured here: suite {r.suite} pass rate {100 * r.rate:.0f}% ± {100 * se:.0f}% "
+                   f"(n={r.n_cases} distinct cases, {r.n_runs} run(s))")
+    for b in ev.bench:
+        err = f" ± {b.stderr:.3f}" if isinstance(b.stderr, (int, float)) else ""
+        out.append(f"measured here: benchmark {b.task} {b.metric} {b.value:.3f}{err} (n={b.n})")
+    if c.measured_speed:
+        out.append(f"speed measured here: {fmt_tps(c.measured_speed.output_tps)} output tok/s, "
+                   f"{fmt_tps(c.measured_speed.prompt_tps)} prompt tok/s ({c.speed_basis}; "
+                   f"predicted {fmt_tps(p.output_tps)} at {c.quantization})")
+    else:
+        out.append(f"expected speed here at {c.quantization}: {fmt_tps(p.output_tps)} output tok/s, "
+                   f"{fmt_tps(p.prompt_tps)} prompt tok/s ({p.prompt_tokens} in / {p.output_tokens} out, "
+                   "predicted from this machine's calibrated profile)")
+    out.append(f"{c.fit} at {c.quantization}: about {_gib(c.memory_bytes)} of {_gib(available)}")
     sc = scorecard(cat, entry)
-    reasons = [f"task {task!r} listed for it ({entry.sources.card})",
-               f"licence {entry.license}: commercial use {sc.commercial}"
-               + (f", {len(sc.restrictions)} restriction(s)" if sc.restrictions else ""),
-               f"openness {len(sc.met)}/5 criteria, index {sc.index:g}/5, MOF {sc.mof_label}"]
-    # Size prior: log of active parameters (what runs per token), in units of 10x.
-    score = math.log10(max((entry.active_params_b or entry.params_b) * 1e3, 1.0))
-    score += 0.1 * sc.index
-    for b in entry.benchmarks[:3]:
-        reasons.append(f"published {b.name} {b.score:g}" + (f" ({b.shots}-shot)" if b.shots is not None else "")
-                       + f" ({b.source})")
-    if measured:
-        mean = sum(m["value"] for m in measured) / len(measured)
-        score += 5.0 * mean   # measured here outweighs everything else
-        for m in measured:
-            reasons.insert(0, f"measured here: {m['source']} {m['metric']} {show_stat(m, _SCORE)}")
-    return score, reasons
+    out.append(f"released {entry.released or 'unknown'}; licence {entry.license}: commercial use {sc.commercial}; "
+               f"openness {len(sc.met)}/5, MOF {sc.mof_label} ({entry.sources.card})")
+    return out
 
 
-def recommend(cat: Catalog, task: str, license: str | None = None, max_memory: int | None = None,
-              commercial: bool = False, results: list[dict[str, Any]] | None = None,
-              entry_of: Callable[[str], str | None] | None = None, top: int = 5) -> list[Recommendation]:
-    """Candidates for `task` that fit `max_memory` (default: available memory), best first."""
+def _measured(c: Candidate) -> dict[str, float]:
+    """Scores measured here, by what they measured: suite pass rates, then benchmark metrics."""
+    out = {f"suite {r.suite}": r.rate for r in c.pass_rates}
+    out.update({f"bench {b.task} {b.metric}": b.value for b in c.bench})
+    return out
+
+
+def _measured_cmp(a: Candidate, b: Candidate) -> int | None:
+    """+1 / -1 / 0 when both were measured here on a common suite (by pass rate) or, failing that,
+    a common benchmark metric; None when nothing measured here compares them."""
+    ma, mb = _measured(a), _measured(b)
+    for prefix in ("suite ", "bench "):
+        common = [k for k in ma if k.startswith(prefix) and k in mb]
+        if common:
+            diff = sum(ma[k] - mb[k] for k in common)
+            return (diff > 0) - (diff < 0)
+    return None
+
+
+def _quality_cmp(a: Candidate, b: Candidate) -> int:
+    m = _measured_cmp(a, b)
+    if m is not None:
+        return m
+    qa, qb = a.quality.value or 0.0, b.quality.value or 0.0
+    return (qa > qb) - (qa < qb)
+
+
+def dominates(a: Candidate, b: Candidate) -> bool:
+    """a is at least as good as b in quality, speed and memory, and better in one."""
+    q = _quality_cmp(a, b)
+    s = (a.output_tps > b.output_tps) - (a.output_tps < b.output_tps)
+    m = (a.memory_bytes < b.memory_bytes) - (a.memory_bytes > b.memory_bytes)
+    return min(q, s, m) >= 0 and max(q, s, m) > 0
+
+
+def _measured_order(front: list[Candidate]) -> list[Candidate]:
+    """Models measured here keep the slots the priors gave them, but among themselves take the
+    order the measurements give where they compare (higher pass rate or score first)."""
+    slots = [i for i, c in enumerate(front) if c.pass_rates or c.bench]
+    measured = [front[i] for i in slots]
+    for i in range(len(measured)):          # insertion sort with the measured comparison
+        j = i
+        while j > 0 and _measured_cmp(measured[j], measured[j - 1]) == 1:
+            measured[j - 1], measured[j] = measured[j], measured[j - 1]
+            j -= 1
+    out = list(front)
+    for i, c in zip(slots, measured):
+        out[i] = c
+    return out
+
+
+def pareto(cands: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+    """(front sorted by quality, best first; the dominated, each naming a model that beats it)."""
+    front: list[Candidate] = []
+    dominated: list[Candidate] = []
+    for c in cands:
+        beater = next((o for o in cands if o is not c and dominates(o, c)), None)
+        c.on_front, c.dominated_by = beater is None, beater.id if beater else None
+        (front if beater is None else dominated).append(c)
+    key = lambda c: (-(c.quality.value or 0.0), -c.output_tps, c.id)   # noqa: E731
+    front = _measured_order(sorted(front, key=key))
+    for prev, c in zip(front, front[1:]):
+        c.trade = (f"against {prev.id}: quality {c.quality.label()} vs {prev.quality.label()}, "
+                   f"{c.output_tps / prev.output_tps:.1f}x its speed, {_gib(c.memory_bytes)} vs "
+                   f"{_gib(prev.memory_bytes)}")
+    return front, sorted(dominated, key=key)
+
+
+def shortlist_command(front: list[Candidate], top: int, suite: str | None) -> tuple[str, list[str]]:
+    """One line that pulls what is missing and bakes off the shortlist on the user's suite."""
+    names: list[str] = []
+    pulls: list[str] = []
+    notes: list[str] = []
+    for c in front:
+        if len(names) == top:
+            break
+        if c.local_name:
+            names.append(c.local_name)
+        elif c.gguf_repo:
+            pulls.append(f"bakeoff pull {c.gguf_repo}")
+            names.append(c.gguf_repo)
+        else:
+            notes.append(f"{c.id}: no GGUF repository known; convert it with llama.cpp to include it")
+    run = f"bakeoff run --models {','.join(names)}" + (f" --suite {suite}" if suite else "")
+    return " && ".join([*pulls, run]), notes
+
+
+def recommend(cat: Catalog, task: str, profile: MachineProfile, constraints: Constraints | None = None,
+              evidence: dict[str, Evidence] | None = None, scores_data: ScoresData | None = None,
+              top: int = 5, suite: str | None = None) -> Recommendation:
+    """Candidates for `task` on this machine: the quality/speed/memory front, the rest, the command."""
     task = check_choice(task, valid_tasks(cat), "task")
-    if license:
-        license = check_choice(license, sorted(cat.licences), "license")
-    available = max_memory if max_memory is not None else fit.available_bytes()
-    by_entry: dict[str, list[dict[str, Any]]] = {}
-    for r in results or []:
-        eid = entry_of(r["model"]) if entry_of else None
-        if eid:
-            by_entry.setdefault(eid, []).append(r)
-    out = []
-    for entry in cat.entries.values():
-        if task not in entry.tasks or (license and entry.license != license):
-            continue
-        if commercial and scorecard(cat, entry).commercial == "no":
-            continue
-        quant, mem, fit_reason = _fit_reason(entry, available)
-        if quant is None:
-            continue
-        score, reasons = _score(cat, entry, task, by_entry.get(entry.id, []))
-        if fit_reason.startswith("tight"):
-            score -= 0.5   # leaves little memory for anything else: prefer what fits comfortably
-        reasons.insert(0, fit_reason)
-        out.append(Recommendation(entry.id, entry.name, round(score, 3), quant, mem, reasons,
-                                  by_entry.get(entry.id, [])))
-    out.sort(key=lambda r: (-r.score, r.id))
-    return out[:top]
+    c = constraints or Constraints()
+    pool, funnel = _filter(cat, task, c)
+    available = c.max_memory if c.max_memory is not None else fit.available_bytes()
+    cands = [x for e in pool
+             if (x := _candidate(cat, e, task, c, available, profile, (evidence or {}).get(e.id, Evidence()),
+                                 scores_data)) is not None]
+    funnel.append((f"fits {_gib(available)}", len(cands)))
+    if not cands:
+        need = min(memory(e, max(default_ctx(e), c.context), available)["Q4_K_M"].total_bytes for e in pool)
+        raise NoCandidatesError("memory", f"none of the {len(pool)} models fits in {_gib(available)}; "
+                                f"the smallest needs {_gib(need)} at Q4_K_M",
+                                "raise --max-memory or free memory")
+    if c.min_speed:
+        fastest = max(cands, key=lambda x: x.output_tps)
+        cands = [x for x in cands if x.output_tps >= c.min_speed]
+        funnel.append((f"--min-speed {c.min_speed:g} tok/s", len(cands)))
+        if not cands:
+            raise NoCandidatesError("--min-speed", f"the fastest model that fits, {fastest.id}, is expected "
+                                    f"at {fmt_tps(fastest.output_tps)} output tok/s",
+                                    "lower --min-speed, or add a smaller model to the catalog")
+    known = [x for x in cands if x.quality.known]
+    front, dominated = pareto(known)
+    unknown = sorted((x for x in cands if not x.quality.known), key=lambda x: (-x.output_tps, x.id))
+    command, notes = shortlist_command(front or unknown, top, suite)
+    if not front:
+        notes.insert(0, f"no model that fits has a sourced quality score for {task}: the shortlist is "
+                        "the fastest of unknown quality — your own cases decide")
+    return Recommendation(task, front, dominated, unknown, funnel, command, notes)
 
 
-__all__ = ["Recommendation", "recommend", "stored_results"]
+def parse_speed(text: str) -> float:
+    """'10', '10tok/s', '10 tok/s' -> 10.0 output tokens per second."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(tok/s|tokens/s|t/s)?\s*", text or "", re.I)
+    if not m or float(m.group(1)) <= 0:
+        raise InvalidParamsError(f"invalid min-speed {text!r}", param="min-speed",
+                                 hint="give output tokens per second, e.g. 10tok/s")
+    return float(m.group(1))
+
+
+__all__ = ["Candidate", "Constraints", "NoCandidatesError", "Recommendation", "dominates", "expected_speed",
+           "parse_speed", "pareto", "recommend"]

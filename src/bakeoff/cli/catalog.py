@@ -1,4 +1,5 @@
-"""`bakeoff catalog` (list, tree) and `bakeoff recommend`; show and check live in catalog_card.py."""
+"""`bakeoff catalog` (list, tree); show and check live in catalog_card.py, `bakeoff recommend` in
+recommend.py."""
 
 from __future__ import annotations
 
@@ -10,12 +11,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from ..catalog import load as catalog_load  # catalog_load.catalog(): looked up per call, swappable in tests
-from ..catalog.match import annotate_rows, entry_for_model
-from ..catalog.queries import Filters, check_choice, parse_size, query
-from ..catalog.recommend import recommend, stored_results
+from ..catalog.match import annotate_rows
+from ..catalog.queries import Filters, check_choice, query
 from ..evals.report import reference_prices
 from ..freshness import STALE_LABEL, is_stale, stale_note
-from ..store.db import connect
 from .catalog_card import check_cmd, show_cmd
 from .common import console, print_json
 from .models import ROW_HOOKS
@@ -23,12 +22,14 @@ from .models import ROW_HOOKS
 
 def _list_table(rows: list[dict[str, Any]]) -> Table:
     t = Table(title=f"{len(rows)} catalog models")
-    for col in ("id", "family", "released", "params", "context", "licence", "commercial", "open", "MOF", "tasks"):
+    for col in ("id", "family", "released", "params", "context", "licence", "commercial", "open", "MOF", "quality",
+                "tasks"):
         t.add_column(col, no_wrap=col == "id", overflow="fold")
     for r in rows:
         params = f"{r['params_b']:g}B" + (f" ({r['active_params_b']:g}B active)" if r["active_params_b"] else "")
+        quality = f"{r['quality']:.1f}" if r["quality"] is not None else "?"
         t.add_row(r["id"], r["family"], r["released"] or "?", params, str(r["context"] or "?"), r["license"],
-                  r["commercial"], f"{r['criteria']}/5", {1: "I", 2: "II", 3: "III"}.get(r["mof"], "-"),
+                  r["commercial"], f"{r['criteria']}/5", {1: "I", 2: "II", 3: "III"}.get(r["mof"], "-"), quality,
                   ", ".join(r["tasks"]))
     return t
 
@@ -108,44 +109,9 @@ def tree_cmd(family: str, as_json: bool) -> None:
     console.print(tree)
 
 
-@click.command("recommend")
-@click.option("--task", required=True, help="What the model is for (chat, code, math, medical, ...).")
-@click.option("--license", "license_", metavar="ID", help="Only this licence (e.g. apache-2.0).")
-@click.option("--commercial", is_flag=True, help="Only licences that allow commercial use.")
-@click.option("--max-memory", metavar="SIZE", help="Memory to plan for, e.g. 8GiB (default: available now).")
-@click.option("--top", type=click.IntRange(1, 50), default=5, show_default=True, help="How many to show.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def recommend_cmd(task: str, license_: str | None, commercial: bool, max_memory: str | None, top: int,
-                  as_json: bool) -> None:
-    """Rank catalog models for a task: fit to this machine, licence, openness and any results
-    measured here (bakeoffs, benchmarks), each with its reasons."""
-    cat = catalog_load.catalog()
-    units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
-             "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
-    mem = int(parse_size(max_memory, "max-memory", units)) if max_memory else None
-    db = connect()
-    try:
-        results = stored_results(db)
-    finally:
-        db.close()
-    recs = recommend(cat, task, license_, mem, commercial, results,
-                     entry_of=lambda name: entry_for_model(cat, name), top=top)
-    if as_json:
-        print_json([r.to_dict() for r in recs])
-        return
-    if not recs:
-        console.print(f"no catalog model for {task!r} matches the licence and memory limits; "
-                      "relax --license or raise --max-memory", markup=False)
-    for i, r in enumerate(recs, 1):
-        console.print(f"{i}. {r.id} ({r.name}) at {r.quantization}, score {r.score:g}", markup=False)
-        for reason in r.reasons:
-            console.print(f"   - {reason}", markup=False)
-
-
 def register(cli: click.Group) -> None:
     catalog_cmd.add_command(show_cmd)
     catalog_cmd.add_command(check_cmd)
     cli.add_command(catalog_cmd)
-    cli.add_command(recommend_cmd)
     if annotate_rows not in ROW_HOOKS:
         ROW_HOOKS.append(annotate_rows)

@@ -95,7 +95,10 @@ def print_mof(mof: dict[str, Any], mot: dict[str, Any] | None) -> None:
 
 def _show_data(cat: Any, entry: Any, n_ctx: int | None) -> dict[str, Any]:
     ests = memory(entry, n_ctx)
+    speeds, quals, profile = _expectations(entry, n_ctx)
     return {"entry": entry.model_dump(mode="json"), "org": cat.org(entry),
+            "expected_speed": {q: p.to_dict() for q, p in speeds.items()},
+            "expected_quality": [x.to_dict() for x in quals], "machine": profile.to_dict(),
             "openness": scorecard(cat, entry).to_dict(),
             "licence": cat.licences[entry.license].model_dump(),
             "ancestors": [a.id for a in cat.ancestors(entry)],
@@ -103,24 +106,42 @@ def _show_data(cat: Any, entry: Any, n_ctx: int | None) -> dict[str, Any]:
             "memory": {q: e.to_dict() for q, e in ests.items()}, "recommended_quant": recommend_quant(ests)}
 
 
-def _memory_table(ests: dict[str, Any], best: str | None) -> Table:
+def _memory_table(ests: dict[str, Any], best: str | None, speeds: dict[str, Any]) -> Table:
+    from ..models.perf import fmt_tps
+
     n_ctx = next(iter(ests.values())).n_ctx
-    t = Table(title=f"memory at context {n_ctx} (estimate)")
-    for col in ("quant", "weights", "KV cache", "total", "verdict"):
+    t = Table(title=f"memory at context {n_ctx} and expected speed here (estimates)")
+    for col in ("quant", "weights", "KV cache", "total", "verdict", "output tok/s", "prompt tok/s"):
         t.add_column(col)
     for q, e in ests.items():
         t.add_row(q + (" ← recommended" if q == best else ""), human_bytes(e.weights_bytes),
-                  human_bytes(e.kv_cache_bytes), human_bytes(e.total_bytes), e.verdict)
+                  human_bytes(e.kv_cache_bytes), human_bytes(e.total_bytes), e.verdict,
+                  fmt_tps(speeds[q].output_tps), fmt_tps(speeds[q].prompt_tps))
     return t
+
+
+def _expectations(e: Any, n_ctx: int | None) -> tuple[dict[str, Any], list[Any], Any]:
+    """Expected speed per quantization (for a prompt filling --ctx but for 300 output tokens, or
+    100 prompt tokens by default) and expected quality per task family, for `catalog show`."""
+    from ..catalog.recommend import expected_speed
+    from ..catalog.scores import quality
+    from ..models.fit import QUANTS
+    from .recommend import machine_profile
+
+    profile = machine_profile()
+    prompt = max(n_ctx - 300, 1) if n_ctx else 100
+    speeds = {q: expected_speed(e, q, profile, prompt, 300) for q in QUANTS}
+    return speeds, [quality(e.id, t) for t in e.tasks], profile
 
 
 @click.command("show")
 @click.argument("entry_id", metavar="ID")
-@click.option("--ctx", "n_ctx", type=int, default=None, help="Context length for the memory estimate.")
+@click.option("--ctx", "n_ctx", type=click.IntRange(301, None), default=None,
+              help="Context for the memory and speed estimates (a prompt filling it but for 300 output tokens).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show_cmd(entry_id: str, n_ctx: int | None, as_json: bool) -> None:
     """A model's card: facts with sources, openness (MOF class component by component), lineage,
-    memory per quantization."""
+    sourced quality per task, memory and expected speed here per quantization."""
     cat = catalog_load.catalog()
     e = cat.get(entry_id)
     if as_json:
@@ -139,10 +160,17 @@ def show_cmd(entry_id: str, n_ctx: int | None, as_json: bool) -> None:
     for b in e.benchmarks:
         _say(f"published: {b.name} {b.score:g}" + (f" ({b.shots}-shot)" if b.shots is not None else "")
              + f" — {b.source}")
+    speeds, quals, profile = _expectations(e, n_ctx)
+    for x in quals:
+        _say(x.reason())
     ests = memory(e, n_ctx)
     best = recommend_quant(ests)
-    console.print(_memory_table(ests, best))
+    console.print(_memory_table(ests, best, speeds))
     console.print(f"recommended quantization for this machine: {best or 'none fits'}")
+    p = next(iter(speeds.values()))
+    _say(f"speeds predicted for {p.prompt_tokens} prompt then {p.output_tokens} output tokens; " + profile.summary())
+    if warning := profile.busy_warning():
+        _say(f"note: {warning}")
 
 
 @click.command("check")

@@ -41,7 +41,11 @@ def local_files(settings: Settings) -> Iterable[ModelRef]:
         for path in sorted(folder.rglob("*.gguf")):
             if "packaged" in path.relative_to(folder).parts[:1]:
                 continue  # assembled packaged models are listed by their package
-            yield ModelRef(name=path.stem, engine="llamacpp", source="local", path=str(path))
+            # A pulled file also answers to its Hugging Face repo (`bakeoff pull OWNER/REPO`).
+            rel = path.relative_to(folder).parts
+            aliases = [rel[1].replace("__", "/", 1)] if len(rel) == 3 and rel[0] == "pulled" else []
+            yield ModelRef(name=path.stem, engine="llamacpp", source="local", path=str(path),
+                           aliases=aliases)
 
 
 def _load_source(spec: str) -> Source | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from .db import inserted_id, row_dict, transaction
@@ -66,9 +67,27 @@ def recent_runs(db: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any]]
     return [row_dict(r, ("settings", "scores")) for r in rows]
 
 
-def latest_scores(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    """The newest run's scores per (model, task): model, task, n and scores {metric: {value, stderr, n}}."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+@dataclass(frozen=True)
+class BenchScore:
+    """One metric of a model's latest run of a benchmark task here."""
+
+    model: str
+    task: str
+    metric: str
+    value: float
+    stderr: float | None
+    n: int
+
+
+def latest_scores(db: sqlite3.Connection) -> list[BenchScore]:
+    """The latest run per (model, task): an older run of the same items is not extra evidence."""
+    latest: dict[tuple[str, str], tuple[int, str]] = {}
     for r in db.execute("SELECT model, task, n, scores FROM bench_runs ORDER BY created_at, id"):
-        latest[(r["model"], r["task"])] = row_dict(r, ("scores",))
-    return list(latest.values())
+        latest[(r["model"], r["task"])] = (int(r["n"]), r["scores"])
+    out = []
+    for (model, task), (n, scores) in latest.items():
+        for metric, s in (json.loads(scores) or {}).items():
+            if isinstance(s, dict) and isinstance(s.get("value"), (int, float)):
+                out.append(BenchScore(model, task, metric, float(s["value"]), s.get("stderr"),
+                                      int(s.get("n", n))))
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from .db import inserted_id, row_dict, transaction
@@ -184,7 +185,81 @@ def latest_run_id(db: sqlite3.Connection) -> int | None:
     return r["id"] if r and r["id"] is not None else None
 
 
-def pass_counts(db: sqlite3.Connection) -> list[tuple[str, int, int]]:
-    """(model, results, passes) over every stored bakeoff result."""
-    rows = db.execute("SELECT model, COUNT(*), SUM(status = 'pass') FROM evals_results GROUP BY model")
-    return [(r[0], int(r[1]), int(r[2])) for r in rows]
+@dataclass(frozen=True)
+class CasePassRate:
+    """A model's pass rate on one suite, counting each distinct case once (its latest result):
+    running the same 50 cases five times is still 50 cases of evidence, not 250."""
+
+    model: str
+    suite: str
+    n_cases: int
+    n_pass: int
+    n_runs: int
+
+    @property
+    def rate(self) -> float:
+        return self.n_pass / self.n_cases
+
+
+def case_pass_rates(db: sqlite3.Connection) -> list[CasePassRate]:
+    rows = db.execute("""
+        SELECT x.model, r.suite_name AS suite, COUNT(*) AS n, SUM(x.status = 'pass') AS passed,
+               (SELECT COUNT(DISTINCT y.run_id) FROM evals_results y JOIN evals_runs s ON s.id = y.run_id
+                WHERE y.model = x.model AND s.suite_name = r.suite_name) AS runs
+        FROM evals_results x JOIN evals_runs r ON r.id = x.run_id
+        WHERE x.id IN (SELECT MAX(y.id) FROM evals_results y JOIN evals_runs s ON s.id = y.run_id
+                       GROUP BY y.model, s.suite_name, y.case_id)
+        GROUP BY x.model, r.suite_name ORDER BY x.model, r.suite_name""")
+    return [CasePassRate(r["model"], r["suite"], int(r["n"]), int(r["passed"]), int(r["runs"])) for r in rows]
+
+
+@dataclass(frozen=True)
+class SpeedMeasurement:
+    """Median tokens/s of one speed workload of one model in one run, and what it ran under."""
+
+    model: str
+    run_id: int
+    workload: str
+    output_tps: float
+    prompt_tps: float
+    prompt_tokens: float
+    completion_tokens: float
+    n: int
+    load_avg_1m: float | None
+    info: dict[str, Any]
+    source: str = ""            # where it was measured: "run 4", "ask #12"
+
+
+def speed_measurements(db: sqlite3.Connection) -> list[SpeedMeasurement]:
+    """Every concurrency-1 speed workload the store holds (median of its repeats), then every logged
+    answer long enough to time."""
+    out = []
+    for r in db.execute("""
+            SELECT s.run_id, s.model, s.workload, s.summary, m.info FROM evals_speed s
+            LEFT JOIN evals_run_models m ON m.run_id = s.run_id AND m.model = s.model
+            ORDER BY s.run_id, s.model, s.workload"""):
+        summ = json.loads(r["summary"])
+        work = summ.get("workload", {})
+        if work.get("concurrency", 1) != 1 or "output_tps" not in summ:
+            continue
+        out.append(SpeedMeasurement(
+            model=r["model"], run_id=int(r["run_id"]), workload=r["workload"],
+            output_tps=summ["output_tps"]["median"], prompt_tps=summ["prompt_tps"]["median"],
+            prompt_tokens=summ["prompt_tokens"]["median"], completion_tokens=summ["completion_tokens"]["median"],
+            n=int(summ["output_tps"]["n"]), load_avg_1m=work.get("load_avg_1m"),
+            info=json.loads(r["info"]) if r["info"] else {}, source=f"run {r['run_id']}"))
+    return out + exchange_speeds(db)
+
+
+def exchange_speeds(db: sqlite3.Connection, min_tokens: int = 32) -> list[SpeedMeasurement]:
+    """Output speed of logged `ask`/`chat` answers long enough to time (n=1 each)."""
+    rows = db.execute("SELECT id, kind, model, quantization, prompt_tokens, completion_tokens, timings "
+                      "FROM exchanges WHERE completion_tokens >= ? ORDER BY id", (min_tokens,))
+    out = []
+    for r in rows:
+        t = json.loads(r["timings"])
+        if t.get("output_tps"):
+            out.append(SpeedMeasurement(r["model"], 0, r["kind"], t["output_tps"], t.get("prompt_tps", 0.0),
+                                        r["prompt_tokens"], r["completion_tokens"], 1, None,
+                                        {"quantization": r["quantization"]}, f"{r['kind']} #{r['id']}"))
+    return out

@@ -1,0 +1,179 @@
+"""Expected tokens/s on this machine, before a model is downloaded.
+
+Output tokens (decoding one token at a time) on a CPU are bound by memory: every active weight is
+read once per token, plus the KV cache up to the current position. Prompt tokens (processed 512 at
+a time) are bound by arithmetic: about 2 floating-point operations per active weight per token, plus
+attention over the positions before it. Both pay a fixed cost per layer per token (building and
+running the graph, synchronising threads), which dominates for very small models:
+
+    seconds per output token  = s0 + layers x s_layer + (active weight bytes + KV bytes at position c) / B
+    seconds per prompt token  = p0 + layers x p_layer + (2 x active params + attention FLOPs) / F
+
+B, F, the per-layer and the fixed costs come from a MachineProfile, fitted on models of different
+depth and size (`engines.calibrate`: the embedded models and a tiny 2-layer one). A mixture of
+experts reads only its active experts. Numbers are predictions: `benchmarks/predict_speed.py` and
+`check` say how far off they were against measurements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .fit import BITS_PER_WEIGHT
+from .gguf_parse import parse_header, tensor_nbytes
+from .machine import CalibrationPoint, MachineProfile
+
+KV_BYTES_PER_ELEM = 2        # llama.cpp's default F16 KV cache
+
+
+@dataclass(frozen=True)
+class SpeedShape:
+    """What speed depends on, for one model at one quantization."""
+
+    read_bytes: float           # weight bytes read per output token (active experts only)
+    active_params: float        # weights used per token
+    n_layer: int
+    kv_bytes_per_pos: float     # K and V bytes per cached position, all layers
+    attn_flops_per_pos: float   # attention FLOPs per token per earlier position, all layers
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _kv_numbers(n_layer: int | None, n_head: int | None, n_head_kv: int | None,
+                head_dim: int | None) -> tuple[float, float]:
+    if not (n_layer and head_dim):
+        return 0.0, 0.0
+    kv = 2 * n_layer * (n_head_kv or n_head or 1) * head_dim * KV_BYTES_PER_ELEM
+    attn = 4 * n_layer * (n_head or n_head_kv or 1) * head_dim     # Q.K and softmax.V, 2 FLOPs each
+    return float(kv), float(attn)
+
+
+def shape_for(n_params: float, quant: str, *, active_params: float | None = None,
+              n_layer: int | None = None, n_head: int | None = None, n_head_kv: int | None = None,
+              head_dim: int | None = None) -> SpeedShape:
+    """A model we have no file for: parameter counts x the quantization's bits per weight."""
+    active = active_params or n_params
+    kv, attn = _kv_numbers(n_layer, n_head, n_head_kv, head_dim)
+    return SpeedShape(read_bytes=active * BITS_PER_WEIGHT[quant] / 8, active_params=active,
+                      n_layer=n_layer or 32, kv_bytes_per_pos=kv, attn_flops_per_pos=attn)
+
+
+def shape_from_gguf(info: Any) -> SpeedShape:
+    """A local GGUF file (a GGUFInfo): the bytes its tensors really take, read per token.
+
+    With separate input and output embeddings, the input table is only looked up (one row per
+    token), so it is not read; expert tensors ("*_exps") count only the used share.
+    """
+    header = parse_header(Path(info.path))
+    names = {t.name for t in header.tensors}
+    arch = info.architecture
+    experts = info.metadata.get(f"{arch}.expert_count") or 0
+    used = info.metadata.get(f"{arch}.expert_used_count") or experts
+    read = total = 0.0
+    for t in header.tensors:
+        nbytes = float(tensor_nbytes(t))
+        total += nbytes
+        if t.name == "token_embd.weight" and "output.weight" in names:
+            continue
+        if "_exps" in t.name and experts:
+            nbytes *= used / experts
+        read += nbytes
+    kv, attn = _kv_numbers(info.n_layer, info.n_head, info.n_head_kv, info.head_dim)
+    # Weights used in matrix products: the same share of the parameters as of the bytes.
+    active = info.n_params * read / max(total, 1.0)
+    return SpeedShape(read_bytes=read, active_params=active, n_layer=info.n_layer or 1,
+                      kv_bytes_per_pos=kv, attn_flops_per_pos=attn)
+
+
+@dataclass(frozen=True)
+class SpeedPrediction:
+    output_tps: float
+    prompt_tps: float
+    prompt_tokens: int          # the workload predicted: this many prompt tokens ...
+    output_tokens: int          # ... then this many output tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def output_seconds(p: MachineProfile, s: SpeedShape, position: float) -> float:
+    read = s.read_bytes + s.kv_bytes_per_pos * position
+    return p.decode_s_fixed + s.n_layer * p.decode_s_per_layer + read / p.decode_bytes_per_s
+
+
+def prompt_seconds(p: MachineProfile, s: SpeedShape, n_prompt: int) -> float:
+    """Average seconds per prompt token over a prompt of n_prompt tokens (attention grows along it)."""
+    flops = 2 * s.active_params + s.attn_flops_per_pos * n_prompt / 2
+    return p.prefill_s_fixed + s.n_layer * p.prefill_s_per_layer + flops / p.prefill_flops_per_s
+
+
+def predict(profile: MachineProfile, shape: SpeedShape, prompt_tokens: int = 100,
+            output_tokens: int = 300) -> SpeedPrediction:
+    """Tokens/s for `prompt_tokens` of prompt then `output_tokens` of output (default: the `short`
+    workload of `bakeoff run`'s speed runs). Output speed is taken at the middle of the answer."""
+    mid = prompt_tokens + output_tokens / 2
+    return SpeedPrediction(output_tps=1.0 / output_seconds(profile, shape, mid),
+                           prompt_tps=1.0 / prompt_seconds(profile, shape, prompt_tokens),
+                           prompt_tokens=prompt_tokens, output_tokens=output_tokens)
+
+
+def predict_for_params(profile: MachineProfile, n_params: float, quant: str, *,
+                       active_params: float | None = None, n_layer: int | None = None,
+                       prompt_tokens: int = 100, output_tokens: int = 300) -> SpeedPrediction:
+    """Tokens/s for a model known only by its parameter count (a Hub search result, say): what
+    `bakeoff search` shows before anything is downloaded. Pass active_params for a mixture of experts
+    and n_layer when known (default 32); the KV cache is left out without the attention shape."""
+    shape = shape_for(n_params, quant, active_params=active_params, n_layer=n_layer)
+    return predict(profile, shape, prompt_tokens, output_tokens)
+
+
+def _fit_costs(layers: list[float], work: list[float], seconds: list[float]) -> tuple[float, float, float]:
+    """Non-negative (fixed s, s per layer, work per s) for t = fixed + a x layers + work / rate.
+
+    Least squares on relative error (each row divided by its t, so a 2 ms model counts as much as a
+    20 ms one). Terms the points cannot support (a negative fit, or fewer points than terms) are
+    dropped: first the fixed cost, then the per-layer cost; work alone always fits."""
+    import numpy as np
+
+    t = np.asarray(seconds)
+    cols = {"fixed": np.ones_like(t), "layer": np.asarray(layers, float), "work": np.asarray(work, float)}
+    for keep in (("fixed", "layer", "work"), ("layer", "work"), ("work",)):
+        if len(t) < len(keep):
+            continue
+        A = np.stack([cols[k] / t for k in keep], axis=1)
+        coef, *_ = np.linalg.lstsq(A, np.ones_like(t), rcond=None)
+        if np.all(coef >= 0) and coef[-1] > 0:
+            got = dict(zip(keep, coef))
+            return float(got.get("fixed", 0.0)), float(got.get("layer", 0.0)), float(1 / got["work"])
+    return 0.0, 0.0, float(sum(work) / sum(seconds))
+
+
+def fit_profile(base: MachineProfile, points: Iterable[CalibrationPoint]) -> MachineProfile:
+    """The profile with its effective rates and fixed costs fitted to calibration measurements."""
+    from dataclasses import replace
+
+    pts = list(points)
+    layers = [float(p.n_layer) for p in pts]
+    s0, s_layer, bw = _fit_costs(layers, [p.read_bytes for p in pts], [1 / p.output_tps for p in pts])
+    p0, p_layer, flops = _fit_costs(layers, [p.prefill_flops for p in pts], [1 / p.prompt_tps for p in pts])
+    return replace(base, decode_bytes_per_s=bw, decode_s_per_layer=s_layer, decode_s_fixed=s0,
+                   prefill_flops_per_s=flops, prefill_s_per_layer=p_layer, prefill_s_fixed=p0,
+                   calibration=pts)
+
+
+def fmt_tps(x: float) -> str:
+    """Tokens/s for display, formatted once: two significant digits below 10 (0.042, 3.1), whole above."""
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 1 else f"{x:.2g}"
+
+
+def relative_error(predicted: float, measured: float) -> float:
+    """(predicted - measured) / measured: +0.25 means predicted 25% too fast."""
+    return (predicted - measured) / measured
+
+
+__all__ = ["SpeedPrediction", "SpeedShape", "fit_profile", "fmt_tps", "predict", "predict_for_params",
+           "relative_error", "shape_for", "shape_from_gguf"]
