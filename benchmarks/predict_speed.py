@@ -7,7 +7,8 @@ was calibrated on is marked "in-sample"), then each model runs --repeats times: 
 --prompt tokens, --output greedy tokens. Printed per model: predicted and measured (median, P5–P95)
 output and prompt tokens/s and the error of each prediction; for a model the calibration used, also
 the error of a profile refitted without it (held out). Target: output within 30% for the embedded
-models and the tiny files (held-out errors where there are some). Run it on a quiet machine: the load average is printed.
+models and the tiny files (held-out errors where there are some). Run it on a quiet machine: the
+load average is printed.
 
     .venv/bin/python benchmarks/predict_speed.py [--repeats 3] [--prompt 100] [--output 64]
     .venv/bin/python benchmarks/predict_speed.py --smoke      # a few tokens each, to check it runs
