@@ -8,7 +8,8 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .common import console, err_console, human_bytes, print_json
+from ..estimates import human_bytes
+from .common import console, err_console, print_json
 
 MEMORY_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
                 "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
