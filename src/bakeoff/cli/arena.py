@@ -62,8 +62,8 @@ def auto_cmd(prompts_file: str, judge_name: str, model_list: str, rounds: int, m
 
     from ..arena.battles import auto_battle
     from ..engines.base import GenParams
+    from ..engines.factory import open_engine
     from ..models.registry import resolve
-    from ..runtime import open_engine
     from ..store import connect
 
     prompts = [p.strip() for p in Path(prompts_file).read_text().splitlines() if p.strip()]

@@ -10,14 +10,14 @@ from typing import Any
 import click
 
 from ..engines.base import Engine, GenParams, Message, Response, collect
+from ..engines.factory import open_engine
+from ..engines.options import LoadOptions
 from .common import console, err_console, gen_options, params_from, print_json, progress, spinner
 
 
 def load(model: str, n_ctx: int | None) -> Engine:
-    from ..runtime import open_engine
-
     with progress("assembling packaged model") as cb, spinner(f"loading {model}…"):
-        return open_engine(model, progress=cb, **({"n_ctx": n_ctx} if n_ctx else {}))
+        return open_engine(model, LoadOptions(n_ctx=n_ctx), progress=cb)
 
 
 def stream_to_terminal(chunks: Any) -> Response:

@@ -6,7 +6,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ..settings import Settings, get_settings
+from .errors import install_error_handlers
+from .metrics import CountRequests, Metrics
+from .openai_routes import ENDPOINTS
+from .openai_routes import router as openai_router
 from .pool import ModelPool
+from .security import Guard
+from .ui_routes import mount_ui
 
 MAX_BODY_BYTES = 8 << 20  # 8 MiB: far above any prompt that fits a context window
 
@@ -18,11 +24,6 @@ def create_app(settings: Settings | None = None, models: list[str] | None = None
     """`api_key` (default: BAKEOFF_API_KEY) guards every route but /health; `host` is the bound
     address, accepted in the Host header besides loopback names; `slots` sequences per llama.cpp
     model are decoded together; `max_queue` more may wait before requests get 429."""
-    from .errors import install_error_handlers
-    from .metrics import CountRequests, Metrics
-    from .openai_routes import ENDPOINTS, router as openai_router
-    from .security import Guard
-
     settings = settings or get_settings()
     app = FastAPI(title="Bakeoff", version="0.1.0",
                   description="OpenAI-compatible API for local open-weights models")
@@ -42,8 +43,6 @@ def create_app(settings: Settings | None = None, models: list[str] | None = None
     app.include_router(openai_router)
     app.add_middleware(Guard, api_key=api_key or settings.api_key, bound_host=host, max_body=max_body)
     app.add_middleware(CountRequests, metrics=app.state.metrics, endpoints=ENDPOINTS)
-
-    from .ui_routes import mount_ui
 
     mount_ui(app)  # keep last: the static UI is mounted at "/" and must not shadow other routes
     return app
