@@ -32,7 +32,9 @@ class BatchBackend(SeqBackend, Protocol):
     n_seq_max: int      # sequences the KV cache holds
     n_batch: int        # most tokens one decode evaluates
     n_vocab: int
-    bos: int            # -1 when the model has none
+
+    @property
+    def bos(self) -> int: ...   # -1 when the model has none
 
     def decode(self, tokens: Sequence[int], positions: Sequence[int], seq_ids: Sequence[int],
                want_logits: Sequence[bool]) -> None:
