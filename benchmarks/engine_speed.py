@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from bakeoff.engines.base import GenParams, collect, load_engine
+from bakeoff.engines import GenParams, LoadOptions, collect, open_engine
 from bakeoff.engines.llama_lowlevel import backend_init
 from bakeoff.models.registry import Registry
 from bakeoff.settings import get_settings
@@ -98,7 +98,7 @@ def main() -> None:
           f"repeats={args.repeats} (median, P5-P95)")
     for name in args.models.split(","):
         ref = Registry().resolve(name)
-        engine = load_engine(ref, n_ctx=N_CTX, n_threads=threads)
+        engine = open_engine(ref, LoadOptions(n_ctx=N_CTX, threads=threads))
         prompt = make_prompt(engine)
         rows: dict[str, list[float]] = {"ours_pp": [], "ours_tg": [], "bare_pp": [], "bare_tg": []}
         for _ in range(args.repeats):  # interleave so machine noise hits both alike

@@ -108,11 +108,12 @@ def main() -> int:
                          "floats for logits, so keep c*np modest)")
     args = ap.parse_args()
 
+    from bakeoff.engines import open_engine
     from bakeoff.engines.loglik import LogLikScorer, Pair, common_prefix, score_pairs
     from bakeoff.evals.bench import get_task
     from bakeoff.evals.bench.metrics import mean_stderr
     from bakeoff.evals.bench.multiple_choice import build_item, score_item
-    from bakeoff.evals.bench.runner import open_bench_engine
+    from bakeoff.evals.bench.runner import BENCH_LOAD
 
     spec = get_task(args.task)
     if spec.kind != "multiple_choice" or spec.partial:
@@ -121,7 +122,7 @@ def main() -> int:
     items = [build_item(spec, docs, i, 0) for i in range(min(args.items, len(docs)))]
     tasks = mc_tasks(spec, items)
 
-    engine = open_bench_engine(args.model, n_threads=args.threads)
+    engine = open_engine(args.model, BENCH_LOAD.model_copy(update={"threads": args.threads}))
     model_path = engine.ref.path
     theirs, their_s = run_llamacpp(args.bin, model_path, mc_file(tasks), args.threads, len(tasks),
                                     args.llama_args.split())

@@ -57,16 +57,16 @@ def main() -> int:
     args = ap.parse_args()
     os.environ["BAKEOFF_HOME"] = tempfile.mkdtemp(prefix="bakeoff-mcbench-")  # empty store
 
+    from bakeoff.engines import open_engine
     from bakeoff.evals.bench import get_task, run_benchmark
     from bakeoff.evals.bench.multiple_choice import build_item
-    from bakeoff.evals.bench.runner import open_bench_engine
-    from bakeoff.runtime import open_engine
+    from bakeoff.evals.bench.runner import BENCH_LOAD
 
     spec = get_task("hellaswag")
     docs = spec.docs()
     items = [build_item(spec, docs, i, 0) for i in range(args.items)]
 
-    engine = open_bench_engine(args.model)
+    engine = open_engine(args.model, BENCH_LOAD)
     naive_engine = open_engine(args.model)  # default engine: one sequence, 512-token batches
     bench_s = naive_s = 0.0
     naive_preds: list[int] = []

@@ -92,11 +92,11 @@ class InProcess:
     """The engine itself, no HTTP: the 1-client baseline, run interleaved with the server's rounds."""
 
     def __init__(self, path: str, threads: int):
-        from bakeoff.engines.llamacpp import LlamaCppEngine
+        from bakeoff.engines import LoadOptions, open_engine
         from bakeoff.models.ref import ModelRef
 
-        self.eng = LlamaCppEngine(ModelRef(name="smol", engine="llamacpp", source="bench", path=path),
-                                  n_ctx=4096, n_threads=threads)
+        self.eng = open_engine(ModelRef(name="smol", engine="llamacpp", source="bench", path=path),
+                               LoadOptions(n_ctx=4096, threads=threads))
 
     def drive(self, i: int) -> dict:
         from bakeoff.engines.base import GenParams, collect

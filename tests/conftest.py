@@ -48,13 +48,13 @@ def smollm2_path() -> Path:
 @pytest.fixture(scope="session")
 def smollm2_engine():
     """One loaded SmolLM2-135M for the whole session (loading costs ~0.2 s, but tests add up)."""
-    from bakeoff.engines.base import load_engine
+    from bakeoff.engines import LoadOptions, open_engine
     from bakeoff.models.packaged import smollm2_path
     from bakeoff.models.ref import ModelRef
 
     ref = ModelRef(name="SmolLM2-135M-Instruct-Q4_1", engine="llamacpp", source="packaged",
                    path=str(smollm2_path()), aliases=["smollm2-135m"])
-    engine = load_engine(ref, n_ctx=2048)
+    engine = open_engine(ref, LoadOptions(n_ctx=2048))
     yield engine
     engine.close()
 

@@ -5,17 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
-from bakeoff.engines.base import (
-    Chunk,
-    Engine,
-    GenParams,
-    LogLik,
-    LogLikRequest,
-    Message,
-    Timings,
-    Usage,
-    register_engine,
-)
+from bakeoff.engines.base import Chunk, Engine, GenParams, LogLik, LogLikRequest, Message, Timings, Usage
+from bakeoff.engines.factory import register_engine
 from bakeoff.models.ref import ModelRef
 from bakeoff.models.registry import register_source
 

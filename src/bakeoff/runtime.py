@@ -1,30 +1,21 @@
-"""Service glue shared by every surface: resolve + load a model, and log exchanges to the store."""
+"""Service glue shared by every surface: a model's identity, and exchanges logged to the store.
+(Engines come from `bakeoff.engines.open_engine`.)"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from .engines.base import Engine, GenParams, Message, Response, load_engine
-from .models.packaged import Progress
+from .engines.base import Engine, GenParams, Message, Response
 from .models.ref import ModelRef
-from .models.registry import Registry
 from .settings import Settings, get_settings
 from .store import connect
 from .store.logs import file_sha256, log_exchange
-
-
-def open_engine(name: str, *, settings: Settings | None = None, progress: Progress | None = None,
-                **options: Any) -> Engine:
-    ref = Registry(settings, progress).resolve(name)
-    return load_engine(ref, **options)
 
 
 def model_fingerprint(ref: ModelRef, settings: Settings | None = None, db=None) -> str | None:
     """SHA-256 of the model file (cached in the store), or the endpoint identity for remote models."""
     if ref.path:
         return file_sha256(db or connect(settings or get_settings()), ref.path)
-    opts = ref.options
-    return f"{ref.engine}:{opts.get('base_url', '')}:{opts.get('model', ref.name)}"
+    ep = ref.endpoint
+    return f"{ref.engine}:{ep.base_url if ep else ''}:{ep.model if ep else ref.name}"
 
 
 def record_exchange(engine: Engine, kind: str, prompt: list[Message] | str, params: GenParams,

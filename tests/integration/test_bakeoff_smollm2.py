@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from bakeoff.cli.main import main
-from bakeoff.evals.runner import RunOptions, run_suite, set_batcher
+from bakeoff.engines import factory
+from bakeoff.evals.runner import RunOptions, run_suite
 from bakeoff.evals.speed import Workload
 from bakeoff.evals.suite import load_suite
 from bakeoff.settings import reset_settings
@@ -43,21 +44,20 @@ def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     reset_settings()
 
 
-def test_small_suite_end_to_end(tmp_path: Path, one_thread: None, capsys) -> None:
+def test_small_suite_end_to_end(tmp_path: Path, one_thread: None, capsys,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "smoke.yaml").write_text(SUITE)
     small = (Workload("short", 50, 24, "Continue:\n\n"), Workload("long", 300, 4, "Summarise:\n\n"))
     wrapped = []
+    real_batched = factory.batched
 
-    def batcher(engine, n):  # the hook a batching engine plugs into: here it only records
-        wrapped.append((engine.h.n_seq_max, n))
-        return engine
+    def batched(engine, options):  # the factory's batching step, recorded on its way through
+        wrapped.append((engine.h.n_seq_max, options.concurrency))
+        return real_batched(engine, options)
 
-    set_batcher(batcher)
-    try:
-        run_id = run_suite(load_suite(tmp_path / "smoke.yaml"), ["smollm2-135m"],
-                           RunOptions(speed_repeats=2, workloads=small, concurrency=2))
-    finally:
-        set_batcher(None)
+    monkeypatch.setattr(factory, "batched", batched)
+    run_id = run_suite(load_suite(tmp_path / "smoke.yaml"), ["smollm2-135m"],
+                       RunOptions(speed_repeats=2, workloads=small, concurrency=2))
     assert wrapped == [(2, 2)]
     run = get_run(connect(), run_id)
     by_case = {r["case_id"]: r for r in run["results"]}

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from bakeoff.engines.base import GenParams, LogLikRequest, collect, load_engine
+from bakeoff.engines import GenParams, LoadOptions, LogLikRequest, collect, open_engine
 from bakeoff.models.ref import ModelRef
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ def engine(smollm2_path):
 
     # One thread: results are the same for any thread count (each output is computed by one
     # thread), and on a busy shared machine two spinning threads can be ten times slower.
-    eng = load_engine(ref, n_ctx=2048, n_seq_max=BENCH_SEQS, n_batch=BENCH_BATCH, n_threads=1)
+    eng = open_engine(ref, LoadOptions(n_ctx=2048, sequences=BENCH_SEQS, n_batch=BENCH_BATCH, threads=1))
     yield eng
     eng.close()
 

@@ -15,13 +15,13 @@ from bakeoff.models.registry import Registry
 
 MEASURE = """
 import json, sys, psutil
-from bakeoff.engines.base import GenParams, collect, load_engine
+from bakeoff.engines import GenParams, LoadOptions, collect, open_engine
 from bakeoff.models import fit
 from bakeoff.models.gguf_info import read_gguf_info
 from bakeoff.models.registry import Registry
 ref = Registry().resolve(sys.argv[1])
 n_ctx = int(sys.argv[2])
-engine = load_engine(ref, n_ctx=n_ctx)
+engine = open_engine(ref, LoadOptions(n_ctx=n_ctx))
 resp = collect(engine.complete("The capital of France is", GenParams.build(max_tokens=16, temperature=0)))
 rss = psutil.Process().memory_info().rss
 est = fit.estimate(read_gguf_info(ref.path), n_ctx)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import peers
-from bakeoff.engines.base import GenParams, LogLikRequest, Message, collect, load_engine
+from bakeoff.engines import GenParams, LoadOptions, LogLikRequest, Message, collect, open_engine
 from bakeoff.models.registry import Registry
 
 BIN = Path(sys.executable).with_name("bakeoff")
@@ -59,19 +59,19 @@ def test_endpoint_is_a_model_everywhere(llama_server, bakeoff_home):
 
 def test_remote_greedy_answer_matches_the_local_engine(llama_server, bakeoff_home):
     add("peer", llama_server)
-    remote = collect(load_engine(Registry().resolve("peer")).chat(Q, GREEDY))
-    local = collect(load_engine(Registry().resolve("smollm2-135m"), n_ctx=2048).chat(Q, GREEDY))
+    remote = collect(open_engine(Registry().resolve("peer")).chat(Q, GREEDY))
+    local = collect(open_engine(Registry().resolve("smollm2-135m"), LoadOptions(n_ctx=2048)).chat(Q, GREEDY))
     assert remote.text == local.text
 
 
 def test_faults_are_retried_and_nothing_is_lost_or_doubled(llama_server, bakeoff_home):
     add("peer", llama_server)
-    clean = collect(load_engine(Registry().resolve("peer")).chat(Q, GREEDY)).text
+    clean = collect(open_engine(Registry().resolve("peer")).chat(Q, GREEDY)).text
     proxy = peers.FaultProxy(llama_server.removesuffix("/v1"),
                              ["429", "500", "drop", "cut", "stall"], stall_s=8)
     try:
         add("flaky", proxy.url, "smol", "--timeout", "4")
-        engine = load_engine(Registry().resolve("flaky"))
+        engine = open_engine(Registry().resolve("flaky"))
         got = collect(engine.chat(Q, GREEDY))
         assert got.text == clean
         assert engine.client.retries == 5
@@ -85,7 +85,7 @@ def test_shifted_prompt_logprobs_are_refused_not_scored(llama_server, bakeoff_ho
     from bakeoff.errors import UnsupportedError
 
     add("peer", llama_server)
-    engine = load_engine(Registry().resolve("peer"))
+    engine = open_engine(Registry().resolve("peer"))
     with pytest.raises(UnsupportedError, match="shifted by one token"):
         engine.loglikelihood([LogLikRequest("The capital of France is", " Paris")])
 

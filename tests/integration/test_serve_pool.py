@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bakeoff.server.pool import SPLIT_KV_BYTES, ModelPool
+from bakeoff.engines.llamacpp import SPLIT_KV_BYTES
+from bakeoff.server.pool import ModelPool
 from bakeoff.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -21,12 +22,12 @@ def test_memory_budget_unloads_the_least_recently_used_model(tmp_path, smollm2_p
     assert one > smollm2_path.stat().st_size  # the file plus its KV cache
     pool = ModelPool(Settings(home=tmp_path, memory_budget_gb=2.5 * one / 2**30), slots=2, n_ctx=512)
     try:
-        a = pool.get("alpha")
-        pool.get("beta")
-        assert pool.get("alpha") is a  # still loaded, now the most recently used
-        pool.get("gamma")                # room for two: beta goes
+        a = pool.open_engine("alpha")
+        pool.open_engine("beta")
+        assert pool.open_engine("alpha") is a  # still loaded, now the most recently used
+        pool.open_engine("gamma")                # room for two: beta goes
         assert pool.loaded() == ["alpha", "gamma"]
-        pool.get("beta")                 # and now alpha, used before gamma
+        pool.open_engine("beta")                 # and now alpha, used before gamma
         assert pool.loaded() == ["gamma", "beta"]
     finally:
         pool.close()
@@ -39,7 +40,7 @@ def test_kv_cache_split_per_slot_when_small_shared_when_large(tmp_path, smollm2_
     small = ModelPool(Settings(home=tmp_path), slots=4, n_ctx=1024)
     ref = small._resolve("alpha")
     assert small.kv_layout(ref) == {"n_ctx": 4096, "kv_unified": False}
-    eng = small.get("alpha")
+    eng = small.open_engine("alpha")
     try:
         assert eng.n_ctx == 1024  # what one request may use: its own share, all of --ctx
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.engines.base import GenParams, collect, load_engine
+from bakeoff.engines import GenParams, LoadOptions, collect, open_engine
 from bakeoff.models.gguf_info import read_gguf_info
 from bakeoff.models.registry import Registry
 from tinygguf import SPECS, write_tiny
@@ -34,7 +34,7 @@ def test_tiny_architecture_generates_tokens(kind: str, tiny_dir: Path, bakeoff_h
     arch, kv_heads, experts = EXPECTED[kind]
     assert (info.architecture, info.n_head_kv, info.n_layer, info.n_embd) == (arch, kv_heads, 2, 64)
     assert info.metadata.get(f"{arch}.expert_count") == experts
-    engine = load_engine(ref, n_ctx=256)
+    engine = open_engine(ref, LoadOptions(n_ctx=256))
     try:
         resp = collect(engine.complete("Once upon a time", GenParams.build(max_tokens=8, temperature=0)))
     finally:

@@ -1,7 +1,7 @@
 import pytest
 
 import fake_engine
-from bakeoff.engines.base import GenParams, Message, collect, load_engine
+from bakeoff.engines import GenParams, Message, collect, open_engine
 from bakeoff.errors import InvalidParamsError, ModelNotFoundError
 from bakeoff.models.registry import Registry
 
@@ -15,7 +15,7 @@ def fakes():
 
 def test_fake_models_resolve_through_the_real_registry(fakes):
     ref = Registry().resolve("FAKE-ALPHA")
-    engine = load_engine(ref)
+    engine = open_engine(ref)
     resp = collect(engine.chat([Message(role="user", content="hi")], GenParams(temperature=0)))
     assert resp.text == "alpha says hi"
     assert resp.usage.completion_tokens == 3 and resp.finish_reason == "stop"

@@ -108,7 +108,7 @@ def test_arena_ratings_cli(client, capsys):
 
 def test_judge_counts_agreement_as_a_win_and_position_bias_as_a_tie():
     from bakeoff.arena.battles import judge
-    from bakeoff.engines.base import load_engine
+    from bakeoff.engines import open_engine
     from bakeoff.models.registry import resolve
 
     def prefers_alpha(prompt: str) -> str:
@@ -117,7 +117,7 @@ def test_judge_counts_agreement_as_a_win_and_position_bias_as_a_tie():
 
     undo = install({"judge-fair": prefers_alpha, "judge-first": lambda p: "Answer 1 is better."})
     try:
-        fair, first = (load_engine(resolve(n)) for n in ("judge-fair", "judge-first"))
+        fair, first = (open_engine(resolve(n)) for n in ("judge-fair", "judge-first"))
         assert judge(fair, "q", "beta", "alpha")[0] == "b"
         winner, detail = judge(first, "q", "beta", "alpha")
         assert winner == "tie" and (detail["a_first"]["verdict"], detail["b_first"]["verdict"]) == ("a", "b")

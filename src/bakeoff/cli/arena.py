@@ -8,7 +8,6 @@ from rich.table import Table
 from ..arena.battles import auto_battle, ratings_from_store
 from ..engines.base import GenParams
 from ..models.registry import resolve
-from ..runtime import open_engine
 from ..store import connect
 from .common import console, print_json
 
@@ -62,6 +61,8 @@ def auto_cmd(prompts_file: str, judge_name: str, model_list: str, rounds: int, m
     import random
     from pathlib import Path
 
+    from ..engines.factory import open_engine
+    from ..store import connect
 
     prompts = [p.strip() for p in Path(prompts_file).read_text().splitlines() if p.strip()]
     # Canonical names, so an alias and the full name never split one model's ratings.

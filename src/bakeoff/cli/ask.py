@@ -10,15 +10,17 @@ from typing import Any
 import click
 
 from ..engines.base import Engine, GenParams, Message, Response, collect
+from ..engines.factory import open_engine
+from ..engines.options import LoadOptions
 from ..errors import BakeoffError, InvalidParamsError
-from ..runtime import open_engine, record_exchange
+from ..runtime import record_exchange
 from .common import console, err_console, gen_options, params_from, print_json, progress, spinner
 from .errors import report
 
 
 def load(model: str, n_ctx: int | None) -> Engine:
     with progress("assembling packaged model") as cb, spinner(f"loading {model}…"):
-        return open_engine(model, progress=cb, **({"n_ctx": n_ctx} if n_ctx else {}))
+        return open_engine(model, LoadOptions(n_ctx=n_ctx), progress=cb)
 
 
 def stream_to_terminal(chunks: Any) -> Response:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import click
 from rich.table import Table
 
-from ..engines.base import GenParams, Message, collect, load_engine
+from ..engines.base import GenParams, Message, collect
 from ..errors import InvalidParamsError, NotFoundError, RemoteError
 from ..models.endpoints import Endpoint, add_endpoint, load_endpoints, ref_for, remove_endpoint
 from ..settings import get_settings
@@ -83,7 +82,11 @@ def test_cmd(name: str, as_json: bool) -> None:
     eps = load_endpoints(get_settings())
     if name not in eps:
         raise NotFoundError("endpoint", name, valid=sorted(eps))
-    engine: Any = load_engine(ref_for(name, eps[name]))   # the remote engine, loaded by name (httpx)
+    # The remote engine itself, not through open_engine: this check needs its list_models().
+    # Imported here because it loads httpx, which listing endpoints never needs.
+    from ..engines.openai_remote import RemoteEngine
+
+    engine = RemoteEngine(ref_for(name, eps[name]))
     models = engine.list_models()
     if models and engine.model_id not in models:
         raise RemoteError(name, f"the server has no model {engine.model_id!r}", 404,

@@ -18,7 +18,7 @@ from .common import console, human_count, print_json, progress
 def _row(ref: Any) -> dict[str, Any]:
     row: dict[str, Any] = {**ref.to_dict()}
     if not ref.path:
-        row.update(status="remote" if ref.engine != "llamacpp" else "missing")
+        row.update(status="remote" if ref.is_remote else "missing")
         return row
     try:
         info = read_gguf_info(ref.path)
@@ -76,7 +76,7 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     with progress("assembling packaged model") as cb:
         ref = Registry(progress=cb).resolve(model)
     if not ref.path:
-        out = {"model": ref.to_dict(), "remote": ref.options}
+        out = {"model": ref.to_dict(), "remote": ref.endpoint.model_dump() if ref.endpoint else {}}
         print_json(out) if as_json else console.print(out)
         return
     info = read_gguf_info(ref.path)

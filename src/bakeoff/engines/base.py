@@ -7,16 +7,18 @@ output tokens/s is measured after the first token.
 
 from __future__ import annotations
 
-import importlib
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import InvalidParamsError, UnsupportedError
 from ..models.ref import ModelRef
+from ..settings import Settings
+from .options import LoadOptions, LoadPlan
 
 
 class Message(BaseModel):
@@ -50,8 +52,6 @@ class GenParams(BaseModel):
     @classmethod
     def build(cls, **kwargs: Any) -> "GenParams":
         """Validate, raising InvalidParamsError (never pydantic's ValidationError) on bad values."""
-        from pydantic import ValidationError
-
         try:
             return cls(**{k: v for k, v in kwargs.items() if v is not None or k == "max_tokens"})
         except ValidationError as exc:
@@ -103,6 +103,64 @@ class Chunk:
 
 
 @dataclass
+class PromptChunk(Chunk):
+    """First chunk of a stream that asked for prompt log-probabilities (completions `echo`).
+
+    `text` is the prompt as detokenized, `logprobs` one entry per prompt token; the first token
+    has no context, so its logprob is nan."""
+
+
+Deliver = Callable[["Chunk | BaseException | None"], None]
+
+
+class ChunkStream(Iterator[Chunk]):
+    """What a surface consumes: an engine's chunks in order, with the controls every stream has.
+
+    `cancel()` may be called from any thread (a client went away): the engine stops at its next
+    step, and a pulled stream stops after the chunk in hand. `close()` ends iteration from the
+    consuming thread. A stream whose engine decodes on a thread of its own (the batching scheduler)
+    also `pushes`: `attach(deliver)` makes that thread call deliver(item) for every chunk, error and
+    end marker (None), in order, starting with those already waiting, so an asyncio server needs no
+    thread per stream. `ChunkStream.of` gives any engine's iterator these controls.
+    """
+
+    def __init__(self, it: Iterator[Chunk], cancel: Callable[[], None] | None = None,
+                 attach: Callable[[Deliver], None] | None = None):
+        self._it = it
+        self._cancel = cancel
+        self._attach = attach
+        self.cancelled = False
+
+    @classmethod
+    def of(cls, it: Iterator[Chunk]) -> "ChunkStream":
+        return it if isinstance(it, ChunkStream) else cls(iter(it))
+
+    @property
+    def pushes(self) -> bool:
+        return self._attach is not None
+
+    def attach(self, deliver: Deliver) -> None:
+        if self._attach is None:
+            raise UnsupportedError("this stream is pulled, not pushed", "iterate it instead")
+        self._attach(deliver)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self._cancel is not None:
+            self._cancel()
+
+    def close(self) -> None:
+        if isinstance(self._it, Generator):
+            self._it.close()
+
+    def __iter__(self) -> "ChunkStream":
+        return self
+
+    def __next__(self) -> Chunk:
+        return next(self._it)
+
+
+@dataclass
 class Response:
     """A collected stream."""
 
@@ -144,9 +202,28 @@ class LogLik:
 
 
 class Engine(ABC):
-    """One loaded model. Engines are created through `load_engine`, never directly by surfaces."""
+    """One loaded model. Engines are created through `open_engine`, never directly by surfaces.
+
+    Capabilities are declared here, as class attributes an engine overrides, and never probed:
+    a surface asks `engine.supports_token_prompts`, it does not look for a method. Whether a model
+    is remote is its reference's business (`ref.is_remote`).
+    """
 
     ref: ModelRef
+    supports_token_prompts: ClassVar[bool] = False   # generate_tokens() takes token-id prompts
+    supports_prompt_logprobs: ClassVar[bool] = False  # ... and returns prompt log-probabilities
+    can_batch: ClassVar[bool] = False   # the continuous-batching scheduler can drive it (`backend`)
+    concurrency: int = 1                # requests it serves at once
+
+    @classmethod
+    def plan(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> LoadPlan:
+        """What loading `ref` with `options` will allocate (read from the file, nothing loaded)."""
+        return LoadPlan(bytes=os.path.getsize(ref.path) if ref.path else 0)
+
+    @classmethod
+    def load(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> "Engine":
+        """The factory's hook: build this engine for `options` (see engines/factory.py)."""
+        return cls(ref)  # type: ignore[call-arg]
 
     @property
     @abstractmethod
@@ -161,6 +238,13 @@ class Engine(ABC):
     @abstractmethod
     def tokenize(self, text: str, add_special: bool = True) -> list[int]: ...
 
+    def generate_tokens(self, tokens: list[int], params: GenParams,
+                        prompt_logprobs: int | None = None) -> Iterator[Chunk]:
+        """Generate from token ids (engines with `supports_token_prompts`); with prompt_logprobs,
+        the stream starts with a PromptChunk (engines with `supports_prompt_logprobs`)."""
+        raise UnsupportedError(f"{self.ref.name} takes neither token-id prompts nor prompt logprobs",
+                               "send text prompts without echo+logprobs")
+
     def loglikelihood(self, requests: list[LogLikRequest]) -> list[LogLik]:
         raise UnsupportedError(f"{self.ref.name} does not provide log-likelihoods",
                                "use a local GGUF model or a server that returns prompt logprobs")
@@ -172,6 +256,10 @@ class Engine(ABC):
         """Settings the numbers were measured under (engine version, threads, context, ...)."""
         return {"engine": type(self).__name__, "n_ctx": self.n_ctx}
 
+    def stats(self) -> dict[str, int]:
+        """Live counters for /metrics (queued and active requests, decode steps); none by default."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
 
@@ -182,26 +270,29 @@ class Engine(ABC):
         self.close()
 
 
-# Engines register by name with lazy import targets, so listing models never loads llama.cpp.
-ENGINES: dict[str, str] = {
-    "llamacpp": "bakeoff.engines.llamacpp:LlamaCppEngine",
-    "openai": "bakeoff.engines.openai_remote:RemoteEngine",
-}
+class TokenEngine(Engine):
+    """The layer for engines that take token ids (lm-evaluation-harness' TemplateLM, in spirit):
+    chat and completion are tokenization plus one `generate_tokens`, written once here."""
 
+    supports_token_prompts: ClassVar[bool] = True
 
-def register_engine(name: str, target: str | type) -> None:
-    ENGINES[name] = target  # type: ignore[assignment]
+    @abstractmethod
+    def chat_tokens(self, messages: list[Message]) -> list[int]:
+        """The conversation rendered through the model's chat template, as token ids."""
 
+    @abstractmethod
+    def generate_tokens(self, tokens: list[int], params: GenParams,
+                        prompt_logprobs: int | None = None) -> Iterator[Chunk]: ...
 
-def engine_class(name: str) -> type[Engine]:
-    target = ENGINES.get(name)
-    if target is None:
-        raise UnsupportedError(f"no engine named {name!r}", f"known engines: {', '.join(ENGINES)}")
-    if isinstance(target, type):
-        return target
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    def chat_stops(self) -> list[str]:
+        """Stop strings chat adds to the caller's (a model without a chat template: "\nUser:")."""
+        return []
 
+    def chat(self, messages: list[Message], params: GenParams) -> Iterator[Chunk]:
+        extra = self.chat_stops()
+        if extra:
+            params = params.model_copy(update={"stop": [*params.stop, *extra]})
+        return self.generate_tokens(self.chat_tokens(messages), params)
 
-def load_engine(ref: ModelRef, **options: Any) -> Engine:
-    return engine_class(ref.engine)(ref, **options)
+    def complete(self, prompt: str, params: GenParams) -> Iterator[Chunk]:
+        return self.generate_tokens(self.tokenize(prompt), params)

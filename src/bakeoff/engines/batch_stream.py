@@ -1,47 +1,15 @@
-"""Per-request plumbing of the continuous-batching engine: the stream a caller iterates (or attaches
-a delivery callback to), the request's decoding state, and the sequence slot it occupies."""
+"""Per-request plumbing of the continuous-batching engine: the request's decoding state and
+delivery (queued for a caller that iterates, or handed to an attached callback), and the sequence
+slot it occupies."""
 
 from __future__ import annotations
 
 import queue
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
-from .base import Chunk, TokenLogprob
+from .base import Chunk, Deliver, TokenLogprob
 from .llamacpp import SeqGen
-
-
-@dataclass
-class PromptChunk(Chunk):
-    """First chunk of a stream that asked for prompt log-probabilities (completions `echo`).
-
-    `text` is the prompt as detokenized, `logprobs` one entry per prompt token; the first token
-    has no context, so its logprob is None-like (nan)."""
-
-
-class Stream:
-    """An Iterator[Chunk] that can also be cancelled from another thread (a client went away).
-
-    Instead of iterating, a consumer may `attach(deliver)`: from then on the scheduler thread calls
-    deliver(item) itself for every chunk, error or end marker (None), in order, starting with those
-    already waiting. An asyncio server uses this to get chunks without a thread per stream."""
-
-    def __init__(self, it: Iterator[Chunk], cancel: Any, attach: Any):
-        self._it = it
-        self.cancel = cancel
-        self.attach = attach
-
-    def __iter__(self) -> "Stream":
-        return self
-
-    def __next__(self) -> Chunk:
-        return next(self._it)
-
-    def close(self) -> None:
-        self._it.close()  # type: ignore[attr-defined]
 
 
 class Request:
@@ -50,7 +18,7 @@ class Request:
         self.seq = seq
         self.prompt_logprobs = prompt_logprobs
         self.out: "queue.SimpleQueue[Chunk | BaseException | None]" = queue.SimpleQueue()
-        self.deliver: Any = None  # set by Stream.attach: called instead of queueing
+        self.deliver: Deliver | None = None  # set by attach: called instead of queueing
         self.lock = threading.Lock()
         self.cancelled = False
         self.t0 = time.perf_counter()
@@ -68,7 +36,7 @@ class Request:
                 return
         self.deliver(item)
 
-    def attach(self, deliver: Any) -> None:
+    def attach(self, deliver: Deliver) -> None:
         with self.lock:
             while True:
                 try:

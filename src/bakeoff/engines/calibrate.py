@@ -33,7 +33,9 @@ from ..models.ref import ModelRef
 from ..models.registry import Registry
 from ..models.tiny import write_tiny
 from ..settings import Settings, get_settings
-from .base import GenParams, collect, load_engine
+from .base import GenParams, collect
+from .factory import open_engine
+from .options import LoadOptions
 
 CALIBRATION_MODELS = ("smollm2-135m", "gemma3-270m", "tiny-llama")
 PROMPT_TOKENS = 96
@@ -70,7 +72,7 @@ def measure_point(name: str, settings: Settings) -> CalibrationPoint:
     ref = _ref(name, settings)
     info = read_gguf_info(ref.path or "")
     shape = shape_from_gguf(info)
-    engine = load_engine(ref, n_ctx=512, n_threads=threads)
+    engine = open_engine(ref, LoadOptions(n_ctx=512, threads=threads))
     try:
         params = GenParams.build(temperature=0.0, max_tokens=OUTPUT_TOKENS)
         collect(engine.complete("Warm up.", params.model_copy(update={"max_tokens": 2})))

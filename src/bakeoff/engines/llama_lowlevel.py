@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -172,6 +173,20 @@ class LlamaHandle:
             raise EngineError(f"no logits for batch index {i}")
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
+    # --- sampling ---------------------------------------------------------------------------
+    def new_sampler(self, *, temperature: float, top_k: int, top_p: float, min_p: float,
+                    repeat_penalty: float, seed: int | None, grammar: str | None = None) -> Any:
+        return make_sampler(self, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
+                            repeat_penalty=repeat_penalty, seed=seed, grammar=grammar)
+
+    def sample(self, sampler: Any, i: int) -> int:
+        """Sample a token from the i-th output of the last decode (-1: the last output)."""
+        return int(self.ll.llama_sampler_sample(sampler, self.ctx, i))
+
+    def free_sampler(self, sampler: Any) -> None:
+        free_sampler(self, sampler)
+
+    # --- KV cache -----------------------------------------------------------------------------
     def seq_rm(self, seq_id: int, p0: int = -1, p1: int = -1) -> bool:
         return bool(self.ll.llama_memory_seq_rm(self.mem, seq_id, p0, p1))
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import RemoteError, UnsupportedError
+from ..errors import ConfigError, RemoteError, UnsupportedError
 from ..models.ref import ModelRef
 from ..settings import get_settings
 from .base import Chunk, Engine, GenParams, LogLik, LogLikRequest, Message, Timings, Usage
@@ -82,17 +82,18 @@ class _Stream:
 
 
 class RemoteEngine(Engine):
-    def __init__(self, ref: ModelRef, **_: Any):
+    def __init__(self, ref: ModelRef):
+        if ref.endpoint is None:
+            raise ConfigError(f"{ref.name} has no endpoint to talk to",
+                              "declare it with `bakeoff endpoints add`")
         self.ref = ref
-        o = ref.options
-        self.model_id: str = o["model"]
-        api_key = o.get("api_key") or (__import__("os").environ.get(o["api_key_env"])
-                                       if o.get("api_key_env") else None)
-        self.client = RetryingClient(ref.name, o["base_url"], api_key, float(o.get("timeout", 120)),
-                                     int(o.get("max_retries", 5)),
-                                     limiter_for(ref.name, int(o.get("concurrency", 4))))
+        self.endpoint = ep = ref.endpoint
+        self.model_id = ep.model
+        self.client = RetryingClient(ref.name, ep.base_url, ep.api_key(), ep.timeout, ep.max_retries,
+                                     limiter_for(ref.name, ep.concurrency))
         self._n_ctx: int | None = None
-        self.concurrency = int(o.get("concurrency", 4))
+        self._probed = False
+        self.concurrency = ep.concurrency
 
     @property
     def n_ctx(self) -> int:
@@ -201,8 +202,8 @@ class RemoteEngine(Engine):
         distribution *after* it instead of the one that predicted it. On a counting prompt the
         aligned distribution's top token is the token itself; the shifted one's is the next token.
         """
-        if self.ref.options.get("loglikelihood") is not None or getattr(self, "_probed", False):
-            if self.ref.options.get("loglikelihood") is False:
+        if self.endpoint.loglikelihood is not None or self._probed:
+            if self.endpoint.loglikelihood is False:
                 raise UnsupportedError(f"endpoint {self.ref.name!r} is marked as not returning prompt logprobs")
             return
         body = {"model": self.model_id, "prompt": self._PROBE, "max_tokens": 1, "echo": True,

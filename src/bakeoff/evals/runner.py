@@ -1,8 +1,8 @@
 """Run a suite: models x cases, one model loaded at a time, each result stored as it finishes.
 
-Public entry points (for the CLI, the server and the benchmarks work):
-- `run_suite(suite, models, options, settings, progress) -> run_id`
-- `set_benchmark_runner(fn)`: replaces how a suite's `benchmarks:` entries are scored.
+Public entry point (for the CLI and the server): `run_suite(suite, models, options, settings,
+progress) -> run_id`. Models are opened through the engine factory with the run's concurrency, so
+a local model serving several cases at once is continuously batched.
 
 Resume: a run is identified by a signature (suite content, models, options). Running the same
 thing again while a run with that signature is unfinished continues it; finished cases are
@@ -16,21 +16,25 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..engines.base import Engine, GenParams, Message, Response, Timings, Usage, collect
+from ..engines.factory import open_engine
+from ..engines.options import LoadOptions
 from ..errors import BakeoffError, RemoteError
 from ..models.ref import ModelRef
 from ..models.registry import Registry
+from ..runtime import model_fingerprint
 from ..settings import Settings, get_settings
 from ..store import connect
 from ..store import evals as S
 from .assertions import Context
-from .grade import ERROR, grade
-from .schema import BenchmarkEntry
+from .bench import get_task, run_benchmark
+from .grade import grade
+from .results import CaseResult
 from .speed import DEFAULT_REPEATS, WORKLOADS, RssSampler, Workload, measure, measure_concurrent
 from .suite import Case, Suite
 
@@ -44,7 +48,7 @@ class RunOptions:
     n_ctx: int = 2048                 # context for local models: cases and workloads fit in it
     workloads: tuple[Workload, ...] = WORKLOADS
     threads: int | None = None        # llama.cpp threads (default: the threads setting)
-    concurrency: int = 1              # cases in flight per model (batched when a batcher is set)
+    concurrency: int = 1              # cases in flight per model (local models: continuously batched)
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "use_cache"}
@@ -60,64 +64,14 @@ class Progress:
     def model_end(self, model: str, status: str, error: str | None) -> None: ...
 
 
-# --- benchmarks ------------------------------------------------------------------------------
-# A suite's `benchmarks:` entries are scored by the standard-benchmark code (evals/bench) with its
-# own store, cache and resume; the run keeps each model's scores (value, stderr, n per metric) and
-# the leaderboard shows them in their own columns, never mixed into the cases' pass rate.
-
-BenchmarkRunner = Callable[[Engine, BenchmarkEntry, Settings], dict[str, Any]]
-
-
-def default_benchmark_runner(engine: Engine, entry: BenchmarkEntry, settings: Settings) -> dict[str, Any]:
-    from .bench import run_benchmark
-
-    # Local models are scored by a bench engine of their own (parallel sequences, batch-invariant
-    # logits), exactly as `bakeoff bench` scores them, so both share stored items.
-    result = run_benchmark(entry.task, engine.ref.name, limit=entry.limit, shots=entry.shots,
-                           engine=None if engine.ref.is_local else engine, settings=settings)
-    return result.to_dict()
-
-
-_benchmark_runner: BenchmarkRunner = default_benchmark_runner
-
-
-def set_benchmark_runner(fn: BenchmarkRunner | None) -> None:
-    """Replace the function that scores a suite's `benchmarks:` entries (None: the default)."""
-    global _benchmark_runner
-    _benchmark_runner = fn or default_benchmark_runner
-
-
-# --- batching hook ---------------------------------------------------------------------------
-
-Batcher = Callable[[Engine, int], Engine]
-
-
-def default_batcher(engine: Engine, n: int) -> Engine:
-    """Cases of one model decoded together as parallel sequences (continuous batching)."""
-    from ..engines.batching import BatchedEngine
-
-    return BatchedEngine(engine)  # type: ignore[arg-type]
-
-
-_batcher: Batcher = default_batcher
-
-
-def set_batcher(fn: Batcher | None) -> None:
-    """Replace `fn(engine, n) -> Engine`, which serves n concurrent cases in one batch (None: the
-    default continuous-batching engine). With concurrency > 1, local models are loaded with n
-    sequences and wrapped by it."""
-    global _batcher
-    _batcher = fn or default_batcher
-
-
 # --- helpers ---------------------------------------------------------------------------------
 
 def case_cost(ref: ModelRef, resp: Response, settings: Settings) -> float:
     """USD for one answer: an endpoint's per-token prices when it has them, else machine time."""
-    o = ref.options
-    if o.get("price_in") is not None and o.get("price_out") is not None:
-        return (resp.usage.prompt_tokens * o["price_in"] + resp.usage.completion_tokens * o["price_out"]) / 1e6
-    hourly = o.get("hourly_cost") if o.get("hourly_cost") is not None else settings.hourly_cost
+    ep = ref.endpoint
+    if ep is not None and ep.price_in is not None and ep.price_out is not None:
+        return (resp.usage.prompt_tokens * ep.price_in + resp.usage.completion_tokens * ep.price_out) / 1e6
+    hourly = ep.hourly_cost if ep is not None and ep.hourly_cost is not None else settings.hourly_cost
     return resp.timings.total_s * hourly / 3600
 
 
@@ -149,9 +103,7 @@ class Judge:
             raise BakeoffError("no judge model set", "add `judge: MODEL` to the suite or pass --judge")
         with self.lock:
             if self.engine is None:
-                from ..runtime import open_engine
-
-                self.engine = open_engine(self.name, settings=self.settings, n_ctx=self.n_ctx)
+                self.engine = open_engine(self.name, LoadOptions(n_ctx=self.n_ctx), settings=self.settings)
         params = GenParams.build(temperature=0.0, max_tokens=160)
         return collect(self.engine.chat([Message(role="user", content=prompt)], params)).text
 
@@ -204,14 +156,12 @@ class Runner:
 
     def run_model(self, run_id: int, ref: ModelRef) -> None:
         """A failure here marks this model's row failed; the caller goes on with the others."""
-        from ..runtime import model_fingerprint
-
         S.set_model_status(self.db, run_id, ref.name, "running")
         try:
             fingerprint = model_fingerprint(ref, self.settings)
             with RssSampler() as rss:
                 self.progress.phase(ref.name, "loading")
-                engine = self.open_engine(ref)
+                engine = open_engine(ref, self.load_options(), settings=self.settings)
                 try:
                     info = engine.info()
                     self.run_cases(run_id, engine, fingerprint or ref.name)
@@ -229,33 +179,28 @@ class Runner:
             S.set_model_status(self.db, run_id, ref.name, "failed", error=reason)
             self.progress.model_end(ref.name, "failed", reason)
 
-    def open_engine(self, ref: ModelRef) -> Engine:
-        from ..engines.base import load_engine
-
-        if not ref.is_local:
-            return load_engine(ref)
-        n = self.options.concurrency if _batcher else 1
-        engine = load_engine(ref, n_ctx=self.options.n_ctx * n, n_threads=self.options.threads,
-                             **({"n_seq_max": n} if n > 1 else {}))
-        return _batcher(engine, n) if n > 1 and _batcher else engine
+    def load_options(self) -> LoadOptions:
+        """Each case in flight gets its own KV sequence with the whole context (a split cache)."""
+        return LoadOptions(n_ctx=self.options.n_ctx, threads=self.options.threads,
+                           concurrency=self.options.concurrency, kv_layout="split")
 
     def run_cases(self, run_id: int, engine: Engine, fingerprint: str) -> None:
         name = engine.ref.name
         done = S.done_case_ids(self.db, run_id, name)
         self.progress.model_start(name, len(self.suite.cases), len(done))
         todo = [(pos, case) for pos, case in enumerate(self.suite.cases) if case.id not in done]
-        for position, case, (row, cached) in self.answers(engine, fingerprint, todo):
+        for position, case, result in self.answers(engine, fingerprint, todo):
             with self.db_lock:
-                S.save_result(self.db, run_id, name, {**row, "position": position})
-            self.progress.case_done(name, case.id, row["status"], cached)
+                S.save_result(self.db, run_id, name, result.row(position))
+            self.progress.case_done(name, case.id, result.status, result.cached)
 
     def answers(self, engine: Engine, fingerprint: str,
-                todo: list[tuple[int, Case]]) -> Iterator[tuple[int, Case, tuple[dict[str, Any], bool]]]:
-        """Graded rows as each case finishes; with concurrency > 1, several are in flight."""
+                todo: list[tuple[int, Case]]) -> Iterator[tuple[int, Case, CaseResult]]:
+        """Graded results as each case finishes; with concurrency > 1, several are in flight."""
         # Remote endpoints fan out to their own concurrency limit unless the user set one.
         n = self.options.concurrency
         if n <= 1 and not engine.ref.is_local:
-            n = int(getattr(engine, "concurrency", 1))
+            n = engine.concurrency
         if n <= 1:
             for pos, case in todo:
                 yield pos, case, self.run_case(engine, fingerprint, case)
@@ -284,31 +229,29 @@ class Runner:
             S.cache_put(self.db, key, resp.to_dict())
         return resp, False
 
-    def run_case(self, engine: Engine, fingerprint: str, case: Case) -> tuple[dict[str, Any], bool]:
-        base = {"case_id": case.id, "prompt": [m.model_dump() for m in case.messages()]}
+    def run_case(self, engine: Engine, fingerprint: str, case: Case) -> CaseResult:
+        prompt = [m.model_dump() for m in case.messages()]
         try:
             resp, cached = self.answer(engine, fingerprint, case)
         except RemoteError:
             raise  # the endpoint is failing, not the case: stop this model, resume later
         except BakeoffError as exc:  # this case cannot run (e.g. too long); the others can
-            return {**base, "status": ERROR, "score": 0.0, "pass_score": 0.0, "reason": str(exc),
-                    "output": "", "assertions": [], "usage": asdict(Usage()),
-                    "timings": Timings().to_dict(), "cost_usd": 0.0, "cached": 0}, False
+            return CaseResult.failed(case.id, prompt, str(exc))
         cost = case_cost(engine.ref, resp, self.settings)
         ctx = Context(vars=case.vars, prompt=case.prompt, latency_s=resp.timings.total_s,
                       cost_usd=cost, judge=self.judge)
-        g = grade(case, resp.text, ctx)
-        return {**base, "status": g.status, "score": g.score, "pass_score": g.pass_score,
-                "reason": g.reason, "output": resp.text, "assertions": g.assertions,
-                "usage": asdict(resp.usage), "timings": resp.timings.to_dict(), "cost_usd": cost,
-                "cached": int(cached)}, cached
+        return CaseResult.graded(case.id, prompt, resp, grade(case, resp.text, ctx), cost, cached)
 
     def run_benchmarks(self, engine: Engine) -> dict[str, Any]:
         """{task: {scores: {metric: {value, stderr, n}}, n, settings, ...}} for this model."""
         out: dict[str, Any] = {}
         for entry in self.suite.benchmarks:
             self.progress.phase(engine.ref.name, f"benchmark {entry.task}")
-            out[entry.task] = _benchmark_runner(engine, entry, self.settings)
+            # Local models are scored by a bench engine of their own (parallel sequences, batch-
+            # invariant logits), exactly as `bakeoff bench` scores them, so both share stored items.
+            result = run_benchmark(entry.task, engine.ref.name, limit=entry.limit, shots=entry.shots,
+                                   engine=None if engine.ref.is_local else engine, settings=self.settings)
+            out[entry.task] = result.to_dict()
         return out
 
     def run_speed(self, run_id: int, engine: Engine) -> None:
@@ -345,8 +288,6 @@ def run_suite(suite: Suite, models: list[str] | None = None, options: RunOptions
     settings = settings or get_settings()
     options = options or RunOptions()
     if suite.benchmarks:  # unknown task names stop the run before anything starts
-        from .bench import get_task
-
         for entry in suite.benchmarks:
             get_task(entry.task)
     runner = Runner(suite, resolve_models(models, settings), options, settings, progress or Progress())

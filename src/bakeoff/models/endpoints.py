@@ -19,40 +19,15 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from ..errors import ConfigError, NotFoundError
 from ..settings import Settings
-from .ref import ModelRef
+from .ref import Endpoint, ModelRef
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-class Endpoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    base_url: str = Field(description="Base URL of the OpenAI-compatible API, usually ending in /v1.")
-    model: str = Field(description="Model id the server expects in requests.")
-    api_key_env: str | None = Field(None, description="Environment variable holding the API key.")
-    price_in: float | None = Field(None, ge=0, description="USD per 1M input tokens.")
-    price_out: float | None = Field(None, ge=0, description="USD per 1M output tokens.")
-    hourly_cost: float | None = Field(None, ge=0, description="USD per hour for the serving machine.")
-    concurrency: int = Field(4, ge=1, le=256, description="Most requests in flight at once.")
-    timeout: float = Field(120.0, gt=0, description="Seconds to wait for a response.")
-    max_retries: int = Field(5, ge=0, le=20, description="Retries on 429, 5xx and connection errors.")
-    loglikelihood: bool | None = Field(None, description="Server returns prompt logprobs with echo (None: probe).")
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://", v):
-            raise ValueError("base_url must start with http:// or https://")
-        return v.rstrip("/")
-
-    def api_key(self) -> str | None:
-        return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
 def endpoints_path(settings: Settings) -> Path:
@@ -109,8 +84,7 @@ def remove_endpoint(settings: Settings, name: str) -> None:
 
 
 def ref_for(name: str, ep: Endpoint) -> ModelRef:
-    opts: dict[str, Any] = ep.model_dump()
-    return ModelRef(name=name, engine="openai", source="endpoint", path=None, options=opts)
+    return ModelRef(name=name, engine="openai", source="endpoint", path=None, endpoint=ep)
 
 
 def endpoint_refs(settings: Settings) -> Iterable[ModelRef]:

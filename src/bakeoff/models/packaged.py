@@ -118,5 +118,5 @@ def packaged_refs(models_dir: Path, progress: Progress | None = None) -> list[Mo
     if gemma_parts() is not None:
         refs.append(ModelRef(name="gemma-3-270m-Q4_K_M", engine="llamacpp", source="packaged",
                              path=None, aliases=["gemma3-270m", "gemma3"], license="gemma",
-                             options={"assemble": "gemma"}))
+                             assemble="gemma"))
     return refs

@@ -62,7 +62,7 @@ class Registry:
         self.progress = progress
 
     def _materialize(self, ref: ModelRef) -> ModelRef:
-        if ref.path is None and ref.options.get("assemble") == "gemma":
+        if ref.path is None and ref.assemble == "gemma":
             self.settings.ensure_home()
             path = assemble_gemma(self.settings.models_dir, self.progress)
             ref.path = str(path) if path else None

@@ -44,6 +44,5 @@ def create_app(settings: Settings | None = None, models: list[str] | None = None
     app.add_middleware(Guard, api_key=api_key or settings.api_key, bound_host=host, max_body=max_body)
     app.add_middleware(CountRequests, metrics=app.state.metrics, endpoints=ENDPOINTS)
 
-
     mount_ui(app)  # keep last: the static UI is mounted at "/" and must not shadow other routes
     return app

@@ -15,8 +15,8 @@ from ..errors import InvalidParamsError
 from ..models.registry import Registry
 from ..store import arena as store
 from ..store.db import connect
-from .streaming import ndjson_stream
 from .ui_common import UIRoute, build_params, db_for, model_names
+from .ui_stream import ndjson_stream
 
 router = APIRouter(prefix="/arena", route_class=UIRoute)
 
@@ -95,7 +95,7 @@ def judge(battle_id: int, body: JudgeRequest, request: Request,
         raise InvalidParamsError("both answers must be finished before the judge votes",
                                  hint="wait for both panes to finish streaming")
     name = Registry(request.app.state.settings).resolve(body.judge).name
-    engine = request.app.state.pool.get(name)
+    engine = request.app.state.pool.open_engine(name)
     winner, detail = service.judge(engine, battle["prompt"], battle["answer_a"], battle["answer_b"])
     recorded = store.add_vote(db, battle_id, winner, f"judge:{name}", detail)
     return {**service.revealed_view(store.get_battle(db, battle_id)), "vote": recorded,

@@ -15,8 +15,8 @@ from ..errors import InvalidParamsError
 from ..models.registry import Registry
 from ..store import conversations as store
 from ..store.db import connect
-from .streaming import ndjson_stream
 from .ui_common import UIRoute, build_params, db_for
+from .ui_stream import ndjson_stream
 
 router = APIRouter(prefix="/conversations", route_class=UIRoute)
 

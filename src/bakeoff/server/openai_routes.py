@@ -7,6 +7,7 @@ comes from app.state.pool, so llama.cpp models are continuously batched.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import time
@@ -14,22 +15,23 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from ..engines.base import Chunk, Engine, GenParams, Message, TokenLogprob, Usage
-from ..engines.batch_stream import PromptChunk
+from ..engines.base import Chunk, ChunkStream, Engine, GenParams, Message, PromptChunk, TokenLogprob, Usage
 from ..errors import InvalidParamsError, UnsupportedError
+from .async_stream import aiter_chunks, start_stream
 from .errors import classify
 from .openai_schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, Sampling
-from .streams import aiter_chunks, start_stream
 
 router = APIRouter()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-async def get_engine(request: Request, name: str) -> Engine:
-    return await asyncio.to_thread(request.app.state.pool.get, name)
+async def open_engine(request: Request, name: str) -> Engine:
+    """The pool's shared engine for `name` (loading it may take a while: off the loop)."""
+    return await asyncio.to_thread(request.app.state.pool.open_engine, name)
 
 
 def gen_params(body: Sampling, max_tokens: int | None, *, json_schema: dict | None = None,
@@ -96,7 +98,7 @@ def chat_logprobs(lps: list[TokenLogprob]) -> dict[str, Any]:
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     if body.top_logprobs is not None and not body.logprobs:
         raise InvalidParamsError("top_logprobs needs logprobs=true", param="top_logprobs")
-    engine = await get_engine(request, body.model)
+    engine = await open_engine(request, body.model)
     max_tokens = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens
     params = gen_params(body, max_tokens, json_schema=chat_schema(body),
                         logprobs=(body.top_logprobs or 0) if body.logprobs else None)
@@ -165,16 +167,16 @@ def prompt_list(prompt: Any) -> list[str | list[int]]:
 
 
 def start_completion(engine: Engine, prompt: str | list[int], params: GenParams,
-                     prompt_lps: int | None) -> Iterator[Chunk]:
-    """Token-id prompts and prompt logprobs need an engine that takes tokens (llama.cpp, batched)."""
+                     prompt_lps: int | None) -> ChunkStream:
+    """Token-id prompts and prompt logprobs need an engine that declares it takes them."""
     if isinstance(prompt, str) and prompt_lps is None:
-        return engine.complete(prompt, params)
-    gen = getattr(engine, "generate_tokens", None)
-    if gen is None or not hasattr(engine, "stats"):
+        return ChunkStream.of(engine.complete(prompt, params))
+    able = engine.supports_prompt_logprobs if prompt_lps is not None else engine.supports_token_prompts
+    if not able:
         raise UnsupportedError(f"{engine.ref.name} takes neither token-id prompts nor prompt logprobs",
                                "send text prompts without echo+logprobs")
     tokens = engine.tokenize(prompt) if isinstance(prompt, str) else prompt
-    return gen(tokens, params, prompt_logprobs=prompt_lps)
+    return ChunkStream.of(engine.generate_tokens(tokens, params, prompt_logprobs=prompt_lps))
 
 
 def completion_logprobs(entries: list[TokenLogprob], first_is_prompt: bool) -> dict[str, Any]:
@@ -202,20 +204,20 @@ async def collect_chunks(it: Iterator[Chunk]) -> list[Chunk]:
 
 @router.post("/v1/completions", summary="Text completion; echo + logprobs scores prompts (lm-eval)")
 async def completions(body: CompletionRequest, request: Request):
-    engine = await get_engine(request, body.model)
+    engine = await open_engine(request, body.model)
     prompts = prompt_list(body.prompt)
     if body.stream and len(prompts) > 1:
         raise InvalidParamsError("streaming takes one prompt", param="prompt")
     params = gen_params(body, body.max_tokens, logprobs=body.logprobs)
     want_prompt = body.echo and (body.logprobs is not None or not isinstance(prompts[0], str))
     prompt_lps = (body.logprobs or 0) if want_prompt else None
-    its: list[Iterator[Chunk]] = []
+    its: list[ChunkStream] = []
     try:
         for p in prompts:
             its.append(await asyncio.to_thread(start_completion, engine, p, params, prompt_lps))
     except BaseException:
         for it in its:
-            getattr(it, "cancel", lambda: None)()
+            it.cancel()
         raise
     meta = {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": engine.ref.name}
     if body.stream:
@@ -282,14 +284,10 @@ async def embeddings(body: EmbeddingRequest, request: Request):
     texts = [inp] if isinstance(inp, str) or (inp and isinstance(inp[0], int)) else list(inp)
     if not texts:
         raise InvalidParamsError("input must not be empty", param="input")
-    engine = await get_engine(request, body.model)
+    engine = await open_engine(request, body.model)
     vectors = await asyncio.to_thread(engine.embed, texts)
     n_tokens = sum(len(engine.tokenize(t)) if isinstance(t, str) else len(t) for t in texts)
     if body.encoding_format == "base64":
-        import base64
-
-        import numpy as np
-
         vectors = [base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode() for v in vectors]
     return {"object": "list", "model": engine.ref.name,
             "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],

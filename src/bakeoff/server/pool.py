@@ -1,8 +1,9 @@
 """Loaded models shared by every server route (OpenAI API, UI API, arena).
 
-`ModelPool.get(name)` returns a loaded Engine whose chat()/complete() streams are safe to call
-from several threads. Models load on first use and the least recently used ones are unloaded to
-stay within the memory budget.
+`ModelPool.open_engine(name)` returns a loaded Engine whose chat()/complete() streams are safe to
+call from several threads: every model is opened with `slots` concurrent requests, so the factory
+puts llama.cpp models behind the continuous-batching scheduler. Models load on first use and the
+least recently used ones are unloaded to stay within the memory budget.
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ from collections import OrderedDict
 
 import psutil
 
-from ..engines.base import Engine, load_engine
+from ..engines.base import Engine
+from ..engines.factory import open_engine, plan_load
+from ..engines.options import LoadOptions, LoadPlan
+from ..errors import ModelNotFoundError
+from ..models.ref import ModelRef
 from ..models.registry import Registry
 from ..settings import Settings
-
-# A llama.cpp model's KV cache is split into one stream per slot (each request gets the full --ctx
-# to itself, attention scans only its own cells, and a long request cannot evict or starve the
-# others) when slots x context costs at most this much memory; above it (large models, many slots)
-# the slots share one pool of --ctx cells. Measured with SmolLM2-135M and 8 streams on 2 cores: the
-# split cache decodes about 10% more tokens/s in process (llama-batched-bench: 230 vs 206 tok/s).
-SPLIT_KV_BYTES = 1 << 30
 
 
 class ModelPool:
@@ -32,9 +30,11 @@ class ModelPool:
         self.slots = slots            # concurrent sequences per llama.cpp model (continuous batching)
         self.max_queue = max_queue    # requests waiting for a slot before 429 (default 4 x slots)
         self.n_ctx = n_ctx
+        self.load_options = LoadOptions(n_ctx=n_ctx, concurrency=max(1, slots), batched=True,
+                                        max_queue=max_queue)
         self._engines: "OrderedDict[str, Engine]" = OrderedDict()
-        self._names: dict[str, object] = {}  # lower-cased name or alias -> ModelRef
-        self._plans: dict[str, tuple[dict, int]] = {}  # model name -> (engine options, bytes)
+        self._names: dict[str, ModelRef] = {}  # lower-cased name or alias -> ModelRef
+        self._plans: dict[str, LoadPlan] = {}  # model name -> what loading it allocates
         self._lock = threading.RLock()
 
     def budget_bytes(self) -> int:
@@ -46,7 +46,8 @@ class ModelPool:
         reg = Registry(self.settings)
         return [reg.resolve(n) for n in self.allowed] if self.allowed else reg.list()
 
-    def get(self, name: str) -> Engine:
+    def open_engine(self, name: str) -> Engine:
+        """The shared engine for `name`, loaded on first use (the pool closes it, not the caller)."""
         with self._lock:  # resolution touches BAKEOFF_HOME: one thread at a time
             ref = self._resolve(name)
             engine = self._engines.get(ref.name)
@@ -54,11 +55,11 @@ class ModelPool:
                 self._engines.move_to_end(ref.name)
                 return engine
             self._make_room(ref)
-            engine = self._load(ref)
+            engine = open_engine(ref, self.load_options, settings=self.settings)
             self._engines[ref.name] = engine
             return engine
 
-    def _resolve(self, name: str):
+    def _resolve(self, name: str) -> ModelRef:
         """A registered name or alias (cached); never a file path sent by a client."""
         key = name.strip().lower()
         ref = self._names.get(key)
@@ -67,59 +68,33 @@ class ModelPool:
         ref = Registry(self.settings).resolve(name)
         allowed = [r.name for r in self.refs()] if self.allowed else None
         if ref.source == "file" or (allowed is not None and ref.name not in allowed):
-            from ..errors import ModelNotFoundError
-
             raise ModelNotFoundError(name, allowed or [])
         self._names[key] = ref
         return ref
 
-    def _load(self, ref) -> Engine:
-        """llama.cpp models get a continuous-batching engine; others are used as they are."""
-        if ref.engine != "llamacpp":
-            return load_engine(ref)
-        from ..engines.batching import BatchedEngine
+    def kv_layout(self, ref: ModelRef) -> dict:
+        """Context size and KV cache layout a llama.cpp model gets here (engines/llamacpp.py)."""
+        return self._plan(ref).kv_layout()
 
-        inner = load_engine(ref, n_seq_max=max(1, self.slots), **self.kv_layout(ref))
-        return BatchedEngine(inner, max_queue=self.max_queue)
-
-    def kv_layout(self, ref) -> dict:
-        """Context size and cache layout for a llama.cpp model (see SPLIT_KV_BYTES)."""
-        return self._plan(ref)[0]
-
-    def footprint(self, ref) -> int:
+    def footprint(self, ref: ModelRef) -> int:
         """Memory a loaded model takes: its file (memory-mapped, read whole) plus its KV cache."""
-        return self._plan(ref)[1]
+        return self._plan(ref).bytes
 
-    def _plan(self, ref) -> tuple[dict, int]:
-        """(engine options, bytes) for a model, worked out once from its file."""
+    def _plan(self, ref: ModelRef) -> LoadPlan:
+        """Worked out once per model, from its file."""
         plan = self._plans.get(ref.name)
-        if plan is not None:
-            return plan
-        import os
-
-        from ..models.fit import kv_cache_bytes
-        from ..models.gguf_info import read_gguf_info
-
-        size = os.path.getsize(ref.path) if ref.path else 0
-        if ref.engine != "llamacpp" or not ref.path:
-            plan = ({}, size)
-        else:
-            info = read_gguf_info(ref.path)
-            ctx = self.n_ctx or min(self.settings.n_ctx, info.context_length or self.settings.n_ctx)
-            layout = {"n_ctx": ctx * self.slots, "kv_unified": False}
-            if self.slots < 2 or kv_cache_bytes(info, ctx * self.slots) > SPLIT_KV_BYTES:
-                layout = {"n_ctx": ctx, "kv_unified": True}
-            plan = (layout, size + kv_cache_bytes(info, layout["n_ctx"]))
-        self._plans[ref.name] = plan
+        if plan is None:
+            plan = self._plans[ref.name] = plan_load(ref, self.load_options, self.settings)
         return plan
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Queue depth and active sequences per loaded batched model (for /metrics)."""
         with self._lock:
             engines = list(self._engines.items())
-        return {name: e.stats() for name, e in engines if hasattr(e, "stats")}
+        stats = {name: e.stats() for name, e in engines}
+        return {name: s for name, s in stats.items() if s}
 
-    def _make_room(self, ref) -> None:
+    def _make_room(self, ref: ModelRef) -> None:
         need = self.footprint(ref)
         used = sum(self.footprint(e.ref) for e in self._engines.values())
         while self._engines and used + need > self.budget_bytes():

@@ -19,8 +19,8 @@ from ..errors import NotFoundError
 from ..store import conversations as conv_store
 from .arena_routes import router as arena_router
 from .chat_routes import router as chat_router
-from .streaming import ndjson_stream, request_stop
 from .ui_common import UIRoute, build_params, db_for, params_schema
+from .ui_stream import ndjson_stream, request_stop
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
@@ -46,9 +46,8 @@ class Preset(BaseModel):
 @ui_router.get("/models")
 def models(request: Request) -> list[dict]:
     loaded = set(request.app.state.pool.loaded())
-    # Remote = served elsewhere through an OpenAI-compatible endpoint (models/endpoints.py).
     return [{**ref.to_dict(), "local": ref.is_local, "loaded": ref.name in loaded,
-             "remote": ref.engine == "openai" or ref.source == "endpoint"}
+             "remote": ref.is_remote}
             for ref in request.app.state.pool.refs()]
 
 

@@ -11,8 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...engines.base import Engine
+from ...engines.factory import open_engine
+from ...engines.options import LoadOptions
 from ...errors import InvalidParamsError
+from ...models.registry import Registry
+from ...runtime import model_fingerprint
 from ...settings import Settings, get_settings
+from ...store import bench as store
+from ...store import connect
+from . import gsm8k, humaneval, multiple_choice
 from .metrics import Score, mean_stderr
 from .tasks import TaskSpec, get_task
 
@@ -45,12 +52,8 @@ class BenchResult:
                 "computed": self.computed, "cached": self.n - self.computed}
 
 
-def open_bench_engine(model: str, settings: Settings | None = None, **options: Any) -> Engine:
-    """A model opened with enough parallel sequences for multiple-choice scoring."""
-    from ...runtime import open_engine
-
-    options = {"n_seq_max": BENCH_SEQS, "n_batch": BENCH_BATCH, **options}
-    return open_engine(model, settings=settings, **options)
+# How benchmarks open a model: enough parallel sequences for multiple-choice scoring.
+BENCH_LOAD = LoadOptions(sequences=BENCH_SEQS, n_batch=BENCH_BATCH)
 
 
 def settings_key(spec: TaskSpec, shots: int) -> str:
@@ -67,13 +70,8 @@ def _resolve_shots(spec: TaskSpec, shots: int | None) -> int:
 
 
 def _handler(spec: TaskSpec) -> Any:
-    if spec.kind == "multiple_choice":
-        from . import multiple_choice as mod
-    elif spec.kind == "generate":
-        from . import gsm8k as mod  # type: ignore[no-redef]
-    else:
-        from . import humaneval as mod  # type: ignore[no-redef]
-    return mod
+    """The module that builds and scores items of this kind of task."""
+    return {"multiple_choice": multiple_choice, "generate": gsm8k}.get(spec.kind, humaneval)
 
 
 def evaluate_item(spec: TaskSpec, engine: Engine, docs: list[dict[str, Any]], idx: int,
@@ -92,9 +90,9 @@ class LazyEngine:
         self.model, self.settings, self.engine = model, settings, engine
         self.owned = engine is None
 
-    def get(self) -> Engine:
+    def open_engine(self) -> Engine:
         if self.engine is None:
-            self.engine = open_bench_engine(self.model, self.settings)
+            self.engine = open_engine(self.model, BENCH_LOAD, settings=self.settings)
         return self.engine
 
     def info(self) -> dict[str, Any]:
@@ -113,7 +111,7 @@ def _fill(spec: TaskSpec, lazy: LazyEngine, docs: list[dict[str, Any]], n: int, 
     computed = 0
     for idx in range(n):
         if idx not in done:
-            done[idx] = evaluate_item(spec, lazy.get(), docs, idx, k)
+            done[idx] = evaluate_item(spec, lazy.open_engine(), docs, idx, k)
             save(idx)
             computed += 1
         if progress:
@@ -130,15 +128,10 @@ def run_benchmark(task: str, model: str, *, limit: int | None = None, shots: int
                   progress: Progress | None = None, lazy: LazyEngine | None = None) -> BenchResult:
     """Score `model` on the first `limit` items of `task` (all when None), reusing stored items.
 
-    Pass an already-open `engine` (from open_bench_engine), or a `lazy` LazyEngine, to share one
+    Pass an already-open `engine` (opened with BENCH_LOAD), or a `lazy` LazyEngine, to share one
     load across tasks; otherwise the model is opened only if some item is not in the store yet, and
     closed at the end.
     """
-    from ...models.registry import Registry
-    from ...runtime import model_fingerprint
-    from ...store import bench as store
-    from ...store import connect
-
     settings = settings or get_settings()
     spec = get_task(task)
     k = _resolve_shots(spec, shots)

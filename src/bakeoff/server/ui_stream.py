@@ -1,4 +1,5 @@
-"""Stream an engine's answer to the browser as NDJSON, one event per line.
+"""The UI's answers streamed to the browser as NDJSON, one event per line (the OpenAI routes'
+streams are in async_stream.py).
 
 The engine's iterator is blocking, so it runs in a worker thread that hands events to the event
 loop. The worker owns the whole generation, including saving the result, so a stopped or
@@ -22,7 +23,7 @@ from typing import Any
 
 from fastapi.responses import StreamingResponse
 
-from ..engines.base import Chunk, GenParams, Message
+from ..engines.base import Chunk, ChunkStream, GenParams, Message
 from ..errors import BakeoffError
 from .pool import ModelPool
 
@@ -72,9 +73,9 @@ def _generate(pool: ModelPool, model: str, messages: list[Message], params: GenP
     last: Chunk | None = None
     t_first: float | None = None
     try:
-        engine = pool.get(model)
+        engine = pool.open_engine(model)
         t0 = time.perf_counter()   # after loading: TTFT measures the answer, not the load
-        chunks = engine.chat(messages, params)
+        chunks = ChunkStream.of(engine.chat(messages, params))
         try:
             for chunk in chunks:
                 if stop.is_set():
@@ -85,9 +86,7 @@ def _generate(pool: ModelPool, model: str, messages: list[Message], params: GenP
                     emit({"type": "delta", "text": chunk.text})
                 last = chunk
         finally:
-            close = getattr(chunks, "close", None)
-            if close:
-                close()
+            chunks.close()
         stats = stats_from(last, len(text), t0, t_first, stop.is_set())
         stats["model"] = engine.ref.name
         emit({"type": "done", **finish("".join(text), stats)})

@@ -1,10 +1,11 @@
-"""Bridges an engine's blocking Iterator[Chunk] into asyncio without tying up the event loop.
+"""An engine's stream as an async iterator, for the OpenAI routes (the UI's NDJSON answers are
+in ui_stream.py), without tying up the event loop.
 
-A batching engine's stream hands each chunk to the loop from its scheduler thread (`attach`), and
-chunks that arrive while the loop is busy are handed over together; any other engine's iterator is
-pulled by a dedicated thread. When the consumer stops (the client disconnected), the stream is
-cancelled at once where the engine supports it, else closed after the next chunk, so a batching
-engine frees the sequence's slot.
+A stream that pushes (the batching scheduler's) hands each chunk to the loop from its own thread,
+and chunks that arrive while the loop is busy are handed over together; a pulled stream is
+iterated by a dedicated thread. When the consumer stops (the client disconnected), the stream is
+cancelled: a batching engine frees the sequence's slot at its next step, a pulled stream is closed
+after the chunk in hand.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ..engines.base import Chunk
+from ..engines.base import Chunk, ChunkStream
 
 _END = object()
 
 
-async def start_stream(fn: Any, *args: Any) -> Iterator[Chunk]:
+async def start_stream(fn: Any, *args: Any) -> ChunkStream:
     """Call engine.chat/complete off the loop: tokenizing and queueing may take a while or raise."""
-    return await asyncio.to_thread(fn, *args)
+    return ChunkStream.of(await asyncio.to_thread(fn, *args))
 
 
 class LoopSink:
@@ -53,29 +54,24 @@ class LoopSink:
 
 
 async def aiter_chunks(it: Iterator[Chunk]) -> AsyncIterator[Chunk]:
-    loop = asyncio.get_running_loop()
+    stream = ChunkStream.of(it)
     q: asyncio.Queue = asyncio.Queue()
-    stop = threading.Event()
-    attach = getattr(it, "attach", None)
-
-    sink = LoopSink(loop, q)
+    sink = LoopSink(asyncio.get_running_loop(), q)
 
     def pump() -> None:
         try:
-            for chunk in it:
+            for chunk in stream:
                 sink(chunk)
-                if stop.is_set():
+                if stream.cancelled:
                     break
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             sink(exc)
         finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
+            stream.close()
             sink(None)
 
-    if attach is not None:
-        attach(sink)
+    if stream.pushes:
+        stream.attach(sink)
     else:
         threading.Thread(target=pump, name="chunk-pump", daemon=True).start()
     try:
@@ -87,7 +83,4 @@ async def aiter_chunks(it: Iterator[Chunk]) -> AsyncIterator[Chunk]:
                 raise item
             yield item
     finally:
-        stop.set()
-        cancel = getattr(it, "cancel", None)
-        if cancel is not None:
-            cancel()
+        stream.cancel()

@@ -1,0 +1,338 @@
+"""The continuous-batching scheduler: which requests hold a KV sequence, and one decode per step.
+
+Not thread-safe and owns no thread (engines/batching.py runs it on one); it talks to the model only
+through `BatchBackend`, which LlamaHandle implements and unit tests fake. A step reads as its
+phases: `plan_batch` (one token for each generating sequence, then prompt chunks while the batch
+has room), `decode` (one call for all of them), `advance` (record prompt progress, sample, stream).
+
+Requests join and leave between steps, each in its own sequence id. Finished sequences keep their
+KV entries, so a later prompt that shares a prefix (a chat's earlier turns, a common system
+prompt) reuses them in place or copies them with seq_cp. A full shared KV cache first drops idle
+sequences' prefixes, then stops the newest request (a retryable busy error) so the others finish.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import BakeoffError, BusyError, ContextOverflowError, EngineError, InvalidParamsError
+from .base import Chunk, GenParams, PromptChunk, TokenLogprob, Usage
+from .batch_stream import Request, Slot
+from .llamacpp import SeqBackend, SeqGen, log_softmax
+from .loglik import common_prefix
+
+
+class BatchBackend(SeqBackend, Protocol):
+    """What the scheduler needs from a model runtime, besides sampling (SeqBackend)."""
+
+    n_seq_max: int      # sequences the KV cache holds
+    n_batch: int        # most tokens one decode evaluates
+    n_vocab: int
+
+    @property
+    def bos(self) -> int: ...   # -1 when the model has none
+
+    def decode(self, tokens: Sequence[int], positions: Sequence[int], seq_ids: Sequence[int],
+               want_logits: Sequence[bool]) -> None:
+        """Evaluate the tokens; ContextOverflowError (nothing applied) when the KV cache is full."""
+
+    def seq_rm(self, seq_id: int, p0: int = -1, p1: int = -1) -> bool: ...
+    def seq_cp(self, src: int, dst: int, p0: int = -1, p1: int = -1) -> None: ...
+    def detokenize(self, tokens: Sequence[int]) -> str: ...
+
+
+@dataclass
+class Span:
+    """One request's tokens in a batch: batch positions first .. first + n - 1."""
+
+    req: Request
+    first: int
+    n: int
+
+
+@dataclass
+class Batch:
+    """The tokens of one decode call, built request by request."""
+
+    capacity: int
+    tokens: list[int] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    seq_ids: list[int] = field(default_factory=list)
+    logits: list[bool] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+
+    @property
+    def room(self) -> int:
+        return self.capacity - len(self.tokens)
+
+    def add(self, req: Request, tokens: Sequence[int], start: int, seq_id: int, *,
+            all_logits: bool = False, last_logit: bool = True) -> None:
+        """Tokens at positions start.. of sequence seq_id; logits for all or only the last."""
+        n = len(tokens)
+        self.spans.append(Span(req, len(self.tokens), n))
+        self.tokens.extend(tokens)
+        self.positions.extend(range(start, start + n))
+        self.seq_ids.extend([seq_id] * n)
+        self.logits.extend([all_logits] * n)
+        if last_logit and n:
+            self.logits[-1] = True
+
+
+class Scheduler:
+    def __init__(self, backend: BatchBackend, name: str, max_queue: int | None = None):
+        self.b = backend
+        self.name = name
+        self.slots = [Slot(i) for i in range(backend.n_seq_max)]
+        self.max_queue = max_queue if max_queue is not None else 4 * len(self.slots)
+        self.pending: list[Request] = []
+        self.steps = 0
+
+    # --- requests -----------------------------------------------------------------------------
+    def check_prompt(self, tokens: list[int]) -> list[int]:
+        """The prompt's token ids, validated (an empty prompt becomes BOS where the model has one)."""
+        if not tokens and self.b.bos >= 0:
+            tokens = [self.b.bos]
+        bad = next((t for t in tokens if not 0 <= t < self.b.n_vocab), None)
+        if bad is not None or not tokens:
+            raise InvalidParamsError(f"token id {bad} is outside the vocabulary (0..{self.b.n_vocab - 1})"
+                                     if bad is not None else "the prompt is empty", param="prompt")
+        return list(tokens)
+
+    def new_request(self, tokens: list[int], params: GenParams, max_new: int,
+                    prompt_logprobs: int | None = None) -> Request:
+        """A request for checked prompt tokens that may generate up to max_new tokens."""
+        return Request(tokens, SeqGen(self.b, params, len(tokens), max_new), prompt_logprobs)
+
+    def submit(self, req: Request) -> None:
+        if len(self.pending) >= self.max_queue:
+            req.seq.close()
+            raise BusyError(f"{self.name}: {len(self.pending)} requests already queued", retry_after=1.0)
+        self.pending.append(req)
+
+    def busy(self) -> bool:
+        return any(s.req is not None for s in self.slots)
+
+    def stats(self) -> dict[str, int]:
+        return {"queued": len(self.pending), "active": sum(s.req is not None for s in self.slots),
+                "slots": len(self.slots), "steps": self.steps}
+
+    # --- admission ----------------------------------------------------------------------------
+    def take_admissible(self) -> list[Request]:
+        """Pop as many pending requests as there are free slots (cancelled ones are dropped)."""
+        for req in [r for r in self.pending if r.cancelled]:
+            self.pending.remove(req)
+            self._finish(req, None)
+        free = sum(s.req is None for s in self.slots)
+        taken, self.pending = self.pending[:free], self.pending[free:]
+        return taken
+
+    def tick(self, admitted: list[Request]) -> None:
+        """Admit, drop cancelled requests, and decode one step; a failed step fails its requests."""
+        for req in admitted:
+            self.admit(req)
+        self.reap()
+        if not self.busy():
+            return
+        try:
+            self.step()
+        except BakeoffError as exc:
+            self.fail_all(exc)
+        except Exception as exc:  # noqa: BLE001 - keep serving; the requests get the error
+            self.fail_all(EngineError(f"decoding failed: {type(exc).__name__}: {exc}"))
+
+    def admit(self, req: Request) -> None:
+        """Give the request a free slot, reusing the longest cached prefix of any sequence."""
+        dst, src, keep = self._choose_slot(req)
+        keep = self._reuse_prefix(dst, src, keep)
+        req.n_eval = req.reused = keep
+        req.slot, dst.req = dst, req
+        if not req.needs_prefill:
+            self._complete(req)
+
+    def _choose_slot(self, req: Request) -> tuple[Slot, Slot | None, int]:
+        """(free slot to use, slot whose cached prefix to reuse, tokens of it to keep)."""
+        free = [s for s in self.slots if s.req is None]
+        src, best = None, 0
+        if req.prompt_logprobs is None:  # prompt logprobs need every position evaluated
+            for s in self.slots:
+                n = common_prefix([s.kv, req.tokens])
+                if n > best:
+                    src, best = s, n
+        keep = max(min(best, len(req.tokens) - 1), 0)  # the last prompt token is evaluated for logits
+        if src is not None and src in free and keep > 0:
+            return src, src, keep
+        # Otherwise the free slot whose cache is least useful: shortest, then least recently used.
+        dst = min(free, key=lambda s: (len(s.kv) > 0, s.last_used))
+        return dst, (src if keep > 0 else None), keep
+
+    def _reuse_prefix(self, dst: Slot, src: Slot | None, keep: int) -> int:
+        """Make dst's sequence hold src's first `keep` tokens; returns how many it holds."""
+        if src is dst and self.b.seq_rm(dst.seq_id, keep, -1):
+            dst.kv = dst.kv[:keep]
+            return keep
+        self.b.seq_rm(dst.seq_id, -1, -1)
+        dst.kv = []
+        if src is None or src is dst:
+            return 0
+        self.b.seq_cp(src.seq_id, dst.seq_id, 0, keep)
+        dst.kv = list(src.kv[:keep])
+        return keep
+
+    def reap(self) -> None:
+        for s in self.slots:
+            if s.req is not None and s.req.cancelled:
+                self._release(s.req, None)
+
+    # --- one step -----------------------------------------------------------------------------
+    def step(self) -> None:
+        """One decode for every active sequence; then sample and stream."""
+        batch = self.plan_batch()
+        try:
+            self.decode(batch)
+        except ContextOverflowError:
+            # Even without idle prefixes the shared cache cannot hold this step (llama.cpp applied
+            # none of it): stop the newest request so the older ones can finish, and step again.
+            if not self.evict_newest():
+                raise
+            return
+        self.steps += 1
+        self.advance(batch)
+
+    def plan_batch(self) -> Batch:
+        """One token for each generating sequence, then prompt chunks while there is room."""
+        batch = Batch(self.b.n_batch)
+        for s in self.slots:
+            r = s.req
+            if r is not None and not r.prefilling and batch.room > 0:
+                batch.add(r, [r.next_token], len(s.kv), s.seq_id)
+        for s in self.slots:
+            r = s.req
+            if r is None or not r.prefilling or batch.room <= 0:
+                continue
+            part = r.tokens[r.n_eval: r.n_eval + batch.room]
+            batch.add(r, part, r.n_eval, s.seq_id, all_logits=r.prompt_logprobs is not None,
+                      last_logit=r.n_eval + len(part) == len(r.tokens))
+        return batch
+
+    def decode(self, batch: Batch) -> None:
+        args = (batch.tokens, batch.positions, batch.seq_ids, batch.logits)
+        try:
+            self.b.decode(*args)
+        except ContextOverflowError:
+            # The shared KV cache is full: drop idle sequences' cached prefixes and try once more.
+            for s in self.slots:
+                if s.req is None and s.kv:
+                    self.b.seq_rm(s.seq_id, -1, -1)
+                    s.kv = []
+            self.b.decode(*args)
+
+    def advance(self, batch: Batch) -> None:
+        for span in batch.spans:
+            if span.req.slot is not None:
+                self._advance(span)
+
+    def _advance(self, span: Span) -> None:
+        r, s = span.req, span.req.slot
+        assert s is not None
+        if r.prefilling:
+            if not self._prefilled(span):
+                return
+            idx = span.first + span.n - 1
+        else:
+            s.kv.append(r.next_token)
+            idx = span.first
+        token, lps = r.seq.sample(idx)
+        text = r.seq.accept(token)
+        if text or lps:
+            r.put(Chunk(text=text, logprobs=lps))
+        if r.seq.done:
+            self._complete(r)
+        else:
+            r.next_token = token
+
+    def _prefilled(self, span: Span) -> bool:
+        """Record a prompt chunk's progress; True when the prompt is done and a token is wanted."""
+        r, n = span.req, span.n
+        assert r.slot is not None
+        if r.prompt_logprobs is not None:
+            self._record_prompt_logprobs(r, span.first, r.n_eval, n)
+        r.slot.kv.extend(r.tokens[r.n_eval: r.n_eval + n])
+        r.n_eval += n
+        if r.prefilling:
+            return False
+        r.t_prefill = time.perf_counter()
+        if r.prompt_logprobs is not None:
+            r.put(PromptChunk(text=self.b.detokenize(r.tokens), logprobs=r.prompt_lps))
+        if r.seq.done:  # max_tokens 0: only the prompt was wanted
+            self._complete(r)
+            return False
+        return True
+
+    def _record_prompt_logprobs(self, r: Request, first: int, start: int, n: int) -> None:
+        """Logprob of each prompt token given the tokens before it (OpenAI `echo` + `logprobs`)."""
+        piece = lambda t: self.b.piece(int(t)).decode("utf-8", "replace")  # noqa: E731
+        if start == 0:
+            r.prompt_lps.append(TokenLogprob(piece(r.tokens[0]), float("nan")))
+        k = max(r.prompt_logprobs or 0, 1)
+        for i in range(n):
+            p = start + i + 1  # the token these logits predict
+            if p >= len(r.tokens):
+                break
+            lps = log_softmax(self.b.logits(first + i))
+            top_ids = np.argpartition(-lps, k)[:k]
+            top = {piece(t): float(lps[t]) for t in sorted(top_ids, key=lambda t: -lps[t])}
+            r.prompt_lps.append(TokenLogprob(piece(r.tokens[p]), float(lps[r.tokens[p]]), top))
+
+    # --- endings ------------------------------------------------------------------------------
+    def evict_newest(self) -> bool:
+        active = [s.req for s in self.slots if s.req is not None]
+        if len(active) < 2:
+            return False
+        self._abort(max(active, key=lambda r: r.t0), BusyError(
+            f"{self.name}: the KV cache its requests share is full, so the newest request was "
+            f"stopped to let the others finish", retry_after=1.0))
+        return True
+
+    def _complete(self, r: Request) -> None:
+        evaluated = r.n_eval - r.reused
+        r.put(Chunk(finish_reason=r.seq.finish_reason, usage=Usage(len(r.tokens), r.seq.n_out),
+                    timings=r.seq.timings(r.t0, r.t_prefill, evaluated, 0.0, r.reused)))
+        self._release(r, None)
+
+    def _release(self, r: Request, error: BaseException | None) -> None:
+        if r.slot is not None:
+            r.slot.req = None
+            r.slot.last_used = time.perf_counter()
+            r.slot = None
+        self._finish(r, error)
+
+    @staticmethod
+    def _finish(r: Request, error: BaseException | None) -> None:
+        if error is not None:
+            r.put(error)
+        r.put(None)
+        r.seq.close()
+
+    def fail_all(self, exc: BaseException) -> None:
+        for s in self.slots:
+            if s.req is not None:
+                self._abort(s.req, exc)
+
+    def shutdown(self, exc: BaseException) -> None:
+        """End every active and waiting request with `exc` (the engine is closing)."""
+        self.fail_all(exc)
+        for req in self.pending:
+            self._finish(req, exc)
+        self.pending.clear()
+
+    def _abort(self, r: Request, exc: BaseException) -> None:
+        """End an active request with an error; its sequence's KV state is unknown: forget it."""
+        assert r.slot is not None
+        self.b.seq_rm(r.slot.seq_id, -1, -1)
+        r.slot.kv = []
+        self._release(r, exc)
