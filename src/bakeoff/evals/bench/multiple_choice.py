@@ -10,31 +10,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 from ...engines.base import LogLik, LogLikRequest
 from ...errors import SuiteError
 from .metrics import mc_correct
 from .tasks import TaskSpec
 
-_env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                          autoescape=False)
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    # jinja2 is imported on first use: the CLI imports this module at start-up, and `bakeoff --help`
+    # must not pay for the template engine.
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              autoescape=False)
 
 
 @lru_cache(maxsize=256)
 def _template(source: str) -> jinja2.Template:
-    return _env.from_string(source)
+    return _env().from_string(source)
 
 
 @lru_cache(maxsize=256)
 def _expression(source: str) -> Any:
-    return _env.compile_expression(source, undefined_to_none=False)
+    return _env().compile_expression(source, undefined_to_none=False)
 
 
 def render(spec: TaskSpec, field: str, doc: dict[str, Any]) -> Any:
     """Evaluate one of the task's templates (`text`) or expressions (the others) for a document."""
+    import jinja2  # already loaded by _env(); bound here for the except clause
+
     source = getattr(spec, field)
     try:
         if field == "text":
