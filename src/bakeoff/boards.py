@@ -12,7 +12,8 @@ from .catalog.queries import row
 from .errors import NotFoundError
 from .estimates import show_stat
 from .evals.columns import BENCHMARK, benchmark_columns, row_text
-from .evals.metrics import leaderboard
+from .evals.compare import ranking_note
+from .evals.metrics import board
 from .evals.report import charts, prices_note, render_html
 from .store.bench import recent_runs
 from .store.evals import get_run, list_runs
@@ -28,8 +29,8 @@ def bakeoff_runs(db: sqlite3.Connection, limit: int = 50) -> list[dict[str, Any]
 
 # Leaderboard fields the page shows; the rest of metrics.model_summary (per-workload raw speed,
 # model info) stays in the report's JSON export.
-_BOARD_FIELDS = ("model", "status", "error", "pass_rate", "mean_score", "n_errors", "ttft_s",
-                 "output_tps", "prompt_tps", "cost", "peak_rss_bytes")
+_BOARD_FIELDS = ("rank", "model", "status", "error", "pass_rate", "mean_score", "n_errors", "ttft_s",
+                 "output_tps", "prompt_tps", "cost", "peak_rss_bytes", "cost_per_pass")
 
 
 def bakeoff_board(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def bakeoff_board(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
     the very strings `bakeoff run` prints), benchmark columns as [task, header] and the HTML
     report's own SVG charts (evals.report.charts, drawn once for both)."""
     run = _stored_run(db, run_id)
-    rows = leaderboard(run)
+    rows, pairs = board(run)
     benchmarks = benchmark_columns(rows)
     return {"run": {k: run[k] for k in ("id", "created_at", "finished_at", "suite_name", "status",
                                         "settings", "models")},
@@ -46,13 +47,13 @@ def bakeoff_board(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
                       "baseline_rss_bytes": (r.get("info") or {}).get("baseline_rss_bytes"),
                       "text": row_text(r, (t for t, _ in benchmarks))}
                      for r in rows],
-            "charts": charts(rows), "prices_note": prices_note()}
+            "charts": charts(rows), "prices_note": prices_note(), "ranking": ranking_note(pairs)}
 
 
 def bakeoff_report_html(db: sqlite3.Connection, run_id: int) -> str:
     """The full HTML report of a stored run, rendered from the store (not read from disk)."""
     run = _stored_run(db, run_id)
-    return render_html(run, leaderboard(run))
+    return render_html(run, *board(run))
 
 
 def _stored_run(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:

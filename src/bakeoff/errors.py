@@ -154,3 +154,19 @@ class CatalogError(ConfigError):
 
 class DownloadError(RemoteError):
     """A model download failed (offline, not found, checksum mismatch)."""
+
+
+class IncomparableRunsError(InvalidParamsError):
+    """Two runs (or models) cannot be compared case by case: different suites, no common cases."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message, hint=hint)
+
+
+class QualityGateError(BakeoffError):
+    """`bakeoff run --fail-under/--baseline`: a model missed the bar (the run itself completed)."""
+
+    def __init__(self, failures: list[str]):
+        self.failures = failures
+        super().__init__("quality gate failed: " + "; ".join(failures),
+                         "the leaderboard above and the report show every case")

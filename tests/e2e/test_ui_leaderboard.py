@@ -53,9 +53,13 @@ def test_bakeoff_run_table_charts_and_inert_names(page, live_server, runs, artif
     expect(picker).to_have_value(str(new))   # newest first
     rows = page.locator("[data-testid=bakeoff-row]")
     expect(rows).to_have_count(3)
-    assert rows.nth(0).locator("td").nth(0).inner_text() == "fake-good"
-    assert rows.nth(0).locator("td").nth(1).inner_text() == "100% ± 0% (n=3)"
-    assert rows.nth(1).locator("td").nth(1).inner_text() == "67% ± 27% (n=3)"
+    assert rows.nth(0).locator("td").nth(1).inner_text() == "fake-good"
+    assert rows.nth(0).locator("td").nth(2).inner_text() == "100% ± 0% (n=3)"
+    assert rows.nth(1).locator("td").nth(2).inner_text() == "67% ± 27% (n=3)"
+    # Three cases cannot separate them: everyone shares rank 1, and the page says so.
+    assert [rows.nth(i).locator("td").nth(0).inner_text() for i in range(3)] == ["1", "1", "1"]
+    expect(page.get_by_test_id("ranking")).to_contain_text("not yet a finding")
+    assert rows.nth(0).locator("td").nth(4).inner_text().startswith("$")   # $ per passing case
     for chart in ("#chart-cost", "#chart-speed"):
         svg = page.locator(f"[data-testid=bakeoff-charts] svg{chart}")
         expect(svg.locator("g.point circle")).to_have_count(3)
@@ -64,7 +68,7 @@ def test_bakeoff_run_table_charts_and_inert_names(page, live_server, runs, artif
     expect(page.locator("#chart-cost g.ref").first).to_be_visible()   # hosted API prices
     expect(page.get_by_test_id("prices-note")).to_contain_text("last checked 2024-10-01")   # and their age
     # The hostile name is text in the table and in both charts; nothing ran, no image was made.
-    expect(rows.nth(2).locator("td").nth(0)).to_have_text(EVIL)
+    expect(rows.nth(2).locator("td").nth(1)).to_have_text(EVIL)
     assert page.locator("img").count() == 0
     assert page.evaluate("window.__xss") is None
     page.screenshot(path=str(artifacts / "ui-leaderboard-bakeoff.png"), full_page=True)

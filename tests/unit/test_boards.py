@@ -48,6 +48,7 @@ SMALL = (Workload("short", 20, 8, "Continue:\n\n"), Workload("long", 40, 2, "Sum
 
 
 def test_bakeoff_board_has_the_reports_charts_and_rows(tmp_path):
+    from bakeoff.evals.metrics import board as metrics_board
     from bakeoff.evals.report import charts, render_html
 
     undo = install({"fake-good": lambda p: "hi, 4", "fake-half": lambda p: "hi", EVIL: lambda p: "no"})
@@ -68,7 +69,7 @@ def test_bakeoff_board_has_the_reports_charts_and_rows(tmp_path):
     # The very markup the HTML report embeds, and nothing of the run's file paths.
     run = get_run(db, run_id)
     assert board["charts"] == charts(leaderboard(run))
-    html = render_html(run, leaderboard(run))
+    html = render_html(run, *metrics_board(run))
     assert board["charts"]["cost"] in html
     # Reference prices checked over six months ago say so on the board and in the report.
     assert board["prices_note"] and "hosted API reference prices last checked 2024-10-01" in board["prices_note"]

@@ -12,6 +12,9 @@ import click
 from rich.console import Console
 
 from ..engines.base import GenParams
+from ..errors import NotFoundError
+from ..store import connect
+from ..store.evals import get_run, latest_run_id, list_runs
 
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False)
@@ -89,3 +92,21 @@ def spinner(label: str) -> Iterator[None]:
 @contextmanager
 def _null() -> Iterator[None]:
     yield
+
+
+def load_run(ref: str) -> dict[str, Any]:
+    """A run by id, or `latest`; unknown ids name the valid ones."""
+    db = connect()
+    run_id: int | None
+    if ref in ("latest", "last"):
+        run_id = latest_run_id(db)
+    else:
+        try:
+            run_id = int(ref.removeprefix("run-"))
+        except ValueError:
+            run_id = None
+    run = get_run(db, run_id) if run_id is not None else None
+    if run is None:
+        valid = [str(r["id"]) for r in list_runs(db, 10)]
+        raise NotFoundError("run", ref, valid=valid or ["(none yet: run `bakeoff run`)"])
+    return run

@@ -8,7 +8,8 @@ import traceback
 
 from .. import errors as E
 
-# Most specific first. Exit codes: 2 usage/input, 3 not found, 4 bad model file, 5 resources, 1 other.
+# Most specific first. Exit codes: 2 usage/input, 3 not found, 4 bad model file, 5 resources,
+# 6 remote endpoint, 7 quality gate failed (`run --fail-under/--baseline`), 1 other.
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (E.ModelNotFoundError, 3),
     (E.NotFoundError, 3),
@@ -20,6 +21,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (E.PackageMissingError, 5),
     (E.BusyError, 5),
     (E.RemoteError, 6),
+    (E.QualityGateError, 7),
     (E.BakeoffError, 1),
 ]
 

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
-from ..errors import EngineError
+from ..errors import EngineError, IncomparableRunsError, QualityGateError
 from ..evals.columns import benchmark_columns, row_text
-from ..evals.metrics import leaderboard
-from ..evals.report import prices_note, write_reports
+from ..evals.compare import ranking_note
+from ..evals.costs import format_break_even, prices_note
+from ..evals.gate import GateResult, check, read_results_file
+from ..evals.junit import render_junit
+from ..evals.metrics import board
+from ..evals.report import write_reports
+from ..evals.stats import PairedComparison, verdict
 from ..evals.runner import RunOptions, run_suite
 from ..evals.speed import DEFAULT_REPEATS
 from ..evals.suite import load_suite
 from ..store import connect
 from ..store.evals import get_run
-from .common import console, err_console, print_json
+from .common import console, err_console, load_run, print_json
 
 
 def table_console() -> Any:
@@ -36,14 +43,16 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
                                                            if s.get("speed") else "speed not measured"),
                   title_justify="left")
     benchmarks = benchmark_columns(rows)
-    for col in ("model", "pass rate ± SE (n)", "mean score ± SE", *(h for _, h in benchmarks), "TTFT ms",
-                "output tok/s", "prompt tok/s", "$/1M blended 3:1", "peak RSS (+model)", "status"):
+    for col in ("rank", "model", "pass rate ± SE (n)", "mean score ± SE", "$ per passing case",
+                *(h for _, h in benchmarks), "TTFT ms", "output tok/s", "prompt tok/s", "$/1M blended 3:1",
+                "peak RSS (+model)", "status"):
         table.add_column(col, overflow="fold")
     for r in rows:
         text = row_text(r, (t for t, _ in benchmarks))
         status = r["status"] if not r["error"] else f"failed: {r['error']}"
         bench = [text["benchmarks"][t] for t, _ in benchmarks]
-        table.add_row(r["model"], text["pass_rate"], text["mean_score"], *bench, text["ttft_ms"],
+        table.add_row(str(r["rank"]), r["model"], text["pass_rate"], text["mean_score"], text["cost_per_pass"],
+                      *bench, text["ttft_ms"],
                       text["output_tps"], text["prompt_tps"], text["cost_blended"], text["peak_rss"], status)
     return table
 
@@ -113,11 +122,24 @@ class BarProgress:
               help="llama.cpp threads (default: BAKEOFF_THREADS or the physical cores).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Cases in flight per model (batched through the engine when it supports it).")
+@click.option("--fail-under", type=click.FloatRange(0, 1), default=None,
+              help="CI gate: exit with status 7 when a model's pass rate is below this (0-1).")
+@click.option("--baseline", default=None, metavar="RUN|FILE",
+              help="CI gate: exit with status 7 when a model is significantly worse (exact McNemar, "
+                   "Holm-adjusted, α = 0.05) than in this earlier run or results.json.")
+@click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write JUnit XML here: one test case per case × model (and the gate's checks).")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard and report paths as JSON.")
 def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool, repeats: int | None,
-            judge: str | None, threads: int | None, concurrency: int, as_json: bool) -> None:
-    """Run models on a suite (default: the starter suite on the packaged models) and compare them."""
+            judge: str | None, threads: int | None, concurrency: int, fail_under: float | None,
+            baseline: str | None, junit: str | None, as_json: bool) -> None:
+    """Run models on a suite (default: the starter suite on the packaged models) and compare them.
+
+    Exit status: 0 done (and the gate passed), 7 the quality gate failed (--fail-under, --baseline),
+    1 every model failed, 2 bad input, 3 unknown model/run, 4 bad model file, 5 resources,
+    6 remote endpoint unreachable."""
     suite = load_suite(suite_name)  # a malformed suite stops here, before any model loads
+    base = load_baseline(baseline, suite.name) if baseline else None
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     options = RunOptions(use_cache=not no_cache, speed=not no_speed,
                          speed_repeats=repeats or DEFAULT_REPEATS, judge=judge, threads=threads,
@@ -130,33 +152,80 @@ def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool,
                 err_console.print(f"run {prog.run_id} stopped: run the same command again to resume",
                                   markup=False)
             raise
-    rows = show_run(run_id, as_json)
+    gate = None if fail_under is None and base is None else \
+        lambda run, rows: check(run, rows, fail_under, base)
+    run, rows, result = show_run(run_id, as_json, gate)
+    if junit:
+        Path(junit).write_text(render_junit(run, rows, result), encoding="utf-8")
     failed = [r for r in rows if r["status"] == "failed"]
     if failed and len(failed) == len(rows):  # nothing was compared: scripts must notice
         raise EngineError(f"every model failed; first: {failed[0]['model']}: {failed[0]['error']}",
                           "check the model with `bakeoff show MODEL`")
+    if result is not None and result.failures:
+        raise QualityGateError(result.failures)
 
 
-def show_run(run_id: int, as_json: bool) -> list[dict[str, Any]]:
-    """Leaderboard + report files for a stored run (shared by `run` and `report`)."""
+def load_baseline(ref: str, suite_name: str) -> dict[str, Any]:
+    """A baseline run from the store (id or latest) or a results.json; checked before running."""
+    path = Path(ref)
+    run = read_results_file(path) if path.suffix == ".json" or path.is_file() else load_run(ref)
+    if run["suite_name"] != suite_name:
+        raise IncomparableRunsError(
+            f"baseline {ref} ran suite {run['suite_name']!r}, this run is suite {suite_name!r}",
+            "a baseline must be a run (or results.json) of the same suite")
+    return run
+
+
+def show_run(run_id: int, as_json: bool, gate: Callable[..., GateResult] | None = None
+             ) -> tuple[dict[str, Any], list[dict[str, Any]], GateResult | None]:
+    """Leaderboard, paired comparisons and report files for a stored run (shared by `run` and
+    `report`); with a gate, its result too."""
     run = get_run(connect(), run_id)
-    rows = leaderboard(run)
-    paths = write_reports(run, rows)
+    assert run is not None  # the caller found or made it
+    rows, pairs = board(run)
+    result = gate(run, rows) if gate else None
+    paths = write_reports(run, rows, pairs)
     if as_json:
         print_json({"run": run_id, "suite": run["suite_name"], "settings": run["settings"],
-                    "leaderboard": rows, "report": {k: str(v) for k, v in paths.items()}})
-        return rows
+                    "leaderboard": rows, "comparisons": [p.to_dict() for p in pairs],
+                    "ranking": ranking_note(pairs),
+                    "gate": None if result is None else gate_json(result),
+                    "report": {k: str(v) for k, v in paths.items()}})
+        return run, rows, result
     table_console().print(leaderboard_table(rows, run))
-    loads = [f"{r['model']} {r['load_avg_1m']:.1f}" for r in rows if r["load_avg_1m"] is not None]
-    if loads:
-        console.print(f"machine load (1-min average) during speed runs: {', '.join(loads)}",
-                      markup=False, soft_wrap=True)
-    note = prices_note()
-    if note:
-        console.print(note, markup=False, soft_wrap=True)
+    for line in board_notes(rows, pairs, result):
+        console.print(line, markup=False, soft_wrap=True)
     console.print(f"report: {paths['html']}", markup=False, soft_wrap=True)
     console.print(f"export: {paths['json']} · {paths['csv']}", markup=False, soft_wrap=True)
-    return rows
+    return run, rows, result
+
+
+def board_notes(rows: list[dict[str, Any]], pairs: list[PairedComparison], result: GateResult | None) -> list[str]:
+    """The lines under the leaderboard: load, prices, what the ranking means, costs, the gate."""
+    lines = []
+    loads = [f"{r['model']} {r['load_avg_1m']:.1f}" for r in rows if r["load_avg_1m"] is not None]
+    if loads:
+        lines.append(f"machine load (1-min average) during speed runs: {', '.join(loads)}")
+    for note in (prices_note(), ranking_note(pairs)):
+        if note:
+            lines.append(note)
+    for p in pairs[:10]:
+        lines.append(f"  {p.a} vs {p.b}: {p.a_only}–{p.b_only} discordant of {p.n} → {verdict(p)}")
+    for r in rows:
+        if r["break_even"]:
+            lines.append(f"break-even for {r['model']} ({r['cost_basis']}): {format_break_even(r['break_even'])}")
+    if result is not None:
+        if result.note:
+            lines.append(result.note)
+        lines.append("quality gate: " + ("FAILED: " + "; ".join(result.failures) if result.failures
+                                         else f"passed ({len(result.checks)} checks)"))
+    return lines
+
+
+def gate_json(result: GateResult) -> dict[str, Any]:
+    return {"passed": not result.failures, "failures": result.failures,
+            "checks": [{"name": c.name, "failure": c.failure} for c in result.checks],
+            "comparisons": [p.to_dict() for p in result.comparisons]}
 
 
 def register(cli: click.Group) -> None:

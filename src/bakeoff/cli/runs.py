@@ -5,31 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich.table import Table
 
-from ..errors import NotFoundError
 from ..evals.metrics import diff_runs
 from ..store import connect
-from ..store.evals import get_run, latest_run_id, list_runs
-from .common import console, print_json
+from ..store.evals import list_runs
+from .common import console, load_run, print_json
 from .run import show_run, table_console
-
-
-def load_run(ref: str) -> dict[str, Any]:
-    """A run by id, or `latest`; unknown ids name the valid ones."""
-    db = connect()
-    run_id: int | None
-    if ref in ("latest", "last"):
-        run_id = latest_run_id(db)
-    else:
-        try:
-            run_id = int(ref.removeprefix("run-"))
-        except ValueError:
-            run_id = None
-    run = get_run(db, run_id) if run_id is not None else None
-    if run is None:
-        valid = [str(r["id"]) for r in list_runs(db, 10)]
-        raise NotFoundError("run", ref, valid=valid or ["(none yet: run `bakeoff run`)"])
-    return run
 
 
 @click.command("runs")
@@ -37,8 +19,6 @@ def load_run(ref: str) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def runs_cmd(limit: int, as_json: bool) -> None:
     """List past bakeoff runs, newest first."""
-    from rich.table import Table
-
 
     rows = list_runs(connect(), limit)
     if as_json:
@@ -65,35 +45,55 @@ def report_cmd(run_ref: str, as_json: bool) -> None:
     show_run(load_run(run_ref)["id"], as_json)
 
 
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """RUN or RUN:MODEL (a model of that run, by name or alias)."""
+    run, _, model = ref.partition(":")
+    return run, model or None
+
+
 @click.command("diff")
-@click.argument("run_a", metavar="RUN_A")
-@click.argument("run_b", metavar="RUN_B")
+@click.argument("run_a", metavar="A")
+@click.argument("run_b", metavar="B")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def diff_cmd(run_a: str, run_b: str, as_json: bool) -> None:
-    """List the cases whose outcome changed from RUN_A to RUN_B (same model names, or one model each)."""
-    from rich.table import Table
+    """Compare A with B case by case: wins, losses, ties, an exact McNemar test on pass/fail and a
+    paired bootstrap interval on the score difference, then the cases whose outcome changed.
 
 
-    a, b = load_run(run_a), load_run(run_b)
-    changed = diff_runs(a, b)
-    same_suite = a["suite_sha256"] == b["suite_sha256"]
+    (ref_a, model_a), (ref_b, model_b) = split_ref(run_a), split_ref(run_b)
+    a, b = load_run(ref_a), load_run(ref_b)
+    note = check_same_suite(a, b)
+    pairs = cross_run(a, b, model_a, model_b)
+    changed = diff_runs(a, b, model_a, model_b)
     if as_json:
-        print_json({"run_a": a["id"], "run_b": b["id"], "same_suite": same_suite, "changed": changed})
+        print_json({"run_a": a["id"], "run_b": b["id"], "same_suite": note is None,
+                    "comparisons": [p.to_dict() for p in pairs], "changed": changed})
         return
-    if not same_suite:
-        console.print(f"note: runs {a['id']} and {b['id']} used different versions of the suite "
-                      "(prompts, parameters or assertions changed)", markup=False, soft_wrap=True)
+    if note:
+        console.print(note, markup=False, soft_wrap=True)
+    for p in pairs:
+        console.print(pair_summary(p), markup=False, soft_wrap=True)
     if not changed:
-        console.print(f"no case changed outcome between run {a['id']} and run {b['id']}")
+        console.print(f"no case changed outcome between {run_a} and {run_b}")
         return
-    table = Table(title=f"run {a['id']} → run {b['id']}: {len(changed)} case(s) changed")
-    for col in ("case", "model", "before", "after", "answer after", "reason"):
+    table = Table(title=f"{run_a} → {run_b}: {len(changed)} case(s) changed", title_justify="left")
+    for col in ("case", "model", "A", "B", "B's answer", "B's grading"):
         table.add_column(col, overflow="fold")
     for c in changed:
         model = c["model_a"] if c["model_a"] == c["model_b"] else f"{c['model_a']} → {c['model_b']}"
         table.add_row(c["case_id"], model, c["before"], c["after"], (c["output_after"] or "")[:80],
                       c["reason_after"] or "")
     table_console().print(table)
+
+
+def pair_summary(p: Any) -> str:
+    """A paired comparison in two lines: the counts, then the verdict."""
+    from ..evals.stats import format_interval, verdict
+
+    return (f"A = {p.a}, B = {p.b}: {p.n} common cases · B wins {p.b_only} · A wins {p.a_only} · "
+            f"ties {p.ties} ({p.both_pass} both pass, {p.both_fail} both fail) · mean score B − A "
+            f"{p.score_diff:+.3f} (95% paired bootstrap interval {format_interval(p.ci_low, p.ci_high)})"
+            f"\n→ {verdict(p)}")
 
 
 def register(cli: click.Group) -> None:

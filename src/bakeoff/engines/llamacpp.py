@@ -312,5 +312,20 @@ class LlamaCppEngine(TokenEngine):
             finally:
                 self._cached = scorer.cached
 
+    # --- full distributions (KL divergence against a reference) -------------------------------
+    def window_logprobs(self, tokens: list[int], first: int) -> np.ndarray:
+        """Next-token log-probabilities at positions first .. len(tokens) - 2 of a window evaluated
+        from an empty cache (engines/logits.py); shape (len(tokens) - 1 - first, n_vocab)."""
+        from .logits import window_logprobs
+
+        with self._lock:
+            self._cached = []
+            return window_logprobs(self.h, tokens, first)
+
+    @property
+    def bos_token(self) -> int | None:
+        """The token llama.cpp's perplexity tool puts first in every chunk (None: the model has none)."""
+        return self.h.bos if self.h.add_bos and self.h.bos >= 0 else None
+
     def close(self) -> None:
         self.h.close()

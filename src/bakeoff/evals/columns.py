@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..estimates import MISSING, Style, human_bytes, show_stat
+from .costs import format_per_pass
 
 PASS_RATE = Style(digits=0, scale=100, unit="%", with_n=True)   # 67% ± 27% (n=3)
 MEAN_SCORE = Style(digits=2)                                       # 0.50 ± 0.35
@@ -47,5 +48,6 @@ def row_text(row: dict[str, Any], tasks: Iterable[str] = ()) -> dict[str, Any]:
         **{f"cost_{k}": show_stat(cost.get(k), COST) for k in ("input", "output", "blended")},
         "aggregate_tps": show_stat(row.get("concurrent"), AGGREGATE_TPS),
         "peak_rss": peak_rss(row),
+        "cost_per_pass": format_per_pass(row.get("cost_per_pass")),
         "benchmarks": {task: show_stat(scores.get(task), BENCHMARK) for task in (*tasks, *scores)},
     }

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..errors import InvalidParamsError
 from ..settings import get_settings
+from .compare import model_pairs, ranks, run_pairs
+from .costs import summarise
 from .speed import costs
 
 
@@ -35,6 +36,9 @@ def model_summary(run: dict[str, Any], model_row: dict[str, Any]) -> dict[str, A
     speed = {s["workload"]: s["summary"] for s in run["speed"] if s["model"] == model}
     hourly = run["settings"].get("hourly_cost", get_settings().hourly_cost)
     info = model_row.get("info") or {}
+    cost = costs(speed, hourly)
+    # Endpoints are priced per request by the runner; local models by the machine's time.
+    local = info.get("engine") != "openai-compatible"
     return {
         "model": model,
         "status": model_row["status"],
@@ -50,7 +54,8 @@ def model_summary(run: dict[str, Any], model_row: dict[str, Any]) -> dict[str, A
                              **v["aggregate_output_tps"]}
                             for k, v in speed.items() if "@" in k), None),
         "speed": speed,
-        "cost": costs(speed, hourly),
+        "cost": cost,
+        **summarise(sorted(results, key=lambda r: r["position"]), cost, local),
         "load_avg_1m": speed.get("short", {}).get("workload", {}).get("load_avg_1m"),
         "peak_rss_bytes": info.get("peak_rss_bytes"),
         "benchmarks": {task: headline_score(b) for task, b in (info.get("benchmarks") or {}).items()},
@@ -69,37 +74,45 @@ def headline_score(bench: dict[str, Any]) -> dict[str, Any]:
     return {"metric": metric, "value": s.get("value"), "stderr": s.get("stderr"), "n": s.get("n", bench.get("n"))}
 
 
-def leaderboard(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """Models best first: by pass rate, then mean score; failed models last."""
+def board(run: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Leaderboard rows best first, and every pair's paired comparison (Holm-adjusted together).
+
+    Rank = 1 + the number of models significantly better on the paired test (ties share a rank,
+    as in the arena); within a rank by pass rate, then mean score; failed models last."""
     rows = [model_summary(run, m) for m in run["model_rows"]]
-    return sorted(rows, key=lambda r: (r["status"] != "done", -r["pass_rate"]["value"],
-                                       -r["mean_score"]["value"]))
+    pairs = run_pairs(run, [r["model"] for r in rows])
+    rank = ranks([r["model"] for r in rows], pairs)
+    for r in rows:
+        r["rank"] = rank[r["model"]]
+    rows.sort(key=lambda r: (r["status"] != "done", r["rank"], -r["pass_rate"]["value"],
+                             -r["mean_score"]["value"]))
+    return rows, pairs
 
 
-def diff_runs(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+def leaderboard(run: dict[str, Any]) -> list[dict[str, Any]]:
+    return board(run)[0]
+
+
+def diff_runs(a: dict[str, Any], b: dict[str, Any], model_a: str | None = None,
+              model_b: str | None = None) -> list[dict[str, Any]]:
     """Cases whose outcome changed between two runs, matched by case id.
 
     Models are matched by name; when each run has exactly one model (Q8_0 vs Q4_K_M of the same
-    model, say), those two are compared whatever their names.
+    model, say), or one model of each is named, those two are compared whatever their names.
     """
     def by_key(run: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
         return {(r["model"], r["case_id"]): r for r in run["results"]}
 
     ra, rb = by_key(a), by_key(b)
-    ma, mb = [m["model"] for m in a["model_rows"]], [m["model"] for m in b["model_rows"]]
-    pairs = [(m, m) for m in ma if m in mb] or ([(ma[0], mb[0])] if len(ma) == len(mb) == 1 else [])
-    if not pairs:
-        raise InvalidParamsError(f"runs {a['id']} and {b['id']} share no model to compare",
-                                 hint="diff compares models of the same name, or two runs of one model each")
     changed = []
-    for model_a, model_b in pairs:
-        cases = dict.fromkeys(c for (m, c) in ra if m == model_a)
-        cases.update(dict.fromkeys(c for (m, c) in rb if m == model_b))
+    for ma, mb in model_pairs(a, b, model_a, model_b):
+        cases = dict.fromkeys(c for (m, c) in ra if m == ma)
+        cases.update(dict.fromkeys(c for (m, c) in rb if m == mb))
         for case_id in cases:
-            x, y = ra.get((model_a, case_id)), rb.get((model_b, case_id))
+            x, y = ra.get((ma, case_id)), rb.get((mb, case_id))
             sx, sy = (x or {}).get("status", "missing"), (y or {}).get("status", "missing")
             if sx != sy:
-                changed.append({"case_id": case_id, "model_a": model_a, "model_b": model_b,
+                changed.append({"case_id": case_id, "model_a": ma, "model_b": mb,
                                 "before": sx, "after": sy,
                                 "output_before": (x or {}).get("output"),
                                 "output_after": (y or {}).get("output"),

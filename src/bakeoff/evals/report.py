@@ -10,33 +10,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..freshness import age_days, is_stale, stale_note
 from ..settings import get_settings
 from .charts import Point, scatter
 from .columns import benchmark_columns, row_text
-
-
-def reference_prices() -> list[dict[str, Any]]:
-    """Hosted-API list prices (data file with source and the date each was checked), with the 3:1
-    blended price, the age of the check and whether it is stale (over six months)."""
-    text = (resources.files("bakeoff.evals") / "data" / "prices.yaml").read_text()
-    rows = yaml.safe_load(text)["prices"]
-    return [{**r, "checked": str(r["checked"]), "verified": bool(r.get("verified", False)),
-             "blended": (3 * r["input"] + r["output"]) / 4, "age_days": age_days(str(r["checked"])),
-             "stale": is_stale(str(r["checked"]))} for r in rows]
-
-
-def prices_note(prices: list[dict[str, Any]] | None = None) -> str | None:
-    """The line a leaderboard shows when the reference prices were checked over six months ago."""
-    prices = reference_prices() if prices is None else prices
-    note = stale_note("hosted API reference prices", [p["checked"] for p in prices])
-    unverified = [p["model"] for p in prices if not p["verified"]]
-    if unverified:
-        extra = f"not re-read from the provider's page: {', '.join(unverified)}"
-        note = f"{note}; {extra}" if note else f"hosted API reference prices {extra}"
-    return note
+from .compare import ranking_note
+from .costs import format_break_even, prices_note, reference_prices
+from .stats import BOOTSTRAP_RESAMPLES, PairedComparison, format_interval, format_p, verdict
 
 
 def report_dir(run_id: int) -> Path:
@@ -86,7 +65,31 @@ def charts(rows: list[dict[str, Any]], prices: list[dict[str, Any]] | None = Non
                              "output tokens/s (median, P5–P95)", "chart-speed")}
 
 
-def render_html(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+def pair_matrix(models: list[str], pairs: list[PairedComparison]) -> list[dict[str, Any]]:
+    """Row model x column model: the row's wins–losses against the column on common cases, the
+    Holm-adjusted exact McNemar p, the score difference's interval, and who is better."""
+    by_key = {(p.a, p.b): p for p in pairs}
+    out = []
+    for m in models:
+        cells: list[dict[str, str] | None] = []
+        for other in models:
+            p = by_key.get((m, other)) or by_key.get((other, m))
+            if m == other or p is None:
+                cells.append(None)
+                continue
+            flip = p.a != m   # report from the row model's side
+            wins, losses = (p.b_only, p.a_only) if flip else (p.a_only, p.b_only)
+            low, high = (p.ci_low, p.ci_high) if flip else (-p.ci_high, -p.ci_low)
+            state = "tie" if p.better is None else ("better" if p.better == m else "worse")
+            cells.append({"text": f"{wins}–{losses}, {format_p(p.p_adjusted)}",
+                          "interval": f"score {format_interval(low, high)}", "state": state,
+                          "title": verdict(p)})
+        out.append({"model": m, "cells": cells})
+    return out
+
+
+def render_html(run: dict[str, Any], rows: list[dict[str, Any]],
+                pairs: list[PairedComparison]) -> str:
     import jinja2
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -98,7 +101,12 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     shown = [{**r, "text": row_text(r, (t for t, _ in benchmarks))} for r in rows]
     return template.render(run=run, rows=shown, benchmarks=benchmarks, models=models,
                            matrix=matrix(run, models), prices=prices, prices_note=prices_note(prices),
-                           cost_chart=svg["cost"], speed_chart=svg["speed"])
+                           cost_chart=svg["cost"], speed_chart=svg["speed"],
+                           pairs=pair_matrix(models, pairs), ranking=ranking_note(pairs),
+                           break_even=[{"model": r["model"], "basis": r["cost_basis"],
+                                        "text": format_break_even(r["break_even"])}
+                                       for r in rows if r["break_even"]],
+                           resamples=BOOTSTRAP_RESAMPLES)
 
 
 CSV_COLUMNS = ["run", "model", "case_id", "status", "score", "pass_score", "reason", "output",
@@ -120,12 +128,15 @@ def render_csv(run: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def write_reports(run: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Path]:
+def write_reports(run: dict[str, Any], rows: list[dict[str, Any]],
+                  pairs: list[PairedComparison]) -> dict[str, Path]:
     folder = report_dir(run["id"])
     paths = {"html": folder / "report.html", "json": folder / "results.json",
              "csv": folder / "results.csv"}
-    paths["html"].write_text(render_html(run, rows), encoding="utf-8")
+    paths["html"].write_text(render_html(run, rows, pairs), encoding="utf-8")
     paths["json"].write_text(json.dumps({"run": run, "leaderboard": rows,
+                                         "comparisons": [p.to_dict() for p in pairs],
+                                         "ranking": ranking_note(pairs),
                                          "reference_prices": reference_prices()},
                                         indent=1, default=str), encoding="utf-8")
     paths["csv"].write_text(render_csv(run), encoding="utf-8")
