@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from .common import console, err_console, human_bytes, print_json
+from ..estimates import human_bytes
+from .common import console, err_console, print_json
 
 
 @click.command("quantize")

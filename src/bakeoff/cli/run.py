@@ -17,9 +17,9 @@ from ..evals.gate import GateResult, check, read_results_file
 from ..evals.junit import render_junit
 from ..evals.metrics import board
 from ..evals.report import write_reports
-from ..evals.stats import PairedComparison, verdict
 from ..evals.runner import RunOptions, run_suite
 from ..evals.speed import DEFAULT_REPEATS
+from ..evals.stats import PairedComparison, verdict
 from ..evals.suite import load_suite
 from ..store import connect
 from ..store.evals import get_run

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from rich.table import Table
 
+from ..evals.compare import check_same_suite, cross_run
 from ..evals.metrics import diff_runs
+from ..evals.stats import PairedComparison, format_interval, verdict
 from ..store import connect
 from ..store.evals import list_runs
 from .common import console, load_run, print_json
@@ -59,7 +59,8 @@ def diff_cmd(run_a: str, run_b: str, as_json: bool) -> None:
     """Compare A with B case by case: wins, losses, ties, an exact McNemar test on pass/fail and a
     paired bootstrap interval on the score difference, then the cases whose outcome changed.
 
-
+    A and B are runs (an id, or latest) or RUN:MODEL for one model of a run, e.g. `bakeoff diff 3 4`
+    (the same models in two runs) or `bakeoff diff 3:smollm2 3:gemma3` (two models of one run)."""
     (ref_a, model_a), (ref_b, model_b) = split_ref(run_a), split_ref(run_b)
     a, b = load_run(ref_a), load_run(ref_b)
     note = check_same_suite(a, b)
@@ -86,10 +87,8 @@ def diff_cmd(run_a: str, run_b: str, as_json: bool) -> None:
     table_console().print(table)
 
 
-def pair_summary(p: Any) -> str:
+def pair_summary(p: PairedComparison) -> str:
     """A paired comparison in two lines: the counts, then the verdict."""
-    from ..evals.stats import format_interval, verdict
-
     return (f"A = {p.a}, B = {p.b}: {p.n} common cases · B wins {p.b_only} · A wins {p.a_only} · "
             f"ties {p.ties} ({p.both_pass} both pass, {p.both_fail} both fail) · mean score B − A "
             f"{p.score_diff:+.3f} (95% paired bootstrap interval {format_interval(p.ci_low, p.ci_high)})"

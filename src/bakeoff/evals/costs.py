@@ -19,15 +19,18 @@ never breaks even.
 
 from __future__ import annotations
 
+import math
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import yaml
 
 from ..estimates import MISSING, Estimate, Style, show
 from ..freshness import age_days, is_stale, stale_note
 from .stats import bootstrap_ci
+
+if TYPE_CHECKING:  # numpy loads only when costs are computed, not for `bakeoff --help`
+    import numpy as np
 
 HOURS_PER_MONTH = 730
 
@@ -55,6 +58,8 @@ def prices_note(prices: list[dict[str, Any]] | None = None) -> str | None:
 
 def case_costs(results: list[dict[str, Any]], cost: dict[str, Any], local: bool) -> tuple[np.ndarray, str]:
     """USD per case (in results order) and how it was priced."""
+    import numpy as np
+
     per_m_in, per_m_out = cost.get("input"), cost.get("output")
     if local and per_m_in and per_m_out:
         tokens = np.array([[r["usage"].get("prompt_tokens", 0), r["usage"].get("completion_tokens", 0)]
@@ -67,6 +72,8 @@ def case_costs(results: list[dict[str, Any]], cost: dict[str, Any], local: bool)
 
 def per_pass(usd: np.ndarray, passed: np.ndarray) -> dict[str, Any] | None:
     """$ per passing case with its 95% bootstrap interval; None when nothing passed."""
+    import numpy as np
+
     n_pass = int(passed.sum())
     if n_pass == 0 or len(usd) == 0:
         return None
@@ -87,6 +94,8 @@ def per_pass(usd: np.ndarray, passed: np.ndarray) -> dict[str, Any] | None:
 def break_even(results: list[dict[str, Any]], usd: np.ndarray, hourly: float,
                prices: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per hosted price: cases/month at which the machine's monthly bill equals the API's bill."""
+    import numpy as np
+
     if not len(results) or usd.mean() <= 0:
         return []
     monthly = hourly * HOURS_PER_MONTH
@@ -106,6 +115,8 @@ def break_even(results: list[dict[str, Any]], usd: np.ndarray, hourly: float,
 
 def summarise(results: list[dict[str, Any]], cost: dict[str, Any], local: bool) -> dict[str, Any]:
     """The cost columns of one leaderboard row."""
+    import numpy as np
+
     usd, basis = case_costs(results, cost, local)
     passed = np.array([r["status"] == "pass" for r in results], dtype=bool)
     hourly = cost["hourly_cost"]
@@ -144,7 +155,7 @@ def _digits(v: float) -> int:
     """Enough decimals for three significant digits of a small dollar amount."""
     if v <= 0:
         return 2
-    return max(2, min(8, 2 - int(np.floor(np.log10(v)))))
+    return max(2, min(8, 2 - math.floor(math.log10(v))))
 
 
 def _count(n: float) -> str:

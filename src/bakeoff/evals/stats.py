@@ -20,8 +20,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads only when a statistic is computed, not for `bakeoff --help`
+    import numpy as np
+
 
 ALPHA = 0.05                 # significance level of every verdict
 POWER = 0.80                 # power the case-count estimates aim for
@@ -63,6 +66,8 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, statistic: Callable[[np.n
     `statistic` maps a (resamples, n, ...) array of resampled rows to one value per resample.
     Resamples are drawn in blocks so memory stays bounded for large suites.
     """
+    import numpy as np
+
     data = np.asarray(values, dtype=float)
     n = len(data)
     if n == 0:
@@ -187,7 +192,7 @@ def compare(a: str, b: str, a_scores: Sequence[tuple[bool, float]],
     if adjusted >= ALPHA and n:
         more = max(0, cases_needed((a_only + b_only) / n) - n)
     return PairedComparison(a, b, n, both_pass, a_only, b_only, n - both_pass - a_only - b_only, p,
-                            adjusted, float(np.mean(diffs)) if n else math.nan, low, high,
+                            adjusted, sum(diffs) / n if n else math.nan, low, high,
                             (b_only - a_only) / n if n else math.nan, more)
 
 
