@@ -57,13 +57,14 @@ def llamacpp_kld(bin_dir: Path, ref: Path, quant: Path, text: Path, ctx: int, ch
 
 
 def ours(ref: Path, quant: Path, text: str, ctx: int, chunks: int, threads: int, work: Path):
-    from bakeoff.engines.base import load_engine
+    from bakeoff.engines.factory import open_engine
+    from bakeoff.engines.options import LoadOptions
     from bakeoff.evals.kld import ReferenceLogprobs, kld_against
     from bakeoff.models.ref import ModelRef
 
     def engine(path: Path):
-        return load_engine(ModelRef(name=path.stem, engine="llamacpp", source="file", path=str(path)),
-                           n_ctx=ctx, n_threads=threads)
+        return open_engine(ModelRef(name=path.stem, engine="llamacpp", source="file", path=str(path)),
+                           LoadOptions(n_ctx=ctx, threads=threads))
 
     e = engine(ref)
     try:

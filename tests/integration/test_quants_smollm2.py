@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from scipy.special import log_softmax, rel_entr
 
-from bakeoff.engines.base import load_engine
+from bakeoff.engines.factory import open_engine
+from bakeoff.engines.options import LoadOptions
 from bakeoff.evals import kld as K
 from bakeoff.models.ref import ModelRef
 from cli_run import run, run_json
@@ -74,8 +75,9 @@ def test_quantized_files_load_and_say_what_they_are(quant_dir: Path) -> None:
 
 
 def test_kld_matches_its_definition_and_is_zero_against_itself(quant_dir: Path, tmp_path: Path) -> None:
-    ref = load_engine(ref_of(quant_dir / "SmolLM2-135M-Instruct-Q8_0.gguf"), n_ctx=64)
-    q4 = load_engine(ref_of(quant_dir / "SmolLM2-135M-Instruct-Q4_K_M.gguf"), n_ctx=64)
+    ref = open_engine(ref_of(quant_dir / "SmolLM2-135M-Instruct-Q8_0.gguf"), LoadOptions(n_ctx=64))
+    q4 = open_engine(ref_of(quant_dir / "SmolLM2-135M-Instruct-Q4_K_M.gguf"), LoadOptions(n_ctx=64))
+    assert ref.supports_window_logprobs
     try:
         cache = K.ReferenceLogprobs(tmp_path, "k")
         parts, ref_lp = cache.build(ref, TEXT, 64, 2)

@@ -213,6 +213,7 @@ class Engine(ABC):
     supports_token_prompts: ClassVar[bool] = False   # generate_tokens() takes token-id prompts
     supports_prompt_logprobs: ClassVar[bool] = False  # ... and returns prompt log-probabilities
     can_batch: ClassVar[bool] = False   # the continuous-batching scheduler can drive it (`backend`)
+    supports_window_logprobs: ClassVar[bool] = False  # window_logprobs(): whole next-token distributions
     concurrency: int = 1                # requests it serves at once
 
     @classmethod
@@ -251,6 +252,18 @@ class Engine(ABC):
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         raise UnsupportedError(f"{self.ref.name} does not provide embeddings")
+
+    def window_logprobs(self, tokens: list[int], first: int) -> Any:
+        """Next-token log-probabilities over the whole vocabulary at positions first .. len-2 of a
+        window evaluated from an empty cache, (positions, n_vocab) float32 (engines with
+        `supports_window_logprobs`; KL divergence against a reference, evals/kld.py)."""
+        raise UnsupportedError(f"{self.ref.name} does not expose whole next-token distributions",
+                               "KL divergence needs a local GGUF model")
+
+    @property
+    def bos_token(self) -> int | None:
+        """The token llama.cpp's perplexity tool puts first in every chunk (None: none)."""
+        return None
 
     def info(self) -> dict[str, Any]:
         """Settings the numbers were measured under (engine version, threads, context, ...)."""

@@ -22,6 +22,7 @@ from ..models.ref import ModelRef
 from ..settings import Settings, get_settings
 from .base import Chunk, GenParams, LogLik, LogLikRequest, Message, Timings, TokenEngine, TokenLogprob, Usage
 from .llama_lowlevel import LlamaHandle, engine_version
+from .logits import window_logprobs as logits_over_window
 from .loglik import LogLikScorer, Pair, score_pairs, split_pair
 from .options import LoadOptions, LoadPlan
 from .text import StopMatcher, Utf8Stream
@@ -145,6 +146,7 @@ class SeqGen:
 
 class LlamaCppEngine(TokenEngine):
     can_batch: ClassVar[bool] = True
+    supports_window_logprobs: ClassVar[bool] = True
 
     @classmethod
     def plan(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> LoadPlan:
@@ -316,11 +318,9 @@ class LlamaCppEngine(TokenEngine):
     def window_logprobs(self, tokens: list[int], first: int) -> np.ndarray:
         """Next-token log-probabilities at positions first .. len(tokens) - 2 of a window evaluated
         from an empty cache (engines/logits.py); shape (len(tokens) - 1 - first, n_vocab)."""
-        from .logits import window_logprobs
-
         with self._lock:
             self._cached = []
-            return window_logprobs(self.h, tokens, first)
+            return logits_over_window(self.h, tokens, first)
 
     @property
     def bos_token(self) -> int | None:

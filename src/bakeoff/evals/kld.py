@@ -27,11 +27,13 @@ import numpy as np
 
 
 class WindowModel(Protocol):
+    """What KL divergence needs of an engine (`Engine` with `supports_window_logprobs`)."""
+
     @property
     def bos_token(self) -> int | None: ...
 
     def tokenize(self, text: str, add_special: bool = True) -> list[int]: ...
-    def window_logprobs(self, tokens: list[int], first: int) -> np.ndarray: ...
+    def window_logprobs(self, tokens: list[int], first: int) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engines.llamacpp import LlamaCppEngine
+from ..engines.base import Engine
+from ..engines.factory import open_engine
+from ..engines.options import LoadOptions
 from ..engines.quantize import REFERENCE_GRADE, base_stem, made_from
-from ..errors import InvalidParamsError
+from ..errors import InvalidParamsError, UnsupportedError
 from ..models.gguf_info import read_gguf_info
 from ..models.ref import ModelRef
 from ..models.registry import Registry
@@ -149,6 +151,16 @@ def default_text(n_chars: int) -> str:
     return "\n\n".join(passages)
 
 
+def window_engine(ref: ModelRef, options: QuantOptions, settings: Settings) -> Engine:
+    """An engine that exposes whole next-token distributions, with a context of one chunk."""
+    engine = open_engine(ref, LoadOptions(n_ctx=options.kld_ctx, threads=options.threads), settings=settings)
+    if not engine.supports_window_logprobs:
+        engine.close()
+        raise UnsupportedError(f"{ref.name} cannot give whole next-token distributions",
+                               "KL divergence needs local GGUF models")
+    return engine
+
+
 def kld_phase(ref: ModelRef, quants: list[ModelRef], options: QuantOptions, settings: Settings,
               progress: Progress) -> dict[str, KldStats]:
     text = options.text.read_text(encoding="utf-8") if options.text else \
@@ -161,14 +173,14 @@ def kld_phase(ref: ModelRef, quants: list[ModelRef], options: QuantOptions, sett
     todo = [q for q in quants if (model_fingerprint(q, settings) or q.name) not in done]
     if todo:
         progress.phase(ref.name, "KL divergence: reference log-probabilities")
-        engine = LlamaCppEngine(ref, n_ctx=options.kld_ctx, n_threads=options.threads)
+        engine = window_engine(ref, options, settings)
         try:
             parts, ref_lp = cache.build(engine, text, options.kld_ctx, options.kld_chunks)
         finally:
             engine.close()
         for q in todo:
             progress.phase(q.name, "KL divergence")
-            engine = LlamaCppEngine(q, n_ctx=options.kld_ctx, n_threads=options.threads)
+            engine = window_engine(q, options, settings)
             try:
                 stats = kld_against(engine, parts, ref_lp)
             finally:
