@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bakeoff.engines.base import GenParams, collect, load_engine
+from bakeoff.engines import LoadOptions, open_engine
+from bakeoff.engines.base import GenParams, collect
 from bakeoff.engines.calibrate import CALIBRATION_MODELS, calibrate
 from bakeoff.models.gguf_info import read_gguf_info
 from bakeoff.models.machine import MachineProfile
@@ -58,7 +59,7 @@ def models_here(tmp: Path) -> list[tuple[str, ModelRef, str]]:
 
 def measure(ref: ModelRef, n_prompt: int, n_out: int, repeats: int) -> tuple[list[float], list[float], int]:
     """Output and prompt tokens/s per repeat, and the prompt length used."""
-    engine = load_engine(ref, n_ctx=max(512, n_prompt + n_out + 64))
+    engine = open_engine(ref, LoadOptions(n_ctx=max(512, n_prompt + n_out + 64)))
     try:
         params = GenParams.build(temperature=0.0, max_tokens=n_out)
         collect(engine.complete("Warm up.", params.model_copy(update={"max_tokens": 2})))
