@@ -12,6 +12,8 @@ import pytest
 from bakeoff.settings import reset_settings
 
 ROOT = Path(__file__).resolve().parents[1]
+STORE_VARS = ("OLLAMA_MODELS", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "LLAMA_CACHE",
+              "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "BAKEOFF_MODEL_DIRS")
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -25,6 +27,10 @@ def bakeoff_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     os.symlink(shared, home / "models" / "packaged")
     monkeypatch.setenv("BAKEOFF_HOME", str(home))
     monkeypatch.delenv("BAKEOFF_API_KEY", raising=False)
+    # Other tools' stores are looked for under an empty home, never the developer's real one.
+    monkeypatch.setenv("BAKEOFF_USER_HOME", str(tmp_path_factory.mktemp("user-home")))
+    for var in STORE_VARS:
+        monkeypatch.delenv(var, raising=False)
     reset_settings()
     # Speed predictions in tests come from a fixed machine profile, never from timing this machine
     # (tests/integration/test_speed_model.py calibrates for real).

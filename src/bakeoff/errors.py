@@ -47,6 +47,17 @@ class ModelNotFoundError(BakeoffError):
         super().__init__(f"unknown model {name!r}", hint)
 
 
+class AmbiguousModelError(ModelNotFoundError):
+    """A short model name matches models in several places; the full names tell them apart."""
+
+    def __init__(self, name: str, matches: list[str]):
+        BakeoffError.__init__(self, f"model name {name!r} matches {len(matches)} models: {', '.join(matches)}",
+                              "use one of the full names above (see `bakeoff models`)")
+        self.name = name
+        self.suggestions = matches
+        self.matches = matches
+
+
 class ModelFileError(BakeoffError):
     """A model file is missing, not GGUF, truncated or corrupt."""
 

@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 from .engines.base import Engine, GenParams, Message, Response
+from .models.filehash import file_sha256
 from .models.ref import ModelRef
 from .settings import Settings, get_settings
 from .store import connect
-from .store.logs import file_sha256, log_exchange
+from .store.logs import log_exchange
 
 
 def model_fingerprint(ref: ModelRef, settings: Settings | None = None, db=None) -> str | None:
-    """SHA-256 of the model file (cached in the store), or the endpoint identity for remote models."""
+    """SHA-256 of the model file (named by its store, or hashed once and cached), or the endpoint
+    identity for remote models."""
     if ref.path:
-        return file_sha256(db or connect(settings or get_settings()), ref.path)
+        if ref.origin and ref.origin.sha256:
+            return ref.origin.sha256
+        return file_sha256(ref.path, settings or get_settings())
     ep = ref.endpoint
     return f"{ref.engine}:{ep.base_url if ep else ''}:{ep.model if ep else ref.name}"
 

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     hourly_cost: float = Field(default=0.08925, description="Cost of this machine in USD per hour.")
     model_dirs: list[Path] = Field(default_factory=list,
                                    description="Extra folders searched for GGUF files.")
+    sources: list[str] = Field(default=["folder", "hf", "lmstudio", "ollama", "gpt4all", "llamacpp"],
+                               description="Other tools' model stores listed in place (none are copied).")
+    user_home: Path = Field(default_factory=Path.home,
+                            description="Home folder whose tool stores (~/.ollama, ~/.lmstudio, "
+                                        "~/.cache/...) are searched.")
     memory_budget_gb: float = Field(default=0.0,
                                     description="Server memory budget for loaded models (0 = 60% of RAM).")
     api_key: str | None = Field(default=None, description="API key required by `bakeoff serve`.")

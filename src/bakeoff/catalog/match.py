@@ -82,6 +82,13 @@ def match_metadata(cat: Catalog, meta: dict[str, Any]) -> Match | None:
     return None
 
 
+def match_ref(cat: Catalog, repo: str | None, meta: dict[str, Any]) -> Match | None:
+    """A file found in a store that names its Hugging Face repo (HF cache, LM Studio, Ollama's hf.co
+    models) matches by that repo first; otherwise by what the file says about itself."""
+    entry = by_repo(cat, repo)
+    return Match(entry, "repo") if entry is not None else match_metadata(cat, meta)
+
+
 def annotate_rows(rows: list[dict[str, Any]]) -> None:
     """ROW_HOOKS hook for `bakeoff models`: add catalog id, licence and openness to local files."""
     cat = catalog()
@@ -92,7 +99,7 @@ def annotate_rows(rows: list[dict[str, Any]]) -> None:
             meta = read_gguf_info(r["path"]).metadata
         except ModelFileError:
             continue
-        m = match_metadata(cat, meta)
+        m = match_ref(cat, r.get("repo"), meta)
         if m is None:
             r.update(catalog_id=None, openness="not in catalog")
             continue
@@ -111,5 +118,5 @@ def entry_for_model(cat: Catalog, name: str) -> str | None:
         meta = read_gguf_info(ref.path).metadata if ref.path else {}
     except BakeoffError:
         return None
-    m = match_metadata(cat, meta)
+    m = match_ref(cat, ref.origin.repo if ref.origin else None, meta)
     return m.entry.id if m else None

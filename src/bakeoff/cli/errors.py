@@ -11,6 +11,7 @@ from .. import errors as E
 # Most specific first. Exit codes: 2 usage/input, 3 not found, 4 bad model file, 5 resources,
 # 6 remote endpoint, 7 quality gate failed (`run --fail-under/--baseline`), 1 other.
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
+    (E.AmbiguousModelError, 2),
     (E.ModelNotFoundError, 3),
     (E.NotFoundError, 3),
     (E.ModelFileError, 4),

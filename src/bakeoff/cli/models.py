@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import click
@@ -12,7 +13,8 @@ from ..estimates import human_bytes
 from ..models import fit
 from ..models.gguf_info import read_gguf_info
 from ..models.registry import Registry
-from .common import console, human_count, print_json, progress
+from ..models.sources import SOURCES
+from .common import console, err_console, human_count, print_json, progress
 
 
 def _row(ref: Any) -> dict[str, Any]:
@@ -31,13 +33,24 @@ def _row(ref: Any) -> dict[str, Any]:
     return row
 
 
-def list_models() -> list[dict[str, Any]]:
+def list_models(source: str | None = None, notes: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows for `bakeoff models`; `source` keeps models found there, `notes` collects what the
+    listing skipped."""
     with progress("assembling packaged model") as cb:
-        refs = Registry(progress=cb).list()
+        registry = Registry(progress=cb)
+        refs = registry.list()
+    if source is not None:
+        refs = [r for r in refs if source in (r.sources or [r.source])]
+    if notes is not None:
+        notes.extend(registry.notes)
     rows = [_row(r) for r in refs]
     for hook in ROW_HOOKS:
         hook(rows)
     return rows
+
+
+def source_names() -> list[str]:
+    return ["packaged", "local", *SOURCES, "endpoint"]
 
 
 # Other features add columns (catalog licence/openness matching) by appending here.
@@ -46,10 +59,16 @@ EXTRA_COLUMNS: list[str] = ["openness"]
 
 
 @click.command("models")
+@click.option("--source", type=click.Choice(source_names()), default=None,
+              help="Only models found in this source.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def models_cmd(as_json: bool) -> None:
-    """List the models you can use: packaged, local GGUF files and endpoints."""
-    rows = list_models()
+def models_cmd(source: str | None, as_json: bool) -> None:
+    """List the models you can use: packaged, your GGUF files, the ones Ollama, LM Studio,
+    GPT4All, llama.cpp and the Hugging Face cache already have (used in place), and endpoints."""
+    notes: list[str] = []
+    rows = list_models(source, notes)
+    for note in notes:   # on stderr, so --json stays one JSON list on stdout
+        err_console.print(f"note: {note}", markup=False, style="dim")
     if as_json:
         print_json(rows)
         return
@@ -62,7 +81,7 @@ def models_cmd(as_json: bool) -> None:
         table.add_row(r["name"], ", ".join(r["aliases"]), r.get("architecture", r["status"]),
                       human_count(r.get("n_params")), r.get("quantization", "-"),
                       human_bytes(r.get("file_size")), str(r.get("context_length") or "-"),
-                      r.get("license") or "?", r["source"], *(str(r.get(c) or "-") for c in extra))
+                      r.get("license") or "?", ", ".join(r["sources"]), *(str(r.get(c) or "-") for c in extra))
     console.print(table)
 
 
@@ -81,11 +100,14 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
         return
     info = read_gguf_info(ref.path)
     est = fit.estimate(info, n_ctx)
+    origin = asdict(ref.origin) if ref.origin else None
     if as_json:
-        print_json({"model": ref.to_dict(), "gguf": info.to_dict(), "memory": est.to_dict()})
+        print_json({"model": ref.to_dict(), "origin": origin, "gguf": info.to_dict(), "memory": est.to_dict()})
         return
     t = Table(show_header=False, title=ref.name)
     for k, v in [("path", info.path), ("aliases", ", ".join(ref.aliases) or "-"),
+                 ("found in", ", ".join(ref.sources or [ref.source])),
+                 ("repo", ref.origin.repo if ref.origin and ref.origin.repo else "-"),
                  ("architecture", info.architecture), ("name", info.name or "-"),
                  ("parameters", f"{human_count(info.n_params)} ({info.n_params:,})"),
                  ("quantization", info.quantization), ("file size", human_bytes(info.file_size)),
@@ -103,10 +125,27 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     console.print(m)
     console.print("[bold]chat template[/bold]")
     console.print(info.chat_template or "(none: plain 'User:/Assistant:' prompts are used)", markup=False)
+    _print_store_defaults(ref)
     console.print("[bold]metadata[/bold]")
     for k, v in sorted(info.metadata.items()):
         if k != "tokenizer.chat_template":
             console.print(f"  {k} = {v}", markup=False)
+
+
+def _print_store_defaults(ref: Any) -> None:
+    """What the tool that stores the model pairs with it (Ollama's template, parameters, system)."""
+    o = ref.origin
+    if o is None or not (o.template or o.params or o.system):
+        return
+    console.print(f"[bold]{o.tool} template[/bold] (Go template; bakeoff uses the GGUF chat template above)")
+    console.print(o.template or "(none)", markup=False)
+    if o.params:
+        console.print(f"[bold]{o.tool} parameters[/bold]")
+        for k, v in sorted(o.params.items()):
+            console.print(f"  {k} = {v}", markup=False)
+    if o.system:
+        console.print(f"[bold]{o.tool} system prompt[/bold]")
+        console.print(o.system, markup=False)
 
 
 def register(cli: click.Group) -> None:

@@ -39,6 +39,19 @@ class Endpoint(BaseModel):
 
 
 @dataclass
+class Origin:
+    """Where a model found in another tool's store came from, as that tool describes it."""
+
+    tool: str                      # "ollama", "lmstudio", "hf", "gpt4all", "llamacpp", "folder"
+    root: str                      # the store folder it was found under
+    repo: str | None = None        # Hugging Face repo it came from, when the layout says so
+    sha256: str | None = None      # digest the layout names the file by (Ollama, HF blobs)
+    template: str | None = None    # Ollama's prompt template (Go text/template), if any
+    params: dict[str, Any] = field(default_factory=dict)   # Ollama's default parameters
+    system: str | None = None      # Ollama's default system prompt, if any
+
+
+@dataclass
 class ModelRef:
     name: str                      # canonical name shown everywhere
     engine: str                    # registered engine name (engines/factory.py: "llamacpp", "openai", ...)
@@ -48,6 +61,9 @@ class ModelRef:
     license: str | None = None     # licence known from the source when the file does not say
     endpoint: Endpoint | None = None  # remote models: the server and how to reach it
     assemble: str | None = None    # packaged models whose file is put together on first use
+    origin: Origin | None = None   # set for files found in place in other tools' stores
+    sources: list[str] = field(default_factory=list)  # every source holding this same file
+    copies: list["ModelRef"] = field(default_factory=list)  # the same file under its other names
 
     @property
     def is_local(self) -> bool:
@@ -60,4 +76,6 @@ class ModelRef:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "engine": self.engine, "source": self.source, "path": self.path,
-                "aliases": list(self.aliases), "license": self.license}
+                "aliases": list(self.aliases), "license": self.license,
+                "sources": list(self.sources or [self.source]),
+                "repo": self.origin.repo if self.origin else None}

@@ -1,27 +1,33 @@
 """Resolve a model name to a ModelRef.
 
 Sources, in order (earlier wins on a name clash): models shipped in PyPI packages, GGUF files under
-BAKEOFF_HOME/models and configured model folders, and any source registered by other modules
-(remote endpoints, tests). A name can also be a path to a GGUF file.
+BAKEOFF_HOME/models, files found in place in other tools' stores (models/sources: your folders,
+the HF cache, LM Studio, Ollama, GPT4All, llama.cpp's cache), and any source registered by other
+modules (remote endpoints, tests). The same file found in several places is one entry with all its
+names. A name can be a full name (`ollama:llama3.2:1b`), an alias, a short name that only one model
+has (`llama3.2:1b`), or a path to a GGUF file.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..errors import ModelNotFoundError
+from ..errors import AmbiguousModelError, ModelFileError, ModelNotFoundError
 from ..settings import Settings, get_settings
 from .packaged import Progress, assemble_gemma, packaged_refs
 from .ref import ModelRef
+from .sources import SOURCES as STORES
+from .sources import Scan, discover, load_source, stem
+from .sources.duplicates import merge_duplicates
 
 Source = Callable[[Settings], Iterable[ModelRef]]
 
 # Built-in sources are "module:function" strings, imported only when listing (lazy, like plugins).
 SOURCES: list[str] = [
-    "bakeoff.models.registry:local_files",
     "bakeoff.models.endpoints:endpoint_refs",
 ]
 _extra_sources: list[Source] = []
@@ -33,19 +39,57 @@ def register_source(source: Source) -> Callable[[], None]:
     return lambda: _extra_sources.remove(source)
 
 
-def local_files(settings: Settings) -> Iterable[ModelRef]:
-    folders = [settings.models_dir, *settings.model_dirs]
-    for folder in folders:
-        if not folder.is_dir():
+def local_files(settings: Settings, scan: Scan) -> Iterable[ModelRef]:
+    """GGUF files under BAKEOFF_HOME/models (pulled or copied there), named by their file name."""
+    folder = settings.models_dir
+    for path in scan.walk_gguf(folder):
+        rel = path.relative_to(folder).parts
+        if rel[0] in ("packaged", "cache"):
+            continue  # assembled packaged models are listed by their package
+        # A pulled file also answers to its Hugging Face repo (`bakeoff pull OWNER/REPO`).
+        aliases = [rel[1].replace("__", "/", 1)] if len(rel) == 3 and rel[0] == "pulled" else []
+        yield ModelRef(name=path.stem, engine="llamacpp", source="local", path=str(path), aliases=aliases)
+
+
+def _names(ref: ModelRef) -> set[str]:
+    return {n.lower() for n in (ref.name, *ref.aliases)}
+
+
+def short_names(ref: ModelRef) -> set[str]:
+    """Lower-cased names a model answers to without its store prefix, when no other model has them:
+    `llama3.2:1b` for `ollama:llama3.2:1b`, the file name for `hf:OWNER/REPO:FILE.gguf`."""
+    out = set()
+    for name in (ref.name, *ref.aliases):
+        prefix, sep, rest = name.partition(":")
+        if not sep or prefix not in STORES:
             continue
-        for path in sorted(folder.rglob("*.gguf")):
-            if "packaged" in path.relative_to(folder).parts[:1]:
-                continue  # assembled packaged models are listed by their package
-            # A pulled file also answers to its Hugging Face repo (`bakeoff pull OWNER/REPO`).
-            rel = path.relative_to(folder).parts
-            aliases = [rel[1].replace("__", "/", 1)] if len(rel) == 3 and rel[0] == "pulled" else []
-            yield ModelRef(name=path.stem, engine="llamacpp", source="local", path=str(path),
-                           aliases=aliases)
+        out.add(rest.lower())
+        if rest.lower().endswith(".gguf"):
+            file = rest.rsplit(":", 1)[-1].rsplit("/", 1)[-1].lower()
+            out |= {file, stem(file)}
+    return out
+
+
+def _short_match(ref: ModelRef, key: str) -> ModelRef | None:
+    """The entry's copy (or the entry itself) that answers to the short name `key`."""
+    for member in (ref, *ref.copies):
+        own = ModelRef(member.name, member.engine, member.source,
+                       aliases=[a for a in member.aliases if all(a not in _names(c) for c in ref.copies)]
+                       if member is ref else member.aliases)
+        if key in short_names(own):
+            return member
+    return None
+
+
+def check_present(ref: ModelRef) -> ModelRef:
+    """A model whose file vanished after it was listed (`ollama rm`, a cleaned cache) is a clear
+    error here, before an engine tries to open it."""
+    if ref.path and not os.path.exists(ref.path) and ref.source != "file":
+        where = load_source(ref.source).title if ref.source in STORES else ref.source
+        raise ModelFileError(ref.path, f"{ref.name} was listed from {where}, but its file is gone",
+                             "it was removed or moved since it was listed; run `bakeoff models` "
+                             "to see the models there now")
+    return ref
 
 
 def _load_source(spec: str) -> Source | None:
@@ -60,6 +104,7 @@ class Registry:
     def __init__(self, settings: Settings | None = None, progress: Progress | None = None):
         self.settings = settings or get_settings()
         self.progress = progress
+        self.notes: list[str] = []   # what the last listing skipped, and why
 
     def _materialize(self, ref: ModelRef) -> ModelRef:
         if ref.path is None and ref.assemble == "gemma":
@@ -69,28 +114,44 @@ class Registry:
         return ref
 
     def list(self) -> list[ModelRef]:
+        scan = Scan()
         refs: list[ModelRef] = [self._materialize(r) for r in packaged_refs(self.settings.models_dir)]
+        refs.extend(local_files(self.settings, scan))
+        refs.extend(discover(self.settings, scan))
         sources: list[Source] = [s for s in map(_load_source, SOURCES) if s] + list(_extra_sources)
         for source in sources:
             refs.extend(source(self.settings))
-        seen: set[str] = set()
+        refs = merge_duplicates(refs, self.settings, scan)
+        seen: dict[str, ModelRef] = {}
         unique = []
         for ref in refs:
             if ref.name.lower() in seen:
+                scan.note(ref.path or ref.name, f"its name {ref.name!r} is taken by "
+                          f"{seen[ref.name.lower()].path or 'another model'}; use its path")
                 continue
-            seen.add(ref.name.lower())
+            seen[ref.name.lower()] = ref
             unique.append(ref)
+        self.notes = scan.notes
         return unique
 
     def resolve(self, name: str) -> ModelRef:
-        """A registered name or alias (case-insensitive), else a path to a GGUF file."""
+        """A registered name or alias (case-insensitive), else a short name only one model has,
+        else a path to a GGUF file."""
         key = name.strip().lower()
         refs = self.list()
         for ref in refs:
             if key == ref.name.lower() or key in (a.lower() for a in ref.aliases):
-                return self._materialize(ref)
+                # A name of another copy of the same file resolves to that copy (its path, source).
+                copy = next((c for c in ref.copies if key in _names(c)), ref)
+                return check_present(self._materialize(copy))
+        matches = [m for m in map(lambda r: _short_match(r, key), refs) if m is not None]
+        if len(matches) > 1:
+            raise AmbiguousModelError(name, [r.name for r in matches])
+        if matches:
+            return check_present(matches[0])
         path = Path(name).expanduser()
-        if name.lower().endswith(".gguf") or path.is_file() or "/" in name:
+        prefix = name.partition(":")[0]
+        if prefix not in STORES and (name.lower().endswith(".gguf") or path.is_file() or "/" in name):
             return ModelRef(name=path.stem, engine="llamacpp", source="file", path=str(path))
         candidates = [n for r in refs for n in (r.name, *r.aliases)]
         close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)

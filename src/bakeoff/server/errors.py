@@ -19,6 +19,7 @@ log = logging.getLogger("bakeoff.server")
 
 # Most specific first: (error type, HTTP status, OpenAI error type, code).
 ERROR_TABLE: list[tuple[type[BaseException], int, str, str | None]] = [
+    (E.AmbiguousModelError, 400, "invalid_request_error", "ambiguous_model"),
     (E.ModelNotFoundError, 404, "invalid_request_error", "model_not_found"),
     (E.NotFoundError, 404, "invalid_request_error", "not_found"),
     (E.ContextOverflowError, 400, "invalid_request_error", "context_length_exceeded"),

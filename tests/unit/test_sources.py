@@ -1,0 +1,203 @@
+"""Models found in place in other tools' stores, each layout built for real in a temp home."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import stores
+from bakeoff.errors import AmbiguousModelError, ModelFileError
+from bakeoff.models.registry import Registry
+from bakeoff.settings import reset_settings
+from cli_run import run, run_json
+from tinygguf import write_minimal
+
+
+@pytest.fixture
+def home() -> Path:
+    return Path(os.environ["BAKEOFF_USER_HOME"])
+
+
+@pytest.fixture
+def gguf(tmp_path: Path):
+    """Bytes of a distinct tiny GGUF per (name, width)."""
+    def make(name: str = "tiny", width: int = 32, **meta: str) -> bytes:
+        return write_minimal(tmp_path / f"{name}-{width}.gguf", name, width, **meta).read_bytes()
+    return make
+
+
+def by_name(refs):
+    return {r.name: r for r in refs}
+
+
+def test_each_store_is_listed_in_place_with_its_own_names(home, gguf):
+    blob = stores.ollama(home, "llama3.2", "1b", gguf("a"))
+    snap = stores.hf_cache(home, "bartowski/Tiny-GGUF", "Tiny-Q4_K_M.gguf", gguf("b"))
+    lms = stores.lmstudio(home, "lmstudio-community/Tiny-GGUF", "Tiny-Q8_0.gguf", gguf("c"))
+    old = stores.lmstudio(home, "TheBloke/Old-GGUF", "old.Q4_0.gguf", gguf("d"), legacy=True)
+    g4a = stores.gpt4all(home, "Meta-Tiny.Q4_0.gguf", gguf("e"))
+    lcp = stores.llamacpp(home, "ggml-org/Tiny-GGUF", "tiny-q8_0.gguf", "Q8_0", gguf("f"))
+    refs = by_name(Registry().list())
+    expected = {"ollama:llama3.2:1b": ("ollama", blob, None),
+                "hf:bartowski/Tiny-GGUF:Tiny-Q4_K_M.gguf": ("hf", snap, "bartowski/Tiny-GGUF"),
+                "lmstudio:lmstudio-community/Tiny-GGUF:Tiny-Q8_0.gguf":
+                    ("lmstudio", lms, "lmstudio-community/Tiny-GGUF"),
+                "lmstudio:TheBloke/Old-GGUF:old.Q4_0.gguf": ("lmstudio", old, "TheBloke/Old-GGUF"),
+                "gpt4all:Meta-Tiny.Q4_0.gguf": ("gpt4all", g4a, None),
+                "llamacpp:ggml-org/Tiny-GGUF:tiny-q8_0.gguf": ("llamacpp", lcp, "ggml-org/Tiny-GGUF")}
+    for name, (source, path, repo) in expected.items():
+        assert name in refs, sorted(refs)
+        ref = refs[name]
+        assert (ref.source, ref.path, ref.origin.repo) == (source, str(path), repo)
+    # In place: nothing was copied into BAKEOFF_HOME.
+    assert not list((Path(os.environ["BAKEOFF_HOME"]) / "models").glob("**/*.gguf"))
+
+
+def test_ollama_names_template_and_parameters(home, gguf):
+    stores.ollama(home, "qwen2.5", "latest", gguf("a"), template="{{ .Prompt }}",
+                  params={"temperature": 0.2, "stop": ["<|im_end|>"]}, system="Be brief.")
+    stores.ollama(home, "tinyllama", "q4", gguf("b"), namespace="someone")
+    stores.ollama(home, "Tiny-GGUF", "Q4_K_M", gguf("c"), host="hf.co", namespace="bartowski")
+    refs = by_name(Registry().list())
+    qwen = refs["ollama:qwen2.5:latest"]
+    assert "ollama:qwen2.5" in qwen.aliases
+    assert qwen.origin.template == "{{ .Prompt }}" and qwen.origin.system == "Be brief."
+    assert qwen.origin.params == {"temperature": 0.2, "stop": ["<|im_end|>"]}
+    assert qwen.origin.sha256 == Path(qwen.path).name.removeprefix("sha256-")
+    assert "ollama:someone/tinyllama:q4" in refs
+    assert refs["ollama:hf.co/bartowski/Tiny-GGUF:Q4_K_M"].origin.repo == "bartowski/Tiny-GGUF"
+    # Ollama's own short spellings work without the prefix when only one model has them.
+    assert Registry().resolve("qwen2.5").name == "ollama:qwen2.5:latest"
+    assert Registry().resolve("someone/tinyllama:q4").name == "ollama:someone/tinyllama:q4"
+
+
+def test_ollama_models_dir_from_the_environment(tmp_path, monkeypatch, gguf):
+    stores.ollama(tmp_path / "elsewhere", "phi3", "mini", gguf())
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "elsewhere" / ".ollama" / "models"))
+    assert "ollama:phi3:mini" in by_name(Registry().list())
+
+
+def test_the_same_file_in_several_stores_is_listed_once_with_all_its_names(home, gguf, bakeoff_home):
+    data = gguf("same")
+    stores.hf_cache(home, "owner/Same-GGUF", "same-Q4_0.gguf", data)
+    stores.lmstudio(home, "owner/Same-GGUF", "same-Q4_0.gguf", data)
+    stores.ollama(home, "same", "q4", data)
+    stores.gpt4all(home, "different.gguf", gguf("other"))
+    refs = [r for r in Registry().list() if r.source not in ("packaged",)]
+    same = [r for r in refs if "same" in r.name]
+    assert len(same) == 1
+    ref = same[0]
+    assert ref.name == "hf:owner/Same-GGUF:same-Q4_0.gguf"
+    assert {"lmstudio:owner/Same-GGUF:same-Q4_0.gguf", "ollama:same:q4"} <= set(ref.aliases)
+    assert ref.sources == ["hf", "lmstudio", "ollama"]
+    # Each name still opens its own copy.
+    copy = Registry().resolve("lmstudio:owner/Same-GGUF:same-Q4_0.gguf")
+    assert copy.source == "lmstudio" and "/.lmstudio/" in copy.path
+    # The LM Studio file had no digest in its name: it was hashed once and cached.
+    assert (bakeoff_home / "cache" / "sha256.json").exists()
+
+
+def test_files_of_different_sizes_are_never_hashed(home, gguf, bakeoff_home):
+    stores.lmstudio(home, "a/A-GGUF", "a.gguf", gguf("a", width=32))
+    stores.gpt4all(home, "b.gguf", gguf("b", width=64))
+    assert len(Registry().list()) >= 2
+    assert not (bakeoff_home / "cache" / "sha256.json").exists()
+
+
+def test_broken_links_non_gguf_blobs_and_partial_downloads(home, gguf, capsys):
+    stores.hf_cache(home, "owner/Broken-GGUF", "gone.gguf", None)
+    stores.ollama(home, "notgguf", "latest", b"PK\x03\x04 this is a zip, not a model" * 10)
+    half = gguf("half")
+    stores.ollama(home, "half", "latest", half[: len(half) - 40])
+    stores.gpt4all(home, "incomplete-Downloading.gguf", half[:100])
+    registry = Registry()
+    names = by_name(registry.list())
+    assert not any("Broken" in n for n in names)
+    assert any("broken link" in n and "gone.gguf" in n for n in registry.notes)
+    assert not any("Downloading" in n for n in names)
+    rows = {r["name"]: r for r in run_json(capsys, "models", "--source", "ollama")}
+    assert rows["ollama:notgguf:latest"]["status"].startswith("invalid: not a GGUF file")
+    assert rows["ollama:half:latest"]["status"].startswith("invalid: truncated")
+    code, _, err = run(capsys, "show", "ollama:half")
+    assert code == 4 and "truncated" in err and "Traceback" not in err
+
+
+def test_an_unreadable_folder_is_skipped_with_a_note(home, gguf, monkeypatch):
+    stores.gpt4all(home, "fine.gguf", gguf())
+    locked = stores.lmstudio(home, "locked/Repo-GGUF", "x.gguf", gguf("x")).parent.parent
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):   # root reads anything: refuse it the way the kernel would
+        real = os.scandir
+
+        def scandir(path=".", _real=real):
+            if os.fspath(path) == str(locked):
+                raise PermissionError(13, "Permission denied", str(locked))
+            return _real(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+    try:
+        registry = Registry()
+        names = by_name(registry.list())
+    finally:
+        locked.chmod(0o755)
+    assert "gpt4all:fine.gguf" in names
+    assert any(str(locked) in n and "Permission denied" in n for n in registry.notes)
+
+
+def test_a_short_name_two_models_share_is_an_error_listing_them(home, gguf, capsys):
+    stores.hf_cache(home, "a/Tiny-GGUF", "tiny-Q4_0.gguf", gguf("one"))
+    stores.lmstudio(home, "b/Tiny-GGUF", "tiny-Q4_0.gguf", gguf("two"))
+    with pytest.raises(AmbiguousModelError) as err:
+        Registry().resolve("tiny-Q4_0.gguf")
+    assert err.value.matches == ["hf:a/Tiny-GGUF:tiny-Q4_0.gguf", "lmstudio:b/Tiny-GGUF:tiny-Q4_0.gguf"]
+    code, _, out = run(capsys, "show", "tiny-Q4_0")
+    assert code == 2 and "hf:a/Tiny-GGUF:tiny-Q4_0.gguf" in out and "lmstudio:b/" in out
+
+
+def test_a_file_that_vanished_since_listing_is_a_clear_error(home, gguf):
+    blob = stores.ollama(home, "brief", "1b", gguf())
+    registry = Registry()
+    assert "ollama:brief:1b" in by_name(registry.list())
+    blob.unlink()
+    with pytest.raises(ModelFileError) as err:
+        registry.resolve("ollama:brief:1b")
+    assert "listed from Ollama" in err.value.problem and "gone" in err.value.problem
+
+
+def test_source_filter_and_disabled_sources(home, gguf, capsys, monkeypatch):
+    stores.gpt4all(home, "g.gguf", gguf("g"))
+    stores.ollama(home, "o", "1", gguf("o"))
+    names = {r["name"] for r in run_json(capsys, "models", "--source", "gpt4all")}
+    assert names == {"gpt4all:g.gguf"}
+    monkeypatch.setenv("BAKEOFF_SOURCES", '["gpt4all"]')
+    reset_settings()
+    assert "ollama:o:1" not in by_name(Registry().list())
+    code, _, err = run(capsys, "models", "--source", "nowhere")
+    assert code == 2 and "nowhere" in err
+
+
+def test_user_folders_from_settings_and_the_folders_command(tmp_path, gguf, capsys, monkeypatch):
+    mine = tmp_path / "my-models"
+    write_minimal(mine / "sub" / "mine.gguf", "mine")
+    code, out, err = run(capsys, "folders", "add", str(mine))
+    assert code == 0, err
+    ref = Registry().resolve("mine")
+    assert ref.source == "folder" and "folder:sub/mine" in ref.aliases
+    code, out, _ = run(capsys, "folders")
+    assert str(mine) in out
+    run(capsys, "folders", "remove", str(mine))
+    assert "mine" not in by_name(Registry().list())
+    code, _, err = run(capsys, "folders", "add", str(tmp_path / "missing"))
+    assert code == 2 and "not a folder" in err
+
+
+def test_catalog_matches_a_store_file_by_the_repo_it_came_from(home, gguf, capsys):
+    from bakeoff.catalog.load import catalog
+
+    entry = next(e for e in catalog().entries.values() if e.gguf_repos)
+    stores.lmstudio(home, entry.gguf_repos[0], "model-Q4_K_M.gguf", gguf("nameless"))
+    rows = {r["name"]: r for r in run_json(capsys, "models", "--source", "lmstudio")}
+    row = rows[f"lmstudio:{entry.gguf_repos[0]}:model-Q4_K_M.gguf"]
+    assert row["catalog_id"] == entry.id and row["catalog_match"] == "repo"
