@@ -1,7 +1,9 @@
 """A loopback HTTP server in the Hugging Face Hub's URL layout, for `bakeoff pull` tests.
 
-Serves GET /api/models/{repo}[/revision/{rev}] (model info with LFS sha256 per file) and
-HEAD/GET /{repo}/resolve/{rev}/{file} with Range support. `stall_after` makes the first full GET
+Serves GET /api/models?search=&filter=&pipeline_tag=&sort=&limit= (the Hub's search, most downloaded
+first), GET /api/models/{repo}[/revision/{rev}] (model info with LFS sha256 per file) and
+HEAD/GET /{repo}/resolve/{rev}/{file} with Range support. `meta` gives a repo's downloads, likes,
+licence and pipeline tag; a repo with a .gguf file is tagged `gguf`, as on the Hub. `stall_after` makes the first full GET
 of a file send that many bytes and then wait until `release` is set, like a dropped connection.
 """
 
@@ -11,6 +13,7 @@ import hashlib
 import json
 import re
 import threading
+from urllib.parse import parse_qs
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,9 @@ COMMIT = "0" * 40
 
 class Hub:
     def __init__(self, repos: dict[str, dict[str, Path]], stall_after: int | None = None,
-                 sha_override: str | None = None):
+                 sha_override: str | None = None, meta: dict[str, dict[str, Any]] | None = None):
         self.repos = repos
+        self.meta = meta or {}
         self.sha_override = sha_override
         self.stall_after = stall_after
         self.release = threading.Event()
@@ -68,9 +72,36 @@ class Hub:
         h.end_headers()
         h.wfile.write(body)
 
+    def _listing(self, repo: str) -> dict[str, Any]:
+        meta = self.meta.get(repo, {})
+        tags = list(meta.get("tags", []))
+        if any(name.endswith(".gguf") for name in self.repos[repo]):
+            tags.append("gguf")
+        if meta.get("license"):
+            tags.append(f"license:{meta['license']}")
+        return {"id": repo, "modelId": repo, "downloads": meta.get("downloads", 0),
+                "likes": meta.get("likes", 0), "tags": tags, "pipeline_tag": meta.get("pipeline_tag")}
+
+    def _search(self, h: BaseHTTPRequestHandler, query: dict[str, list[str]]) -> None:
+        words = (query.get("search") or [""])[0].lower()
+        wanted = set(query.get("filter", []))
+        task = (query.get("pipeline_tag") or [None])[0]
+        rows = [self._listing(r) for r in self.repos if words in r.lower()]
+        rows = [r for r in rows if wanted <= set(r["tags"]) and (task is None or r["pipeline_tag"] == task)]
+        rows.sort(key=lambda r: -r["downloads"])
+        limit = int((query.get("limit") or [len(rows)])[0])
+        body = json.dumps(rows[:limit]).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
     def handle(self, h: BaseHTTPRequestHandler, body: bool) -> None:
-        path = h.path.split("?")[0]
+        path, _, qs = h.path.partition("?")
         self.requests.append({"method": h.command, "path": path, "range": h.headers.get("Range")})
+        if path == "/api/models":
+            return self._search(h, parse_qs(qs))
         m = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/[^/]+)?", path)
         if m and m.group(1) in self.repos:
             return self._info(h, m.group(1))

@@ -106,7 +106,7 @@ def annotate_rows(rows: list[dict[str, Any]]) -> None:
         sc = scorecard(cat, m.entry)
         r.update(catalog_id=m.entry.id, catalog_match=m.how, descendant_of=m.entry.id if m.descendant else None,
                  license=r.get("license") or m.entry.license, commercial=sc.commercial,
-                 openness=f"{len(sc.met)}/5, MOF {sc.mof_label}", openness_tier=sc.tier)
+                 openness=sc.short_label, openness_tier=sc.tier)
 
 
 def entry_for_model(cat: Catalog, name: str) -> str | None:

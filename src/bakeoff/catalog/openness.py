@@ -67,6 +67,11 @@ class Scorecard:
         return asdict(self)
 
     @property
+    def short_label(self) -> str:
+        """The one-cell summary shown in tables: criteria met and MOF class."""
+        return f"{len(self.met)}/5, MOF {self.mof_label}"
+
+    @property
     def mof_label(self) -> str:
         return f"Class {ROMAN[self.mof_class]}" if self.mof_class else "none"
 

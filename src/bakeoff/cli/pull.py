@@ -11,19 +11,21 @@ from .common import console, print_json
 
 
 @click.command("pull")
-@click.argument("spec", metavar="HF_REPO[:FILE]")
+@click.argument("spec", metavar="HF_REPO[:FILE|:QUANT] | N[:QUANT]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def pull_cmd(spec: str, as_json: bool) -> None:
     """Download a GGUF from the Hugging Face Hub (resumes, verifies SHA-256).
 
-    Without :FILE, picks the quantization recommended for this machine.
+    Without :FILE or :QUANT, picks the quantization recommended for this machine; a split file's
+    shards all come down. N is a result number of the last `bakeoff search`.
     """
     out = pull(spec, known=repo_estimates)
     if as_json:
         print_json(out)
         return
     check = "SHA-256 verified" if out["verified"] else "no SHA-256 published; GGUF header checked"
-    console.print(f"pulled {out['repo']}:{out['file']} ({out['quantization']}, {human_bytes(out['size'])}; "
+    shards = f" + {len(out['files']) - 1} more shards" if len(out["files"]) > 1 else ""
+    console.print(f"pulled {out['repo']}:{out['file']}{shards} ({out['quantization']}, {human_bytes(out['size'])}; "
                   f"{out['reason']}; {check})\n-> {out['path']}\nuse it as: {out['name']}", markup=False)
 
 

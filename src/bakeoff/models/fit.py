@@ -123,6 +123,18 @@ def estimate(info: GGUFInfo, n_ctx: int | None = None, available: int | None = N
     return _estimate(info, info.file_size, n_ctx or info.context_length or 4096, available)
 
 
+def estimate_download(size: int, shape: Shape | None = None, n_ctx: int = 4096,
+                      available: int | None = None) -> FitEstimate:
+    """Estimate for a file on the Hub, not downloaded yet: its size is the weights; the KV cache and
+    buffers come from the model's shape when the catalog knows it, else are taken as 25% of the
+    weights (llama.cpp's CPU buffers at a 4k context for the small dense models GGUF repos hold)."""
+    if shape is not None:
+        return _estimate(shape, size, n_ctx, available)
+    avail = available if available is not None else available_bytes()
+    total = int(size * 1.25) + RUNTIME_OVERHEAD
+    return FitEstimate(size, 0, int(size * 0.25), RUNTIME_OVERHEAD, total, n_ctx, avail, verdict(total, avail))
+
+
 def weights_bytes(n_params: float, quant: str) -> int:
     return int(n_params * BITS_PER_WEIGHT[quant] / 8)
 

@@ -10,11 +10,10 @@ and give one clear error when the hub cannot be reached. HF_ENDPOINT is read at 
 
 from __future__ import annotations
 
-import importlib
+import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,66 +21,19 @@ from ..errors import DownloadError, NotFoundError
 from ..settings import Settings, get_settings
 from . import fit
 from .gguf_info import read_gguf_info
+from .hub import DEFAULT_ENDPOINT, RemoteFile, endpoint, group_offers, list_files, net_errors
 from .packaged import sha256_file
 
-_QUANT_RE = re.compile(r"(?i)(?<![a-z0-9])(i?q\d_k_[sml]|i?q\d_k|q\d_\d|iq\d_[a-z]+|bf16|f16|f32)(?![a-z0-9])")
-DEFAULT_ENDPOINT = "https://huggingface.co"
-
-
-@dataclass
-class RemoteFile:
-    name: str
-    size: int | None
-    sha256: str | None
-
-    @property
-    def quant(self) -> str | None:
-        m = _QUANT_RE.search(self.name)
-        return m.group(1).upper() if m else None
+__all__ = ["RemoteFile", "choose_file", "download", "parse_spec", "pull"]
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
     repo, _, filename = spec.partition(":")
     if not re.fullmatch(r"[\w.\-]+/[\w.\-]+", repo):
         raise DownloadError(DEFAULT_ENDPOINT, f"invalid repo {spec!r}",
-                            hint="use OWNER/NAME or OWNER/NAME:FILE.gguf, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF")
+                            hint="use OWNER/NAME, OWNER/NAME:FILE.gguf or OWNER/NAME:QUANT, e.g. "
+                                 "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M, or a `bakeoff search` number")
     return repo, filename or None
-
-
-def endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", DEFAULT_ENDPOINT).rstrip("/")
-
-
-def _net_errors() -> tuple[type[BaseException], ...]:
-    """Transport errors of whichever HTTP client this huggingface_hub uses (httpx or httpx2)."""
-    errs: list[type[BaseException]] = [OSError]
-    for name in ("httpx2", "httpx"):
-        try:
-            errs.append(importlib.import_module(name).TransportError)
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errs)
-
-
-def _unreachable(url: str) -> DownloadError:
-    return DownloadError(url, "cannot reach the Hugging Face Hub (offline?)",
-                         hint="connect to the network or set HF_ENDPOINT to a mirror; files already "
-                              "pulled stay usable offline (`bakeoff models`)")
-
-
-def list_files(repo: str) -> list[RemoteFile]:
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
-
-    url = endpoint()
-    offline: tuple[type[BaseException], ...] = (OfflineModeIsEnabled, *_net_errors())
-    try:
-        info = HfApi(endpoint=url).model_info(repo, files_metadata=True)
-    except RepositoryNotFoundError:
-        raise NotFoundError("Hugging Face repo", repo) from None
-    except offline:
-        raise _unreachable(url) from None
-    return [RemoteFile(s.rfilename, s.size, s.lfs.sha256 if s.lfs else None) for s in info.siblings or []]
 
 
 # Per-quantization memory estimates for a repo from a source that knows the model (the catalog,
@@ -98,12 +50,8 @@ def choose_file(repo: str, files: list[RemoteFile], available: int | None = None
         raise NotFoundError("GGUF file in", repo)
     by_quant = {f.quant: f for f in ggufs if f.quant}
     if estimates is None:
-        avail = available if available is not None else fit.available_bytes()
-        estimates = {q: fit.FitEstimate(f.size or 0, 0, 0, 0, int((f.size or 0) * 1.25) + fit.RUNTIME_OVERHEAD,
-                                        0, avail, "")
+        estimates = {q: fit.estimate_download(f.size or 0, available=available)
                      for q, f in by_quant.items() if q in fit.QUANTS}
-        for e in estimates.values():
-            e.verdict = fit.verdict(e.total_bytes, avail)
     best = fit.recommend_quant({q: e for q, e in estimates.items() if q in by_quant})
     if best:
         return by_quant[best], f"{best}: the recommended quantization for this machine"
@@ -131,7 +79,7 @@ def download(repo: str, remote: RemoteFile, target: Path) -> int:
                          displayed_filename=remote.name)
     except EntryNotFoundError:
         raise NotFoundError("file", f"{repo}:{remote.name}") from None
-    except _net_errors():
+    except net_errors():
         raise DownloadError(endpoint(), f"download of {remote.name} was interrupted at "
                             f"{part.stat().st_size} bytes",
                             hint="run the same `bakeoff pull` again: it resumes where it stopped") from None
@@ -139,30 +87,80 @@ def download(repo: str, remote: RemoteFile, target: Path) -> int:
     return resumed
 
 
-def pull(spec: str, settings: Settings | None = None, known: KnownEstimates | None = None) -> dict[str, Any]:
-    """Download spec's file (or the quantization recommended for this machine, judged with
-    `known(repo)` when given) into the models dir, verified against the hub's SHA-256."""
-    settings = settings or get_settings()
-    repo, filename = parse_spec(spec)
-    files = list_files(repo)
-    if filename:
-        chosen = next((f for f in files if f.name == filename), None)
-        if chosen is None:
-            raise NotFoundError("file", f"{repo}:{filename}",
-                                valid=[f.name for f in files if f.name.endswith(".gguf")])
-        reason = "named on the command line"
-    else:
-        chosen, reason = choose_file(repo, files, estimates=known(repo) if known else None)
-    settings.ensure_home()
-    path = settings.models_dir / "pulled" / repo.replace("/", "__") / chosen.name
-    resumed = 0 if path.exists() else download(repo, chosen, path)
+def _pick(repo: str, files: list[RemoteFile], wanted: str | None,
+          estimates: dict[str, fit.FitEstimate] | None) -> tuple[list[RemoteFile], str]:
+    """The files to fetch: a named file or quantization label (every shard of a split file), else
+    the quantization recommended for this machine."""
+    by_name = {f.name: f for f in files}
+    offers = group_offers(files)
+    if wanted:
+        offer = next((o for o in offers if wanted in o.files), None) or next(
+            (o for o in offers if o.quant.lower() == wanted.lower()), None)
+        if offer is None:
+            raise NotFoundError("file", f"{repo}:{wanted}",
+                                valid=sorted({o.quant for o in offers}) + [f.name for f in files
+                                                                         if f.name.endswith(".gguf")])
+        return [by_name[n] for n in offer.files], "named on the command line"
+    chosen, reason = choose_file(repo, files, estimates=estimates)
+    offer = next((o for o in offers if chosen.name in o.files), None)
+    return ([by_name[n] for n in offer.files] if offer else [chosen]), reason
+
+
+def _fetch_verified(repo: str, remote: RemoteFile, path: Path) -> tuple[int, str]:
+    """Download (or keep) one file and check it against the Hub's SHA-256; returns (resumed, digest)."""
+    resumed = 0 if path.exists() else download(repo, remote, path)
     digest = sha256_file(path)
-    if chosen.sha256 and digest != chosen.sha256:
+    if remote.sha256 and digest != remote.sha256:
         path.unlink(missing_ok=True)
-        raise DownloadError(endpoint(), f"{chosen.name}: SHA-256 {digest[:12]}… does not match the hub's "
-                            f"{chosen.sha256[:12]}…; the file was deleted", hint="pull it again")
+        raise DownloadError(endpoint(), f"{remote.name}: SHA-256 {digest[:12]}… does not match the hub's "
+                            f"{remote.sha256[:12]}…; the file was deleted", hint="pull it again")
+    return resumed, digest
+
+
+def pull(spec: str, settings: Settings | None = None, known: KnownEstimates | None = None) -> dict[str, Any]:
+    """Download spec's file(s) (or the quantization recommended for this machine, judged with
+    `known(repo)` when given) into the models dir, verified against the hub's SHA-256. `spec` is
+    OWNER/REPO, OWNER/REPO:FILE, OWNER/REPO:QUANT, or a `bakeoff search` result (N or N:QUANT)."""
+    settings = settings or get_settings()
+    spec, from_search = search_result(spec, settings)
+    repo, wanted = parse_spec(spec)
+    files = list_files(repo)
+    chosen, reason = _pick(repo, files, wanted, known(repo) if known and not wanted else None)
+    reason = from_search or reason
+    settings.ensure_home()
+    folder = settings.models_dir / "pulled" / repo.replace("/", "__")
+    results = [_fetch_verified(repo, f, folder / f.name) for f in chosen]
+    path = folder / chosen[0].name
     info = read_gguf_info(path)
-    return {"repo": repo, "file": chosen.name, "path": str(path), "quantization": info.quantization,
-            "size": path.stat().st_size, "sha256": digest, "verified": bool(chosen.sha256),
-            "resumed_from": resumed,
-            "reason": reason, "name": path.stem}
+    return {"repo": repo, "file": chosen[0].name, "files": [f.name for f in chosen], "path": str(path),
+            "quantization": info.quantization, "size": sum((folder / f.name).stat().st_size for f in chosen),
+            "sha256": results[0][1], "verified": all(f.sha256 for f in chosen),
+            "resumed_from": results[0][0], "reason": reason, "name": path.stem}
+
+
+def last_search_path(settings: Settings) -> Path:
+    return settings.home / "cache" / "last-search.json"
+
+
+def search_result(spec: str, settings: Settings) -> tuple[str, str | None]:
+    """`N` or `N:QUANT` -> (`OWNER/REPO:QUANT` from the last `bakeoff search`, why that file);
+    other specs unchanged."""
+    number, _, quant = spec.partition(":")
+    if not number.isdigit():
+        return spec, None
+    try:
+        saved = json.loads(last_search_path(settings).read_text())
+    except (OSError, ValueError):
+        saved = []
+    index = int(number) - 1
+    if not 0 <= index < len(saved):
+        err = NotFoundError("search result", spec, valid=[str(i + 1) for i in range(len(saved))] or None)
+        err.hint = err.hint or "run `bakeoff search QUERY` first, then pull one of its numbers"
+        raise err
+    repo, recommended = saved[index]["repo"], saved[index].get("recommended")
+    if quant:
+        return f"{repo}:{quant}", f"search result {number}, {quant} named on the command line"
+    if recommended:
+        return f"{repo}:{recommended}", f"search result {number}: {recommended}, the recommended " \
+                                        "quantization for this machine"
+    return repo, None

@@ -1,0 +1,96 @@
+"""`bakeoff search`: GGUF repos on the Hugging Face Hub, their quantizations, the catalog's facts
+and whether each fits this machine; `bakeoff pull N` takes a result."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import click
+from rich.table import Table
+
+from .common import console, human_bytes, human_count, print_json, spinner
+
+
+def _catalog_lookup() -> tuple[Any, Any]:
+    """(repo -> (shape, context) for the fit estimate, repo -> catalog facts) from the catalog."""
+    from ..catalog.load import catalog
+    from ..catalog.match import by_repo
+    from ..catalog.openness import scorecard
+    from ..catalog.queries import default_ctx, shape_of
+
+    cat = catalog()
+
+    def shapes(repo: str) -> Any:
+        entry = by_repo(cat, repo)
+        return (shape_of(entry), default_ctx(entry)) if entry else None
+
+    def facts(repo: str) -> dict[str, Any]:
+        entry = by_repo(cat, repo)
+        if entry is None:
+            return {"catalog_id": None}
+        sc = scorecard(cat, entry)
+        return {"catalog_id": entry.id, "catalog_license": entry.license, "openness": sc.short_label,
+                "commercial": sc.commercial}
+
+    return shapes, facts
+
+
+def _offer_text(offer: Any, recommended: str | None) -> str:
+    mark = " *" if offer.quant == recommended else ""
+    verdict = offer.fit.verdict if offer.fit else "size unknown"
+    return f"{offer.quant} {human_bytes(offer.size)} {verdict}{mark}"
+
+
+def _save_results(results: list[Any]) -> None:
+    from ..models.pull import last_search_path
+    from ..settings import get_settings
+
+    settings = get_settings()
+    settings.ensure_home()
+    path = last_search_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([{"repo": m.repo, "recommended": m.recommended} for m in results]))
+
+
+@click.command("search")
+@click.argument("query", required=False, default="")
+@click.option("--task", default=None, help="The Hub's task tag, e.g. text-generation.")
+@click.option("--license", "licence", default=None, help="Licence tag, e.g. apache-2.0 or mit.")
+@click.option("--fits", is_flag=True, help="Only repos with a quantization that fits this machine.")
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True,
+              help="Most repos to list (most downloaded first).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def search_cmd(query: str, task: str | None, licence: str | None, fits: bool, limit: int,
+               as_json: bool) -> None:
+    """Search the Hugging Face Hub for GGUF models: each repo's quantizations with sizes and
+    whether they fit here (* = what `bakeoff pull` would choose), and the catalog's licence and
+    openness facts where it knows the model. `bakeoff pull N` downloads result N."""
+    from ..models.hub import search
+
+    shapes, facts = _catalog_lookup()
+    with spinner("searching the Hugging Face Hub"):
+        results = search(query, task=task, license=licence, fits=fits, limit=limit, shapes=shapes)
+    _save_results(results)
+    rows = [{**asdict(m), **facts(m.repo)} for m in results]
+    if as_json:
+        print_json(rows)
+        return
+    if not results:
+        console.print("no GGUF repos match" + (" that fit this machine" if fits else ""))
+        return
+    table = Table(title=f"{len(results)} GGUF repos on the Hub for {query!r} (most downloaded first)")
+    for col in ("#", "repo", "downloads", "licence", "catalog", "quantizations (size, fit)"):
+        table.add_column(col)
+    for i, (m, row) in enumerate(zip(results, rows), 1):
+        catalog = f"{row['catalog_id']} ({row['openness']}, commercial: {row['commercial']})" \
+            if row["catalog_id"] else "-"
+        table.add_row(str(i), m.repo, human_count(m.downloads), m.license or row.get("catalog_license") or "?",
+                      catalog, "\n".join(_offer_text(o, m.recommended) for o in m.offers) or "no GGUF files")
+    console.print(table)
+    console.print("pull one: bakeoff pull N (its * quantization) or bakeoff pull N:QUANT", markup=False)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(search_cmd)
