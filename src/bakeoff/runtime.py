@@ -22,6 +22,12 @@ def model_fingerprint(ref: ModelRef, settings: Settings | None = None, db=None) 
     return f"{ref.engine}:{ep.base_url if ep else ''}:{ep.model if ep else ref.name}"
 
 
+def engine_label(info: dict[str, Any]) -> str | None:
+    """The engine and the device it ran on, as logs record it: `llama-cpp-python 0.3.36 on cpu`."""
+    engine, device = info.get("engine"), info.get("device")
+    return f"{engine} on {device}" if engine and device else engine
+
+
 def record_exchange(engine: Engine, kind: str, prompt: list[Message] | str, params: GenParams,
                     response: Response, settings: Settings | None = None) -> int:
     info = engine.info()
@@ -30,6 +36,6 @@ def record_exchange(engine: Engine, kind: str, prompt: list[Message] | str, para
     return log_exchange(
         db, kind=kind, model=engine.ref.name,
         model_sha256=model_fingerprint(engine.ref, settings, db), quantization=info.get("quantization"),
-        engine_version=info.get("engine"), params=params.model_dump(mode="json"), prompt=payload,
+        engine_version=engine_label(info), params=params.model_dump(mode="json"), prompt=payload,
         response=response.text, prompt_tokens=response.usage.prompt_tokens,
         completion_tokens=response.usage.completion_tokens, timings=response.timings.to_dict())

@@ -14,7 +14,7 @@ from ..engines.factory import open_engine
 from ..engines.options import LoadOptions
 from ..errors import BakeoffError, InvalidParamsError
 from ..runtime import record_exchange
-from .common import console, err_console, gen_options, params_from, print_json, progress, spinner
+from .common import console, err_console, gen_options, gpu_layers_option, params_from, print_json, progress, spinner
 from .errors import report
 
 
@@ -55,6 +55,7 @@ def _schema(path: str | None) -> dict | None:
 
 
 @click.command("ask")
+@gpu_layers_option
 @click.argument("model")
 @click.argument("prompt")
 @click.option("--system", default=None, help="System prompt.")
@@ -89,6 +90,7 @@ HELP = "commands: /model NAME · /system TEXT · /reset · /exit"
 
 
 @click.command("chat")
+@gpu_layers_option
 @click.argument("model")
 @click.option("--system", default=None, help="System prompt.")
 @click.option("--ctx", "n_ctx", type=int, default=None, help="Context window in tokens.")

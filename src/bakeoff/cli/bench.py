@@ -14,7 +14,7 @@ from ..evals.bench import get_task, run_benchmark, task_names
 from ..evals.bench.runner import LazyEngine
 from ..evals.columns import BENCHMARK
 from ..settings import get_settings
-from .common import console, err_console, print_json
+from .common import console, err_console, gpu_layers_option, print_json
 
 
 def _split(value: str) -> list[str]:
@@ -72,6 +72,7 @@ def run_all(tasks: list[str], models: list[str], limit: int | None, shots: int |
 
 
 @click.command("bench")
+@gpu_layers_option
 @click.argument("tasks", required=False)
 @click.option("--models", "-m", default=None, help="Comma-separated model names (see `bakeoff models`).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Score only the first N items.")

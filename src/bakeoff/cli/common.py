@@ -110,3 +110,22 @@ def load_run(ref: str) -> dict[str, Any]:
         valid = [str(r["id"]) for r in list_runs(db, 10)]
         raise NotFoundError("run", ref, valid=valid or ["(none yet: run `bakeoff run`)"])
     return run
+
+
+def _set_gpu_layers(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    from ..settings import get_settings
+
+    value = value.strip().lower()
+    if value != "auto" and not value.isdigit():
+        raise click.BadParameter(f"{value!r} is neither a layer count nor 'auto'", ctx, param)
+    get_settings().gpu_layers = "auto" if value == "auto" else int(value)
+
+
+def gpu_layers_option(fn: Callable) -> Callable:
+    """`--gpu-layers N|auto` for every command that loads local models: it sets the gpu_layers
+    setting (BAKEOFF_GPU_LAYERS) for this run, which the llama.cpp engine reads at load time."""
+    return click.option("--gpu-layers", default=None, expose_value=False, callback=_set_gpu_layers,
+                        metavar="N|auto", help="Model layers on the GPU: a count, or auto (all that "
+                        "fit; default: the gpu_layers setting, auto).")(fn)

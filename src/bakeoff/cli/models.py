@@ -10,10 +10,11 @@ from rich.table import Table
 
 from ..errors import ModelFileError
 from ..estimates import human_bytes
-from ..models import fit
+from ..models import fit, gpu
 from ..models.gguf_info import read_gguf_info
 from ..models.registry import Registry
 from ..models.sources import SOURCES
+from ..settings import get_settings
 from .common import console, err_console, human_count, print_json, progress
 
 
@@ -101,8 +102,10 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     info = read_gguf_info(ref.path)
     est = fit.estimate(info, n_ctx)
     origin = asdict(ref.origin) if ref.origin else None
+    offload = gpu.plan(get_settings().gpu_layers, info, est.n_ctx)
     if as_json:
-        print_json({"model": ref.to_dict(), "origin": origin, "gguf": info.to_dict(), "memory": est.to_dict()})
+        print_json({"model": ref.to_dict(), "origin": origin, "gguf": info.to_dict(), "memory": est.to_dict(),
+                    "gpu": {**asdict(offload), "device": offload.device}})
         return
     t = Table(show_header=False, title=ref.name)
     for k, v in [("path", info.path), ("aliases", ", ".join(ref.aliases) or "-"),
@@ -123,6 +126,7 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
                                           est.overhead_bytes, est.total_bytes, est.available_bytes)),
               est.verdict)
     console.print(m)
+    console.print(gpu_line(offload), markup=False)
     console.print("[bold]chat template[/bold]")
     console.print(info.chat_template or "(none: plain 'User:/Assistant:' prompts are used)", markup=False)
     _print_store_defaults(ref)
@@ -130,6 +134,17 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     for k, v in sorted(info.metadata.items()):
         if k != "tokenizer.chat_template":
             console.print(f"  {k} = {v}", markup=False)
+
+
+def gpu_line(o: Any) -> str:
+    """One line on GPU offload: which GPU, how many layers fit, what will run where."""
+    total = (o.n_layer or 0) + 1
+    if o.gpu is None:
+        return f"GPU: none found; runs on the CPU ({o.reason})"
+    room = f"{o.gpu.name}, {human_bytes(o.gpu.free_bytes)} free: {min(o.fit_layers or 0, total)}/{total} layers fit"
+    if o.backend is None:
+        return f"GPU: {room}; runs on the CPU ({o.reason})"
+    return f"GPU: {room}; --gpu-layers {o.n_gpu_layers} ({o.reason}) -> runs on {o.device}"
 
 
 def _print_store_defaults(ref: Any) -> None:

@@ -23,7 +23,7 @@ from ..evals.stats import PairedComparison, verdict
 from ..evals.suite import load_suite
 from ..store import connect
 from ..store.evals import get_run
-from .common import console, err_console, load_run, print_json
+from .common import console, err_console, gpu_layers_option, load_run, print_json
 
 
 def table_console() -> Any:
@@ -110,6 +110,7 @@ class BarProgress:
 
 
 @click.command("run")
+@gpu_layers_option
 @click.option("--suite", "suite_name", default="starter", show_default=True,
               help="Suite file (YAML) or built-in suite name.")
 @click.option("--models", default=None, help="Comma-separated models (default: every packaged model).")

@@ -8,6 +8,7 @@ from ..errors import ConfigError
 from ..hosts import is_loopback
 from ..models.registry import Registry
 from ..settings import get_settings, reset_settings
+from .common import gpu_layers_option
 
 
 def check_bind(host: str, api_key: str | None) -> None:
@@ -24,6 +25,7 @@ def check_models(names: list[str]) -> list[str]:
 
 
 @click.command("serve")
+@gpu_layers_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; anything but loopback needs --api-key.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
@@ -43,16 +45,13 @@ def check_models(names: list[str]) -> list[str]:
 def serve_cmd(host: str, port: int, models: tuple[str, ...], api_key: str | None, slots: int,
               max_queue: int | None, n_ctx: int | None, threads: int | None) -> None:
     """Serve models behind an OpenAI-compatible API (http://HOST:PORT/v1)."""
-    import os
-
     import uvicorn
 
     from ..server.app import create_app  # FastAPI and the routes: loaded only to serve
 
     check_bind(host, api_key)
     if threads:
-        os.environ["BAKEOFF_THREADS"] = str(threads)
-        reset_settings()
+        get_settings().threads = threads   # like --gpu-layers: this run's settings, read at load
     names = check_models([n.strip() for m in models for n in m.split(",") if n.strip()])
     app = create_app(get_settings(), names or None, api_key=api_key, host=host, slots=slots,
                      max_queue=max_queue, n_ctx=n_ctx)

@@ -46,13 +46,17 @@ class LlamaHandle:
     """One model and one context. Not thread-safe: callers serialise access."""
 
     def __init__(self, path: str, *, n_ctx: int, n_threads: int, n_seq_max: int = 1,
-                 n_batch: int = 512, embeddings: bool = False, kv_unified: bool = True):
+                 n_batch: int = 512, embeddings: bool = False, kv_unified: bool = True,
+                 n_gpu_layers: int = 0):
         backend_init()
         import llama_cpp as ll
 
         self.ll = ll
         mparams = ll.llama_model_default_params()
-        mparams.n_gpu_layers = 0
+        # Layers offloaded to the GPU; a CPU-only build ignores this and says so here.
+        self.gpu_offload = bool(ll.llama_supports_gpu_offload())
+        self.n_gpu_layers = n_gpu_layers if self.gpu_offload else 0
+        mparams.n_gpu_layers = self.n_gpu_layers
         mparams.use_mmap = True
         self.model = ll.llama_model_load_from_file(path.encode(), mparams)
         if not self.model:

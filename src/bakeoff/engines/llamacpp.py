@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ContextOverflowError, InvalidParamsError, ModelFileError, UnsupportedError
 from ..models.fit import kv_cache_bytes
+from ..models import gpu
 from ..models.gguf_info import read_gguf_info
 from ..models.ref import ModelRef
 from ..settings import Settings, get_settings
@@ -171,7 +172,7 @@ class LlamaCppEngine(TokenEngine):
 
     def __init__(self, ref: ModelRef, *, n_ctx: int | None = None, n_threads: int | None = None,
                  n_seq_max: int = 1, n_batch: int = 512, embeddings: bool = False,
-                 kv_unified: bool = True):
+                 kv_unified: bool = True, n_gpu_layers: int | str | None = None):
         if not ref.path:
             raise ModelFileError(ref.name, "has no model file", "run `bakeoff models` to check it")
         settings = get_settings()
@@ -179,10 +180,12 @@ class LlamaCppEngine(TokenEngine):
         self.gguf = read_gguf_info(ref.path)  # validates the file before llama.cpp sees it
         train_ctx = self.gguf.context_length or settings.n_ctx
         want = n_ctx or min(settings.n_ctx, train_ctx)
+        self.offload = gpu.plan(settings.gpu_layers if n_gpu_layers is None else n_gpu_layers,
+                                self.gguf, want)
         t0 = time.perf_counter()
         self.h = LlamaHandle(ref.path, n_ctx=want, n_threads=n_threads or settings.threads,
                              n_seq_max=n_seq_max, n_batch=n_batch, embeddings=embeddings,
-                             kv_unified=kv_unified)
+                             kv_unified=kv_unified, n_gpu_layers=self.offload.n_gpu_layers)
         self.load_s = time.perf_counter() - t0
         self._load_pending = self.load_s
         self._lock = threading.RLock()
@@ -202,8 +205,10 @@ class LlamaCppEngine(TokenEngine):
         return self.h.detokenize(tokens)
 
     def info(self) -> dict[str, Any]:
+        device = self.offload.device if self.h.n_gpu_layers > 0 else "cpu"
         return {"engine": engine_version(), "n_ctx": self.n_ctx, "threads": self.h.n_threads,
-                "quantization": self.gguf.quantization, "architecture": self.gguf.architecture}
+                "quantization": self.gguf.quantization, "architecture": self.gguf.architecture,
+                "device": device, "gpu_layers": self.h.n_gpu_layers}
 
     def format_chat(self, messages: list[Message]) -> str:
         template = self.gguf.chat_template or self.h.chat_template()

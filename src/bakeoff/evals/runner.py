@@ -132,6 +132,7 @@ class Runner:
             self.progress.run_started(existing, True)
             return existing
         run_settings = {"threads": self.options.threads or self.settings.threads,
+                        "gpu_layers": self.settings.gpu_layers,
                         "hourly_cost": self.settings.hourly_cost, "n_ctx": self.options.n_ctx,
                         "use_cache": self.options.use_cache, "concurrency": self.options.concurrency,
                         "speed_repeats": self.options.speed_repeats, "speed": self.options.speed,
