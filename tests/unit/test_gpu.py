@@ -67,7 +67,7 @@ def test_layers_that_fit_grow_with_free_memory(smol):
 def test_plan_says_what_runs_where(smol):
     h200 = gpu.Gpu(0, "NVIDIA H200", 140 << 30, 139 << 30)
     none = gpu.plan("auto", smol, 2048, gpus=(), backend="cuda")
-    assert none.n_gpu_layers == 0 and none.device == "cpu" and "no GPU" in none.reason
+    assert none.n_gpu_layers == 0 and none.device == "cpu" and "no NVIDIA GPU" in none.reason
     cpu_build = gpu.plan("auto", smol, 2048, gpus=(h200,), backend=None)
     assert cpu_build.n_gpu_layers == 0 and "LLAMA_BACKEND=cuda make setup" in cpu_build.reason
     auto = gpu.plan("auto", smol, 2048, gpus=(h200,), backend="cuda")

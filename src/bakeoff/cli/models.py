@@ -59,6 +59,12 @@ ROW_HOOKS: list[Any] = []
 EXTRA_COLUMNS: list[str] = ["openness"]
 
 
+def shown_aliases(row: dict[str, Any]) -> list[str]:
+    """Aliases worth a line in the table: not the `.gguf`-less spelling of a name already shown."""
+    names = [row["name"], *row["aliases"]]
+    return [a for a in row["aliases"] if not any(a + ".gguf" == n for n in names)]
+
+
 @click.command("models")
 @click.option("--source", type=click.Choice(source_names()), default=None,
               help="Only models found in this source.")
@@ -77,9 +83,9 @@ def models_cmd(source: str | None, as_json: bool) -> None:
     # Columns added by ROW_HOOKS (e.g. catalog openness) show when any row has them.
     extra = [c for c in EXTRA_COLUMNS if any(c in r for r in rows)]
     for col in ("name", "aliases", "arch", "params", "quant", "size", "context", "licence", "source", *extra):
-        table.add_column(col)
+        table.add_column(col, overflow="fold" if col in ("name", "aliases") else "ellipsis")
     for r in rows:
-        table.add_row(r["name"], ", ".join(r["aliases"]), r.get("architecture", r["status"]),
+        table.add_row(r["name"], ", ".join(shown_aliases(r)), r.get("architecture", r["status"]),
                       human_count(r.get("n_params")), r.get("quantization", "-"),
                       human_bytes(r.get("file_size")), str(r.get("context_length") or "-"),
                       r.get("license") or "?", ", ".join(r["sources"]), *(str(r.get(c) or "-") for c in extra))
@@ -140,10 +146,10 @@ def gpu_line(o: Any) -> str:
     """One line on GPU offload: which GPU, how many layers fit, what will run where."""
     total = (o.n_layer or 0) + 1
     if o.gpu is None:
-        return f"GPU: none found; runs on the CPU ({o.reason})"
+        return f"GPU: none — {o.reason}; runs on the CPU"
     room = f"{o.gpu.name}, {human_bytes(o.gpu.free_bytes)} free: {min(o.fit_layers or 0, total)}/{total} layers fit"
     if o.backend is None:
-        return f"GPU: {room}; runs on the CPU ({o.reason})"
+        return f"GPU: {room}; runs on the CPU — {o.reason}"
     return f"GPU: {room}; --gpu-layers {o.n_gpu_layers} ({o.reason}) -> runs on {o.device}"
 
 

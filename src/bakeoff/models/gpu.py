@@ -147,11 +147,11 @@ def plan(setting: int | str, info: GGUFInfo, n_ctx: int, gpus: tuple[Gpu, ...] |
     gpu = gpus[0] if gpus else None
     fits = layers_that_fit(info, n_ctx, gpu.free_bytes) if gpu else None
     if gpu is None:
-        return Offload(0, info.n_layer, backend, None, None, "no GPU found (nvidia-smi / NVML)")
+        return Offload(0, info.n_layer, backend, None, None, "no NVIDIA GPU answered NVML or nvidia-smi")
     if backend is None:
         return Offload(0, info.n_layer, None, gpu, fits, "this llama.cpp build is CPU-only; "
                        "rebuild it with `LLAMA_BACKEND=cuda make setup`")
     if setting == "auto":
         return Offload(fits or 0, info.n_layer, backend, gpu, fits,
-                       f"auto: the layers that fit in {gpu.name}'s free memory")
+                       "auto: what fits in its free memory")
     return Offload(int(setting), info.n_layer, backend, gpu, fits, "set with --gpu-layers")
