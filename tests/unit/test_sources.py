@@ -10,6 +10,7 @@ import pytest
 import stores
 from bakeoff.errors import AmbiguousModelError, ModelFileError
 from bakeoff.models.registry import Registry
+from bakeoff.models.sources import check_present
 from bakeoff.settings import reset_settings
 from cli_run import run, run_json
 from tinygguf import write_minimal
@@ -156,14 +157,16 @@ def test_a_short_name_two_models_share_is_an_error_listing_them(home, gguf, caps
     assert code == 2 and "hf:a/Tiny-GGUF:tiny-Q4_0.gguf" in out and "lmstudio:b/" in out
 
 
-def test_a_file_that_vanished_since_listing_is_a_clear_error(home, gguf):
+def test_a_file_that_vanished_since_listing_is_a_clear_error(home, gguf, capsys):
     blob = stores.ollama(home, "brief", "1b", gguf())
     registry = Registry()
     assert "ollama:brief:1b" in by_name(registry.list())
     blob.unlink()
     with pytest.raises(ModelFileError) as err:
-        registry.resolve("ollama:brief:1b")
+        check_present(registry.resolve("ollama:brief:1b"))
     assert "listed from Ollama" in err.value.problem and "gone" in err.value.problem
+    code, _, out = run(capsys, "show", "ollama:brief:1b")
+    assert code == 4 and "listed from Ollama" in out
 
 
 def test_source_filter_and_disabled_sources(home, gguf, capsys, monkeypatch):

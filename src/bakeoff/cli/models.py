@@ -13,7 +13,7 @@ from ..estimates import human_bytes
 from ..models import fit, gpu
 from ..models.gguf_info import read_gguf_info
 from ..models.registry import Registry
-from ..models.sources import SOURCES
+from ..models.sources import SOURCES, check_present
 from ..settings import get_settings
 from .common import console, err_console, human_count, print_json, progress
 
@@ -105,7 +105,7 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
         out = {"model": ref.to_dict(), "remote": ref.endpoint.model_dump() if ref.endpoint else {}}
         print_json(out) if as_json else console.print(out)
         return
-    info = read_gguf_info(ref.path)
+    info = read_gguf_info(check_present(ref).path)
     est = fit.estimate(info, n_ctx)
     origin = asdict(ref.origin) if ref.origin else None
     offload = gpu.plan(get_settings().gpu_layers, info, est.n_ctx)

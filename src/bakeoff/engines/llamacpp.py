@@ -20,6 +20,7 @@ from ..models.fit import kv_cache_bytes
 from ..models import gpu
 from ..models.gguf_info import read_gguf_info
 from ..models.ref import ModelRef
+from ..models.sources import check_present
 from ..settings import Settings, get_settings
 from .base import Chunk, GenParams, LogLik, LogLikRequest, Message, Timings, TokenEngine, TokenLogprob, Usage
 from .llama_lowlevel import LlamaHandle, engine_version
@@ -176,7 +177,7 @@ class LlamaCppEngine(TokenEngine):
         if not ref.path:
             raise ModelFileError(ref.name, "has no model file", "run `bakeoff models` to check it")
         settings = get_settings()
-        self.ref = ref
+        self.ref = check_present(ref)
         self.gguf = read_gguf_info(ref.path)  # validates the file before llama.cpp sees it
         train_ctx = self.gguf.context_length or settings.n_ctx
         want = n_ctx or min(settings.n_ctx, train_ctx)

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..errors import AmbiguousModelError, ModelFileError, ModelNotFoundError
+from ..errors import AmbiguousModelError, ModelNotFoundError
 from ..settings import Settings, get_settings
 from .packaged import Progress, assemble_gemma, packaged_refs
 from .ref import ModelRef
 from .sources import SOURCES as STORES
-from .sources import Scan, discover, load_source, stem
+from .sources import Scan, discover, stem
 from .sources.duplicates import merge_duplicates
 
 Source = Callable[[Settings], Iterable[ModelRef]]
@@ -81,17 +80,6 @@ def _short_match(ref: ModelRef, key: str) -> ModelRef | None:
     return None
 
 
-def check_present(ref: ModelRef) -> ModelRef:
-    """A model whose file vanished after it was listed (`ollama rm`, a cleaned cache) is a clear
-    error here, before an engine tries to open it."""
-    if ref.path and not os.path.exists(ref.path) and ref.source != "file":
-        where = load_source(ref.source).title if ref.source in STORES else ref.source
-        raise ModelFileError(ref.path, f"{ref.name} was listed from {where}, but its file is gone",
-                             "it was removed or moved since it was listed; run `bakeoff models` "
-                             "to see the models there now")
-    return ref
-
-
 def _load_source(spec: str) -> Source | None:
     module, _, attr = spec.partition(":")
     try:
@@ -143,12 +131,12 @@ class Registry:
             if key == ref.name.lower() or key in (a.lower() for a in ref.aliases):
                 # A name of another copy of the same file resolves to that copy (its path, source).
                 copy = next((c for c in ref.copies if key in _names(c)), ref)
-                return check_present(self._materialize(copy))
+                return self._materialize(copy)
         matches = [m for m in map(lambda r: _short_match(r, key), refs) if m is not None]
         if len(matches) > 1:
             raise AmbiguousModelError(name, [r.name for r in matches])
         if matches:
-            return check_present(matches[0])
+            return matches[0]
         path = Path(name).expanduser()
         prefix = name.partition(":")[0]
         if prefix not in STORES and (name.lower().endswith(".gguf") or path.is_file() or "/" in name):

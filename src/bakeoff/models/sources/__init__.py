@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
+from ...errors import ModelFileError
 from ...settings import Settings
 from ..ref import ModelRef, Origin
 
@@ -160,3 +161,14 @@ def read_small(path: Path, limit: int = 1 << 20) -> str | None:
         return path.read_text("utf-8", "replace")
     except OSError:
         return None
+
+
+def check_present(ref: ModelRef) -> ModelRef:
+    """A model whose file vanished after it was listed (`ollama rm`, a cleaned cache) is a clear
+    error where it is opened, naming where it was found."""
+    if ref.path and not os.path.exists(ref.path) and ref.source != "file":
+        where = load_source(ref.source).title if ref.source in SOURCES else ref.source
+        raise ModelFileError(ref.path, f"{ref.name} was listed from {where}, but its file is gone",
+                             "it was removed or moved since it was listed; run `bakeoff models` "
+                             "to see the models there now")
+    return ref
