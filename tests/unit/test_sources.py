@@ -113,11 +113,19 @@ def test_broken_links_non_gguf_blobs_and_partial_downloads(home, gguf, capsys):
     half = gguf("half")
     stores.ollama(home, "half", "latest", half[: len(half) - 40])
     stores.gpt4all(home, "incomplete-Downloading.gguf", half[:100])
+    bad = home / ".ollama" / "models" / "manifests" / "registry.ollama.ai" / "library" / "junk" / "latest"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    st = bad.parent.parent / "qwen3-st" / "latest"
+    st.parent.mkdir()
+    st.write_text('{"layers": [{"mediaType": "application/vnd.ollama.image.tensor; name=x", "digest": "sha256:00"}]}')
     registry = Registry()
     names = by_name(registry.list())
     assert not any("Broken" in n for n in names)
     assert any("broken link" in n and "gone.gguf" in n for n in registry.notes)
     assert not any("Downloading" in n for n in names)
+    assert any("junk" in n and "not an Ollama manifest" in n for n in registry.notes)
+    assert any("qwen3-st" in n and "safetensors" in n for n in registry.notes)
     rows = {r["name"]: r for r in run_json(capsys, "models", "--source", "ollama")}
     assert rows["ollama:notgguf:latest"]["status"].startswith("invalid: not a GGUF file")
     assert rows["ollama:half:latest"]["status"].startswith("invalid: truncated")
@@ -204,3 +212,27 @@ def test_catalog_matches_a_store_file_by_the_repo_it_came_from(home, gguf, capsy
     rows = {r["name"]: r for r in run_json(capsys, "models", "--source", "lmstudio")}
     row = rows[f"lmstudio:{entry.gguf_repos[0]}:model-Q4_K_M.gguf"]
     assert row["catalog_id"] == entry.id and row["catalog_match"] == "repo"
+
+
+def test_configured_locations_of_each_tool(home, tmp_path, gguf, monkeypatch):
+    import json
+
+    # LM Studio's own setting for its models folder, GPT4All's modelPath, llama.cpp's new cache
+    # layout (HF-style folders) under LLAMA_CACHE, and an HF cache under XDG_CACHE_HOME.
+    (home / ".lmstudio").mkdir()
+    (home / ".lmstudio" / "settings.json").write_text(json.dumps({"downloadsFolder": str(tmp_path / "lms")}))
+    write_minimal(tmp_path / "lms" / "pub" / "Repo-GGUF" / "m.gguf", "lms")
+    ini = home / ".config" / "nomic.ai" / "GPT4All.ini"
+    ini.parent.mkdir(parents=True)
+    ini.write_text(f"[General]\nmodelPath={tmp_path / 'g4a'}\n")
+    write_minimal(tmp_path / "g4a" / "g.gguf", "g4a")
+    cache = tmp_path / "llcache"
+    snap = stores.hf_cache(tmp_path / "x", "o/R-GGUF", "r.gguf", gguf("r"))
+    (cache).mkdir()
+    os.rename(snap.parents[2], cache / snap.parents[2].name)
+    monkeypatch.setenv("LLAMA_CACHE", str(cache))
+    stores.hf_cache(tmp_path / "xdg-root", "o/X-GGUF", "x.gguf", gguf("x"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-root" / ".cache"))
+    names = by_name(Registry().list())
+    assert {"lmstudio:pub/Repo-GGUF:m.gguf", "gpt4all:g.gguf", "llamacpp:o/R-GGUF:r.gguf",
+            "hf:o/X-GGUF:x.gguf"} <= set(names)

@@ -69,6 +69,9 @@ class OllamaSource:
         if blob is None:
             scan.note(manifest, f"model layer has an invalid digest {model.get('digest')!r}")
             return None
+        for kind, what in (("adapter", "a LoRA adapter"), ("projector", "a vision projector")):
+            if kind in by_type:
+                scan.note(manifest, f"has {what} layer, which bakeoff does not apply; the base model is listed")
         name, aliases = display_name(*parts)
         host, namespace, model_name, _ = parts
         repo = f"{namespace}/{model_name}" if host in HF_HOSTS else None
