@@ -236,3 +236,15 @@ def test_configured_locations_of_each_tool(home, tmp_path, gguf, monkeypatch):
     names = by_name(Registry().list())
     assert {"lmstudio:pub/Repo-GGUF:m.gguf", "gpt4all:g.gguf", "llamacpp:o/R-GGUF:r.gguf",
             "hf:o/X-GGUF:x.gguf"} <= set(names)
+
+
+def test_listing_never_loads_llama_cpp(home, gguf):
+    import subprocess
+    import sys
+
+    stores.ollama(home, "quick", "1b", gguf("q"))
+    stores.hf_cache(home, "o/Q-GGUF", "q.gguf", gguf("h"))
+    code = ("import sys; from bakeoff.cli.main import main; rc = main(['models', '--json']); "
+            "print(rc, 'llama_cpp' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "0 False", out.stderr
