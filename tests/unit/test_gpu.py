@@ -26,9 +26,7 @@ def nvidia_smi(tmp_path: Path, monkeypatch):
         exe.write_text(f"#!/bin/sh\ncat <<'EOF'\n{text}EOF\n")
         exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
         monkeypatch.setenv("PATH", f"{exe.parent}{os.pathsep}{os.environ['PATH']}")
-        gpu.detect_gpus.cache_clear()
-    yield install
-    gpu.detect_gpus.cache_clear()
+    return install
 
 
 @pytest.fixture
@@ -45,9 +43,7 @@ def test_gpus_come_from_nvidia_smi(nvidia_smi):
 
 def test_no_nvidia_smi_means_no_gpu(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    gpu.detect_gpus.cache_clear()
     assert gpu.detect_gpus() == ()
-    gpu.detect_gpus.cache_clear()
 
 
 def test_this_cpu_build_has_no_gpu_backend():

@@ -12,7 +12,6 @@ import importlib.util
 import shutil
 import subprocess
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from . import fit
@@ -83,9 +82,9 @@ def _from_nvidia_smi() -> list[Gpu]:
     return parse_nvidia_smi(done.stdout) if done.returncode == 0 else []
 
 
-@lru_cache(maxsize=1)
 def detect_gpus() -> tuple[Gpu, ...]:
-    """NVIDIA GPUs with their free memory (read once per process)."""
+    """NVIDIA GPUs with their free memory now (read at each model load, not cached: a server that
+    loads a second model must see what the first one took)."""
     nvml = _from_nvml()
     return tuple(nvml if nvml is not None else _from_nvidia_smi())
 
