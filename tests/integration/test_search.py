@@ -86,3 +86,17 @@ def test_offline_search_says_so_in_one_line(monkeypatch, capsys):
     code, out, err = run(capsys, "search", "llama")
     assert code == 6 and err.count("\n") == 1 and "cannot reach the Hugging Face Hub" in err
     assert time.monotonic() - t0 < 30
+
+
+def test_a_gpu_build_counts_the_gpus_memory(hub, capsys, monkeypatch):
+    from bakeoff.models import gpu
+
+    monkeypatch.setattr(fit, "available_bytes", lambda: 1 << 20)          # no room in RAM
+    monkeypatch.setattr(gpu, "build_backend", lambda: "cuda")
+    monkeypatch.setattr(gpu, "detect_gpus", lambda: (gpu.Gpu(0, "NVIDIA H200", 141 << 30, 140 << 30),))
+    rows = run_json(capsys, "search", "tiny", "--fits")
+    assert [r["repo"] for r in rows] == ["someone/Tiny-Llama-GGUF", "other/Tiny-Coder-GGUF"]
+    assert {o["fit"]["verdict"] for o in rows[0]["offers"]} == {"won't fit"}
+    assert {o["gpu_verdict"] for o in rows[0]["offers"]} == {"fits"}
+    monkeypatch.setattr(gpu, "build_backend", lambda: None)               # a CPU build: RAM only
+    assert run_json(capsys, "search", "tiny", "--fits") == []

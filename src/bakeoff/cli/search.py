@@ -40,7 +40,8 @@ def _catalog_lookup() -> tuple[Any, Any]:
 def _offer_text(offer: Any, recommended: str | None) -> str:
     mark = " *" if offer.quant == recommended else ""
     verdict = offer.fit.verdict if offer.fit else "size unknown"
-    return f"{offer.quant} {human_bytes(offer.size)} {verdict}{mark}"
+    on_gpu = f", GPU: {offer.gpu_verdict}" if offer.gpu_verdict else ""
+    return f"{offer.quant} {human_bytes(offer.size)} {verdict}{on_gpu}{mark}"
 
 
 def _save_results(results: list[Any]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import DownloadError, NotFoundError
-from . import fit
+from . import fit, gpu
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _QUANT_RE = re.compile(r"(?i)(?<![a-z0-9])(i?q\d_k_[sml]|i?q\d_k|q\d_\d|iq\d_[a-z]+|bf16|f16|f32)(?![a-z0-9])")
@@ -83,6 +83,7 @@ class Offer:
     files: list[str]
     size: int | None               # all shards together
     fit: fit.FitEstimate | None = None
+    gpu_verdict: str | None = None   # all layers on this machine's GPU: fits / won't fit (None: no GPU)
 
 
 @dataclass
@@ -97,7 +98,8 @@ class HubModel:
 
     @property
     def best_verdict(self) -> str | None:
-        verdicts = {o.fit.verdict for o in self.offers if o.fit}
+        """The best any offer gets, in memory or on the GPU."""
+        verdicts = {o.fit.verdict for o in self.offers if o.fit} | {o.gpu_verdict for o in self.offers}
         return next((v for v in ("fits", "tight", "won't fit") if v in verdicts), None)
 
 
@@ -119,7 +121,8 @@ def group_offers(files: list[RemoteFile]) -> list[Offer]:
 ShapeLookup = Callable[[str], "tuple[fit.Shape, int] | None"]   # repo -> (model shape, context)
 
 
-def _details(api: Any, item: Any, shapes: ShapeLookup | None, available: int) -> HubModel:
+def _details(api: Any, item: Any, shapes: ShapeLookup | None, available: int,
+             gpu_free: int | None) -> HubModel:
     tags = list(item.tags or [])
     licence = next((t.split(":", 1)[1] for t in tags if t.startswith("license:")), None)
     info = api.model_info(item.id, files_metadata=True)
@@ -130,14 +133,18 @@ def _details(api: Any, item: Any, shapes: ShapeLookup | None, available: int) ->
         if offer.size is not None:
             offer.fit = fit.estimate_download(offer.size, known[0] if known else None,
                                               known[1] if known else 4096, available)
+            if gpu_free is not None:
+                need = offer.fit.total_bytes - offer.fit.overhead_bytes + gpu.GPU_RESERVE
+                offer.gpu_verdict = "fits" if need <= gpu_free else "won't fit"
     return HubModel(item.id, int(item.downloads or 0), int(item.likes or 0), licence,
                     item.pipeline_tag, offers, recommend(offers))
 
 
 def recommend(offers: list[Offer]) -> str | None:
-    """The quantization pull would choose (fit.recommend_quant), else the largest one that fits."""
+    """The quantization pull would choose (fit.recommend_quant), else the largest one that fits
+    in memory or, with a GPU build, on the GPU."""
     best = fit.recommend_quant({o.quant: o.fit for o in offers if o.fit and o.quant in fit.QUANTS})
-    fitting = [o for o in offers if o.fit and o.fit.verdict == "fits"]
+    fitting = [o for o in offers if (o.fit and o.fit.verdict == "fits") or o.gpu_verdict == "fits"]
     return best or (fitting[-1].quant if fitting else None)
 
 
@@ -163,12 +170,14 @@ def search(query: str, *, task: str | None = None, license: str | None = None, f
     api = HfApi(endpoint=url)
     avail = available if available is not None else fit.available_bytes()
     filters = ["gguf"] + ([f"license:{license}"] if license else [])
+    gpus = gpu.detect_gpus() if gpu.build_backend() else ()
+    gpu_free = gpus[0].free_bytes if gpus else None
     probe(url)
     try:
         items = list(api.list_models(search=query or None, filter=filters, pipeline_tag=task,
                                      sort="downloads", limit=limit))
         with ThreadPoolExecutor(max_workers=4) as pool:
-            models = list(pool.map(lambda it: _details(api, it, shapes, avail), items))
+            models = list(pool.map(lambda it: _details(api, it, shapes, avail, gpu_free), items))
     except net_errors():
         raise unreachable(url) from None
     if fits:
