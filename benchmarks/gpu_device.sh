@@ -2,7 +2,8 @@
 # The GPU benchmark on a lent NVIDIA machine (no network), from the repo root, in two calls of the
 # same command (the machine keeps ignored files between calls while it stays warm, ~30 s):
 #   call 1, carry [".gpu/a"]: builds llama-cpp-python for CUDA (the Makefile's x86-64-v3 CPU flags,
-#          CUDA_ARCHS, default 90 = Hopper) into .gpu/build and keeps the model's first half;
+#          CUDA_ARCHS, default 90 = Hopper) into .gpu/build and keeps the model's first half; if it
+#          runs out of time, the same call again resumes the compile (.gpu/build/cmake is kept);
 #   call 2, carry [".gpu/b"]: joins and checks the model, runs benchmarks/gpu_speed.py.
 # Results go to $OUT/gpu_speed.txt. Prepare .gpu/ first with benchmarks/gpu_prepare.sh.
 set -euo pipefail
@@ -18,7 +19,8 @@ if [ ! -f $B/site/llama_cpp/__init__.py ]; then
   t0=$(date +%s)
   CMAKE_ARGS="$X86 -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCHS:-90}" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
-    python3 -m pip wheel -q --no-build-isolation --no-deps /tmp/llama-src/llama_cpp_python-* -w $B/wheels
+    python3 -m pip wheel -q --no-build-isolation --no-deps --config-settings=build-dir=$PWD/$B/cmake \
+    /tmp/llama-src/llama_cpp_python-* -w $B/wheels
   python3 -m pip install -q --no-deps --no-index --target $B/site $B/wheels/llama_cpp_python-*.whl
   python3 -m pip install -q --no-deps --no-index --target $B/deps $G/a/wheels/*.whl
   echo "CUDA wheel built in $(( $(date +%s) - t0 )) s: $(ls $B/wheels)"
