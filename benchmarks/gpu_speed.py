@@ -196,13 +196,14 @@ def main() -> None:
     print(f"\n{'configuration':28s} {'layers':>6s} {'prompt tok/s':>24s} {'output tok/s':>24s} "
           f"{'output x':>9s} {'prompt x':>9s}  device")
     for label, ngl, r in results:
+        layers = "auto" if label.startswith("bakeoff") else str(ngl)
         if not r:
-            print(f"{label:28s} {ngl:6d} {'failed':>24s}")
+            print(f"{label:28s} {layers:>6s} {'failed':>24s}")
             continue
         ratio_tg = statistics.median(r["tg"]) / statistics.median(base["tg"])
         ratio_pp = statistics.median(r["pp"]) / statistics.median(base["pp"])
         device = r.get("device") or ("gpu" if ngl and r["offload"] else "cpu")
-        print(f"{label:28s} {ngl:6d} {summary(r['pp']):>24s} {summary(r['tg']):>24s} "
+        print(f"{label:28s} {layers:>6s} {summary(r['pp']):>24s} {summary(r['tg']):>24s} "
               f"{ratio_tg:8.2f}x {ratio_pp:8.2f}x  {device}")
     systems = {r["system"] for _, _, r in results if r and r["system"]}
     for s in systems:
