@@ -3,8 +3,9 @@
 Serves GET /api/models?search=&filter=&pipeline_tag=&sort=&limit= (the Hub's search, most downloaded
 first), GET /api/models/{repo}[/revision/{rev}] (model info with LFS sha256 per file) and
 HEAD/GET /{repo}/resolve/{rev}/{file} with Range support. `meta` gives a repo's downloads, likes,
-licence and pipeline tag; a repo with a .gguf file is tagged `gguf`, as on the Hub. `stall_after` makes the first full GET
-of a file send that many bytes and then wait until `release` is set, like a dropped connection.
+licence and pipeline tag; a repo with a .gguf file is tagged `gguf`, as on the Hub.
+`stall_after` makes the first full GET of a file send that many bytes and then wait until `release`
+is set, like a dropped connection.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import hashlib
 import json
 import re
 import threading
-from urllib.parse import parse_qs
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 COMMIT = "0" * 40
 

@@ -6,7 +6,7 @@ import os
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import psutil
 from pydantic import Field
@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     memory_budget_gb: float = Field(default=0.0,
                                     description="Server memory budget for loaded models (0 = 60% of RAM).")
     api_key: str | None = Field(default=None, description="API key required by `bakeoff serve`.")
-    gpu_layers: Union[Literal["auto"], Annotated[int, Field(ge=0)]] = Field(
+    gpu_layers: Literal["auto"] | Annotated[int, Field(ge=0)] = Field(
         default="auto", description="Model layers offloaded to the GPU: a count, or auto (all that "
                                     "fit in free GPU memory; 0 on a CPU-only llama.cpp build).")
 

@@ -44,6 +44,32 @@ def repo_estimates(repo: str) -> dict[str, fit.FitEstimate] | None:
     return memory(entry) if entry else None
 
 
+def repo_shape(repo: str) -> tuple[fit.ModelShape, int] | None:
+    """(shape, default context) of the catalog model a Hugging Face repo holds, for fit estimates
+    of files not downloaded yet (`bakeoff search`), or None if it is unknown."""
+    entry = by_repo(catalog(), repo)
+    return (shape_of(entry), default_ctx(entry)) if entry else None
+
+
+@dataclass(frozen=True)
+class RepoFacts:
+    """What the catalog knows about the model in a Hugging Face repo, as one table cell shows it."""
+
+    catalog_id: str
+    license: str
+    openness: str        # Scorecard.short_label
+    commercial: str
+
+
+def repo_facts(repo: str) -> RepoFacts | None:
+    cat = catalog()
+    entry = by_repo(cat, repo)
+    if entry is None:
+        return None
+    sc = scorecard(cat, entry)
+    return RepoFacts(entry.id, entry.license, sc.short_label, sc.commercial)
+
+
 def row(cat: Catalog, entry: Entry) -> dict[str, Any]:
     sc = scorecard(cat, entry)
     return {

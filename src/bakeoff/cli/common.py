@@ -13,6 +13,7 @@ from rich.console import Console
 
 from ..engines.base import GenParams
 from ..errors import NotFoundError
+from ..settings import get_settings
 from ..store import connect
 from ..store.evals import get_run, latest_run_id, list_runs
 
@@ -115,8 +116,6 @@ def load_run(ref: str) -> dict[str, Any]:
 def _set_gpu_layers(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is None:
         return
-    from ..settings import get_settings
-
     value = value.strip().lower()
     if value != "auto" and not value.isdigit():
         raise click.BadParameter(f"{value!r} is neither a layer count nor 'auto'", ctx, param)

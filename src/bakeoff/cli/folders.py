@@ -6,22 +6,18 @@ from pathlib import Path
 
 import click
 
+from ..models.sources.folders import folders_file, saved_folders
+from ..settings import get_settings
 from .common import console
 
 
 def _save(paths: list[Path]) -> None:
-    from ..models.sources.folders import folders_file
-    from ..settings import get_settings
-
     settings = get_settings()
     settings.ensure_home()
     folders_file(settings).write_text("".join(f"{p}\n" for p in paths))
 
 
 def _saved() -> list[Path]:
-    from ..models.sources.folders import saved_folders
-    from ..settings import get_settings
-
     return saved_folders(get_settings())
 
 
@@ -30,8 +26,6 @@ def _saved() -> list[Path]:
 def folders_cmd(ctx: click.Context) -> None:
     """Folders searched for GGUF files (besides BAKEOFF_MODEL_DIRS and other tools' stores)."""
     if ctx.invoked_subcommand is None:
-        from ..settings import get_settings
-
         env = get_settings().model_dirs
         for p in _saved():
             console.print(str(p), markup=False)

@@ -10,31 +10,20 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .common import console, human_bytes, human_count, print_json, spinner
+from ..catalog.queries import repo_facts, repo_shape
+from ..estimates import human_bytes
+from ..models.hub import search
+from ..models.pull import last_search_path
+from ..settings import get_settings
+from .common import console, human_count, print_json, spinner
 
 
-def _catalog_lookup() -> tuple[Any, Any]:
-    """(repo -> (shape, context) for the fit estimate, repo -> catalog facts) from the catalog."""
-    from ..catalog.load import catalog
-    from ..catalog.match import by_repo
-    from ..catalog.openness import scorecard
-    from ..catalog.queries import default_ctx, shape_of
-
-    cat = catalog()
-
-    def shapes(repo: str) -> Any:
-        entry = by_repo(cat, repo)
-        return (shape_of(entry), default_ctx(entry)) if entry else None
-
-    def facts(repo: str) -> dict[str, Any]:
-        entry = by_repo(cat, repo)
-        if entry is None:
-            return {"catalog_id": None}
-        sc = scorecard(cat, entry)
-        return {"catalog_id": entry.id, "catalog_license": entry.license, "openness": sc.short_label,
-                "commercial": sc.commercial}
-
-    return shapes, facts
+def _facts(repo: str) -> dict[str, Any]:
+    facts = repo_facts(repo)
+    if facts is None:
+        return {"catalog_id": None}
+    return {"catalog_id": facts.catalog_id, "catalog_license": facts.license,
+            "openness": facts.openness, "commercial": facts.commercial}
 
 
 def _offer_text(offer: Any, recommended: str | None) -> str:
@@ -45,9 +34,6 @@ def _offer_text(offer: Any, recommended: str | None) -> str:
 
 
 def _save_results(results: list[Any]) -> None:
-    from ..models.pull import last_search_path
-    from ..settings import get_settings
-
     settings = get_settings()
     settings.ensure_home()
     path = last_search_path(settings)
@@ -68,13 +54,10 @@ def search_cmd(query: str, task: str | None, licence: str | None, fits: bool, li
     """Search the Hugging Face Hub for GGUF models: each repo's quantizations with sizes and
     whether they fit here (* = what `bakeoff pull` would choose), and the catalog's licence and
     openness facts where it knows the model. `bakeoff pull N` downloads result N."""
-    from ..models.hub import search
-
-    shapes, facts = _catalog_lookup()
     with spinner("searching the Hugging Face Hub"):
-        results = search(query, task=task, license=licence, fits=fits, limit=limit, shapes=shapes)
+        results = search(query, task=task, license=licence, fits=fits, limit=limit, shapes=repo_shape)
     _save_results(results)
-    rows = [{**asdict(m), **facts(m.repo)} for m in results]
+    rows = [{**asdict(m), **_facts(m.repo)} for m in results]
     if as_json:
         print_json(rows)
         return

@@ -7,7 +7,7 @@ import click
 from ..errors import ConfigError
 from ..hosts import is_loopback
 from ..models.registry import Registry
-from ..settings import get_settings, reset_settings
+from ..settings import get_settings
 from .common import gpu_layers_option
 
 

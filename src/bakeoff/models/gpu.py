@@ -8,6 +8,7 @@ Without either, there is no GPU and every model runs on the CPU.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import shutil
 import subprocess
@@ -36,8 +37,7 @@ def _from_nvml() -> list[Gpu] | None:
     if importlib.util.find_spec("pynvml") is None:
         return None
     try:
-        import pynvml
-
+        pynvml = importlib.import_module("pynvml")   # nvidia-ml-py, where installed
         pynvml.nvmlInit()
         try:
             out = []

@@ -10,9 +10,10 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import DownloadError, NotFoundError
 from . import fit, gpu

@@ -63,7 +63,7 @@ class ModelRef:
     assemble: str | None = None    # packaged models whose file is put together on first use
     origin: Origin | None = None   # set for files found in place in other tools' stores
     sources: list[str] = field(default_factory=list)  # every source holding this same file
-    copies: list["ModelRef"] = field(default_factory=list)  # the same file under its other names
+    copies: list[ModelRef] = field(default_factory=list)  # the same file under its other names
 
     @property
     def is_local(self) -> bool:

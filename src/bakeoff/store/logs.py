@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 from .db import inserted_id, row_dict, transaction

@@ -12,9 +12,10 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Any, Protocol
 
 from ...errors import ModelFileError
 from ...settings import Settings
@@ -90,7 +91,7 @@ def digest_from_name(name: str) -> str | None:
 
 
 def found(tool: str, name: str, path: Path, root: Path, aliases: list[str] | None = None,
-          **origin: object) -> ModelRef:
+          **origin: Any) -> ModelRef:
     """A ModelRef for a file found in place in `tool`'s store."""
     return ModelRef(name=name, engine="llamacpp", source=tool, path=str(path),
                     aliases=list(aliases or []), origin=Origin(tool=tool, root=str(root), **origin))

@@ -4,8 +4,8 @@ BAKEOFF_HOME/folders.txt): every GGUF under them, named by its file name without
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ...settings import Settings
 from ..ref import ModelRef

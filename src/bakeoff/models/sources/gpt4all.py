@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ...settings import Settings
 from ..ref import ModelRef

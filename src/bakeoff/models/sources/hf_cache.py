@@ -15,8 +15,8 @@ path) so llama.cpp finds the other shards of a split file beside the first.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ...settings import Settings
 from ..ref import ModelRef

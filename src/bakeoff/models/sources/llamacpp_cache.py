@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ...settings import Settings
 from ..ref import ModelRef

@@ -9,8 +9,8 @@ downloaded from. Listed as `lmstudio:PUBLISHER/REPO:FILE`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ...settings import Settings
 from ..ref import ModelRef

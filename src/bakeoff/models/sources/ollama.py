@@ -16,8 +16,9 @@ namespaces are kept, so `ollama:llama3.2:1b`, `ollama:someone/model:tag`,
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ...settings import Settings
 from ..ref import ModelRef
