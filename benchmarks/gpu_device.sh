@@ -4,13 +4,16 @@
 #   call 1, carry [".gpu/a"]: builds llama-cpp-python for CUDA (the Makefile's x86-64-v3 CPU flags,
 #          CUDA_ARCHS, default 90 = Hopper) into .gpu/build and keeps the model's first half; if it
 #          runs out of time, the same call again resumes the compile (.gpu/build/cmake is kept);
-#   call 2, carry [".gpu/b"]: joins and checks the model, runs benchmarks/gpu_speed.py.
+#   call 2, carry [".gpu/b"]: joins and checks the model, installs the few Python packages the image
+#          lacks (diskcache for llama-cpp-python; pydantic & co. for Bakeoff's own engine), runs
+#          benchmarks/gpu_speed.py.
 # Results go to $OUT/gpu_speed.txt. Prepare .gpu/ first with benchmarks/gpu_prepare.sh.
 set -euo pipefail
 G=.gpu
 B=$G/build
 OUT=${OUT:-/tmp}
 mkdir -p $B
+if [ -x /usr/local/cuda/bin/nvcc ]; then export PATH=/usr/local/cuda/bin:$PATH CUDACXX=/usr/local/cuda/bin/nvcc; fi
 if [ ! -f $B/site/llama_cpp/__init__.py ]; then
   [ -f $G/a/llama-cpp-python-src.tar.gz ] || { echo "no .gpu/a: run benchmarks/gpu_prepare.sh, carry .gpu/a"; exit 2; }
   rm -rf /tmp/llama-src && mkdir -p /tmp/llama-src
@@ -22,7 +25,6 @@ if [ ! -f $B/site/llama_cpp/__init__.py ]; then
     python3 -m pip wheel -q --no-build-isolation --no-deps --config-settings=build-dir=$PWD/$B/cmake \
     /tmp/llama-src/llama_cpp_python-* -w $B/wheels
   python3 -m pip install -q --no-deps --no-index --target $B/site $B/wheels/llama_cpp_python-*.whl
-  python3 -m pip install -q --no-deps --no-index --target $B/deps $G/a/wheels/*.whl
   echo "CUDA wheel built in $(( $(date +%s) - t0 )) s: $(ls $B/wheels)"
 fi
 [ -f $G/a/model.part1 ] && cp $G/a/model.part1 $B/
@@ -30,6 +32,7 @@ if [ ! -f $G/b/model.part2 ]; then
   echo "built; now run the same command again at once with carry [\".gpu/b\"]"
   exit 0
 fi
+python3 -m pip install -q --no-deps --no-index --target $B/deps $G/b/wheels/*.whl
 cat $B/model.part1 $G/b/model.part2 > $B/model.gguf
 [ "$(sha256sum $B/model.gguf | cut -d' ' -f1)" = "$(cat $G/b/model.sha256)" ] || { echo "model halves do not match"; exit 3; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

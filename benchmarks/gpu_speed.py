@@ -102,13 +102,11 @@ def child(args: argparse.Namespace) -> None:
 
 def child_bakeoff(args: argparse.Namespace) -> None:
     """The same workload through Bakeoff's engine, offload chosen by --gpu-layers auto."""
-    from bakeoff.engines.base import GenParams, collect, load_engine
+    from bakeoff.engines import GenParams, LoadOptions, collect, open_engine
     from bakeoff.models.ref import ModelRef
-    from bakeoff.settings import get_settings
 
-    get_settings().gpu_layers = "auto"
-    engine = load_engine(ModelRef("bench", "llamacpp", "file", args.model), n_ctx=N_CTX,
-                         n_threads=args.threads)
+    engine = open_engine(ModelRef("bench", "llamacpp", "file", args.model),
+                         LoadOptions(n_ctx=N_CTX, threads=args.threads, gpu_layers="auto"))
     ll = engine.h.ll
     text = engine.detokenize(_tokens(ll, engine.h.vocab, args.prompt_tokens))
     runs = []

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .engines.base import Engine, GenParams, Message, Response
 from .models.filehash import file_sha256
 from .models.ref import ModelRef

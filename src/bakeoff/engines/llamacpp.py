@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from ..errors import ContextOverflowError, InvalidParamsError, ModelFileError, UnsupportedError
-from ..models.fit import kv_cache_bytes
 from ..models import gpu
+from ..models.fit import kv_cache_bytes
 from ..models.gguf_info import read_gguf_info
 from ..models.ref import ModelRef
 from ..models.sources import check_present
@@ -169,7 +169,8 @@ class LlamaCppEngine(TokenEngine):
     def load(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> LlamaCppEngine:
         plan = cls.plan(ref, options, settings)
         return cls(ref, n_ctx=plan.n_ctx, n_threads=options.threads or settings.threads,
-                   n_seq_max=plan.sequences, n_batch=options.n_batch, kv_unified=plan.kv_unified)
+                   n_seq_max=plan.sequences, n_batch=options.n_batch, kv_unified=plan.kv_unified,
+                   n_gpu_layers=options.gpu_layers)
 
     def __init__(self, ref: ModelRef, *, n_ctx: int | None = None, n_threads: int | None = None,
                  n_seq_max: int = 1, n_batch: int = 512, embeddings: bool = False,

@@ -1,14 +1,15 @@
 """How a model is loaded: one typed value every surface hands to `open_engine`.
 
 Engines read the fields that apply to them (a remote endpoint has no threads or KV cache). What
-comes next belongs here as fields too, read by the engines that support them: GPU layers to
-offload, LoRA adapters applied at load time, a draft model for speculative decoding.
+comes next belongs here as fields too, read by the engines that support them (GPU layers to
+offload are one; LoRA adapters applied at load time and a draft model for speculative decoding
+come next).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +19,10 @@ class LoadOptions(BaseModel):
     n_ctx: int | None = Field(None, ge=1, description="Tokens of context one request may use "
                               "(None: the n_ctx setting, capped at the model's training context).")
     threads: int | None = Field(None, ge=1, description="CPU threads (None: the threads setting).")
+    gpu_layers: Literal["auto"] | Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Model layers offloaded to the GPU: a count, or auto (every layer that fits "
+        "in the GPU's free memory); None: the gpu_layers setting. A CPU-only llama.cpp build runs "
+        "everything on the CPU.")
     concurrency: int = Field(1, ge=1, description="Requests served at once. Above 1, a model the "
                              "batching scheduler can drive gets one KV sequence per request.")
     batched: bool | None = Field(None, description="Use the continuous-batching scheduler even at "
