@@ -155,7 +155,7 @@ class LlamaCppEngine(TokenEngine):
         """Context and KV layout for `options` (see SPLIT_KV_BYTES), and the memory they take."""
         if not ref.path:
             raise ModelFileError(ref.name, "has no model file", "run `bakeoff models` to check it")
-        info = read_gguf_info(ref.path)
+        info = read_gguf_info(check_present(ref).path)
         ctx = options.n_ctx or min(settings.n_ctx, info.context_length or settings.n_ctx)
         batched = options.wants_scheduler()
         n = max(options.concurrency if batched else 1, options.sequences)
