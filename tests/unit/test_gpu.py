@@ -88,3 +88,13 @@ def test_gpu_layers_flag_is_checked_and_recorded(capsys):
     out = run_json(capsys, "ask", "smollm2", "Hi", "--gpu-layers", "12", "--max-tokens", "2")
     # A CPU build of llama.cpp cannot offload: the answer says it ran on the CPU.
     assert out["settings"]["device"] == "cpu" and out["settings"]["gpu_layers"] == 0
+
+
+def test_apple_and_other_gpus_without_nvml(smol, monkeypatch):
+    monkeypatch.setattr(fit, "available_bytes", lambda: 16 << 30)
+    metal = gpu.plan("auto", smol, 2048, gpus=(), backend="metal")
+    assert metal.n_gpu_layers == smol.n_layer + 1 and metal.device.startswith("metal:0 Apple GPU")
+    vulkan_auto = gpu.plan("auto", smol, 2048, gpus=(), backend="vulkan")
+    assert vulkan_auto.n_gpu_layers == 0 and "--gpu-layers N" in vulkan_auto.reason
+    vulkan_12 = gpu.plan(12, smol, 2048, gpus=(), backend="vulkan")
+    assert vulkan_12.n_gpu_layers == 12 and vulkan_12.device.startswith("vulkan:0")

@@ -143,10 +143,20 @@ def plan(setting: int | str, info: GGUFInfo, n_ctx: int, gpus: tuple[Gpu, ...] |
     """`setting` is a layer count or "auto" (every layer that fits on the first GPU)."""
     gpus = detect_gpus() if gpus is None else gpus
     backend = build_backend() if backend == "detect" else backend
+    if not gpus and backend == "metal":
+        # Apple silicon: the GPU shares the machine's memory, so what is free there is its room.
+        gpus = (Gpu(0, "Apple GPU (unified memory)", fit.available_bytes(), fit.available_bytes()),)
     gpu = gpus[0] if gpus else None
     fits = layers_that_fit(info, n_ctx, gpu.free_bytes) if gpu else None
+    if gpu is None and backend is not None and setting != "auto":
+        # A Vulkan/HIP/SYCL build on a GPU NVML cannot see: the count asked for is passed on.
+        return Offload(int(setting), info.n_layer, backend, Gpu(0, f"{backend} device", 0, 0), None,
+                       "set with --gpu-layers (GPU memory unknown: not an NVIDIA GPU)")
     if gpu is None:
-        return Offload(0, info.n_layer, backend, None, None, "no NVIDIA GPU answered NVML or nvidia-smi")
+        why = "no NVIDIA GPU answered NVML or nvidia-smi"
+        if backend is not None:
+            why += f"; on another {backend} GPU, pass --gpu-layers N (auto needs its free memory)"
+        return Offload(0, info.n_layer, backend, None, None, why)
     if backend is None:
         return Offload(0, info.n_layer, None, gpu, fits, "this llama.cpp build is CPU-only; "
                        "rebuild it with `LLAMA_BACKEND=cuda make setup`")
