@@ -102,6 +102,11 @@ def child(args: argparse.Namespace) -> None:
 
 def child_bakeoff(args: argparse.Namespace) -> None:
     """The same workload through Bakeoff's engine, offload chosen by --gpu-layers auto."""
+    # llama.cpp first: on the lent GPU machine's image, loading its numpy (2.5.2, /opt/torch venv)
+    # before llama.cpp makes llama.cpp's model load segfault in init_tokenizer, CPU or GPU alike;
+    # loaded after it, both work. Seen there on 2026-11-30; not seen on this project's machines.
+    import llama_cpp  # noqa: F401
+
     from bakeoff.engines import GenParams, LoadOptions, collect, open_engine
     from bakeoff.models.ref import ModelRef
 
