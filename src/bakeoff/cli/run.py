@@ -20,7 +20,7 @@ from ..evals.report import write_reports
 from ..evals.runner import RunOptions, run_suite
 from ..evals.speed import DEFAULT_REPEATS
 from ..evals.stats import PairedComparison, verdict
-from ..evals.suite import load_suite
+from ..evals.formats import load
 from ..store import connect
 from ..store.evals import get_run
 from .common import console, err_console, load_run, print_json
@@ -112,7 +112,8 @@ class BarProgress:
 @click.command("run")
 @click.option("--suite", "suite_name", default="starter", show_default=True,
               help="Suite file (YAML) or built-in suite name.")
-@click.option("--models", default=None, help="Comma-separated models (default: every packaged model).")
+@click.option("--models", default=None,
+              help="Comma-separated models (default: the suite's providers, else every packaged model).")
 @click.option("--no-cache", is_flag=True, help="Generate every answer again instead of reusing cached ones.")
 @click.option("--no-speed", is_flag=True, help="Skip the speed and cost workloads.")
 @click.option("--repeats", type=click.IntRange(1, 100), default=None,
@@ -138,7 +139,12 @@ def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool,
     Exit status: 0 done (and the gate passed), 7 the quality gate failed (--fail-under, --baseline),
     1 every model failed, 2 bad input, 3 unknown model/run, 4 bad model file, 5 resources,
     6 remote endpoint unreachable."""
-    suite = load_suite(suite_name)  # a malformed suite stops here, before any model loads
+    suite = load(suite_name)  # a malformed suite stops here, before any model loads
+    if suite.unsupported:
+        err_console.print(f"{suite.path}: {len(suite.unsupported)} item(s) Bakeoff does not support "
+                          "(left out of the run):", markup=False, soft_wrap=True)
+        for line in suite.unsupported:
+            err_console.print(f"  {line}", markup=False, soft_wrap=True)
     base = load_baseline(baseline, suite.name) if baseline else None
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     options = RunOptions(use_cache=not no_cache, speed=not no_speed,

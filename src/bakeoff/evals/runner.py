@@ -218,13 +218,14 @@ class Runner:
 
     def answer(self, engine: Engine, fingerprint: str, case: Case) -> tuple[Response, bool]:
         messages = case.messages()
-        key = cache_key(fingerprint, messages, case.params)
+        params = self.suite.params_for(engine.ref.name, case)
+        key = cache_key(fingerprint, messages, params)
         if self.options.use_cache:
             with self.db_lock:
                 hit = S.cache_get(self.db, key)
             if hit is not None:
                 return response_from(hit), True
-        resp = collect(engine.chat(messages, case.params))
+        resp = collect(engine.chat(messages, params))
         with self.db_lock:
             S.cache_put(self.db, key, resp.to_dict())
         return resp, False
@@ -239,7 +240,7 @@ class Runner:
             return CaseResult.failed(case.id, prompt, str(exc))
         cost = case_cost(engine.ref, resp, self.settings)
         ctx = Context(vars=case.vars, prompt=case.prompt, latency_s=resp.timings.total_s,
-                      cost_usd=cost, judge=self.judge)
+                      cost_usd=cost, judge=self.judge, finish_reason=resp.finish_reason)
         return CaseResult.graded(case.id, prompt, resp, grade(case, resp.text, ctx), cost, cached)
 
     def run_benchmarks(self, engine: Engine) -> dict[str, Any]:
@@ -290,7 +291,9 @@ def run_suite(suite: Suite, models: list[str] | None = None, options: RunOptions
     if suite.benchmarks:  # unknown task names stop the run before anything starts
         for entry in suite.benchmarks:
             get_task(entry.task)
-    runner = Runner(suite, resolve_models(models, settings), options, settings, progress or Progress())
+    refs = ([c.ref for c in suite.contestants] if suite.contestants and not models
+            else resolve_models(models, settings))
+    runner = Runner(suite, refs, options, settings, progress or Progress())
     run_id = runner.start()
     runner.run(run_id)
     return run_id
