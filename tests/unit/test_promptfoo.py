@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bakeoff.errors import SuiteError
-from bakeoff.evals.formats import load
+from bakeoff.evals.formats.loader import load
 from bakeoff.evals.runner import RunOptions, run_suite
 from bakeoff.models.ref import ModelRef
 from bakeoff.models.registry import register_source

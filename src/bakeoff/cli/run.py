@@ -20,7 +20,7 @@ from ..evals.report import write_reports
 from ..evals.runner import RunOptions, run_suite
 from ..evals.speed import DEFAULT_REPEATS
 from ..evals.stats import PairedComparison, verdict
-from ..evals.formats import load
+from ..evals.formats.loader import load
 from ..store import connect
 from ..store.evals import get_run
 from .common import console, err_console, load_run, print_json

@@ -189,6 +189,11 @@ def render(template: str, values: dict[str, Any]) -> str:
     return _VAR.sub(lambda m: str(values[m.group(1)]), template)
 
 
+def render_known(template: str, values: dict[str, Any]) -> str:
+    """Like `render`, leaving `{{name}}` as written when the case has no such var."""
+    return _VAR.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
+
+
 def missing_vars(template: str, values: dict[str, Any]) -> list[str]:
     return [m.group(1) for m in _VAR.finditer(template) if m.group(1) not in values]
 

@@ -13,6 +13,8 @@ cases:
     vars: {question: "Capital of France?"}
     assert: [{type: icontains, value: Paris}]
 cases_from: [more.jsonl, table.csv]         # rows in the case shape (CSV: columns are vars)
+# or cases from a dataset (evals/formats/datasets.py):
+# cases: {from: hf://datasets/OWNER/NAME, split: test, vars: {question: q}, expected: answer, limit: 50}
 benchmarks: [{task: arc_easy, limit: 50, shots: 0}]
 ```
 """
@@ -70,6 +72,22 @@ class BenchmarkEntry(BaseModel):
     task: str = Field(description="Benchmark task name, e.g. arc_easy.")
     limit: int | None = Field(None, ge=1, description="Use at most this many items.")
     shots: int = Field(0, ge=0, description="Few-shot examples per item.")
+
+
+class DatasetSpec(BaseModel):
+    """`cases:` as a dataset: each row is a case (a string is shorthand for `{from: ...}`)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    source: str = Field(alias="from", description="A .parquet/.arrow/.jsonl/.csv file, or hf://datasets/OWNER/NAME.")
+    subset: str | None = Field(None, description="The dataset's config (subset) name.")
+    split: str | None = Field(None, description="Split to read (needed when there are several).")
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
+    vars: dict[str, str] | None = Field(None, description="Var name -> column (default: every column).")
+    expected: str | None = Field(None, description="Column with the expected answer, as the var `expected`.")
+    id: str | None = Field(None, description="Column naming each case (default: ROW-N).")
+    sample: int | None = Field(None, ge=1, description="A seeded random sample of this many rows.")
+    seed: int = Field(0, description="Seed for `sample`.")
+    limit: int | None = Field(None, ge=1, description="At most this many rows (after sampling).")
 
 
 class SuiteSpec(BaseModel):

@@ -19,7 +19,7 @@ from ..errors import NotFoundError, SuiteError
 from ..models.ref import ModelRef
 from .build import build_cases
 from .cases import Case, Loc, Located, parse_yaml
-from .schema import BenchmarkEntry, SuiteSpec
+from .schema import BenchmarkEntry, DatasetSpec, SuiteSpec
 
 __all__ = ["Case", "Contestant", "Suite", "builtin_suites", "find_suite", "load_suite", "read_suite_file",
            "suite_from_yaml"]
@@ -103,8 +103,13 @@ def suite_from_yaml(path: Path, data: Any, locs: dict[Loc, int]) -> Suite:
     where = Located(str(path), locs)
     if not isinstance(data, dict):
         raise where.error((), "a suite is a YAML mapping with at least `cases:`")
+    dataset = None
+    if isinstance(data.get("cases"), (str, dict)):  # cases from a dataset, not a list of cases
+        raw = data["cases"]
+        dataset = where.validate(DatasetSpec, {"from": raw} if isinstance(raw, str) else raw, ("cases",))
+        data = {**data, "cases": []}
     spec: SuiteSpec = where.validate(SuiteSpec, data)
-    cases = build_cases(spec, where, path.parent)
+    cases = build_cases(spec, where, path.parent, dataset)
     if not cases and not spec.benchmarks:
         raise where.error(("cases",), "the suite has no cases", "add cases: or cases_from:")
     return Suite(spec.name or path.stem, str(path), spec.description or "", cases, spec.judge,
