@@ -37,9 +37,14 @@ class GenParams(BaseModel):
     top_k: int = Field(40, ge=0, description="Keep the k most likely tokens (0: all).")
     min_p: float = Field(0.05, ge=0.0, le=1.0, description="Drop tokens below min_p x the top probability.")
     repeat_penalty: float = Field(1.0, gt=0.0, le=5.0, description="Penalty for repeating recent tokens (1: off).")
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Lower a token's logit by this x its count so far.")
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Lower a token's logit by this once it has appeared.")
     seed: int | None = Field(None, description="Random seed for reproducible sampling.")
     stop: list[str] = Field(default_factory=list, description="Stop when any of these strings appears.")
     json_schema: dict[str, Any] | None = Field(None, description="Constrain output to this JSON schema.")
+    grammar: str | None = Field(None, description="Constrain output to this GBNF grammar (llama.cpp's format).")
+    ignore_eos: bool = Field(False, description="Keep generating past end-of-generation tokens (up to max_tokens).")
+    min_tokens: int = Field(0, ge=0, description="Generate at least this many tokens before an end token may end.")
     logprobs: int | None = Field(None, ge=0, le=20, description="Return this many top log-probabilities per token.")
 
     @field_validator("stop")
@@ -60,7 +65,16 @@ class GenParams(BaseModel):
             raise InvalidParamsError(f"invalid parameter {param}: {err['msg']}", param=param) from None
 
     def cache_key(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """Fields added after answers were first cached drop out at their defaults, so the keys
+        of answers stored earlier stay valid."""
+        key = self.model_dump(mode="json")
+        for name in _LATER_FIELDS:
+            if key[name] == type(self).model_fields[name].default:
+                del key[name]
+        return key
+
+
+_LATER_FIELDS = ("frequency_penalty", "presence_penalty", "grammar", "ignore_eos", "min_tokens")
 
 
 @dataclass

@@ -52,7 +52,8 @@ class SeqBackend(Protocol):
     def is_eog(self, token: int) -> bool: ...
     def logits(self, i: int) -> np.ndarray: ...
     def new_sampler(self, *, temperature: float, top_k: int, top_p: float, min_p: float,
-                    repeat_penalty: float, seed: int | None, grammar: str | None = None) -> Any: ...
+                    repeat_penalty: float, seed: int | None, grammar: str | None = None,
+                    frequency_penalty: float = 0.0, presence_penalty: float = 0.0) -> Any: ...
     def sample(self, sampler: Any, i: int) -> int: ...
     def free_sampler(self, sampler: Any) -> None: ...
 
@@ -73,11 +74,12 @@ class SeqGen:
     def __init__(self, handle: SeqBackend, params: GenParams, n_prompt: int, max_new: int):
         self.h = handle
         self.params = params
-        grammar = schema_to_grammar(params.json_schema) if params.json_schema else None
+        grammar = params.grammar or (schema_to_grammar(params.json_schema) if params.json_schema else None)
         self.sampler = handle.new_sampler(temperature=params.temperature, top_k=params.top_k,
                                           top_p=params.top_p, min_p=params.min_p,
                                           repeat_penalty=params.repeat_penalty, seed=params.seed,
-                                          grammar=grammar)
+                                          grammar=grammar, frequency_penalty=params.frequency_penalty,
+                                          presence_penalty=params.presence_penalty)
         self.utf8 = Utf8Stream()
         self.stops = StopMatcher(params.stop)
         self.n_prompt = n_prompt
@@ -110,8 +112,14 @@ class SeqGen:
         if self.t_first is None:
             self.t_first = time.perf_counter()
         if self.h.is_eog(token):
-            self.finish_reason = "stop"
-            return self.stops.flush() + self._tail()
+            if not (self.params.ignore_eos or self.n_out < self.params.min_tokens):
+                self.finish_reason = "stop"
+                return self.stops.flush() + self._tail()
+            self.n_out += 1  # an end token that may not end: counted, never shown
+            if self.n_out >= self.max_new:
+                self.finish_reason = "length"
+                return self._tail()
+            return ""
         self.n_out += 1
         text, stopped = self.stops.feed(self.utf8.feed(self.h.piece(token)))
         if stopped:

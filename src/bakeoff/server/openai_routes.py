@@ -34,13 +34,14 @@ async def open_engine(request: Request, name: str) -> Engine:
     return await asyncio.to_thread(request.app.state.pool.open_engine, name)
 
 
-def gen_params(body: Sampling, max_tokens: int | None, *, json_schema: dict | None = None,
-               logprobs: int | None = None) -> GenParams:
+def gen_params(body: Sampling, max_tokens: int | None, *, logprobs: int | None = None) -> GenParams:
     if len(body.stops()) > 4:
         raise InvalidParamsError("at most 4 stop sequences are allowed", param="stop")
-    return GenParams.build(max_tokens=max_tokens, temperature=body.temperature, top_p=body.top_p,
-                           top_k=body.top_k, min_p=body.min_p, repeat_penalty=body.repeat_penalty,
-                           seed=body.seed, stop=body.stops(), json_schema=json_schema, logprobs=logprobs)
+    return GenParams.build(**{"temperature": body.temperature, "top_p": body.top_p, "top_k": body.top_k,
+                              "min_p": body.min_p, "repeat_penalty": body.repeat_penalty, "seed": body.seed,
+                              "stop": body.stops(), "frequency_penalty": body.frequency_penalty,
+                              "presence_penalty": body.presence_penalty, "logprobs": logprobs,
+                              **body.gen_kwargs(max_tokens)})
 
 
 def usage_dict(u: Usage | None, cached: int = 0) -> dict[str, Any]:
@@ -74,18 +75,6 @@ def list_models(request: Request) -> dict[str, Any]:
 
 
 # --- chat -----------------------------------------------------------------------------------------
-def chat_schema(body: ChatCompletionRequest) -> dict | None:
-    rf = body.response_format
-    if rf is None or rf.type == "text":
-        return None
-    if rf.type == "json_object":
-        return {"type": "object"}
-    if rf.json_schema is None:
-        raise InvalidParamsError("response_format.json_schema is required when type is json_schema",
-                                 param="response_format.json_schema")
-    return rf.json_schema.schema_ or {"type": "object"}
-
-
 def chat_logprobs(lps: list[TokenLogprob]) -> dict[str, Any]:
     def entry(tok: str, lp: float) -> dict[str, Any]:
         return {"token": tok, "logprob": lp, "bytes": list(tok.encode("utf-8"))}
@@ -100,8 +89,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         raise InvalidParamsError("top_logprobs needs logprobs=true", param="top_logprobs")
     engine = await open_engine(request, body.model)
     max_tokens = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens
-    params = gen_params(body, max_tokens, json_schema=chat_schema(body),
-                        logprobs=(body.top_logprobs or 0) if body.logprobs else None)
+    params = gen_params(body, max_tokens, logprobs=(body.top_logprobs or 0) if body.logprobs else None)
     messages = [Message(role="system" if m.role == "developer" else m.role, content=m.text())
                 for m in body.messages]
     it = await start_stream(engine.chat, messages, params)
