@@ -24,6 +24,7 @@ from ..errors import InvalidParamsError, UnsupportedError
 from .async_stream import aiter_chunks, start_stream
 from .errors import classify
 from .openai_schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, Sampling
+from .tools import ToolStream, plan_for
 
 router = APIRouter()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -90,18 +91,25 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     engine = await open_engine(request, body.model)
     max_tokens = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens
     params = gen_params(body, max_tokens, logprobs=(body.top_logprobs or 0) if body.logprobs else None)
-    messages = [Message(role="system" if m.role == "developer" else m.role, content=m.text())
-                for m in body.messages]
+    plan = plan_for(body)  # tools offered or tool history: rendered and parsed by server/tools.py
+    if plan is not None:
+        messages, params = plan.messages, plan.apply(params)
+    else:
+        messages = [Message(role="system" if m.role == "developer" else m.role, content=m.text())
+                    for m in body.messages]
     it = await start_stream(engine.chat, messages, params)
     meta = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": engine.ref.name}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(chat_sse(request, it, meta, include_usage, body.logprobs),
+        return StreamingResponse(chat_sse(request, it, meta, include_usage, body.logprobs,
+                                          ToolStream(plan) if plan else None),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
     parts, lps, last = await collect_async(it)
     record(request, engine.ref.name, last)
-    choice = {"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
-              "logprobs": chat_logprobs(lps) if body.logprobs else None, "finish_reason": last.finish_reason}
+    message, finish = (plan.message("".join(parts), last.finish_reason) if plan else
+                       ({"role": "assistant", "content": "".join(parts)}, last.finish_reason))
+    choice = {"index": 0, "message": message,
+              "logprobs": chat_logprobs(lps) if body.logprobs else None, "finish_reason": finish}
     return {**meta, "object": "chat.completion", "choices": [choice],
             "usage": usage_dict(last.usage, cached_of(last))}
 
@@ -120,7 +128,7 @@ def sse(obj: Any) -> str:
 
 
 async def chat_sse(request: Request, it: Iterator[Chunk], meta: dict, include_usage: bool,
-                   want_lps: bool) -> AsyncIterator[str]:
+                   want_lps: bool, tools: ToolStream | None = None) -> AsyncIterator[str]:
     head = {**meta, "object": "chat.completion.chunk"}
 
     def chunk(delta: dict, finish: str | None = None, lps: list | None = None) -> str:
@@ -133,9 +141,14 @@ async def chat_sse(request: Request, it: Iterator[Chunk], meta: dict, include_us
         async for c in aiter_chunks(it):
             if c.finish_reason is not None:
                 record(request, meta["model"], c)
-                yield chunk({}, c.finish_reason)
+                for delta in tools.close() if tools else []:
+                    yield chunk(delta)
+                yield chunk({}, tools.finish_reason(c.finish_reason) if tools else c.finish_reason)
                 if include_usage:
                     yield sse({**head, "choices": [], "usage": usage_dict(c.usage, cached_of(c))})
+            elif tools is not None:
+                for delta in tools.feed(c.text):
+                    yield chunk(delta)
             elif c.text or c.logprobs:
                 yield chunk({"content": c.text}, None, c.logprobs)
     except Exception as exc:  # noqa: BLE001 - headers are sent; report in-band, as OpenAI does

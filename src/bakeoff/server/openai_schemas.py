@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .extensions import Extensions
+from .tools import ToolCallIn, ToolChoice, ToolDef
 
 TokenIds = list[int]
 
@@ -52,9 +53,11 @@ class ContentPart(Strict):
 
 
 class ChatMessageIn(Strict):
-    role: Literal["system", "developer", "user", "assistant"] = Field(..., description="Author of the message.")
-    content: str | list[ContentPart] | None = Field(..., description="Text, or a list of text parts.")
+    role: Literal["system", "developer", "user", "assistant", "tool"] = Field(..., description="Author of the message.")
+    content: str | list[ContentPart] | None = Field(None, description="Text, or a list of text parts.")
     name: str | None = Field(None, description="Participant name (ignored).")
+    tool_calls: list[ToolCallIn] | None = Field(None, description="An assistant turn's function calls.")
+    tool_call_id: str | None = Field(None, description="A tool turn: the call it answers.")
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -66,6 +69,9 @@ class ChatCompletionRequest(Sampling):
     messages: list[ChatMessageIn] = Field(..., min_length=1, description="The conversation so far.")
     max_completion_tokens: int | None = Field(None, ge=0, description="Alias of max_tokens.")
     logprobs: bool = Field(False, description="Return log-probabilities of the output tokens.")
+    tools: list[ToolDef] | None = Field(None, description="Functions the model may call.")
+    tool_choice: ToolChoice | None = Field(None, description="none, auto, required, or a named function.")
+    parallel_tool_calls: bool = Field(True, description="Allow several calls in one answer.")
     top_logprobs: int | None = Field(None, ge=0, le=20,
                                      description="Most likely alternatives per token (needs logprobs).")
 
