@@ -7,6 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from ..engines.toolcalls import describe_format
 from ..errors import ModelFileError
 from ..estimates import human_bytes
 from ..models import fit
@@ -82,7 +83,8 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     info = read_gguf_info(ref.path)
     est = fit.estimate(info, n_ctx)
     if as_json:
-        print_json({"model": ref.to_dict(), "gguf": info.to_dict(), "memory": est.to_dict()})
+        print_json({"model": ref.to_dict(), "gguf": info.to_dict(), "memory": est.to_dict(),
+                    "tool_calls": describe_format(info.chat_template)})
         return
     t = Table(show_header=False, title=ref.name)
     for k, v in [("path", info.path), ("aliases", ", ".join(ref.aliases) or "-"),
@@ -103,6 +105,8 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     console.print(m)
     console.print("[bold]chat template[/bold]")
     console.print(info.chat_template or "(none: plain 'User:/Assistant:' prompts are used)", markup=False)
+    console.print(f"[bold]tool calls[/bold] (bakeoff serve): {describe_format(info.chat_template)}",
+                  soft_wrap=True, highlight=False)
     console.print("[bold]metadata[/bold]")
     for k, v in sorted(info.metadata.items()):
         if k != "tokenizer.chat_template":

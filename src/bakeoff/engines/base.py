@@ -279,6 +279,17 @@ class Engine(ABC):
         """The token llama.cpp's perplexity tool puts first in every chunk (None: none)."""
         return None
 
+    def tool_template(self) -> str | None:
+        """The model's chat template when it renders OpenAI `tools` itself; None (the default):
+        callers render tools in the generic format (engines/toolcalls.py) and call `chat`."""
+        return None
+
+    def chat_tools(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                   params: GenParams) -> Iterator[Chunk]:
+        """Chat through the tool-aware template: OpenAI-shaped messages (tool_calls, role tool)."""
+        raise UnsupportedError(f"{self.ref.name} has no tool-aware chat template",
+                               "render the tools with engines.toolcalls.render_generic and call chat")
+
     def info(self) -> dict[str, Any]:
         """Settings the numbers were measured under (engine version, threads, context, ...)."""
         return {"engine": type(self).__name__, "n_ctx": self.n_ctx}

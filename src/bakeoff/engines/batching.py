@@ -56,6 +56,13 @@ class BatchedEngine(TokenEngine):
     def chat_stops(self) -> list[str]:
         return self.inner.chat_stops()
 
+    def tool_template(self) -> str | None:
+        return self.inner.tool_template()
+
+    def chat_tools(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                   params: GenParams) -> Iterator[Chunk]:
+        return self.generate_tokens(self.inner.chat_tokens(messages, tools), params)
+
     def generate_tokens(self, tokens: list[int], params: GenParams,
                         prompt_logprobs: int | None = None) -> ChunkStream:
         """Queue a request (raising BusyError/ContextOverflowError now, before any chunk)."""

@@ -26,6 +26,7 @@ from .logits import window_logprobs as logits_over_window
 from .loglik import LogLikScorer, Pair, score_pairs, split_pair
 from .options import LoadOptions, LoadPlan
 from .text import StopMatcher, Utf8Stream
+from .toolcalls import template_supports_tools
 
 # A batched model's KV cache is split into one stream per sequence (each request gets its full
 # context to itself, attention scans only its own cells, and a long request cannot evict or starve
@@ -213,9 +214,18 @@ class LlamaCppEngine(TokenEngine):
         return {"engine": engine_version(), "n_ctx": self.n_ctx, "threads": self.h.n_threads,
                 "quantization": self.gguf.quantization, "architecture": self.gguf.architecture}
 
-    def format_chat(self, messages: list[Message]) -> str:
+    def tool_template(self) -> str | None:
         template = self.gguf.chat_template or self.h.chat_template()
-        msgs = [m.model_dump() for m in messages]
+        return template if template_supports_tools(template) else None
+
+    def chat_tools(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                   params: GenParams) -> Iterator[Chunk]:
+        return self.generate_tokens(self.chat_tokens(messages, tools), params)
+
+    def format_chat(self, messages: list[Message] | list[dict[str, Any]],
+                    tools: list[dict[str, Any]] | None = None) -> str:
+        template = self.gguf.chat_template or self.h.chat_template()
+        msgs = [m if isinstance(m, dict) else m.model_dump() for m in messages]
         if not template:
             lines = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
             return "\n".join(lines) + "\nAssistant:"
@@ -224,10 +234,11 @@ class LlamaCppEngine(TokenEngine):
 
             self._formatter = Jinja2ChatFormatter(template, eos_token=self.h.special_text(self.h.eos),
                                                   bos_token=self.h.special_text(self.h.bos))
-        return self._formatter(messages=msgs).prompt
+        return self._formatter(messages=msgs, tools=tools).prompt
 
-    def chat_tokens(self, messages: list[Message]) -> list[int]:
-        text = self.format_chat(messages)
+    def chat_tokens(self, messages: list[Message] | list[dict[str, Any]],
+                    tools: list[dict[str, Any]] | None = None) -> list[int]:
+        text = self.format_chat(messages, tools)
         bos_text = self.h.special_text(self.h.bos)
         has_bos = bool(bos_text) and text.startswith(bos_text)
         return self.h.tokenize(text, add_special=not has_bos)

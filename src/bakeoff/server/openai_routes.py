@@ -91,13 +91,13 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     engine = await open_engine(request, body.model)
     max_tokens = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens
     params = gen_params(body, max_tokens, logprobs=(body.top_logprobs or 0) if body.logprobs else None)
-    plan = plan_for(body)  # tools offered or tool history: rendered and parsed by server/tools.py
+    plan = plan_for(body, engine)  # tools offered or tool history: rendered and parsed by server/tools.py
     if plan is not None:
-        messages, params = plan.messages, plan.apply(params)
+        fn, args = plan.request(engine, params)
     else:
-        messages = [Message(role="system" if m.role == "developer" else m.role, content=m.text())
-                    for m in body.messages]
-    it = await start_stream(engine.chat, messages, params)
+        fn, args = engine.chat, ([Message(role="system" if m.role == "developer" else m.role, content=m.text())
+                                  for m in body.messages], params)
+    it = await start_stream(fn, *args)
     meta = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": engine.ref.name}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -1,8 +1,9 @@
 """OpenAI tools on /v1/chat/completions: request shapes, checks, rendering, answers and streams.
 
-The routes call three hooks: `plan_for(body)` (None when the request has no tools and no tool
-history: the plain path is untouched), `ToolPlan.message(text, finish)` for a whole answer, and
-`ToolStream` for a streamed one. Prompt format, parsing and the forcing grammar are the engine
+The routes call four hooks: `plan_for(body, engine)` (None when the request has no tools and no
+tool history: the plain path is untouched), `ToolPlan.request` (which engine call renders the
+conversation: the model's own template when it renders tools, else the generic format),
+`ToolPlan.message(text, finish)` for a whole answer, and `ToolStream` for a streamed one. Prompt format, parsing and the forcing grammar are the engine
 layer's (engines/toolcalls.py): the same on every engine.
 
 Streaming: content streams as it comes; a tool call is held until it is complete (so only calls
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..engines.base import GenParams, Message
 from ..engines.toolcalls import (CLOSE, OPEN, Tool, ToolCall, Turn, call_grammar, parse_calls,
-                                 render_generic)
+                                 render_generic, template_messages)
 from ..errors import InvalidParamsError
 
 FRAGMENT = 16   # characters of arguments per streamed delta
@@ -67,9 +68,10 @@ ToolChoice = Literal["none", "auto", "required"] | NamedChoice
 class ToolPlan:
     """What one request asks of tools: the rendered messages, the forced call, the parser's names."""
 
-    def __init__(self, turns: list[Turn], tools: list[Tool], choice: Any, parallel: bool):
+    def __init__(self, turns: list[Turn], tools: list[Tool], choice: Any, parallel: bool,
+                 native: bool = False):
         self.tools = tools if choice != "none" else []
-        self.parallel = parallel
+        self.parallel, self.native, self.turns = parallel, native, turns
         self.forced = (choice.function.name if isinstance(choice, NamedChoice)
                        else "*" if choice == "required" else None)
         offered = [t for t in self.tools if self.forced in (None, "*", t.name)]
@@ -78,6 +80,15 @@ class ToolPlan:
         # token limit (parallel_tool_calls allows several calls; it does not ask for them).
         self.grammar = call_grammar(offered, False, _schema_to_grammar) if self.forced and offered else None
         self.names = {t.name for t in self.tools}
+
+    def request(self, engine: Any, params: GenParams) -> tuple[Any, tuple]:
+        """(engine method, its arguments): through the model's tool-aware template when it has
+        one, else the generic format through plain chat."""
+        params = self.apply(params)
+        if self.native:
+            specs = [t.spec() for t in self.tools] or None
+            return engine.chat_tools, (template_messages(self.turns), specs, params)
+        return engine.chat, (self.messages, params)
 
     def apply(self, params: GenParams) -> GenParams:
         update: dict[str, Any] = {}
@@ -143,7 +154,7 @@ def _turns(messages: list[Any]) -> list[Turn]:
     return out
 
 
-def plan_for(body: Any) -> ToolPlan | None:
+def plan_for(body: Any, engine: Any) -> ToolPlan | None:
     """The request's tool plan, or None when it neither offers tools nor carries tool history."""
     history = any(m.role == "tool" or m.tool_calls for m in body.messages)
     if body.tools is None and body.tool_choice is None and not history:
@@ -156,7 +167,8 @@ def plan_for(body: Any) -> ToolPlan | None:
         raise InvalidParamsError(f"tool_choice names {choice.function.name!r}, which is not among the tools "
                                  f"({', '.join(t.name for t in tools)})", param="tool_choice")
     try:
-        return ToolPlan(_turns(body.messages), tools, choice, body.parallel_tool_calls)
+        return ToolPlan(_turns(body.messages), tools, choice, body.parallel_tool_calls,
+                        native=engine.tool_template() is not None)
     except InvalidParamsError as exc:  # the grammar converter refused a schema: say whose
         names = ", ".join(t.name for t in tools)
         raise InvalidParamsError(f"tools ({names}): {exc.message}", param="tools") from None
