@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 
 from bakeoff.engines.toolcalls import Tool, ToolCall, Turn, parse_calls, render_generic, template_supports_tools
-from bakeoff.server.tools import NamedChoice, ToolPlan, ToolStream
+from bakeoff.engines.toolcalls import ToolPlan
+from bakeoff.server.tools import ToolStream
 
 TOOLS = [Tool("get_weather", "Weather", {"type": "object", "properties": {"city": {"type": "string"}}}),
          Tool("get_time", "Time", {"type": "object"})]
 
 
 def plan(choice="auto", parallel=True) -> ToolPlan:
-    return ToolPlan([Turn("user", "hi")], TOOLS, choice, parallel)
+    forced = {"auto": None, "none": None, "required": "*"}.get(choice, choice)
+    return ToolPlan([Turn("user", "hi")], TOOLS if choice != "none" else [], forced, parallel)
 
 
 def test_parse_forms() -> None:
@@ -76,7 +78,6 @@ def test_stream_edge_cases() -> None:
 
 
 def test_named_choice_builds_a_grammar_for_that_function_only() -> None:
-    named = NamedChoice.model_validate({"type": "function", "function": {"name": "get_time"}})
-    p = plan(named)
+    p = plan("get_time")
     assert p.grammar is not None and "get_time" in p.grammar and "get_weather" not in p.grammar
     assert "Call the function get_time now." in p.messages[0].content

@@ -43,7 +43,9 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
                                                            if s.get("speed") else "speed not measured"),
                   title_justify="left")
     benchmarks = benchmark_columns(rows)
+    tools = any(r.get("tool_calls") for r in rows)
     for col in ("rank", "model", "pass rate ± SE (n)", "mean score ± SE", "$ per passing case",
+                *(["valid tool calls ± SE (n)"] if tools else []),
                 *(h for _, h in benchmarks), "TTFT ms", "output tok/s", "prompt tok/s", "$/1M blended 3:1",
                 "peak RSS (+model)", "status"):
         table.add_column(col, overflow="fold")
@@ -52,7 +54,7 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
         status = r["status"] if not r["error"] else f"failed: {r['error']}"
         bench = [text["benchmarks"][t] for t, _ in benchmarks]
         table.add_row(str(r["rank"]), r["model"], text["pass_rate"], text["mean_score"], text["cost_per_pass"],
-                      *bench, text["ttft_ms"],
+                      *([text["tool_calls"]] if tools else []), *bench, text["ttft_ms"],
                       text["output_tps"], text["prompt_tps"], text["cost_blended"], text["peak_rss"], status)
     return table
 

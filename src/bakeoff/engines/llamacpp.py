@@ -6,7 +6,6 @@ earlier turns, a suite's shared system prompt) are reused rather than evaluated 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -15,12 +14,13 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from ..errors import ContextOverflowError, InvalidParamsError, ModelFileError, UnsupportedError
+from ..errors import ContextOverflowError, ModelFileError, UnsupportedError
 from ..models.fit import kv_cache_bytes
 from ..models.gguf_info import read_gguf_info
 from ..models.ref import ModelRef
 from ..settings import Settings, get_settings
 from .base import Chunk, GenParams, LogLik, LogLikRequest, Message, Timings, TokenEngine, TokenLogprob, Usage
+from .grammar import schema_to_grammar
 from .llama_lowlevel import LlamaHandle, engine_version
 from .logits import window_logprobs as logits_over_window
 from .loglik import LogLikScorer, Pair, score_pairs, split_pair
@@ -35,15 +35,6 @@ from .toolcalls import template_supports_tools
 # 2 cores: the split cache decodes about 10% more tokens/s in process (llama-batched-bench: 230 vs
 # 206 tok/s).
 SPLIT_KV_BYTES = 1 << 30
-
-
-def schema_to_grammar(schema: dict[str, Any]) -> str:
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    try:
-        return json_schema_to_gbnf(json.dumps(schema))
-    except Exception as exc:  # noqa: BLE001 - the converter raises bare exceptions on bad schemas
-        raise InvalidParamsError(f"unsupported JSON schema: {exc}", param="json_schema") from None
 
 
 class SeqBackend(Protocol):

@@ -23,7 +23,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Message
+from ..errors import InvalidParamsError
+from .base import GenParams, Message
+from .grammar import schema_to_grammar
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
 GENERIC_FORMAT = ("generic: tools listed as JSON in the system message, calls written as "
@@ -56,6 +58,44 @@ class Turn:
     content: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ToolSpecError(InvalidParamsError):
+    """A tool spec that cannot be used; `index` and `path` say where (path inside tools[index])."""
+
+    def __init__(self, message: str, index: int, path: tuple = ()):
+        where = f"tools[{index}]" + "".join(f".{p}" for p in path)
+        super().__init__(message, param=where)
+        self.index, self.path = index, path
+
+
+def parse_tools(specs: list[dict[str, Any]]) -> list[Tool]:
+    """OpenAI tool specs ({type: function, function: {name, description, parameters}}) as Tools,
+    checked: names valid and unique, parameters a valid JSON schema. Errors name the tool."""
+    import jsonschema
+
+    tools: list[Tool] = []
+    for i, spec in enumerate(specs):
+        fn = spec.get("function") if isinstance(spec, dict) else None
+        name = fn.get("name") if isinstance(fn, dict) else None
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ToolSpecError(f"tools[{i}]: a tool is {{type: function, function: {{name, description, "
+                                "parameters}}}} with a name of letters, digits, _ or - (up to 64)", i)
+        if name in {t.name for t in tools}:
+            raise ToolSpecError(f"tools[{i}]: a second function named {name!r}", i, ("function", "name"))
+        params = fn.get("parameters")
+        params = {"type": "object", "properties": {}} if params is None else params
+        try:
+            jsonschema.validators.validator_for(params).check_schema(params)
+        except jsonschema.SchemaError as exc:
+            where = "/".join(map(str, exc.path)) or "(root)"
+            raise ToolSpecError(f"tools[{i}] ({name}): invalid JSON schema at {where}: {exc.message}", i,
+                                ("function", "parameters", *exc.path)) from None
+        tools.append(Tool(name, str(fn.get("description") or ""), params))
+    return tools
 
 
 def template_supports_tools(template: str | None) -> bool:
@@ -187,7 +227,7 @@ def envelope_schema(tool: Tool) -> dict[str, Any]:
             "required": ["name", "arguments"], "additionalProperties": False}
 
 
-def call_grammar(tools: list[Tool], parallel: bool, schema_to_grammar: Any) -> str:
+def call_grammar(tools: list[Tool], parallel: bool) -> str:
     """GBNF for one call (or several, one per line) to one of `tools`, arguments per its schema."""
     schema = {"anyOf": [envelope_schema(t) for t in tools]} if len(tools) > 1 else envelope_schema(tools[0])
     body = schema_to_grammar(schema)
@@ -195,3 +235,51 @@ def call_grammar(tools: list[Tool], parallel: bool, schema_to_grammar: Any) -> s
     one = f'"{OPEN}" call "{CLOSE}"'
     root = f"root ::= {one}" + (f' ("\\n" {one})*' if parallel else "")
     return root + "\n" + body
+
+
+# --- one chat with tools -------------------------------------------------------------------------
+
+class ToolPlan:
+    """What one chat asks of tools: how to render it, the forcing grammar, and how to read answers.
+
+    `forced`: None (the model may call), "*" (it must call one of the tools) or a function name.
+    `native`: the engine's chat template renders tools (Engine.tool_template), else the generic
+    format goes through plain chat.
+    """
+
+    def __init__(self, turns: list[Turn], tools: list[Tool], forced: str | None, parallel: bool,
+                 native: bool = False):
+        self.turns, self.tools, self.forced = turns, tools, forced
+        self.parallel, self.native = parallel, native
+        self.names = {t.name for t in tools}
+        offered = [t for t in tools if forced in (None, "*", t.name)]
+        self.messages: list[Message] = render_generic(turns, tools, forced)
+        # A forced answer is one call: small models given room for more repeat the first until the
+        # token limit (parallel calls are allowed, never required).
+        self.grammar = call_grammar(offered, False) if forced and offered else None
+
+    def apply(self, params: GenParams) -> GenParams:
+        update: dict[str, Any] = {}
+        if self.grammar:
+            if params.json_schema or params.grammar:
+                raise InvalidParamsError("a forced tool call cannot be combined with response_format or "
+                                         "another output constraint", param="tool_choice")
+            update["grammar"] = self.grammar
+        elif self.tools and not self.parallel:
+            update["stop"] = [*params.stop, CLOSE]  # one call, then stop
+        return params.model_copy(update=update) if update else params
+
+    def request(self, engine: Any, params: GenParams) -> tuple[Any, tuple]:
+        """(engine method, its arguments) that start this chat."""
+        params = self.apply(params)
+        if self.native:
+            specs = [t.spec() for t in self.tools] or None
+            return engine.chat_tools, (template_messages(self.turns), specs, params)
+        return engine.chat, (self.messages, params)
+
+    def calls(self, text: str) -> tuple[str, list[ToolCall]]:
+        """(content, calls) of an answer; with parallel calls off, only the first call counts."""
+        if not self.tools:
+            return text, []
+        content, calls = parse_calls(text, self.names)
+        return content, calls if self.parallel else calls[:1]

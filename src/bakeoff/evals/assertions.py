@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import rubric  # noqa: F401 - registers llm-rubric
+from . import rubric, tool_checks  # noqa: F401 - register llm-rubric, tool-call and no-tool-call
 from .pyscript import load_python_function
 from .registry import REGISTRY, Check, Context, Outcome, evaluate, known_types, register, split_type
 from .similarity import levenshtein_ratio, rouge_l

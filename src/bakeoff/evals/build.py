@@ -6,6 +6,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from ..engines.toolcalls import Tool, ToolSpecError, parse_tools
 from ..errors import InvalidParamsError
 from . import assertions as A
 from .cases import Case, Loc, Located, build_params, missing_vars, read_case_file, render, render_known
@@ -65,11 +66,29 @@ def build_case(suite: SuiteSpec, case: CaseSpec, index: int, where: Located, pat
     if not asserts:
         raise where.error(path, "the case has no assertions", "add assert: [{type: ..., value: ...}]")
     line = where.locs.get(path) if where.locs else where.line
+    tools, forced = _case_tools(suite, case, where, path)
     return Case(id=case.id or f"case-{index + 1}", system=render(system, values) if system else None,
                 prompt=render(template, values), vars=values, asserts=asserts,
                 threshold=case.threshold if case.threshold is not None else suite.defaults.threshold,
                 params=_case_params(suite, case, where, path, suite_where), source=f"{where.file}:{line}",
-                examples=[(e.user, e.assistant) for e in suite.examples])
+                examples=[(e.user, e.assistant) for e in suite.examples], tools=tools, forced=forced)
+
+
+def _case_tools(suite: SuiteSpec, case: CaseSpec, where: Located, path: Loc) -> tuple[list[Tool], str | None]:
+    """The functions a case offers (its own, else the suite's) and whether a call is forced."""
+    specs = case.tools if case.tools is not None else suite.tools
+    where_tools = (*path, "tools") if case.tools is not None else ("tools",)
+    try:
+        tools = parse_tools(specs)
+    except ToolSpecError as exc:
+        raise where.error((*where_tools, exc.index, *exc.path), exc.message) from None
+    choice = case.tool_choice or suite.tool_choice or "auto"
+    if choice == "none":
+        return [], None
+    if choice not in ("auto", "required") and choice not in {t.name for t in tools}:
+        raise where.error((*path, "tool_choice"), f"tool_choice {choice!r} is not auto, required, none or "
+                          f"an offered function ({', '.join(t.name for t in tools) or 'none offered'})")
+    return tools, None if choice == "auto" else "*" if choice == "required" else choice
 
 
 def dataset_cases(suite: SuiteSpec, ds: DatasetSpec, where: Located,

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..engines.base import GenParams, Message
+from ..engines.toolcalls import Tool
 from ..errors import SuiteError
 from .assertions import REGISTRY, split_type
 from .schema import CaseSpec
@@ -39,6 +40,8 @@ class Case:
     source: str                      # "file:line" where the case is written
     examples: list[tuple[str, str]] = field(default_factory=list)  # few-shot (user, assistant)
     scoring: str = "bakeoff"         # how assertions combine: "bakeoff" or "promptfoo" (evals.grade)
+    tools: list[Tool] = field(default_factory=list)   # functions offered to the model
+    forced: str | None = None        # a call is required: "*" (any offered function) or its name
 
     def messages(self) -> list[Message]:
         msgs = [Message(role="system", content=self.system)] if self.system else []

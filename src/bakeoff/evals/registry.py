@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engines.toolcalls import Tool
+
 
 @dataclass
 class Outcome:
@@ -32,6 +34,7 @@ class Context:
     cost_usd: float = 0.0
     judge: Callable[[str], str] | None = None   # prompt -> judge reply text
     finish_reason: str | None = None
+    tools: list[Tool] = field(default_factory=list)   # functions the case offered
 
 
 Check = Callable[[str, dict[str, Any], Context], Outcome]

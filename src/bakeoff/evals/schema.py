@@ -7,6 +7,8 @@ system: "You are terse."                    # optional
 examples: [{user: "2+2?", assistant: "4"}]  # optional few-shot turns before every case
 params: {max_tokens: 48, temperature: 0}    # GenParams for every case (a case may override)
 judge: smollm2-135m                         # model that grades llm-rubric assertions
+tools: [{type: function, function: {name: get_weather, parameters: {...}}}]  # offered to cases
+tool_choice: auto                           # or required, none, a function name (case may override)
 defaults: {assert: [...], vars: {...}, threshold: 1.0}
 cases:
   - id: capital-fr
@@ -47,6 +49,8 @@ class CaseSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     threshold: float | None = Field(None, ge=0.0, le=1.0,
                                     description="Weighted pass score needed (default 1: all pass).")
+    tools: list[dict[str, Any]] | None = Field(None, description="Functions offered (OpenAI tool specs).")
+    tool_choice: str | None = Field(None, description="auto (default), required, none, or a function name.")
 
 
 class Defaults(BaseModel):
@@ -99,6 +103,8 @@ class SuiteSpec(BaseModel):
     examples: list[Example] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
     judge: str | None = None
+    tools: list[dict[str, Any]] = Field(default_factory=list, description="Functions offered to every case.")
+    tool_choice: str | None = Field(None, description="auto (default), required, none, or a function name.")
     defaults: Defaults = Field(default_factory=Defaults)
     cases: list[CaseSpec] = Field(default_factory=list)
     cases_from: list[str] | str = Field(default_factory=list)

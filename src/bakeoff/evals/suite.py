@@ -56,6 +56,7 @@ class Suite:
         """Identity of what runs (prompts, params, assertions): a rerun resumes only the same suite."""
         payload = [[c.id, c.system, c.examples, c.prompt, c.params.cache_key(), c.threshold,
                     [{k: v for k, v in a.items() if not k.startswith("_")} for a in c.asserts]]
+                   + ([[t.spec() for t in c.tools], c.forced] if c.tools else [])
                    for c in self.cases]
         payload.append([b.model_dump() for b in self.benchmarks])
         if self.contestants or any(c.scoring != "bakeoff" for c in self.cases):  # older suites keep their hash

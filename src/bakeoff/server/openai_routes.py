@@ -25,6 +25,7 @@ from .async_stream import aiter_chunks, start_stream
 from .errors import classify
 from .openai_schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, Sampling
 from .tools import ToolStream, plan_for
+from .tools import message as tool_message
 
 router = APIRouter()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -106,7 +107,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
                                  media_type="text/event-stream", headers=SSE_HEADERS)
     parts, lps, last = await collect_async(it)
     record(request, engine.ref.name, last)
-    message, finish = (plan.message("".join(parts), last.finish_reason) if plan else
+    message, finish = (tool_message(plan, "".join(parts), last.finish_reason) if plan else
                        ({"role": "assistant", "content": "".join(parts)}, last.finish_reason))
     choice = {"index": 0, "message": message,
               "logprobs": chat_logprobs(lps) if body.logprobs else None, "finish_reason": finish}

@@ -3,7 +3,7 @@
 The routes call four hooks: `plan_for(body, engine)` (None when the request has no tools and no
 tool history: the plain path is untouched), `ToolPlan.request` (which engine call renders the
 conversation: the model's own template when it renders tools, else the generic format),
-`ToolPlan.message(text, finish)` for a whole answer, and `ToolStream` for a streamed one. Prompt format, parsing and the forcing grammar are the engine
+`message(plan, text, finish)` for a whole answer, and `ToolStream` for a streamed one. Prompt format, parsing and the forcing grammar are the engine
 layer's (engines/toolcalls.py): the same on every engine.
 
 Streaming: content streams as it comes; a tool call is held until it is complete (so only calls
@@ -15,12 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..engines.base import GenParams, Message
-from ..engines.toolcalls import (CLOSE, OPEN, Tool, ToolCall, Turn, call_grammar, parse_calls,
-                                 render_generic, template_messages)
+from ..engines.toolcalls import CLOSE, OPEN, ToolCall, ToolPlan, Turn, parse_calls, parse_tools
 from ..errors import InvalidParamsError
 
 FRAGMENT = 16   # characters of arguments per streamed delta
@@ -65,84 +62,17 @@ class ToolCallIn(Strict):
 ToolChoice = Literal["none", "auto", "required"] | NamedChoice
 
 
-class ToolPlan:
-    """What one request asks of tools: the rendered messages, the forced call, the parser's names."""
-
-    def __init__(self, turns: list[Turn], tools: list[Tool], choice: Any, parallel: bool,
-                 native: bool = False):
-        self.tools = tools if choice != "none" else []
-        self.parallel, self.native, self.turns = parallel, native, turns
-        self.forced = (choice.function.name if isinstance(choice, NamedChoice)
-                       else "*" if choice == "required" else None)
-        offered = [t for t in self.tools if self.forced in (None, "*", t.name)]
-        self.messages: list[Message] = render_generic(turns, self.tools, self.forced)
-        # A forced answer is one call: small models given room for more repeat the first until the
-        # token limit (parallel_tool_calls allows several calls; it does not ask for them).
-        self.grammar = call_grammar(offered, False, _schema_to_grammar) if self.forced and offered else None
-        self.names = {t.name for t in self.tools}
-
-    def request(self, engine: Any, params: GenParams) -> tuple[Any, tuple]:
-        """(engine method, its arguments): through the model's tool-aware template when it has
-        one, else the generic format through plain chat."""
-        params = self.apply(params)
-        if self.native:
-            specs = [t.spec() for t in self.tools] or None
-            return engine.chat_tools, (template_messages(self.turns), specs, params)
-        return engine.chat, (self.messages, params)
-
-    def apply(self, params: GenParams) -> GenParams:
-        update: dict[str, Any] = {}
-        if self.grammar:
-            if params.json_schema or params.grammar:
-                raise InvalidParamsError("a forced tool call cannot be combined with response_format or "
-                                         "another output constraint", param="tool_choice")
-            update["grammar"] = self.grammar
-        elif self.tools and not self.parallel:
-            update["stop"] = [*params.stop, CLOSE]  # one call, then stop
-        return params.model_copy(update=update) if update else params
-
-    def calls(self, text: str) -> tuple[str, list[ToolCall]]:
-        if not self.tools:
-            return text, []
-        content, calls = parse_calls(text, self.names)
-        return content, calls if self.parallel else calls[:1]
-
-    def message(self, text: str, finish: str | None) -> tuple[dict[str, Any], str | None]:
-        """The assistant message for a whole answer, and its finish_reason."""
-        content, calls = self.calls(text)
-        if not calls:
-            return {"role": "assistant", "content": text}, finish
-        return {"role": "assistant", "content": content or None,
-                "tool_calls": [call_dict(c) for c in calls]}, "tool_calls"
+def message(plan: ToolPlan, text: str, finish: str | None) -> tuple[dict[str, Any], str | None]:
+    """The assistant message for a whole answer, and its finish_reason."""
+    content, calls = plan.calls(text)
+    if not calls:
+        return {"role": "assistant", "content": text}, finish
+    return {"role": "assistant", "content": content or None,
+            "tool_calls": [call_dict(c) for c in calls]}, "tool_calls"
 
 
 def call_dict(c: ToolCall) -> dict[str, Any]:
     return {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-
-
-def _schema_to_grammar(schema: dict[str, Any]) -> str:
-    from ..engines.llamacpp import schema_to_grammar
-
-    return schema_to_grammar(schema)
-
-
-def _tools(defs: list[ToolDef]) -> list[Tool]:
-    """Tools after the checks: unique names, valid JSON schemas (400s naming the tool)."""
-    tools, seen = [], set()
-    for i, d in enumerate(defs):
-        fn = d.function
-        if fn.name in seen:
-            raise InvalidParamsError(f"tools[{i}]: a second function named {fn.name!r}", param=f"tools[{i}]")
-        seen.add(fn.name)
-        params = fn.parameters if fn.parameters is not None else {"type": "object", "properties": {}}
-        try:
-            jsonschema.validators.validator_for(params).check_schema(params)
-        except jsonschema.SchemaError as exc:
-            where = "/".join(map(str, exc.path)) or "(root)"
-            raise InvalidParamsError(f"tools[{i}] ({fn.name}): invalid JSON schema at {where}: {exc.message}",
-                                     param=f"tools[{i}].function.parameters") from None
-        tools.append(Tool(fn.name, fn.description or "", params))
-    return tools
 
 
 def _turns(messages: list[Any]) -> list[Turn]:
@@ -161,14 +91,15 @@ def plan_for(body: Any, engine: Any) -> ToolPlan | None:
         return None
     if body.tool_choice is not None and not body.tools:
         raise InvalidParamsError("tool_choice needs tools", param="tool_choice")
-    tools = _tools(body.tools or [])
+    tools = parse_tools([d.model_dump(exclude_none=True) for d in body.tools or []])
     choice = body.tool_choice or "auto"
     if isinstance(choice, NamedChoice) and choice.function.name not in {t.name for t in tools}:
         raise InvalidParamsError(f"tool_choice names {choice.function.name!r}, which is not among the tools "
                                  f"({', '.join(t.name for t in tools)})", param="tool_choice")
     try:
-        return ToolPlan(_turns(body.messages), tools, choice, body.parallel_tool_calls,
-                        native=engine.tool_template() is not None)
+        forced = choice.function.name if isinstance(choice, NamedChoice) else "*" if choice == "required" else None
+        return ToolPlan(_turns(body.messages), tools if choice != "none" else [], forced,
+                        body.parallel_tool_calls, native=engine.tool_template() is not None)
     except InvalidParamsError as exc:  # the grammar converter refused a schema: say whose
         names = ", ".join(t.name for t in tools)
         raise InvalidParamsError(f"tools ({names}): {exc.message}", param="tools") from None
