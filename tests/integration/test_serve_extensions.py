@@ -9,9 +9,9 @@ import httpx
 import jsonschema
 import openai
 import pytest
-from serve_helpers import running
 
 from bakeoff.settings import Settings
+from serve_helpers import running
 
 MODEL = "smollm2-135m"
 PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},

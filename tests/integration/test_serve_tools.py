@@ -8,9 +8,9 @@ import json
 import jsonschema
 import openai
 import pytest
-from serve_helpers import running
 
 from bakeoff.settings import Settings
+from serve_helpers import running
 
 MODEL = "smollm2-135m"
 WEATHER = {"type": "function", "function": {

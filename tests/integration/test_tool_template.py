@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_helpers import running
 
 from bakeoff.engines.base import load_engine
 from bakeoff.models.ref import ModelRef
 from bakeoff.settings import Settings
+from serve_helpers import running
 from tinygguf import write_tiny
 
 TEMPLATE = """{%- if tools %}<|im_start|>system
@@ -38,7 +38,8 @@ def test_template_renders_tools_and_history(tiny_tools: Path) -> None:
         assert engine.tool_template() == TEMPLATE
         msgs = [{"role": "user", "content": "define cat"},
                 {"role": "assistant", "content": "", "tool_calls": [
-                    {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": {"term": "cat"}}}]},
+                    {"id": "call_1", "type": "function",
+                     "function": {"name": "lookup", "arguments": {"term": "cat"}}}]},
                 {"role": "tool", "tool_call_id": "call_1", "content": "a small feline"}]
         text = engine.format_chat(msgs, [TOOL])
     finally:

@@ -23,7 +23,8 @@ def test_each_form_maps_to_one_constraint() -> None:
              ({"json_schema": schema}, {"json_schema": schema}),
              ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}},
               {"json_schema": schema}),
-             ({"response_format": {"type": "json_object", "schema": {"type": "array"}}}, {"json_schema": {"type": "array"}}),
+             ({"response_format": {"type": "json_object", "schema": {"type": "array"}}},
+              {"json_schema": {"type": "array"}}),
              ({"response_format": {"type": "json_object"}}, {"json_schema": schema}),
              ({"guided_choice": ['say "hi"', "a\\b"]}, {"grammar": 'root ::= "say \\"hi\\"" | "a\\\\b"'}),
              ({"grammar": 'root ::= "x"'}, {"grammar": 'root ::= "x"'})]

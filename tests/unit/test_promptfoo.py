@@ -89,7 +89,8 @@ def layout(tmp_path: Path) -> Path:
         "- vars: {question: ['Hi?', 'Hello?']}\n"
         "  assert: [{type: starts-with, value: H}]\n")
     (tmp_path / "tests" / "rows.jsonl").write_text(
-        '{"description": "json row", "vars": {"question": "Ping?"}, "assert": [{"type": "icontains", "value": "pong"}]}\n')
+        '{"description": "json row", "vars": {"question": "Ping?"}, '
+        '"assert": [{"type": "icontains", "value": "pong"}]}\n')
     (tmp_path / "promptfooconfig.yaml").write_text(LAYOUT)
     undo = register_source(lambda s: [ModelRef(name="ollama:smol:latest", engine="llamacpp", source="ollama",
                                                path=str(tmp_path / "weights" / "tiny.gguf"))])

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_run import run
-from fake_engine import install
 
 from bakeoff.errors import SuiteError
 from bakeoff.evals.formats.loader import load
@@ -14,6 +12,8 @@ from bakeoff.evals.metrics import leaderboard
 from bakeoff.evals.runner import RunOptions, run_suite
 from bakeoff.store import connect
 from bakeoff.store.evals import get_run
+from cli_run import run
+from fake_engine import install
 
 SUITE = """\
 name: tools
@@ -67,7 +67,8 @@ def test_tool_cases_grade_and_report_the_valid_call_rate(suite_path: Path) -> No
         ("fake-good", "weather"): "pass", ("fake-good", "weather-schema"): "pass", ("fake-good", "chit-chat"): "pass",
         ("fake-bad", "weather"): "fail", ("fake-bad", "weather-schema"): "fail", ("fake-bad", "chit-chat"): "fail"}
     assert "invalid call: get_weather arguments: 7 is not of type 'string'" in status[("fake-bad", "weather")][1]
-    assert "expected a call to get_weather with arguments matching the schema" in status[("fake-bad", "weather-schema")][1]
+    assert ("expected a call to get_weather with arguments matching the schema"
+            in status[("fake-bad", "weather-schema")][1])
     assert "called get_weather instead of answering" in status[("fake-bad", "chit-chat")][1]
     rates = {r["model"]: r["tool_calls"] for r in leaderboard(run)}
     # two cases expect a call; fake-bad's second call is valid (it just lacks the unit)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import json
 
-from bakeoff.engines.toolcalls import Tool, ToolCall, Turn, parse_calls, render_generic, template_supports_tools
-from bakeoff.engines.toolcalls import ToolPlan
+from bakeoff.engines.toolcalls import (
+    Tool,
+    ToolCall,
+    ToolPlan,
+    Turn,
+    parse_calls,
+    render_generic,
+    template_supports_tools,
+)
 from bakeoff.server.tools import ToolStream
 
 TOOLS = [Tool("get_weather", "Weather", {"type": "object", "properties": {"city": {"type": "string"}}}),
@@ -19,8 +26,10 @@ def plan(choice="auto", parallel=True) -> ToolPlan:
 
 def test_parse_forms() -> None:
     known = {"get_weather", "get_time"}
-    content, calls = parse_calls('Sure. <tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>', known)
-    assert content == "Sure." and [(c.name, json.loads(c.arguments)) for c in calls] == [("get_weather", {"city": "Oslo"})]
+    text = 'Sure. <tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>'
+    content, calls = parse_calls(text, known)
+    assert content == "Sure."
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [("get_weather", {"city": "Oslo"})]
     _, calls = parse_calls('[TOOL_CALLS] [{"name": "get_time", "arguments": {"zone": "UTC"}}]', known)
     assert calls[0].name == "get_time"
     _, calls = parse_calls('{"name": "get_weather", "parameters": {"city": "Rome"}}', known)   # Llama 3.1's form

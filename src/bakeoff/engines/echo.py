@@ -7,7 +7,7 @@ vars carry the output, the prompt is `{{output}}`), the way promptfoo users chec
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from .base import Chunk, Engine, GenParams, Message, Timings, Usage
 

@@ -81,7 +81,7 @@ def parse_tools(specs: list[dict[str, Any]]) -> list[Tool]:
     for i, spec in enumerate(specs):
         fn = spec.get("function") if isinstance(spec, dict) else None
         name = fn.get("name") if isinstance(fn, dict) else None
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(fn, dict) or not isinstance(name, str) or not _NAME.match(name):
             raise ToolSpecError(f"tools[{i}]: a tool is {{type: function, function: {{name, description, "
                                 "parameters}}}} with a name of letters, digits, _ or - (up to 64)", i)
         if name in {t.name for t in tools}:
@@ -150,7 +150,7 @@ def render_generic(turns: list[Turn], tools: list[Tool], forced: str | None) -> 
             text = "\n".join([t.content] * bool(t.content) + [call_text(c) for c in t.tool_calls])
             out.append(Message(role="assistant", content=text))
         else:
-            out.append(Message(role=t.role, content=t.content))  # type: ignore[arg-type]
+            out.append(Message(role=t.role, content=t.content))
     return out
 
 
@@ -181,7 +181,7 @@ def _json_or_text(text: str) -> Any:
 def _as_call(obj: Any, known: set[str]) -> ToolCall | None:
     if not isinstance(obj, dict):
         return None
-    fn = obj.get("function") if isinstance(obj.get("function"), dict) else obj
+    fn: dict[str, Any] = obj["function"] if isinstance(obj.get("function"), dict) else obj
     name = fn.get("name")
     args = fn.get("arguments", fn.get("parameters", {}))
     if not isinstance(name, str) or (known and name not in known):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def load_python_function(path: Path, name: str) -> Callable[..., Any]:

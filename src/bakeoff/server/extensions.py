@@ -86,12 +86,12 @@ class Extensions(BaseModel):
 
     def constraint(self) -> dict[str, Any]:
         """GenParams' json_schema or grammar from whichever form the client used (one at most)."""
-        given = {name: c for name, c in (("response_format", self._response_format()),
-                                         ("guided_json", self._guided_json()),
-                                         ("json_schema", {"json_schema": self.json_schema} if self.json_schema else None),
-                                         ("guided_choice", self._choice()),
-                                         ("guided_grammar", {"grammar": self.guided_grammar} if self.guided_grammar else None),
-                                         ("grammar", {"grammar": self.grammar} if self.grammar else None)) if c}
+        forms = (("response_format", self._response_format()), ("guided_json", self._guided_json()),
+                 ("json_schema", {"json_schema": self.json_schema} if self.json_schema else None),
+                 ("guided_choice", self._choice()),
+                 ("guided_grammar", {"grammar": self.guided_grammar} if self.guided_grammar else None),
+                 ("grammar", {"grammar": self.grammar} if self.grammar else None))
+        given = {name: c for name, c in forms if c}
         if len(given) > 1:
             raise InvalidParamsError(f"give one output constraint, not {' and '.join(given)}", param=next(iter(given)))
         return next(iter(given.values()), {})

@@ -3,8 +3,9 @@
 The routes call four hooks: `plan_for(body, engine)` (None when the request has no tools and no
 tool history: the plain path is untouched), `ToolPlan.request` (which engine call renders the
 conversation: the model's own template when it renders tools, else the generic format),
-`message(plan, text, finish)` for a whole answer, and `ToolStream` for a streamed one. Prompt format, parsing and the forcing grammar are the engine
-layer's (engines/toolcalls.py): the same on every engine.
+`message(plan, text, finish)` for a whole answer, and `ToolStream` for a streamed one. Prompt
+format, parsing and the forcing grammar are the engine layer's (engines/toolcalls.py): the same on
+every engine.
 
 Streaming: content streams as it comes; a tool call is held until it is complete (so only calls
 that parse are sent), then sent as OpenAI sends one: a delta with index, id, type and name and

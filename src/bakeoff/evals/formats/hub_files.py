@@ -7,8 +7,8 @@ sees the environment it runs in); HF_ENDPOINT and HF_HUB_OFFLINE are honoured th
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 # (repo-relative file names, path of the dataset card or None) -> the files to read
 Chooser = Callable[[list[str], Path | None], list[str]]

@@ -23,8 +23,7 @@ from ..cases import CASE_DEFAULTS, Case, Loc, Located, build_params, line_of
 from ..suite import Contestant, Suite
 from . import promptfoo_checks as checks
 from .promptfoo_providers import ProviderError, check_unique, judge_name, map_provider, provider_entry
-from .promptfoo_tests import (Prompt, RawTest, chat_messages, expand_vars, prompts_from_file,
-                              read_file_ref)
+from .promptfoo_tests import Prompt, RawTest, chat_messages, expand_vars, prompts_from_file, read_file_ref
 
 TOP_KEYS = {"description", "prompts", "providers", "tests", "defaultTest", "targets"}
 TEST_KEYS = {"description", "vars", "assert", "threshold", "options", "metadata"}

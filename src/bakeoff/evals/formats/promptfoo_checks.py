@@ -18,14 +18,15 @@ import csv
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
 from ..registry import Context, Outcome, split_type
-from ..rubric import judge_output
 from ..pyscript import load_python_function, make_inline_function
+from ..rubric import judge_output
 
 Check = Callable[[str, dict, Context, bool], Outcome]
 CHECKS: dict[str, Check] = {}
@@ -193,19 +194,22 @@ def _finish_reason(output: str, spec: dict, ctx: Context, inverse: bool) -> Outc
 
 # --- JSON --------------------------------------------------------------------------------------
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def strict_json(text: str) -> Any:
     """JSON.parse: no NaN or Infinity (Python's json would take them)."""
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
     try:
-        return json.loads(text, parse_constant=refuse)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise ValueError(exc.msg) from None
 
 
 def json_objects(text: str) -> list[Any]:
     """Every JSON object embedded in the text, leftmost first (promptfoo's extractJsonObjects)."""
-    found, decoder, i = [], json.JSONDecoder(parse_constant=lambda n: (_ for _ in ()).throw(ValueError(n))), 0
+    found: list[Any] = []
+    decoder, i = json.JSONDecoder(parse_constant=_refuse_constant), 0
     while True:
         i = text.find("{", i)
         if i < 0:
@@ -334,8 +338,8 @@ def prepare(spec: dict[str, Any], base_dir: Path) -> dict[str, Any]:
             raise ValueError(f"invalid regex {value!r}: {exc}") from None
     if base == "word-count" and not isinstance(value, dict):
         try:
-            float(value)
-        except (TypeError, ValueError):
+            float(str(value))
+        except ValueError:
             raise ValueError("word-count takes a number or {min, max}") from None
     if base in ("is-json", "contains-json") and has_schema(spec):
         spec = {**spec, "value": _load_schema(value, base_dir)}

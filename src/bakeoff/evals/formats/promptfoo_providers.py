@@ -14,7 +14,8 @@ Provider `config` keys that are generation settings apply to that provider only.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ...errors import BakeoffError, ModelNotFoundError
 from ...models.endpoints import Endpoint, ref_for
@@ -22,7 +23,8 @@ from ...models.ref import ModelRef
 from ...models.registry import Registry
 from ..suite import Contestant
 
-MAPS = ("echo (answers with the prompt)", "a .gguf path", "openai:chat:MODEL with config.apiBaseUrl", "ollama:chat:NAME",
+MAPS = ("echo (answers with the prompt)", "a .gguf path", "openai:chat:MODEL with config.apiBaseUrl",
+        "ollama:chat:NAME",
         "bakeoff:MODEL (any `bakeoff models` name)")
 # promptfoo config key -> GenParams field
 PARAMS = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "top_p", "top_k": "top_k",
