@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from serve_helpers import running
 
 from bakeoff.evals.formats import load
 from bakeoff.evals.runner import RunOptions, run_suite
 from bakeoff.settings import Settings
 from bakeoff.store import connect
 from bakeoff.store.evals import get_run
+from serve_helpers import running
 
 
 @pytest.fixture(scope="module")
