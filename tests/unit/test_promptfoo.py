@@ -171,6 +171,16 @@ def test_openai_provider_without_base_url_is_refused(tmp_path: Path, monkeypatch
         load(cfg)
 
 
+def test_assertion_values_from_files(tmp_path: Path) -> None:
+    (tmp_path / "want.txt").write_text("Paris is the capital")
+    (tmp_path / "obj.json").write_text('{"a": 1}')
+    cfg = tmp_path / "promptfooconfig.yaml"
+    cfg.write_text("prompts: ['{{out}}']\nproviders: [echo]\ntests:\n  - vars: {out: x}\n    assert:\n"
+                   "      - {type: equals, value: file://want.txt}\n      - {type: equals, value: file://obj.json}\n")
+    asserts = load(cfg).cases[0].asserts
+    assert [a["value"] for a in asserts] == ["Paris is the capital", {"a": 1}]
+
+
 def test_bad_assertion_in_a_csv_names_the_csv_row(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("q,__expected\nfine,contains: x\nbad,regex:([a-\n")
     cfg = tmp_path / "promptfooconfig.yaml"

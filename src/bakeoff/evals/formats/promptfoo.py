@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import yaml
 
 from ...errors import SuiteError
 from ...models.registry import Registry
@@ -221,6 +222,15 @@ class PromptfooReader:
                 raise where.error(path, f"cannot read {file}: {exc.strerror or exc}") from None
         return value
 
+    def file_value(self, ref: str, where: Located, path: Loc) -> Any:
+        """An assertion value from file:// (promptfoo: JSON and YAML parsed, anything else text)."""
+        file = self.base / ref.removeprefix("file://")
+        try:
+            text = file.read_text()
+            return yaml.safe_load(text) if file.suffix in (".json", ".yaml", ".yml") else text
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise where.error(path, f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+
     def assertion(self, spec: Any, where: Located, path: Loc, values: dict[str, Any]) -> dict[str, Any] | None:
         if not isinstance(spec, dict) or "type" not in spec:
             raise where.error(path, "an assertion is a mapping with a `type`")
@@ -233,6 +243,9 @@ class PromptfooReader:
             if key not in ASSERT_KEYS:
                 self.report(where, (*path, key), "assertion field not supported by Bakeoff (ignored)")
         value = spec.get("value")
+        if isinstance(value, str) and value.startswith("file://") and kind.removeprefix("not-") not in (
+                "python", "is-json", "contains-json"):
+            value = self.file_value(value, where, (*path, "value"))
         if isinstance(value, str) and not value.startswith("file://"):
             value = render(value, values, where, (*path, "value"))
         elif isinstance(value, list):
