@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff.evals.formats import load
+from bakeoff.evals.formats.loader import load
 from bakeoff.evals.runner import RunOptions, run_suite
 from bakeoff.settings import Settings
 from bakeoff.store import connect

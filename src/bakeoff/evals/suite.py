@@ -54,7 +54,7 @@ class Suite:
     @property
     def sha256(self) -> str:
         """Identity of what runs (prompts, params, assertions): a rerun resumes only the same suite."""
-        payload = [[c.id, c.system, c.examples, c.prompt, c.params.cache_key(), c.threshold,
+        payload: list[Any] = [[c.id, c.system, c.examples, c.prompt, c.params.cache_key(), c.threshold,
                     [{k: v for k, v in a.items() if not k.startswith("_")} for a in c.asserts]]
                    + ([[t.spec() for t in c.tools], c.forced] if c.tools else [])
                    for c in self.cases]

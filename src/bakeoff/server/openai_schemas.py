@@ -6,7 +6,7 @@ clear 400 rather than silently ignored.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,8 +39,8 @@ class Sampling(Extensions):
     stream: bool = Field(False, description="Stream chunks as server-sent events ending with `data: [DONE]`.")
     stream_options: StreamOptions | None = Field(None, description="Streaming options.")
     n: int = Field(1, ge=1, le=1, description="Number of choices; only 1 is supported.")
-    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Lower a token's logit by this x its count so far.")
-    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Lower a token's logit by this once it has appeared.")
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Lower a token's logit by this x its count.")
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Lower a token's logit once it appeared.")
     user: str | None = Field(None, max_length=256, description="End-user id (ignored).")
 
     def stops(self) -> list[str]:

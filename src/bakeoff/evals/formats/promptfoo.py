@@ -12,10 +12,10 @@ the case (listed), so the remaining verdicts are promptfoo's for the remaining a
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import yaml
 
 from ...errors import SuiteError
@@ -30,7 +30,14 @@ TOP_KEYS = {"description", "prompts", "providers", "tests", "defaultTest", "targ
 TEST_KEYS = {"description", "vars", "assert", "threshold", "options", "metadata"}
 ASSERT_KEYS = {"type", "value", "weight", "threshold", "metric"}
 OPTION_KEYS = {"prefix", "suffix", "provider"}
-_ENV = jinja2.Environment(undefined=jinja2.Undefined, autoescape=False, keep_trailing_newline=True)
+
+
+@functools.cache
+def _jinja() -> Any:
+    """Jinja2, loaded when a promptfoo config is read (never when the CLI merely starts)."""
+    import jinja2
+
+    return jinja2, jinja2.Environment(undefined=jinja2.Undefined, autoescape=False, keep_trailing_newline=True)
 
 
 def looks_like_promptfoo(path: Path, data: Any) -> bool:
@@ -41,8 +48,9 @@ def looks_like_promptfoo(path: Path, data: Any) -> bool:
 
 
 def render(template: str, values: dict[str, Any], where: Located, path: Loc) -> str:
+    jinja2, env = _jinja()
     try:
-        return _ENV.from_string(template).render(**values)
+        return env.from_string(template).render(**values)
     except jinja2.TemplateError as exc:
         raise where.error(path, f"template error: {exc}", "promptfoo templates use {{ var }}") from None
 

@@ -24,8 +24,8 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
-from ..registry import Context, Outcome, split_type
 from ..pyscript import load_python_function, make_inline_function
+from ..registry import Context, Outcome, split_type
 from ..rubric import judge_output
 
 Check = Callable[[str, dict, Context, bool], Outcome]
