@@ -315,8 +315,10 @@ class TokenEngine(Engine):
     supports_token_prompts: ClassVar[bool] = True
 
     @abstractmethod
-    def chat_tokens(self, messages: list[Message]) -> list[int]:
-        """The conversation rendered through the model's chat template, as token ids."""
+    def chat_tokens(self, messages: list[Message] | list[dict[str, Any]],
+                    tools: list[dict[str, Any]] | None = None) -> list[int]:
+        """The conversation rendered through the model's chat template, as token ids (with OpenAI
+        `tools`, and messages in OpenAI's shape, for a template that renders tools)."""
 
     @abstractmethod
     def generate_tokens(self, tokens: list[int], params: GenParams,
@@ -325,6 +327,10 @@ class TokenEngine(Engine):
     def chat_stops(self) -> list[str]:
         """Stop strings chat adds to the caller's (a model without a chat template: "\nUser:")."""
         return []
+
+    def chat_tools(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                   params: GenParams) -> Iterator[Chunk]:
+        return self.generate_tokens(self.chat_tokens(messages, tools), params)
 
     def chat(self, messages: list[Message], params: GenParams) -> Iterator[Chunk]:
         extra = self.chat_stops()

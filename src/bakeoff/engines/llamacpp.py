@@ -209,10 +209,6 @@ class LlamaCppEngine(TokenEngine):
         template = self.gguf.chat_template or self.h.chat_template()
         return template if template_supports_tools(template) else None
 
-    def chat_tools(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                   params: GenParams) -> Iterator[Chunk]:
-        return self.generate_tokens(self.chat_tokens(messages, tools), params)
-
     def format_chat(self, messages: list[Message] | list[dict[str, Any]],
                     tools: list[dict[str, Any]] | None = None) -> str:
         template = self.gguf.chat_template or self.h.chat_template()
