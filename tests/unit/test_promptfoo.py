@@ -119,7 +119,7 @@ def test_layout_prompts_providers_tests_and_default_test(layout: Path) -> None:
     assert by_id["json row [plain]"].asserts[-1]["value"] == "pong"
     # providers: endpoint with its own settings, the Ollama model, the GGUF file; the judge
     served, smol, tiny = suite.contestants
-    assert (served.ref.name, served.ref.engine, served.ref.options["base_url"], served.ref.options["model"]) == (
+    assert (served.ref.name, served.ref.engine, served.ref.endpoint.base_url, served.ref.endpoint.model) == (
         "served", "openai", "http://127.0.0.1:9/v1", "served-model")
     assert served.params == {"temperature": 0.2, "max_tokens": 40}
     assert suite.params_for("served", refund).temperature == 0.2
