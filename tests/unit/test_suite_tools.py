@@ -80,6 +80,9 @@ def test_leaderboard_shows_the_column(suite_path: Path, capsys: pytest.CaptureFi
     code, out, err = run(capsys, "run", "--suite", str(suite_path), "--models", "fake-good,fake-bad", "--no-speed")
     assert code == 0, err
     assert "valid tool calls" in out and "50% ± 35% (n=2)" in out and "100% ± 0% (n=2)" in out
+    report = next(line.split("report: ", 1)[1] for line in out.splitlines() if line.startswith("report: "))
+    html = open(report.strip()).read()
+    assert "valid tool calls ± SE (n)" in html and "50% ± 35% (n=2)" in html
 
 
 @pytest.mark.parametrize("change, where, words", [
