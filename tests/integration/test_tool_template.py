@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bakeoff.engines.base import load_engine
+from bakeoff.engines import LoadOptions, open_engine
 from bakeoff.models.ref import ModelRef
 from bakeoff.settings import Settings
 from serve_helpers import running
@@ -33,7 +33,8 @@ def tiny_tools(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> 
 
 
 def test_template_renders_tools_and_history(tiny_tools: Path) -> None:
-    engine = load_engine(ModelRef(name="tiny-tools", engine="llamacpp", source="file", path=str(tiny_tools)), n_ctx=512)
+    ref = ModelRef(name="tiny-tools", engine="llamacpp", source="file", path=str(tiny_tools))
+    engine = open_engine(ref, LoadOptions(n_ctx=512))
     try:
         assert engine.tool_template() == TEMPLATE
         msgs = [{"role": "user", "content": "define cat"},
