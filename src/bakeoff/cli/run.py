@@ -13,6 +13,7 @@ from ..errors import EngineError, IncomparableRunsError, QualityGateError
 from ..evals.columns import benchmark_columns, row_text
 from ..evals.compare import ranking_note
 from ..evals.costs import format_break_even, prices_note
+from ..evals.formats.loader import load
 from ..evals.gate import GateResult, check, read_results_file
 from ..evals.junit import render_junit
 from ..evals.metrics import board
@@ -20,7 +21,6 @@ from ..evals.report import write_reports
 from ..evals.runner import RunOptions, run_suite
 from ..evals.speed import DEFAULT_REPEATS
 from ..evals.stats import PairedComparison, verdict
-from ..evals.formats.loader import load
 from ..store import connect
 from ..store.evals import get_run
 from .common import console, err_console, load_run, print_json
