@@ -2,7 +2,8 @@
 
 Serves GET /api/models?search=&filter=&pipeline_tag=&sort=&limit= (the Hub's search, most downloaded
 first), GET /api/models/{repo}[/revision/{rev}] (model info with LFS sha256 per file) and
-HEAD/GET /{repo}/resolve/{rev}/{file} with Range support. `meta` gives a repo's downloads, likes,
+HEAD/GET /{repo}/resolve/{rev}/{file} with Range support; datasets the same way under
+/api/datasets/{repo} and /datasets/{repo}/resolve/{rev}/{file}. `meta` gives a repo's downloads, likes,
 licence and pipeline tag; a repo with a .gguf file is tagged `gguf`, as on the Hub.
 `stall_after` makes the first full GET of a file send that many bytes and then wait until `release`
 is set, like a dropped connection.
@@ -24,9 +25,11 @@ COMMIT = "0" * 40
 
 class Hub:
     def __init__(self, repos: dict[str, dict[str, Path]], stall_after: int | None = None,
-                 sha_override: str | None = None, meta: dict[str, dict[str, Any]] | None = None):
+                 sha_override: str | None = None, meta: dict[str, dict[str, Any]] | None = None,
+                 datasets: dict[str, dict[str, Path]] | None = None):
         self.repos = repos
         self.meta = meta or {}
+        self.datasets = datasets or {}
         self.sha_override = sha_override
         self.stall_after = stall_after
         self.release = threading.Event()
@@ -61,11 +64,12 @@ class Hub:
         self.server.shutdown()
         self.server.server_close()
 
-    def _info(self, h: BaseHTTPRequestHandler, repo: str) -> None:
+    def _info(self, h: BaseHTTPRequestHandler, repo: str, kind: str = "models") -> None:
+        files = (self.datasets if kind == "datasets" else self.repos)[repo]
         siblings = [{"rfilename": name, "size": p.stat().st_size,
                      "lfs": {"sha256": self.sha_override or hashlib.sha256(p.read_bytes()).hexdigest(),
                              "size": p.stat().st_size, "pointerSize": 134}}
-                    for name, p in self.repos[repo].items()]
+                    for name, p in files.items()]
         body = json.dumps({"id": repo, "modelId": repo, "sha": COMMIT, "siblings": siblings}).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
@@ -103,17 +107,18 @@ class Hub:
         self.requests.append({"method": h.command, "path": path, "range": h.headers.get("Range")})
         if path == "/api/models":
             return self._search(h, parse_qs(qs))
-        m = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/[^/]+)?", path)
-        if m and m.group(1) in self.repos:
-            return self._info(h, m.group(1))
-        m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/[^/]+/(.+)", path)
-        if not m or m.group(1) not in self.repos or m.group(2) not in self.repos[m.group(1)]:
+        m = re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)(?:/revision/[^/]+)?", path)
+        if m and m.group(2) in (self.datasets if m.group(1) == "datasets" else self.repos):
+            return self._info(h, m.group(2), m.group(1))
+        m = re.fullmatch(r"/(datasets/)?([^/]+/[^/]+)/resolve/[^/]+/(.+)", path)
+        repos = self.datasets if m and m.group(1) else self.repos
+        if not m or m.group(2) not in repos or m.group(3) not in repos[m.group(2)]:
             h.send_response(404)
-            h.send_header("X-Error-Code", "RepoNotFound" if not m or m.group(1) not in self.repos else "EntryNotFound")
+            h.send_header("X-Error-Code", "RepoNotFound" if not m or m.group(2) not in repos else "EntryNotFound")
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
-        self._file(h, self.repos[m.group(1)][m.group(2)], body)
+        self._file(h, repos[m.group(2)][m.group(3)], body)
 
     def _file(self, h: BaseHTTPRequestHandler, p: Path, body: bool) -> None:
         data = p.read_bytes()

@@ -41,6 +41,9 @@ def test_show_gives_metadata_template_and_fit_verdict():
     assert data["memory"]["total_bytes"] > data["gguf"]["file_size"]
     human = bakeoff("show", "smollm2-135m", "--ctx", "1024")
     assert "fits" in human.stdout and "chat template" in human.stdout
+    # SmolLM2-135M's template has no tool support: show says serve falls back to the generic format
+    assert data["tool_calls"].startswith("generic:") and "no tool support" in data["tool_calls"]
+    assert "tool calls (bakeoff serve): generic" in human.stdout
 
 
 def test_ask_streams_and_logs(bakeoff_home):

@@ -8,6 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from ..engines.toolcalls import describe_format
 from ..errors import ModelFileError
 from ..estimates import human_bytes
 from ..models import fit, gpu
@@ -111,7 +112,8 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     offload = gpu.plan(get_settings().gpu_layers, info, est.n_ctx)
     if as_json:
         print_json({"model": ref.to_dict(), "origin": origin, "gguf": info.to_dict(), "memory": est.to_dict(),
-                    "gpu": {**asdict(offload), "device": offload.device}})
+                    "gpu": {**asdict(offload), "device": offload.device},
+                    "tool_calls": describe_format(info.chat_template)})
         return
     t = Table(show_header=False, title=ref.name)
     for k, v in [("path", info.path), ("aliases", ", ".join(ref.aliases) or "-"),
@@ -136,6 +138,8 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     console.print("[bold]chat template[/bold]")
     console.print(info.chat_template or "(none: plain 'User:/Assistant:' prompts are used)", markup=False)
     _print_store_defaults(ref)
+    console.print(f"[bold]tool calls[/bold] (bakeoff serve): {describe_format(info.chat_template)}",
+                  soft_wrap=True, highlight=False)
     console.print("[bold]metadata[/bold]")
     for k, v in sorted(info.metadata.items()):
         if k != "tokenizer.chat_template":

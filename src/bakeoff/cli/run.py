@@ -13,6 +13,7 @@ from ..errors import EngineError, IncomparableRunsError, QualityGateError
 from ..evals.columns import benchmark_columns, row_text
 from ..evals.compare import ranking_note
 from ..evals.costs import format_break_even, prices_note
+from ..evals.formats.loader import load
 from ..evals.gate import GateResult, check, read_results_file
 from ..evals.junit import render_junit
 from ..evals.metrics import board
@@ -20,7 +21,6 @@ from ..evals.report import write_reports
 from ..evals.runner import RunOptions, run_suite
 from ..evals.speed import DEFAULT_REPEATS
 from ..evals.stats import PairedComparison, verdict
-from ..evals.suite import load_suite
 from ..store import connect
 from ..store.evals import get_run
 from .common import console, err_console, gpu_layers_option, load_run, print_json
@@ -43,7 +43,9 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
                                                            if s.get("speed") else "speed not measured"),
                   title_justify="left")
     benchmarks = benchmark_columns(rows)
+    tools = any(r.get("tool_calls") for r in rows)
     for col in ("rank", "model", "pass rate ± SE (n)", "mean score ± SE", "$ per passing case",
+                *(["valid tool calls ± SE (n)"] if tools else []),
                 *(h for _, h in benchmarks), "TTFT ms", "output tok/s", "prompt tok/s", "$/1M blended 3:1",
                 "peak RSS (+model)", "status"):
         table.add_column(col, overflow="fold")
@@ -52,7 +54,7 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
         status = r["status"] if not r["error"] else f"failed: {r['error']}"
         bench = [text["benchmarks"][t] for t, _ in benchmarks]
         table.add_row(str(r["rank"]), r["model"], text["pass_rate"], text["mean_score"], text["cost_per_pass"],
-                      *bench, text["ttft_ms"],
+                      *([text["tool_calls"]] if tools else []), *bench, text["ttft_ms"],
                       text["output_tps"], text["prompt_tps"], text["cost_blended"], text["peak_rss"], status)
     return table
 
@@ -113,7 +115,8 @@ class BarProgress:
 @gpu_layers_option
 @click.option("--suite", "suite_name", default="starter", show_default=True,
               help="Suite file (YAML) or built-in suite name.")
-@click.option("--models", default=None, help="Comma-separated models (default: every packaged model).")
+@click.option("--models", default=None,
+              help="Comma-separated models (default: the suite's providers, else every packaged model).")
 @click.option("--no-cache", is_flag=True, help="Generate every answer again instead of reusing cached ones.")
 @click.option("--no-speed", is_flag=True, help="Skip the speed and cost workloads.")
 @click.option("--repeats", type=click.IntRange(1, 100), default=None,
@@ -139,7 +142,12 @@ def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool,
     Exit status: 0 done (and the gate passed), 7 the quality gate failed (--fail-under, --baseline),
     1 every model failed, 2 bad input, 3 unknown model/run, 4 bad model file, 5 resources,
     6 remote endpoint unreachable."""
-    suite = load_suite(suite_name)  # a malformed suite stops here, before any model loads
+    suite = load(suite_name)  # a malformed suite stops here, before any model loads
+    if suite.unsupported:
+        err_console.print(f"{suite.path}: {len(suite.unsupported)} item(s) Bakeoff does not support "
+                          "(left out of the run):", markup=False, soft_wrap=True)
+        for line in suite.unsupported:
+            err_console.print(f"  {line}", markup=False, soft_wrap=True)
     base = load_baseline(baseline, suite.name) if baseline else None
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     options = RunOptions(use_cache=not no_cache, speed=not no_speed,

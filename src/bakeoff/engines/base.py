@@ -37,9 +37,14 @@ class GenParams(BaseModel):
     top_k: int = Field(40, ge=0, description="Keep the k most likely tokens (0: all).")
     min_p: float = Field(0.05, ge=0.0, le=1.0, description="Drop tokens below min_p x the top probability.")
     repeat_penalty: float = Field(1.0, gt=0.0, le=5.0, description="Penalty for repeating recent tokens (1: off).")
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Lower a token's logit by this x its count.")
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Lower a token's logit once it appeared.")
     seed: int | None = Field(None, description="Random seed for reproducible sampling.")
     stop: list[str] = Field(default_factory=list, description="Stop when any of these strings appears.")
     json_schema: dict[str, Any] | None = Field(None, description="Constrain output to this JSON schema.")
+    grammar: str | None = Field(None, description="Constrain output to this GBNF grammar (llama.cpp's format).")
+    ignore_eos: bool = Field(False, description="Keep generating past end-of-generation tokens (up to max_tokens).")
+    min_tokens: int = Field(0, ge=0, description="Generate at least this many tokens before an end token may end.")
     logprobs: int | None = Field(None, ge=0, le=20, description="Return this many top log-probabilities per token.")
 
     @field_validator("stop")
@@ -60,7 +65,16 @@ class GenParams(BaseModel):
             raise InvalidParamsError(f"invalid parameter {param}: {err['msg']}", param=param) from None
 
     def cache_key(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """Fields added after answers were first cached drop out at their defaults, so the keys
+        of answers stored earlier stay valid."""
+        key = self.model_dump(mode="json")
+        for name in _LATER_FIELDS:
+            if key[name] == type(self).model_fields[name].default:
+                del key[name]
+        return key
+
+
+_LATER_FIELDS = ("frequency_penalty", "presence_penalty", "grammar", "ignore_eos", "min_tokens")
 
 
 @dataclass
@@ -265,6 +279,17 @@ class Engine(ABC):
         """The token llama.cpp's perplexity tool puts first in every chunk (None: none)."""
         return None
 
+    def tool_template(self) -> str | None:
+        """The model's chat template when it renders OpenAI `tools` itself; None (the default):
+        callers render tools in the generic format (engines/toolcalls.py) and call `chat`."""
+        return None
+
+    def chat_tools(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                   params: GenParams) -> Iterator[Chunk]:
+        """Chat through the tool-aware template: OpenAI-shaped messages (tool_calls, role tool)."""
+        raise UnsupportedError(f"{self.ref.name} has no tool-aware chat template",
+                               "render the tools with engines.toolcalls.render_generic and call chat")
+
     def info(self) -> dict[str, Any]:
         """Settings the numbers were measured under (engine version, threads, context, ...)."""
         return {"engine": type(self).__name__, "n_ctx": self.n_ctx}
@@ -290,8 +315,10 @@ class TokenEngine(Engine):
     supports_token_prompts: ClassVar[bool] = True
 
     @abstractmethod
-    def chat_tokens(self, messages: list[Message]) -> list[int]:
-        """The conversation rendered through the model's chat template, as token ids."""
+    def chat_tokens(self, messages: list[Message] | list[dict[str, Any]],
+                    tools: list[dict[str, Any]] | None = None) -> list[int]:
+        """The conversation rendered through the model's chat template, as token ids (with OpenAI
+        `tools`, and messages in OpenAI's shape, for a template that renders tools)."""
 
     @abstractmethod
     def generate_tokens(self, tokens: list[int], params: GenParams,
@@ -300,6 +327,10 @@ class TokenEngine(Engine):
     def chat_stops(self) -> list[str]:
         """Stop strings chat adds to the caller's (a model without a chat template: "\nUser:")."""
         return []
+
+    def chat_tools(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                   params: GenParams) -> Iterator[Chunk]:
+        return self.generate_tokens(self.chat_tokens(messages, tools), params)
 
     def chat(self, messages: list[Message], params: GenParams) -> Iterator[Chunk]:
         extra = self.chat_stops()

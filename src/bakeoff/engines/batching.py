@@ -50,11 +50,15 @@ class BatchedEngine(TokenEngine):
     def info(self) -> dict[str, Any]:
         return {**self.inner.info(), "slots": len(self.sched.slots), "batching": "continuous"}
 
-    def chat_tokens(self, messages: list[Message]) -> list[int]:
-        return self.inner.chat_tokens(messages)
+    def chat_tokens(self, messages: list[Message] | list[dict[str, Any]],
+                    tools: list[dict[str, Any]] | None = None) -> list[int]:
+        return self.inner.chat_tokens(messages, tools)
 
     def chat_stops(self) -> list[str]:
         return self.inner.chat_stops()
+
+    def tool_template(self) -> str | None:
+        return self.inner.tool_template()
 
     def generate_tokens(self, tokens: list[int], params: GenParams,
                         prompt_logprobs: int | None = None) -> ChunkStream:

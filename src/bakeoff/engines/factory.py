@@ -22,6 +22,7 @@ from .options import LoadOptions, LoadPlan
 ENGINES: dict[str, str | type[Engine]] = {
     "llamacpp": "bakeoff.engines.llamacpp:LlamaCppEngine",
     "openai": "bakeoff.engines.openai_remote:RemoteEngine",
+    "echo": "bakeoff.engines.echo:EchoEngine",
 }
 SCHEDULER = "bakeoff.engines.batching:BatchedEngine"
 

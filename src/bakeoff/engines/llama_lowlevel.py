@@ -179,9 +179,11 @@ class LlamaHandle:
 
     # --- sampling ---------------------------------------------------------------------------
     def new_sampler(self, *, temperature: float, top_k: int, top_p: float, min_p: float,
-                    repeat_penalty: float, seed: int | None, grammar: str | None = None) -> Any:
+                    repeat_penalty: float, seed: int | None, grammar: str | None = None,
+                    frequency_penalty: float = 0.0, presence_penalty: float = 0.0) -> Any:
         return make_sampler(self, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
-                            repeat_penalty=repeat_penalty, seed=seed, grammar=grammar)
+                            repeat_penalty=repeat_penalty, seed=seed, grammar=grammar,
+                            frequency_penalty=frequency_penalty, presence_penalty=presence_penalty)
 
     def sample(self, sampler: Any, i: int) -> int:
         """Sample a token from the i-th output of the last decode (-1: the last output)."""
@@ -225,7 +227,8 @@ class LlamaHandle:
 
 
 def make_sampler(handle: LlamaHandle, *, temperature: float, top_k: int, top_p: float, min_p: float,
-                 repeat_penalty: float, seed: int | None, grammar: str | None = None):
+                 repeat_penalty: float, seed: int | None, grammar: str | None = None,
+                 frequency_penalty: float = 0.0, presence_penalty: float = 0.0):
     """A llama.cpp sampler chain for these parameters (caller frees it with free_sampler)."""
     ll = handle.ll
     chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
@@ -234,11 +237,12 @@ def make_sampler(handle: LlamaHandle, *, temperature: float, top_k: int, top_p: 
         g = ll.llama_sampler_init_grammar(handle.vocab, grammar.encode(), b"root")
         if not g:  # llama.cpp rejects some grammars the converter emits; a NULL sampler would crash
             ll.llama_sampler_free(chain)
-            raise InvalidParamsError("llama.cpp could not compile the grammar for this JSON schema",
-                                     param="json_schema", hint="simplify the schema")
+            raise InvalidParamsError("llama.cpp could not compile the grammar (from the JSON schema or "
+                                     "as given)", param="grammar", hint="simplify the schema or check the GBNF")
         add(g)
-    if repeat_penalty != 1.0:
-        add(ll.llama_sampler_init_penalties(handle.n_vocab, 64, repeat_penalty, 0.0, 0.0))
+    if repeat_penalty != 1.0 or frequency_penalty or presence_penalty:  # over the last 64 tokens
+        add(ll.llama_sampler_init_penalties(handle.n_vocab, 64, repeat_penalty, frequency_penalty,
+                                            presence_penalty))
     if temperature <= 0:
         add(ll.llama_sampler_init_greedy())
         return chain

@@ -6,7 +6,6 @@ earlier turns, a suite's shared system prompt) are reused rather than evaluated 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -15,7 +14,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from ..errors import ContextOverflowError, InvalidParamsError, ModelFileError, UnsupportedError
+from ..errors import ContextOverflowError, ModelFileError, UnsupportedError
 from ..models import gpu
 from ..models.fit import kv_cache_bytes
 from ..models.gguf_info import read_gguf_info
@@ -23,11 +22,13 @@ from ..models.ref import ModelRef
 from ..models.sources import check_present
 from ..settings import Settings, get_settings
 from .base import Chunk, GenParams, LogLik, LogLikRequest, Message, Timings, TokenEngine, TokenLogprob, Usage
+from .grammar import schema_to_grammar
 from .llama_lowlevel import LlamaHandle, engine_version
 from .logits import window_logprobs as logits_over_window
 from .loglik import LogLikScorer, Pair, score_pairs, split_pair
 from .options import LoadOptions, LoadPlan
 from .text import StopMatcher, Utf8Stream
+from .toolcalls import template_supports_tools
 
 # A batched model's KV cache is split into one stream per sequence (each request gets its full
 # context to itself, attention scans only its own cells, and a long request cannot evict or starve
@@ -38,15 +39,6 @@ from .text import StopMatcher, Utf8Stream
 SPLIT_KV_BYTES = 1 << 30
 
 
-def schema_to_grammar(schema: dict[str, Any]) -> str:
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    try:
-        return json_schema_to_gbnf(json.dumps(schema))
-    except Exception as exc:  # noqa: BLE001 - the converter raises bare exceptions on bad schemas
-        raise InvalidParamsError(f"unsupported JSON schema: {exc}", param="json_schema") from None
-
-
 class SeqBackend(Protocol):
     """What one sequence's generation needs from the model runtime (LlamaHandle provides it)."""
 
@@ -54,7 +46,8 @@ class SeqBackend(Protocol):
     def is_eog(self, token: int) -> bool: ...
     def logits(self, i: int) -> np.ndarray: ...
     def new_sampler(self, *, temperature: float, top_k: int, top_p: float, min_p: float,
-                    repeat_penalty: float, seed: int | None, grammar: str | None = None) -> Any: ...
+                    repeat_penalty: float, seed: int | None, grammar: str | None = None,
+                    frequency_penalty: float = 0.0, presence_penalty: float = 0.0) -> Any: ...
     def sample(self, sampler: Any, i: int) -> int: ...
     def free_sampler(self, sampler: Any) -> None: ...
 
@@ -75,11 +68,12 @@ class SeqGen:
     def __init__(self, handle: SeqBackend, params: GenParams, n_prompt: int, max_new: int):
         self.h = handle
         self.params = params
-        grammar = schema_to_grammar(params.json_schema) if params.json_schema else None
+        grammar = params.grammar or (schema_to_grammar(params.json_schema) if params.json_schema else None)
         self.sampler = handle.new_sampler(temperature=params.temperature, top_k=params.top_k,
                                           top_p=params.top_p, min_p=params.min_p,
                                           repeat_penalty=params.repeat_penalty, seed=params.seed,
-                                          grammar=grammar)
+                                          grammar=grammar, frequency_penalty=params.frequency_penalty,
+                                          presence_penalty=params.presence_penalty)
         self.utf8 = Utf8Stream()
         self.stops = StopMatcher(params.stop)
         self.n_prompt = n_prompt
@@ -112,8 +106,14 @@ class SeqGen:
         if self.t_first is None:
             self.t_first = time.perf_counter()
         if self.h.is_eog(token):
-            self.finish_reason = "stop"
-            return self.stops.flush() + self._tail()
+            if not (self.params.ignore_eos or self.n_out < self.params.min_tokens):
+                self.finish_reason = "stop"
+                return self.stops.flush() + self._tail()
+            self.n_out += 1  # an end token that may not end: counted, never shown
+            if self.n_out >= self.max_new:
+                self.finish_reason = "length"
+                return self._tail()
+            return ""
         self.n_out += 1
         text, stopped = self.stops.feed(self.utf8.feed(self.h.piece(token)))
         if stopped:
@@ -212,9 +212,14 @@ class LlamaCppEngine(TokenEngine):
                 "quantization": self.gguf.quantization, "architecture": self.gguf.architecture,
                 "device": device, "gpu_layers": self.h.n_gpu_layers}
 
-    def format_chat(self, messages: list[Message]) -> str:
+    def tool_template(self) -> str | None:
         template = self.gguf.chat_template or self.h.chat_template()
-        msgs = [m.model_dump() for m in messages]
+        return template if template_supports_tools(template) else None
+
+    def format_chat(self, messages: list[Message] | list[dict[str, Any]],
+                    tools: list[dict[str, Any]] | None = None) -> str:
+        template = self.gguf.chat_template or self.h.chat_template()
+        msgs = [m if isinstance(m, dict) else m.model_dump() for m in messages]
         if not template:
             lines = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
             return "\n".join(lines) + "\nAssistant:"
@@ -223,10 +228,11 @@ class LlamaCppEngine(TokenEngine):
 
             self._formatter = Jinja2ChatFormatter(template, eos_token=self.h.special_text(self.h.eos),
                                                   bos_token=self.h.special_text(self.h.bos))
-        return self._formatter(messages=msgs).prompt
+        return self._formatter(messages=msgs, tools=tools).prompt
 
-    def chat_tokens(self, messages: list[Message]) -> list[int]:
-        text = self.format_chat(messages)
+    def chat_tokens(self, messages: list[Message] | list[dict[str, Any]],
+                    tools: list[dict[str, Any]] | None = None) -> list[int]:
+        text = self.format_chat(messages, tools)
         bos_text = self.h.special_text(self.h.bos)
         has_bos = bool(bos_text) and text.startswith(bos_text)
         return self.h.tokenize(text, add_special=not has_bos)

@@ -34,6 +34,9 @@ def request_body(model: str, params: GenParams) -> dict[str, Any]:
     if params.json_schema:
         body["response_format"] = {"type": "json_schema",
                                    "json_schema": {"name": "answer", "schema": params.json_schema}}
+    for name in ("frequency_penalty", "presence_penalty", "ignore_eos", "min_tokens"):
+        if getattr(params, name):  # set only when asked: OpenAI's own API knows only the first two
+            body[name] = getattr(params, name)
     return body
 
 

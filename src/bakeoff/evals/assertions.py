@@ -13,13 +13,13 @@ Checks that can fail on the suite itself (bad regex, missing schema or python fi
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 from typing import Any
 
-from . import rubric  # noqa: F401 - registers llm-rubric
+from . import rubric, tool_checks  # noqa: F401 - register llm-rubric, tool-call and no-tool-call
+from .pyscript import load_python_function
 from .registry import REGISTRY, Check, Context, Outcome, evaluate, known_types, register, split_type
 from .similarity import levenshtein_ratio, rouge_l
 
@@ -164,19 +164,7 @@ register("matches-json-schema", prepare=_prepare_schema)(_json_check)
 def _prepare_python(spec: dict, base: Path) -> dict:
     """value: 'file.py' (function `check`) or 'file.py:function'."""
     file, _, fn_name = str(spec["value"]).partition(":")
-    path = (base / file).resolve()
-    if not path.is_file():
-        raise ValueError(f"python file {file!r} not found (looked in {base})")
-    mod_spec = importlib.util.spec_from_file_location(f"bakeoff_suite_{path.stem}", path)
-    module = importlib.util.module_from_spec(mod_spec)  # type: ignore[arg-type]
-    try:
-        mod_spec.loader.exec_module(module)  # type: ignore[union-attr]
-    except Exception as exc:  # noqa: BLE001 - user code: report, don't crash
-        raise ValueError(f"python file {file!r} failed to load: {type(exc).__name__}: {exc}") from None
-    fn = getattr(module, fn_name or "check", None)
-    if not callable(fn):
-        raise ValueError(f"python file {file!r} has no function {fn_name or 'check'!r}")
-    return {**spec, "_fn": fn}
+    return {**spec, "_fn": load_python_function(base / file, fn_name or "check")}
 
 
 @register("python", prepare=_prepare_python)

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..engines.base import GenParams, Message
+from ..engines.toolcalls import Tool
 from ..errors import SuiteError
 from .assertions import REGISTRY, split_type
 from .schema import CaseSpec
@@ -34,10 +35,13 @@ class Case:
     prompt: str
     vars: dict[str, Any]
     asserts: list[dict[str, Any]]
-    threshold: float
+    threshold: float | None          # None: every counted assertion must pass
     params: GenParams
     source: str                      # "file:line" where the case is written
     examples: list[tuple[str, str]] = field(default_factory=list)  # few-shot (user, assistant)
+    scoring: str = "bakeoff"         # how assertions combine: "bakeoff" or "promptfoo" (evals.grade)
+    tools: list[Tool] = field(default_factory=list)   # functions offered to the model
+    forced: str | None = None        # a call is required: "*" (any offered function) or its name
 
     def messages(self) -> list[Message]:
         msgs = [Message(role="system", content=self.system)] if self.system else []
@@ -137,6 +141,22 @@ def _csv_case(row: dict[str, str]) -> dict[str, Any]:
     return case
 
 
+def jsonl_objects(text: str, shown: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-empty line; anything but a JSON object names its line."""
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SuiteError(f"invalid JSON: {exc.msg}", shown, n) from None
+        if not isinstance(row, dict):
+            raise SuiteError("each line must be a JSON object", shown, n)
+        rows.append((n, row))
+    return rows
+
+
 def read_case_file(path: Path, shown: str) -> list[tuple[dict[str, Any], Located, Loc]]:
     """Rows as (raw case, locator, base path) so errors point at the row's own line."""
     try:
@@ -146,16 +166,7 @@ def read_case_file(path: Path, shown: str) -> list[tuple[dict[str, Any], Located
                          hint="check the cases_from path (relative to the suite file)") from None
     rows: list[tuple[dict[str, Any], Located, Loc]] = []
     if path.suffix == ".jsonl":
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SuiteError(f"invalid JSON: {exc.msg}", shown, n) from None
-            if not isinstance(row, dict):
-                raise SuiteError("each line must be a JSON object", shown, n)
-            rows.append((_row_case(row), Located(shown, line=n), ()))
+        rows = [(_row_case(row), Located(shown, line=n), ()) for n, row in jsonl_objects(text, shown)]
     elif path.suffix == ".csv":
         reader = csv.DictReader(text.splitlines())
         for row in reader:
@@ -179,6 +190,11 @@ def build_params(base: dict[str, Any], override: dict[str, Any]) -> GenParams:
 
 def render(template: str, values: dict[str, Any]) -> str:
     return _VAR.sub(lambda m: str(values[m.group(1)]), template)
+
+
+def render_known(template: str, values: dict[str, Any]) -> str:
+    """Like `render`, leaving `{{name}}` as written when the case has no such var."""
+    return _VAR.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
 
 
 def missing_vars(template: str, values: dict[str, Any]) -> list[str]:

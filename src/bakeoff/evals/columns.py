@@ -42,6 +42,7 @@ def row_text(row: dict[str, Any], tasks: Iterable[str] = ()) -> dict[str, Any]:
     return {
         "pass_rate": show_stat(row["pass_rate"], PASS_RATE),
         "mean_score": show_stat(row["mean_score"], MEAN_SCORE),
+        "tool_calls": show_stat(row.get("tool_calls"), PASS_RATE),   # valid tool calls, when tool cases ran
         "ttft_ms": show_stat(row.get("ttft_s"), TTFT_MS),
         "output_tps": show_stat(row.get("output_tps"), OUTPUT_TPS),
         "prompt_tps": show_stat(row.get("prompt_tps"), PROMPT_TPS),

@@ -30,6 +30,17 @@ def mean_se(values: list[float]) -> dict[str, float]:
     return {"value": mean, "se": math.sqrt(var / n), "n": n}
 
 
+def valid_tool_calls(results: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Share of answers holding only valid calls (parsed, an offered function, arguments matching
+    its schema), over the cases that expect a call (a tool-call assertion); None without such cases."""
+    outcomes = []
+    for r in results:
+        rows = [a for a in r.get("assertions") or [] if a["type"] == "tool-call"]
+        if rows:
+            outcomes.append("pass" if (rows[0].get("details") or {}).get("valid_call") else "fail")
+    return pass_rate(outcomes) if outcomes else None
+
+
 def model_summary(run: dict[str, Any], model_row: dict[str, Any]) -> dict[str, Any]:
     model = model_row["model"]
     results = [r for r in run["results"] if r["model"] == model]
@@ -45,6 +56,7 @@ def model_summary(run: dict[str, Any], model_row: dict[str, Any]) -> dict[str, A
         "error": model_row.get("error"),
         "pass_rate": pass_rate([r["status"] for r in results]),
         "mean_score": mean_se([r["score"] for r in results]),
+        "tool_calls": valid_tool_calls(results),
         "n_errors": sum(r["status"] == "error" for r in results),
         "n_cached": sum(bool(r["cached"]) for r in results),
         "ttft_s": speed.get("short", {}).get("ttft_s"),

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engines.toolcalls import Tool
+
 
 @dataclass
 class Outcome:
@@ -31,6 +33,8 @@ class Context:
     latency_s: float = 0.0
     cost_usd: float = 0.0
     judge: Callable[[str], str] | None = None   # prompt -> judge reply text
+    finish_reason: str | None = None
+    tools: list[Tool] = field(default_factory=list)   # functions the case offered
 
 
 Check = Callable[[str, dict[str, Any], Context], Outcome]
@@ -66,7 +70,14 @@ def known_types() -> list[str]:
 
 
 def evaluate(output: str, spec: dict[str, Any], ctx: Context) -> Outcome:
-    """Run one assertion spec (already prepared) and apply threshold and negation."""
+    """Run one assertion spec (already prepared) and apply threshold and negation.
+
+    A spec prepared by another format's reader may carry its own `_evaluate` (same signature),
+    which then applies that format's rules for threshold and negation (evals/formats/).
+    """
+    own = spec.get("_evaluate")
+    if own is not None:
+        return own(output, spec, ctx)
     base, negated = split_type(spec["type"])
     out = REGISTRY[base].check(output, spec, ctx)
     if out.error:

@@ -100,6 +100,7 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]],
     benchmarks = benchmark_columns(rows)
     shown = [{**r, "text": row_text(r, (t for t, _ in benchmarks))} for r in rows]
     return template.render(run=run, rows=shown, benchmarks=benchmarks, models=models,
+                           tool_calls=any(r.get("tool_calls") for r in rows),
                            matrix=matrix(run, models), prices=prices, prices_note=prices_note(prices),
                            cost_chart=svg["cost"], speed_chart=svg["speed"],
                            pairs=pair_matrix(models, pairs), ranking=ranking_note(pairs),

@@ -76,7 +76,7 @@ def parse_verdict(reply: str) -> tuple[bool, float, str] | None:
 
 
 @register("llm-rubric")
-def _llm_rubric(output: str, spec: dict, ctx: Context) -> Outcome:
+def judge_output(output: str, spec: dict, ctx: Context) -> Outcome:
     if ctx.judge is None:
         return Outcome(False, 0.0, "no judge model", error="judge error")
     prompt = JUDGE_PROMPT.format(prompt=ctx.prompt, output=output, rubric=spec["value"])

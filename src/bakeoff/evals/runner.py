@@ -24,6 +24,7 @@ from typing import Any
 from ..engines.base import Engine, GenParams, Message, Response, Timings, Usage, collect
 from ..engines.factory import open_engine
 from ..engines.options import LoadOptions
+from ..engines.toolcalls import ToolPlan, Turn
 from ..errors import BakeoffError, RemoteError
 from ..models.ref import ModelRef
 from ..models.registry import Registry
@@ -75,9 +76,11 @@ def case_cost(ref: ModelRef, resp: Response, settings: Settings) -> float:
     return resp.timings.total_s * hourly / 3600
 
 
-def cache_key(fingerprint: str, messages: list[Message], params: GenParams) -> str:
+def cache_key(fingerprint: str, messages: list[Message], params: GenParams, case: Case | None = None) -> str:
     payload = {"model": fingerprint, "messages": [m.model_dump() for m in messages],
                "params": params.cache_key()}
+    if case is not None and case.tools:
+        payload["tools"] = [[t.spec() for t in case.tools], case.forced]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -219,13 +222,20 @@ class Runner:
 
     def answer(self, engine: Engine, fingerprint: str, case: Case) -> tuple[Response, bool]:
         messages = case.messages()
-        key = cache_key(fingerprint, messages, case.params)
+        params = self.suite.params_for(engine.ref.name, case)
+        key = cache_key(fingerprint, messages, params, case)
         if self.options.use_cache:
             with self.db_lock:
                 hit = S.cache_get(self.db, key)
             if hit is not None:
                 return response_from(hit), True
-        resp = collect(engine.chat(messages, case.params))
+        if case.tools:  # rendered through the model's tool template, else the generic format
+            plan = ToolPlan([Turn(m.role, m.content) for m in messages], case.tools, case.forced,
+                            parallel=True, native=engine.tool_template() is not None)
+            fn, args = plan.request(engine, params)
+            resp = collect(fn(*args))
+        else:
+            resp = collect(engine.chat(messages, params))
         with self.db_lock:
             S.cache_put(self.db, key, resp.to_dict())
         return resp, False
@@ -240,7 +250,8 @@ class Runner:
             return CaseResult.failed(case.id, prompt, str(exc))
         cost = case_cost(engine.ref, resp, self.settings)
         ctx = Context(vars=case.vars, prompt=case.prompt, latency_s=resp.timings.total_s,
-                      cost_usd=cost, judge=self.judge)
+                      cost_usd=cost, judge=self.judge, finish_reason=resp.finish_reason,
+                      tools=case.tools)
         return CaseResult.graded(case.id, prompt, resp, grade(case, resp.text, ctx), cost, cached)
 
     def run_benchmarks(self, engine: Engine) -> dict[str, Any]:
@@ -291,7 +302,9 @@ def run_suite(suite: Suite, models: list[str] | None = None, options: RunOptions
     if suite.benchmarks:  # unknown task names stop the run before anything starts
         for entry in suite.benchmarks:
             get_task(entry.task)
-    runner = Runner(suite, resolve_models(models, settings), options, settings, progress or Progress())
+    refs = ([c.ref for c in suite.contestants] if suite.contestants and not models
+            else resolve_models(models, settings))
+    runner = Runner(suite, refs, options, settings, progress or Progress())
     run_id = runner.start()
     runner.run(run_id)
     return run_id

@@ -24,6 +24,8 @@ from ..errors import InvalidParamsError, UnsupportedError
 from .async_stream import aiter_chunks, start_stream
 from .errors import classify
 from .openai_schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, Sampling
+from .tools import ToolStream, plan_for
+from .tools import message as tool_message
 
 router = APIRouter()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -34,13 +36,14 @@ async def open_engine(request: Request, name: str) -> Engine:
     return await asyncio.to_thread(request.app.state.pool.open_engine, name)
 
 
-def gen_params(body: Sampling, max_tokens: int | None, *, json_schema: dict | None = None,
-               logprobs: int | None = None) -> GenParams:
+def gen_params(body: Sampling, max_tokens: int | None, *, logprobs: int | None = None) -> GenParams:
     if len(body.stops()) > 4:
         raise InvalidParamsError("at most 4 stop sequences are allowed", param="stop")
-    return GenParams.build(max_tokens=max_tokens, temperature=body.temperature, top_p=body.top_p,
-                           top_k=body.top_k, min_p=body.min_p, repeat_penalty=body.repeat_penalty,
-                           seed=body.seed, stop=body.stops(), json_schema=json_schema, logprobs=logprobs)
+    return GenParams.build(**{"temperature": body.temperature, "top_p": body.top_p, "top_k": body.top_k,
+                              "min_p": body.min_p, "repeat_penalty": body.repeat_penalty, "seed": body.seed,
+                              "stop": body.stops(), "frequency_penalty": body.frequency_penalty,
+                              "presence_penalty": body.presence_penalty, "logprobs": logprobs,
+                              **body.gen_kwargs(max_tokens)})
 
 
 def usage_dict(u: Usage | None, cached: int = 0) -> dict[str, Any]:
@@ -74,18 +77,6 @@ def list_models(request: Request) -> dict[str, Any]:
 
 
 # --- chat -----------------------------------------------------------------------------------------
-def chat_schema(body: ChatCompletionRequest) -> dict | None:
-    rf = body.response_format
-    if rf is None or rf.type == "text":
-        return None
-    if rf.type == "json_object":
-        return {"type": "object"}
-    if rf.json_schema is None:
-        raise InvalidParamsError("response_format.json_schema is required when type is json_schema",
-                                 param="response_format.json_schema")
-    return rf.json_schema.schema_ or {"type": "object"}
-
-
 def chat_logprobs(lps: list[TokenLogprob]) -> dict[str, Any]:
     def entry(tok: str, lp: float) -> dict[str, Any]:
         return {"token": tok, "logprob": lp, "bytes": list(tok.encode("utf-8"))}
@@ -100,20 +91,26 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         raise InvalidParamsError("top_logprobs needs logprobs=true", param="top_logprobs")
     engine = await open_engine(request, body.model)
     max_tokens = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens
-    params = gen_params(body, max_tokens, json_schema=chat_schema(body),
-                        logprobs=(body.top_logprobs or 0) if body.logprobs else None)
-    messages = [Message(role="system" if m.role == "developer" else m.role, content=m.text())
-                for m in body.messages]
-    it = await start_stream(engine.chat, messages, params)
+    params = gen_params(body, max_tokens, logprobs=(body.top_logprobs or 0) if body.logprobs else None)
+    plan = plan_for(body, engine)  # tools offered or tool history: rendered and parsed by server/tools.py
+    if plan is not None:
+        fn, args = plan.request(engine, params)
+    else:
+        fn, args = engine.chat, ([Message(role="system" if m.role == "developer" else m.role, content=m.text())
+                                  for m in body.messages], params)
+    it = await start_stream(fn, *args)
     meta = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": engine.ref.name}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(chat_sse(request, it, meta, include_usage, body.logprobs),
+        return StreamingResponse(chat_sse(request, it, meta, include_usage, body.logprobs,
+                                          ToolStream(plan) if plan else None),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
     parts, lps, last = await collect_async(it)
     record(request, engine.ref.name, last)
-    choice = {"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
-              "logprobs": chat_logprobs(lps) if body.logprobs else None, "finish_reason": last.finish_reason}
+    message, finish = (tool_message(plan, "".join(parts), last.finish_reason) if plan else
+                       ({"role": "assistant", "content": "".join(parts)}, last.finish_reason))
+    choice = {"index": 0, "message": message,
+              "logprobs": chat_logprobs(lps) if body.logprobs else None, "finish_reason": finish}
     return {**meta, "object": "chat.completion", "choices": [choice],
             "usage": usage_dict(last.usage, cached_of(last))}
 
@@ -132,7 +129,7 @@ def sse(obj: Any) -> str:
 
 
 async def chat_sse(request: Request, it: Iterator[Chunk], meta: dict, include_usage: bool,
-                   want_lps: bool) -> AsyncIterator[str]:
+                   want_lps: bool, tools: ToolStream | None = None) -> AsyncIterator[str]:
     head = {**meta, "object": "chat.completion.chunk"}
 
     def chunk(delta: dict, finish: str | None = None, lps: list | None = None) -> str:
@@ -145,9 +142,14 @@ async def chat_sse(request: Request, it: Iterator[Chunk], meta: dict, include_us
         async for c in aiter_chunks(it):
             if c.finish_reason is not None:
                 record(request, meta["model"], c)
-                yield chunk({}, c.finish_reason)
+                for delta in tools.close() if tools else []:
+                    yield chunk(delta)
+                yield chunk({}, tools.finish_reason(c.finish_reason) if tools else c.finish_reason)
                 if include_usage:
                     yield sse({**head, "choices": [], "usage": usage_dict(c.usage, cached_of(c))})
+            elif tools is not None:
+                for delta in tools.feed(c.text):
+                    yield chunk(delta)
             elif c.text or c.logprobs:
                 yield chunk({"content": c.text}, None, c.logprobs)
     except Exception as exc:  # noqa: BLE001 - headers are sent; report in-band, as OpenAI does

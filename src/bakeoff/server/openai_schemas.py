@@ -6,9 +6,12 @@ clear 400 rather than silently ignored.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .extensions import Extensions
+from .tools import ToolCallIn, ToolChoice, ToolDef
 
 TokenIds = list[int]
 
@@ -21,8 +24,8 @@ class StreamOptions(Strict):
     include_usage: bool = Field(False, description="Send a last chunk with token usage before [DONE].")
 
 
-class Sampling(Strict):
-    """Fields shared by chat and text completions."""
+class Sampling(Extensions):
+    """Fields shared by chat and text completions (with vLLM's and llama-server's extensions)."""
 
     model: str = Field(..., description="Model name or alias (see GET /v1/models).")
     max_tokens: int | None = Field(None, ge=0, description="Most tokens to generate; capped by the context window.")
@@ -36,8 +39,8 @@ class Sampling(Strict):
     stream: bool = Field(False, description="Stream chunks as server-sent events ending with `data: [DONE]`.")
     stream_options: StreamOptions | None = Field(None, description="Streaming options.")
     n: int = Field(1, ge=1, le=1, description="Number of choices; only 1 is supported.")
-    frequency_penalty: float = Field(0.0, ge=0.0, le=0.0, description="Accepted for compatibility; must be 0.")
-    presence_penalty: float = Field(0.0, ge=0.0, le=0.0, description="Accepted for compatibility; must be 0.")
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Lower a token's logit by this x its count.")
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="Lower a token's logit once it appeared.")
     user: str | None = Field(None, max_length=256, description="End-user id (ignored).")
 
     def stops(self) -> list[str]:
@@ -50,9 +53,11 @@ class ContentPart(Strict):
 
 
 class ChatMessageIn(Strict):
-    role: Literal["system", "developer", "user", "assistant"] = Field(..., description="Author of the message.")
-    content: str | list[ContentPart] | None = Field(..., description="Text, or a list of text parts.")
+    role: Literal["system", "developer", "user", "assistant", "tool"] = Field(..., description="Author of the message.")
+    content: str | list[ContentPart] | None = Field(None, description="Text, or a list of text parts.")
     name: str | None = Field(None, description="Participant name (ignored).")
+    tool_calls: list[ToolCallIn] | None = Field(None, description="An assistant turn's function calls.")
+    tool_call_id: str | None = Field(None, description="A tool turn: the call it answers.")
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -60,23 +65,13 @@ class ChatMessageIn(Strict):
         return self.content or ""
 
 
-class JsonSchemaSpec(Strict):
-    name: str = Field("response", max_length=64, description="Name of the schema.")
-    description: str | None = None
-    schema_: dict[str, Any] = Field(default_factory=dict, alias="schema", description="The JSON schema.")
-    strict: bool | None = Field(None, description="Accepted; output always follows the schema.")
-
-
-class ResponseFormat(Strict):
-    type: Literal["text", "json_object", "json_schema"] = Field("text", description="Output format.")
-    json_schema: JsonSchemaSpec | None = Field(None, description="Required when type is json_schema.")
-
-
 class ChatCompletionRequest(Sampling):
     messages: list[ChatMessageIn] = Field(..., min_length=1, description="The conversation so far.")
     max_completion_tokens: int | None = Field(None, ge=0, description="Alias of max_tokens.")
-    response_format: ResponseFormat | None = Field(None, description="Constrain the output to JSON.")
     logprobs: bool = Field(False, description="Return log-probabilities of the output tokens.")
+    tools: list[ToolDef] | None = Field(None, description="Functions the model may call.")
+    tool_choice: ToolChoice | None = Field(None, description="none, auto, required, or a named function.")
+    parallel_tool_calls: bool = Field(True, description="Allow several calls in one answer.")
     top_logprobs: int | None = Field(None, ge=0, le=20,
                                      description="Most likely alternatives per token (needs logprobs).")
 
