@@ -32,7 +32,8 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str | None]] = [
     (E.BakeoffError, 500, "server_error", None),
 ]
 
-HTTP_TYPES = {401: ("invalid_request_error", "invalid_api_key"), 404: ("invalid_request_error", "not_found"),
+HTTP_TYPES = {401: ("invalid_request_error", "invalid_api_key"),
+              403: ("invalid_request_error", "cross_site_request"), 404: ("invalid_request_error", "not_found"),
               405: ("invalid_request_error", "method_not_allowed"), 413: ("invalid_request_error", "request_too_large"),
               421: ("invalid_request_error", "invalid_host"), 429: ("rate_limit_error", "server_busy")}
 
