@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -47,11 +48,20 @@ def error_response(status: int, message: str, type_: str, param: str | None = No
     return JSONResponse(error_body(message, type_, param, code), status_code=status, headers=headers)
 
 
+# An absolute path in a message (not the path part of a URL): "/home/me/models/x.gguf".
+_ABS_PATH = re.compile(r"(?<![\w.:/~-])(?:/[^\s/'\"`:,;()]+)+/([^\s/'\"`:,;()]+)")
+
+
+def without_paths(message: str) -> str:
+    """Server errors name files by their base name: a client learns nothing of the disk layout."""
+    return _ABS_PATH.sub(r"\1", message)
+
+
 def classify(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, body, headers) for any exception; unknown ones are a 500 without internals."""
     for kind, status, type_, code in ERROR_TABLE:
         if isinstance(exc, kind):
-            message = str(exc)
+            message = str(exc) if status < 500 else without_paths(str(exc))
             param = getattr(exc, "param", None)
             headers = {}
             if isinstance(exc, E.BusyError):
