@@ -133,10 +133,10 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
               est.verdict)
     console.print(m)
     console.print(gpu_line(offload), markup=False)
-    console.print("[bold]chat template[/bold]")
+    console.print("chat template", style="bold")
     console.print(info.chat_template or "(none: plain 'User:/Assistant:' prompts are used)", markup=False)
     _print_store_defaults(ref)
-    console.print("[bold]metadata[/bold]")
+    console.print("metadata", style="bold")
     for k, v in sorted(info.metadata.items()):
         if k != "tokenizer.chat_template":
             console.print(f"  {k} = {v}", markup=False)
