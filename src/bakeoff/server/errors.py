@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -103,3 +104,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _any(_: Request, exc: Exception) -> JSONResponse:
         status, body, headers = classify(exc)
         return JSONResponse(body, status_code=status, headers=headers)
+
+
+class QuietCancel:
+    """ASGI middleware: a request task cancelled because the server is shutting down (SIGTERM, then
+    the graceful-shutdown window passed) ends with one log line, not a CancelledError traceback."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            if scope["type"] != "http":
+                raise
+            log.warning("request %s %s cancelled: the server is shutting down", scope["method"], scope["path"])
