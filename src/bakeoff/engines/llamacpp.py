@@ -23,6 +23,7 @@ from ..models.ref import ModelRef
 from ..models.sources import check_present
 from ..settings import Settings, get_settings
 from .base import Chunk, GenParams, LogLik, LogLikRequest, Message, Timings, TokenEngine, TokenLogprob, Usage
+from .chat_template import ChatTemplate
 from .llama_lowlevel import LlamaHandle, engine_version
 from .logits import window_logprobs as logits_over_window
 from .loglik import LogLikScorer, Pair, score_pairs, split_pair
@@ -219,11 +220,9 @@ class LlamaCppEngine(TokenEngine):
             lines = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
             return "\n".join(lines) + "\nAssistant:"
         if self._formatter is None:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            self._formatter = Jinja2ChatFormatter(template, eos_token=self.h.special_text(self.h.eos),
-                                                  bos_token=self.h.special_text(self.h.bos))
-        return self._formatter(messages=msgs).prompt
+            self._formatter = ChatTemplate(template, eos_token=self.h.special_text(self.h.eos),
+                                           bos_token=self.h.special_text(self.h.bos), path=str(self.ref.path))
+        return self._formatter.render(msgs)
 
     def chat_tokens(self, messages: list[Message]) -> list[int]:
         text = self.format_chat(messages)

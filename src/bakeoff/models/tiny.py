@@ -101,7 +101,9 @@ def _tokenizer_fields(source: Path) -> list[tuple[str, GGUFValueType, Any, GGUFV
     return out
 
 
-def write_tiny(kind: str, path: Path, tokenizer_from: Path, seed: int = 0) -> Path:
+def write_tiny(kind: str, path: Path, tokenizer_from: Path, seed: int = 0,
+               chat_template: str | None = None) -> Path:
+    """A tiny random model of architecture `kind`; `chat_template` replaces the copied template."""
     spec = SPECS[kind]
     arch_enum = MODEL_ARCH[spec["arch"]]
     arch = MODEL_ARCH_NAMES[arch_enum]
@@ -119,6 +121,8 @@ def write_tiny(kind: str, path: Path, tokenizer_from: Path, seed: int = 0) -> Pa
     for key, value in spec["hp"].items():
         (w.add_float32 if isinstance(value, float) else w.add_uint32)(f"{arch}.{key}", value)
     for key, vtype, value, sub in tok:
+        if key == "tokenizer.chat_template" and chat_template is not None:
+            value = chat_template
         w.add_key_value(key, value, vtype, sub_type=sub)
     rng = np.random.default_rng(seed)
 
