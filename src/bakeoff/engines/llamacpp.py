@@ -39,13 +39,30 @@ from .text import StopMatcher, Utf8Stream
 SPLIT_KV_BYTES = 1 << 30
 
 
+# A grammar is applied to the whole vocabulary at every sampled token, on the thread that decodes
+# every request of the batch: its cost grows with its alternatives (a 3,000-value enum made each
+# token ~5x slower than a 10-value one, SmolLM2 on 2 cores). Bounded so one request cannot stall
+# the others; real response schemas are a few KiB.
+MAX_SCHEMA_CHARS = 64 << 10
+MAX_GRAMMAR_CHARS = 32 << 10
+
+
 def schema_to_grammar(schema: dict[str, Any]) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
+    text = json.dumps(schema)
+    hint = "use a smaller schema (e.g. fewer enum values; validate the rest after generation)"
+    if len(text) > MAX_SCHEMA_CHARS:
+        raise InvalidParamsError(f"the JSON schema has {len(text):,} characters, more than the {MAX_SCHEMA_CHARS:,} "
+                                 "a grammar-constrained answer may use", param="json_schema", hint=hint)
     try:
-        return json_schema_to_gbnf(json.dumps(schema))
+        grammar = json_schema_to_gbnf(text)
     except Exception as exc:  # noqa: BLE001 - the converter raises bare exceptions on bad schemas
         raise InvalidParamsError(f"unsupported JSON schema: {exc}", param="json_schema") from None
+    if len(grammar) > MAX_GRAMMAR_CHARS:
+        raise InvalidParamsError(f"the JSON schema needs a grammar of {len(grammar):,} characters, more than "
+                                 f"{MAX_GRAMMAR_CHARS:,}", param="json_schema", hint=hint)
+    return grammar
 
 
 class SeqBackend(Protocol):
@@ -213,16 +230,21 @@ class LlamaCppEngine(TokenEngine):
                 "quantization": self.gguf.quantization, "architecture": self.gguf.architecture,
                 "device": device, "gpu_layers": self.h.n_gpu_layers}
 
-    def format_chat(self, messages: list[Message]) -> str:
+    def chat_formatter(self) -> ChatTemplate | None:
+        """The model's chat template with its special tokens (built once), None if it has none."""
         template = self.gguf.chat_template or self.h.chat_template()
-        msgs = [m.model_dump() for m in messages]
-        if not template:
-            lines = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
-            return "\n".join(lines) + "\nAssistant:"
-        if self._formatter is None:
+        if template and self._formatter is None:
             self._formatter = ChatTemplate(template, eos_token=self.h.special_text(self.h.eos),
                                            bos_token=self.h.special_text(self.h.bos), path=str(self.ref.path))
-        return self._formatter.render(msgs)
+        return self._formatter
+
+    def format_chat(self, messages: list[Message]) -> str:
+        msgs = [m.model_dump() for m in messages]
+        formatter = self.chat_formatter()
+        if formatter is None:
+            lines = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
+            return "\n".join(lines) + "\nAssistant:"
+        return formatter.render(msgs)
 
     def chat_tokens(self, messages: list[Message]) -> list[int]:
         text = self.format_chat(messages)

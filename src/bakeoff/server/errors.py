@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from .. import errors as E
@@ -38,6 +38,10 @@ HTTP_TYPES = {401: ("invalid_request_error", "invalid_api_key"),
               403: ("invalid_request_error", "cross_site_request"), 404: ("invalid_request_error", "not_found"),
               405: ("invalid_request_error", "method_not_allowed"), 413: ("invalid_request_error", "request_too_large"),
               421: ("invalid_request_error", "invalid_host"), 429: ("rate_limit_error", "server_busy")}
+
+
+class ClientDisconnected(Exception):
+    """The client closed the connection before its answer was complete (logged as status 499)."""
 
 
 def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
@@ -99,6 +103,10 @@ def install_error_handlers(app: FastAPI) -> None:
             type_ = "server_error"
         return error_response(exc.status_code, str(exc.detail), type_, None, code,
                               headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ClientDisconnected)
+    async def _gone(_: Request, exc: ClientDisconnected) -> Response:
+        return Response(status_code=499)   # nobody reads it; nginx's code for "client closed request"
 
     @app.exception_handler(Exception)
     async def _any(_: Request, exc: Exception) -> JSONResponse:
