@@ -3,6 +3,7 @@ counted in /metrics and name no absolute server path."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -85,3 +86,13 @@ def test_server_errors_name_no_absolute_path_and_are_counted(client, bakeoff_hom
     metrics = client.get("/metrics").text
     assert 'bakeoff_requests_total{endpoint="/v1/completions",status="500"} 1' in metrics
     assert 'bakeoff_requests_total{endpoint="/v1/chat/completions",status="500"} 1' in metrics
+
+
+def test_errors_inside_a_ui_stream_name_no_absolute_path_nor_internals(client, bakeoff_home):
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    for model, expected in (("broken", "broken.gguf"), ("fake-boom", "internal error (RuntimeError)")):
+        r = client.post("/api/generate", json={"model": model, **body})
+        events = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+        error = next(e for e in events if e["type"] == "error")
+        assert expected in error["message"], error
+        assert str(bakeoff_home) not in r.text and "fell over" not in r.text

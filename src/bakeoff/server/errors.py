@@ -62,6 +62,16 @@ def without_paths(message: str) -> str:
     return _ABS_PATH.sub(r"\1", message)
 
 
+def public_error(exc: BaseException) -> tuple[str, str]:
+    """(message, hint) a client may see: a server-side failure names no absolute path, and an
+    exception that is not ours is only named by its type (the details go to the log)."""
+    status, body, _ = classify(exc)
+    if not isinstance(exc, E.BakeoffError):
+        return body["error"]["message"], ""
+    tidy = without_paths if status >= 500 else str
+    return tidy(exc.message), tidy(exc.hint)
+
+
 def classify(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, body, headers) for any exception; unknown ones are a 500 without internals."""
     for kind, status, type_, code in ERROR_TABLE:

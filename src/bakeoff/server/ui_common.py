@@ -14,7 +14,7 @@ from .. import errors as E
 from ..engines.base import GenParams
 from ..models.registry import Registry
 from ..store.db import connect
-from .errors import classify, without_paths
+from .errors import classify, public_error
 
 # A row id in a URL: SQLite integers are 64-bit, so a larger number is refused as a bad parameter.
 RowId = Annotated[int, Path(le=2**63 - 1)]
@@ -35,9 +35,8 @@ class UIRoute(APIRoute):
                 return await handler(request)
             except E.BakeoffError as exc:
                 status, _, headers = classify(exc)
-                tidy = without_paths if status >= 500 else str
-                return JSONResponse({"error": {"message": tidy(exc.message), "hint": tidy(exc.hint),
-                                               "type": type(exc).__name__}},
+                message, hint = public_error(exc)
+                return JSONResponse({"error": {"message": message, "hint": hint, "type": type(exc).__name__}},
                                     status_code=status, headers=headers)
 
         return handle
