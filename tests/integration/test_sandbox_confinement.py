@@ -5,7 +5,6 @@ processes; and when bubblewrap cannot confine it, nothing runs."""
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import subprocess
 import uuid

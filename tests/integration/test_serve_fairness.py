@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
 from serve_helpers import metric, running
 from test_serve_openai import MODEL, count_prompt, make_app
 
@@ -82,10 +83,9 @@ def test_a_huge_json_schema_is_refused_before_it_reaches_the_batch(one_slot):
 
 
 def test_a_chat_template_that_never_ends_blocks_neither_health_nor_others(tmp_path_factory, smollm2_path):
-    from tinygguf import write_tiny
-
     from bakeoff.server.app import create_app
     from bakeoff.settings import Settings
+    from tinygguf import write_tiny
 
     home = tmp_path_factory.mktemp("looping-template")
     (home / "models").mkdir()

@@ -56,10 +56,9 @@ def test_the_templates_own_refusal_is_a_bad_request():
 
 
 def test_the_engine_reports_template_failures_as_typed_errors(tmp_path, smollm2_path):
-    from tinygguf import write_tiny
-
     from bakeoff.engines.base import Message, load_engine
     from bakeoff.models.ref import ModelRef
+    from tinygguf import write_tiny
 
     cases = [("{{ raise_exception('no') }}", InvalidParamsError),
              ("{% if %}", ModelFileError), ("{{ ''.__class__.__mro__ }}", ModelFileError)]

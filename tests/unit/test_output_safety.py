@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fake_engine import install  # noqa: E402
-
 from bakeoff.cli.main import main  # noqa: E402
+from fake_engine import install  # noqa: E402
 
 HOSTILE = "[bold red]evil\x1b]0;pwned\x07\x1b[2J"
 

@@ -11,10 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fake_engine import install  # noqa: E402
-
 from bakeoff.server.app import create_app  # noqa: E402
 from bakeoff.settings import get_settings  # noqa: E402
+from fake_engine import install  # noqa: E402
 
 SURROGATE = b'"hi \\ud800 there"'   # valid JSON, not valid text
 

@@ -19,7 +19,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import ChatTemplateError, EngineError, InvalidParamsError
 
@@ -42,13 +42,13 @@ class _Worker:
 
     def render(self, template: str, context: dict[str, Any], limits: TemplateLimits) -> dict[str, Any]:
         with self._lock:
-            proc = self._proc or self._start()
+            stdin, stdout = _pipes(self._proc or self._start())
             request = {"template": template, "context": context, "max_chars": limits.max_chars}
             try:
-                proc.stdin.write(json.dumps(request) + "\n")
-                proc.stdin.flush()
-                ready, _, _ = select.select([proc.stdout], [], [], limits.timeout_s)
-                line = proc.stdout.readline() if ready else None
+                stdin.write(json.dumps(request) + "\n")
+                stdin.flush()
+                ready, _, _ = select.select([stdout], [], [], limits.timeout_s)
+                line = stdout.readline() if ready else None
             except (BrokenPipeError, OSError):
                 line = ""
             if not line:
@@ -62,8 +62,9 @@ class _Worker:
         proc = subprocess.Popen([sys.executable, "-I", str(_WORKER)], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                 encoding="utf-8", bufsize=1)
-        ready, _, _ = select.select([proc.stdout], [], [], _START_TIMEOUT_S)
-        if not ready or proc.stdout.readline().strip() != "ready":
+        stdout = _pipes(proc)[1]
+        ready, _, _ = select.select([stdout], [], [], _START_TIMEOUT_S)
+        if not ready or stdout.readline().strip() != "ready":
             proc.kill()
             proc.wait()
             raise EngineError("the chat-template renderer did not start",
@@ -80,6 +81,12 @@ class _Worker:
     def close(self) -> None:
         with self._lock:
             self._stop()
+
+
+def _pipes(proc: subprocess.Popen) -> tuple[IO[str], IO[str]]:
+    if proc.stdin is None or proc.stdout is None:   # both are PIPE: never, but say so to the type checker
+        raise EngineError("the chat-template renderer has no pipes")
+    return proc.stdin, proc.stdout
 
 
 _worker = _Worker()

@@ -99,7 +99,8 @@ def _die_with_parent() -> None:
 def main() -> None:
     _die_with_parent()
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
-    env, cache = _environment(), {}
+    env = _environment()
+    cache: dict[str, Any] = {}
     print("ready", flush=True)
     for line in sys.stdin:
         print(json.dumps(render(env, cache, json.loads(line))), flush=True)

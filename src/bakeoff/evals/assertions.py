@@ -19,8 +19,9 @@ import json
 import math
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import rubric  # noqa: F401 - registers llm-rubric
 from .registry import REGISTRY, Check, Context, Outcome, evaluate, known_types, register, split_type

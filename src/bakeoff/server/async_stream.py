@@ -60,7 +60,7 @@ async def _until_disconnect(receive: Callable[[], Awaitable[dict]]) -> None:
         pass
 
 
-async def _next(q: asyncio.Queue, gone: "asyncio.Future | None") -> Any:
+async def _next(q: asyncio.Queue, gone: asyncio.Future | None) -> Any:
     """The next item, or ClientDisconnected as soon as the client leaves (it may leave while the
     model is still reading the prompt, long before any chunk could reveal it by a failed write)."""
     if gone is None:
