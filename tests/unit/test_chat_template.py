@@ -71,3 +71,19 @@ def test_the_engine_reports_template_failures_as_typed_errors(tmp_path, smollm2_
                 engine.chat_tokens([Message(role="user", content="hi")])
         finally:
             engine.close()
+
+
+def test_renders_from_threads_that_come_and_go():
+    """A server renders on short-lived worker threads; the renderer outlives each of them."""
+    import threading
+
+    from bakeoff.engines import chat_template
+
+    chat_template._worker.close()            # the next render starts the renderer on a thread
+    results: list[str] = []
+    for i in range(3):
+        t = threading.Thread(target=lambda i=i: results.append(_template("{{ messages[0].content }}!").render(
+            [{"role": "user", "content": str(i)}])))
+        t.start()
+        t.join()
+    assert results == ["0!", "1!", "2!"]

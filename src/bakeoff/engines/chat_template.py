@@ -42,6 +42,8 @@ class _Worker:
 
     def render(self, template: str, context: dict[str, Any], limits: TemplateLimits) -> dict[str, Any]:
         with self._lock:
+            if self._proc is not None and self._proc.poll() is not None:   # died since (killed from outside)
+                self._stop()
             stdin, stdout = _pipes(self._proc or self._start())
             request = {"template": template, "context": context, "max_chars": limits.max_chars}
             try:

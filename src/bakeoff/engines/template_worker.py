@@ -13,8 +13,11 @@ killing this process.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
+import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -86,18 +89,22 @@ def render(env: Any, cache: dict[str, Any], req: dict[str, Any]) -> dict[str, An
         return {"broken": f"{type(exc).__name__}: {exc}"[:500]}
 
 
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-        import signal
+def _exit_with_parent() -> None:
+    """End this process when the parent is gone, even in the middle of a runaway render (a thread:
+    PR_SET_PDEATHSIG would fire when the parent's *thread* that started us ends, which in a server
+    is any request's worker thread). Closing stdin ends the loop in main() too."""
+    parent = os.getppid()
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass   # not Linux: the parent closing stdin ends the loop instead
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def main() -> None:
-    _die_with_parent()
+    _exit_with_parent()
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
     env = _environment()
     cache: dict[str, Any] = {}
