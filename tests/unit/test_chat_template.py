@@ -56,7 +56,8 @@ def test_the_templates_own_refusal_is_a_bad_request():
 
 
 def test_the_engine_reports_template_failures_as_typed_errors(tmp_path, smollm2_path):
-    from bakeoff.engines.base import Message, load_engine
+    from bakeoff.engines import LoadOptions, open_engine
+    from bakeoff.engines.base import Message
     from bakeoff.models.ref import ModelRef
     from tinygguf import write_tiny
 
@@ -64,8 +65,8 @@ def test_the_engine_reports_template_failures_as_typed_errors(tmp_path, smollm2_
              ("{% if %}", ModelFileError), ("{{ ''.__class__.__mro__ }}", ModelFileError)]
     for i, (source, kind) in enumerate(cases):
         path = write_tiny("llama", tmp_path / f"t{i}.gguf", smollm2_path, chat_template=source)
-        engine = load_engine(ModelRef(name=f"t{i}", engine="llamacpp", source="file", path=str(path)),
-                             n_ctx=256)
+        engine = open_engine(ModelRef(name=f"t{i}", engine="llamacpp", source="file", path=str(path)),
+                             LoadOptions(n_ctx=256))
         try:
             with pytest.raises(kind):
                 engine.chat_tokens([Message(role="user", content="hi")])

@@ -15,7 +15,6 @@ from ..errors import InvalidParamsError
 from ..store import arena as store
 from ..store.db import connect
 from .openai_schemas import Strict
-from .streaming import ndjson_stream
 from .ui_common import RowId, UIRoute, build_params, db_for, model_names, served_name
 from .ui_stream import ndjson_stream
 

@@ -20,7 +20,6 @@ from ..store import conversations as conv_store
 from .arena_routes import router as arena_router
 from .chat_routes import router as chat_router
 from .openai_schemas import Strict
-from .streaming import ndjson_stream, request_stop
 from .ui_common import RowId, UIRoute, build_params, db_for, params_schema
 from .ui_stream import ndjson_stream, request_stop
 
