@@ -14,8 +14,17 @@ from ..engines.factory import open_engine
 from ..engines.options import LoadOptions
 from ..errors import BakeoffError, InvalidParamsError
 from ..runtime import record_exchange
-from .common import (console, err_console, gen_options, gpu_layers_option, params_from, print_json, printable,
-                     progress, spinner)
+from .common import (
+    console,
+    err_console,
+    gen_options,
+    gpu_layers_option,
+    params_from,
+    print_json,
+    printable,
+    progress,
+    spinner,
+)
 from .errors import report
 
 

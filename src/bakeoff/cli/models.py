@@ -158,14 +158,14 @@ def _print_store_defaults(ref: Any) -> None:
     o = ref.origin
     if o is None or not (o.template or o.params or o.system):
         return
-    console.print(f"[bold]{o.tool} template[/bold] (Go template; bakeoff uses the GGUF chat template above)")
+    console.print(f"{o.tool} template (Go template; bakeoff uses the GGUF chat template above)", style="bold")
     console.print(o.template or "(none)", markup=False)
     if o.params:
-        console.print(f"[bold]{o.tool} parameters[/bold]")
+        console.print(f"{o.tool} parameters", style="bold")
         for k, v in sorted(o.params.items()):
             console.print(f"  {k} = {v}", markup=False)
     if o.system:
-        console.print(f"[bold]{o.tool} system prompt[/bold]")
+        console.print(f"{o.tool} system prompt", style="bold")
         console.print(o.system, markup=False)
 
 
