@@ -6,7 +6,7 @@ STAMP := $(VENV)/.bakeoff-setup
 
 .PHONY: setup run test clean FORCE
 
-setup: $(STAMP) /usr/bin/chromium
+setup: $(STAMP) /usr/bin/chromium /usr/bin/bwrap
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -67,6 +67,10 @@ $(STAMP): pyproject.toml $(BIN)/python $(WHEELHOUSE)/.done $(BACKEND_STAMP)
 
 /usr/bin/chromium:
 	apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null
+
+# bubblewrap confines model-written code run by `bakeoff bench humaneval` (see evals/bench/confine.py).
+/usr/bin/bwrap:
+	apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null
 
 run: setup
 	$(BIN)/bakeoff run

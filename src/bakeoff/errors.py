@@ -70,6 +70,15 @@ class ModelFileError(BakeoffError):
         )
 
 
+class ChatTemplateError(ModelFileError):
+    """A model's chat template is broken, too slow or too big to render."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(path, f"chat template: {problem}",
+                         "the template comes from the model file: use another build of the model, or "
+                         "report it to its publisher")
+
+
 class PackageMissingError(BakeoffError):
     def __init__(self, package: str, what: str):
         self.package = package

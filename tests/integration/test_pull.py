@@ -108,3 +108,34 @@ def test_offline_fails_fast_with_a_clear_message(monkeypatch, capsys) -> None:
     code, _, err = _pull(capsys, f"{REPO}:tiny.gguf")
     assert code == 6 and "cannot reach the Hugging Face Hub" in err and "Traceback" not in err
     assert time.monotonic() - t0 < 10
+
+
+@pytest.mark.parametrize("name", ["../../../../escaped.gguf", "sub/../../../../../escaped.gguf",
+                                  "/tmp/escaped.gguf", "..\\..\\escaped.gguf"])
+def test_a_hub_file_name_cannot_escape_the_models_folder(name, bakeoff_home: Path, tmp_path: Path,
+                                                         monkeypatch, capsys) -> None:
+    payload = tmp_path / "payload.gguf"
+    payload.write_bytes(b"GGUF" + bytes(60))
+    outside = [bakeoff_home.parent / "escaped.gguf", Path("/tmp/escaped.gguf")]
+    try:
+        with Hub({REPO: {name: payload}}) as hub:
+            monkeypatch.setenv("HF_ENDPOINT", hub.url)
+            for spec in (f"{REPO}:{name}", REPO):     # named, and chosen automatically
+                code, _, err = _pull(capsys, spec)
+                assert code == 6 and "unsafe file name" in err, err
+        assert not [p for p in outside if p.exists()]
+        assert not [r for r in hub.requests if "/resolve/" in r["path"]]   # nothing was downloaded
+    finally:  # a regression must not litter the machine
+        for p in outside:
+            p.unlink(missing_ok=True)
+
+
+def test_hub_subfolders_are_kept_inside_the_models_folder(bakeoff_home: Path, tmp_path: Path) -> None:
+    from bakeoff.models.pull import local_target
+
+    folder = bakeoff_home / "models" / "pulled" / "o__r"
+    assert local_target(folder, "Q4_K_M/m-00001-of-00002.gguf") == folder / "Q4_K_M" / "m-00001-of-00002.gguf"
+    folder.mkdir(parents=True)
+    (folder / "link").symlink_to(tmp_path)
+    with pytest.raises(Exception, match="outside"):
+        local_target(folder, "link/m.gguf")

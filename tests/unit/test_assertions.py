@@ -149,3 +149,39 @@ def test_llm_rubric_stores_prompt_and_reply_and_never_passes_on_garbage(tmp_path
 def test_evaluate_is_usable_without_a_suite() -> None:
     out = evaluate("abc", {"type": "not-regex", "value": "z", "weight": 1.0}, Context({}, ""))
     assert out.passed and out.score == 1.0
+
+
+def test_loading_a_suite_does_not_import_its_python_checks(tmp_path: Path) -> None:
+    marker = tmp_path / "imported"
+    (tmp_path / "checks.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nimport sys\nsys.exit(3)\ndef check(output, ctx):\n    return True\n")
+    case = one_case(tmp_path, "- {type: python, value: checks.py}")
+    assert not marker.exists()                      # validation only parsed the file
+    g = grade(case, "x", Context(vars=case.vars, prompt=case.prompt))
+    assert marker.exists() and g.status == "error"  # graded: imported, and its exit is reported
+    assert "SystemExit" in g.assertions[0]["reason"] and "failed to load" in g.assertions[0]["reason"]
+
+
+def test_python_file_that_does_not_parse_or_lacks_the_function_stops_the_suite(tmp_path: Path) -> None:
+    from bakeoff.errors import SuiteError
+
+    (tmp_path / "bad.py").write_text("def check(output, ctx)\n    return True\n")
+    with pytest.raises(SuiteError, match="does not parse at line 1"):
+        one_case(tmp_path, "- {type: python, value: bad.py}")
+    (tmp_path / "other.py").write_text("def grade(output, ctx):\n    return True\n")
+    with pytest.raises(SuiteError, match="has no function 'check'"):
+        one_case(tmp_path, "- {type: python, value: other.py}")
+
+
+@pytest.mark.parametrize("body, problem", [
+    ("raise SystemExit(1)", "raised SystemExit"),
+    ("return 'high'", "returned the score 'high'"),
+    ("return float('nan')", "returned the score nan"),
+    ("return {'pass': True, 'score': 'x'}", "returned the score 'x'"),
+    ("return None", "returned the score None"),
+])
+def test_python_check_misbehaving_is_an_error_not_a_crash(tmp_path: Path, body: str, problem: str) -> None:
+    (tmp_path / "checks.py").write_text(f"def check(output, ctx):\n    {body}\n")
+    status, score, rows = check(tmp_path, "- {type: python, value: checks.py}", "x")
+    assert status == "error" and score == 0.0
+    assert problem in rows[0]["reason"]

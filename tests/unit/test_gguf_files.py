@@ -66,3 +66,52 @@ def test_tensor_offset_past_end(tmp_path, smollm2_path):
     p.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="tensor"):
         read_gguf_info(p)
+
+
+def _nested_arrays(depth: int) -> bytes:
+    """A GGUF header with one metadata key holding arrays nested `depth` deep."""
+    key = b"evil.nested"
+    head = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key + struct.pack("<I", 9)
+    nest = struct.pack("<IQ", 9, 1) * depth + struct.pack("<IQ", 4, 0)
+    return head + nest + bytes(64)
+
+
+def test_deeply_nested_metadata_arrays_are_a_clear_error(tmp_path):
+    p = tmp_path / "nested.gguf"
+    p.write_bytes(_nested_arrays(100_000))
+    with pytest.raises(ModelFileError, match="nested more than"):
+        read_gguf_info(p)
+
+
+def _list_models_in_thread():
+    import threading
+
+    from bakeoff.cli.models import list_models
+
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(list_models()), daemon=True)
+    worker.start()
+    worker.join(120)   # before the fix this never returned
+    assert not worker.is_alive(), "listing models hung"
+    return {r["name"]: r for r in result[0]}
+
+
+def test_a_fifo_or_a_corrupt_file_does_not_break_listing_the_others(bakeoff_home, tmp_path, smollm2_path):
+    import os
+
+    models = bakeoff_home / "models"
+    fifo = models / "pipe.gguf"
+    os.mkfifo(fifo)
+    (models / "nested.gguf").write_bytes(_nested_arrays(100_000))
+    from tinygguf import write_tiny
+
+    write_tiny("llama", models / "good.gguf", smollm2_path)
+    try:
+        rows = _list_models_in_thread()
+    finally:  # a reader still blocked on the FIFO (a regression) is released
+        os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
+    assert rows["pipe"]["status"].startswith("invalid: is not a regular file")
+    assert rows["nested"]["status"].startswith("invalid: corrupt")
+    assert rows["good"]["status"] == "ok"
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        read_gguf_info(fifo)

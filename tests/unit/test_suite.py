@@ -124,3 +124,36 @@ def test_unknown_suite_name_suggests() -> None:
     with pytest.raises(NotFoundError) as info:
         load_suite("startr")
     assert "starter" in str(info.value)
+
+
+def _bomb(levels: int = 10) -> str:
+    """A few hundred bytes that expand to 10**levels strings through nested aliases."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\nname: bomb\nprompt: hi\ncases: *a{levels - 1}\n"
+
+
+def test_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write(tmp_path, _bomb())
+    assert path.stat().st_size < 1000
+    # In a child with a memory cap: before the fix this walked 10**10 nodes (it never ended).
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+            "from bakeoff.evals.suite import load_suite\n"
+            "from bakeoff.errors import SuiteError\n"
+            f"try:\n    load_suite({str(path)!r})\nexcept SuiteError as exc:\n    print('refused:', exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "refused:" in proc.stdout and "expands to more than" in proc.stdout, proc.stderr[-500:]
+    assert "suite.yaml:6:" in proc.stdout   # it names the line where the expansion passes the limit
+
+
+def test_recursive_alias_is_refused_and_ordinary_aliases_work(tmp_path: Path) -> None:
+    err = error_of(write(tmp_path, GOOD.replace("params: {max_tokens: 16}", "params: &p [*p]")))
+    assert "refers to itself" in str(err) and err.line == 4
+    shared = GOOD.replace("    vars: {q: \"Capital of France?\"}\n",
+                          "    vars: &v {q: \"Capital of France?\"}\n") + \
+        "  - id: two\n    vars: *v\n    assert: [{type: icontains, value: paris}]\n"
+    suite = load_suite(write(tmp_path, shared, "shared.yaml"))
+    assert [c.prompt for c in suite.cases] == ["Question: Capital of France?"] * 2

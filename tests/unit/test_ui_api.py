@@ -144,3 +144,28 @@ def test_arena_auto_cli_stores_judge_votes(tmp_path, capsys):
         assert "at least two models" in capsys.readouterr().err
     finally:
         undo()
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "http://evil.example"},                          # a form or no-cors fetch elsewhere
+    {"Origin": "http://127.0.0.1:3000"},                        # another local app, another port
+    {"Origin": "null"},                                         # a sandboxed iframe or file:// page
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1"},
+])
+def test_state_changing_requests_from_other_sites_are_refused(client, headers):
+    b = client.post("/api/arena/battles", json={"prompt": "hi"}).json()
+    forged = {**headers, "Content-Type": "text/plain"}
+    r = client.post(f"/api/arena/battles/{b['id']}/reveal", headers=forged)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "cross_site_request"
+    assert client.post(f"/api/arena/battles/{b['id']}/answer/a", headers=forged).status_code == 403
+    assert client.delete("/api/conversations/1", headers=forged).status_code == 403
+    r = client.post("/v1/chat/completions", headers=forged,
+                    content=b'{"model": "fake-a", "messages": [{"role": "user", "content": "hi"}]}')
+    assert r.status_code == 403
+    battle = client.get(f"/api/arena/battles/{b['id']}").json()
+    assert battle["answers"]["a"] is None and not battle.get("revealed")
+    # the UI itself (same origin) and clients that are not browsers still work; reads are not refused
+    same = {"Origin": "http://127.0.0.1", "Sec-Fetch-Site": "same-origin"}
+    assert client.post(f"/api/arena/battles/{b['id']}/reveal", headers=same).json()["revealed"] is True
+    assert client.get("/api/arena/ratings", headers=headers).status_code == 200

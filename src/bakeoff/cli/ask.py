@@ -14,7 +14,17 @@ from ..engines.factory import open_engine
 from ..engines.options import LoadOptions
 from ..errors import BakeoffError, InvalidParamsError
 from ..runtime import record_exchange
-from .common import console, err_console, gen_options, gpu_layers_option, params_from, print_json, progress, spinner
+from .common import (
+    console,
+    err_console,
+    gen_options,
+    gpu_layers_option,
+    params_from,
+    print_json,
+    printable,
+    progress,
+    spinner,
+)
 from .errors import report
 
 
@@ -24,11 +34,14 @@ def load(model: str, n_ctx: int | None) -> Engine:
 
 
 def stream_to_terminal(chunks: Any) -> Response:
-    """Print text as it arrives; return the collected response."""
+    """Print text as it arrives; return the collected response. On a terminal, escape sequences a
+    model writes are shown, not run; piped output stays byte-exact."""
+    show = printable if sys.stdout.isatty() else str
+
     def tee() -> Any:
         for c in chunks:
             if c.text:
-                sys.stdout.write(c.text)
+                sys.stdout.write(show(c.text))
                 sys.stdout.flush()
             yield c
 

@@ -14,7 +14,7 @@ from ..evals.bench import get_task, run_benchmark, task_names
 from ..evals.bench.runner import LazyEngine
 from ..evals.columns import BENCHMARK
 from ..settings import get_settings
-from .common import console, err_console, gpu_layers_option, print_json
+from .common import console, err_console, gpu_layers_option, print_json, printable
 
 
 def _split(value: str) -> list[str]:
@@ -49,7 +49,8 @@ def _progress_bar(label: str):
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    label = printable(label).replace("{", "{{").replace("}", "}}")   # a model name is data, not a format
+    return Progress(TextColumn(label, markup=False), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     console=err_console, transient=True, disable=not sys.stderr.isatty())
 
 

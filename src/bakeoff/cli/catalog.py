@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -96,11 +95,11 @@ def tree_cmd(family: str, as_json: bool) -> None:
     if as_json:
         print_json({"family": fam, "name": cat.families[fam].name, "roots": data})
         return
-    tree = Tree(escape(f"{cat.families[fam].name} ({cat.families[fam].org})"))
+    tree = Tree(f"{cat.families[fam].name} ({cat.families[fam].org})")
 
     def add(parent: Tree, n: dict[str, Any]) -> None:
         rel = f" [{n['relation']}]" if n["relation"] else ""
-        branch = parent.add(escape(f"{n['id']}{rel} — {n['license']}; {', '.join(n['tasks'])}"))
+        branch = parent.add(f"{n['id']}{rel} — {n['license']}; {', '.join(n['tasks'])}")
         for c in n["children"]:
             add(branch, c)
 

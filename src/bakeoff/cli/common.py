@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,8 +18,30 @@ from ..settings import get_settings
 from ..store import connect
 from ..store.evals import get_run, latest_run_id, list_runs
 
-console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, highlight=False)
+# C0 controls but tab and newline, DEL, C1 controls: an escape sequence in a model name, a remote
+# model id or a server's error message must not move the cursor, clear the screen or retitle the
+# terminal. Shown as \x1b instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class SafeConsole(Console):
+    """Every string it renders (print arguments, table cells) is data: no Rich markup is applied
+    ("[red]" in an endpoint name stays text) and control characters are made visible."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(markup=False, **kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:
+        kwargs["markup"] = False
+        return super().render_str(printable(text), **kwargs)
+
+
+console = SafeConsole(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+err_console = SafeConsole(stderr=True, highlight=False)
 
 _TYPES = {int: int, float: float, str: str}
 

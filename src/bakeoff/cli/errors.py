@@ -7,6 +7,7 @@ import sys
 import traceback
 
 from .. import errors as E
+from .common import printable
 
 # Most specific first. Exit codes: 2 usage/input, 3 not found, 4 bad model file, 5 resources,
 # 6 remote endpoint, 7 quality gate failed (`run --fail-under/--baseline`), 1 other.
@@ -42,5 +43,5 @@ def report(exc: BaseException) -> int:
         msg = exc.message + (f" — {exc.hint}" if exc.hint else "")
     else:
         msg = f"unexpected {type(exc).__name__}: {exc} — rerun with BAKEOFF_DEBUG=1 for details"
-    print(f"error: {msg}", file=sys.stderr)
+    print(f"error: {printable(msg)}", file=sys.stderr)
     return exit_code(exc)

@@ -135,12 +135,12 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
               est.verdict)
     console.print(m)
     console.print(gpu_line(offload), markup=False)
-    console.print("[bold]chat template[/bold]")
+    console.print("chat template", style="bold")
     console.print(info.chat_template or "(none: plain 'User:/Assistant:' prompts are used)", markup=False)
     _print_store_defaults(ref)
-    console.print(f"[bold]tool calls[/bold] (bakeoff serve): {describe_format(info.chat_template)}",
-                  soft_wrap=True, highlight=False)
-    console.print("[bold]metadata[/bold]")
+    console.print(f"tool calls (bakeoff serve): {describe_format(info.chat_template)}", soft_wrap=True,
+                  highlight=False)
+    console.print("metadata", style="bold")
     for k, v in sorted(info.metadata.items()):
         if k != "tokenizer.chat_template":
             console.print(f"  {k} = {v}", markup=False)
@@ -162,14 +162,14 @@ def _print_store_defaults(ref: Any) -> None:
     o = ref.origin
     if o is None or not (o.template or o.params or o.system):
         return
-    console.print(f"[bold]{o.tool} template[/bold] (Go template; bakeoff uses the GGUF chat template above)")
+    console.print(f"{o.tool} template (Go template; bakeoff uses the GGUF chat template above)", style="bold")
     console.print(o.template or "(none)", markup=False)
     if o.params:
-        console.print(f"[bold]{o.tool} parameters[/bold]")
+        console.print(f"{o.tool} parameters", style="bold")
         for k, v in sorted(o.params.items()):
             console.print(f"  {k} = {v}", markup=False)
     if o.system:
-        console.print(f"[bold]{o.tool} system prompt[/bold]")
+        console.print(f"{o.tool} system prompt", style="bold")
         console.print(o.system, markup=False)
 
 

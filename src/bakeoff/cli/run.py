@@ -23,14 +23,12 @@ from ..evals.speed import DEFAULT_REPEATS
 from ..evals.stats import PairedComparison, verdict
 from ..store import connect
 from ..store.evals import get_run
-from .common import console, err_console, gpu_layers_option, load_run, print_json
+from .common import SafeConsole, console, err_console, gpu_layers_option, load_run, print_json, printable
 
 
 def table_console() -> Any:
     """Off a terminal rich would wrap wide tables at 80 columns; logs and pipes can take more."""
-    from rich.console import Console
-
-    return console if console.is_terminal else Console(width=200, highlight=False)
+    return console if console.is_terminal else SafeConsole(width=200, highlight=False)
 
 
 def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
@@ -67,9 +65,9 @@ class BarProgress:
 
         self.tty = enabled and sys.stderr.isatty()
         self.enabled = enabled
-        self.bar = Progress(TextColumn("{task.fields[model]:<28}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[passed]} pass"), TimeElapsedColumn(),
-                            TextColumn("{task.fields[phase]}"), console=err_console,
+        self.bar = Progress(TextColumn("{task.fields[model]:<28}", markup=False), BarColumn(),
+                            MofNCompleteColumn(), TextColumn("{task.fields[passed]} pass"), TimeElapsedColumn(),
+                            TextColumn("{task.fields[phase]}", markup=False), console=err_console,
                             disable=not self.tty)
         self.tasks: dict[str, Any] = {}
         self.run_id: int | None = None
@@ -85,7 +83,8 @@ class BarProgress:
     def _task(self, model: str, total: int = 0) -> Any:
         if model not in self.tasks:
             self.passed[model] = 0
-            self.tasks[model] = self.bar.add_task(model, total=total, model=model[:28], passed=0, phase="")
+            self.tasks[model] = self.bar.add_task(model, total=total, model=printable(model)[:28], passed=0,
+                                                  phase="")
         return self.tasks[model]
 
     def model_start(self, model: str, total: int, done: int) -> None:
@@ -101,12 +100,12 @@ class BarProgress:
             err_console.print(f"{'resuming' if resumed else 'starting'} run {run_id}", markup=False)
 
     def phase(self, model: str, text: str) -> None:
-        self.bar.update(self._task(model), phase=text)
+        self.bar.update(self._task(model), phase=printable(text))
         if self.enabled and not self.tty:
             err_console.print(f"{model}: {text}", markup=False)
 
     def model_end(self, model: str, status: str, error: str | None) -> None:
-        self.bar.update(self._task(model), phase=status if not error else f"failed: {error[:60]}")
+        self.bar.update(self._task(model), phase=printable(status if not error else f"failed: {error[:60]}"))
         if self.enabled and not self.tty:
             err_console.print(f"{model}: {status}" + (f" ({error})" if error else ""), markup=False)
 

@@ -35,7 +35,7 @@ class BatchedEngine(TokenEngine):
         self._cv = threading.Condition()
         self._stop = False
         self._embedder: Embedder | None = None
-        inner.format_chat([Message(role="user", content="warm-up")])  # caches specials off-thread
+        inner.chat_formatter()  # looks up special tokens here, off the scheduler thread (renders nothing)
         self._thread = threading.Thread(target=self._run, name=f"batch-{self.ref.name}", daemon=True)
         self._thread.start()
 

@@ -22,6 +22,7 @@ from ..models.ref import ModelRef
 from ..models.sources import check_present
 from ..settings import Settings, get_settings
 from .base import Chunk, GenParams, LogLik, LogLikRequest, Message, Timings, TokenEngine, TokenLogprob, Usage
+from .chat_template import ChatTemplate
 from .grammar import schema_to_grammar
 from .llama_lowlevel import LlamaHandle, engine_version
 from .logits import window_logprobs as logits_over_window
@@ -216,19 +217,22 @@ class LlamaCppEngine(TokenEngine):
         template = self.gguf.chat_template or self.h.chat_template()
         return template if template_supports_tools(template) else None
 
+    def chat_formatter(self) -> ChatTemplate | None:
+        """The model's chat template with its special tokens (built once), None if it has none."""
+        template = self.gguf.chat_template or self.h.chat_template()
+        if template and self._formatter is None:
+            self._formatter = ChatTemplate(template, eos_token=self.h.special_text(self.h.eos),
+                                           bos_token=self.h.special_text(self.h.bos), path=str(self.ref.path))
+        return self._formatter
+
     def format_chat(self, messages: list[Message] | list[dict[str, Any]],
                     tools: list[dict[str, Any]] | None = None) -> str:
-        template = self.gguf.chat_template or self.h.chat_template()
         msgs = [m if isinstance(m, dict) else m.model_dump() for m in messages]
-        if not template:
+        formatter = self.chat_formatter()
+        if formatter is None:
             lines = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
             return "\n".join(lines) + "\nAssistant:"
-        if self._formatter is None:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            self._formatter = Jinja2ChatFormatter(template, eos_token=self.h.special_text(self.h.eos),
-                                                  bos_token=self.h.special_text(self.h.bos))
-        return self._formatter(messages=msgs, tools=tools).prompt
+        return formatter.render(msgs, tools=tools)
 
     def chat_tokens(self, messages: list[Message] | list[dict[str, Any]],
                     tools: list[dict[str, Any]] | None = None) -> list[int]:

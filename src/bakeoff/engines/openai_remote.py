@@ -107,8 +107,14 @@ class RemoteEngine(Engine):
                 "n_ctx": self.n_ctx, "quantization": None, "retries": self.client.retries}
 
     def list_models(self) -> list[str]:
+        """The ids the server lists; anything but OpenAI's {"data": [{"id": str}, ...]} is an error."""
         data = self.client.get_json("/models")
-        return [m.get("id") for m in data.get("data", []) if isinstance(m, dict)]
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise RemoteError(self.ref.name, f"/models answered {type(data).__name__} without a "
+                              "'data' list, not an OpenAI model list",
+                              hint="check --base-url: it should end in /v1 of an OpenAI-compatible server")
+        return [m["id"] for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
     # --- generation -------------------------------------------------------------------------
     def chat(self, messages: list[Message], params: GenParams) -> Iterator[Chunk]:

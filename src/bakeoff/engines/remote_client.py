@@ -161,7 +161,13 @@ class RetryingClient:
             raise unreachable(self.endpoint, self.base_url + path, exc) from None
         if resp.status_code >= 400:
             raise http_error(self.endpoint, resp)
-        return resp.json()
+        try:
+            return resp.json()
+        except ValueError:
+            raise RemoteError(self.endpoint, f"non-JSON answer from {path} "
+                              f"({resp.headers.get('content-type', 'no content type')})", resp.status_code,
+                              hint="check --base-url: it should end in /v1 of an OpenAI-compatible "
+                                   "server") from None
 
     def close(self) -> None:
         self.http.close()

@@ -65,10 +65,52 @@ def _locations(node: yaml.Node, path: Loc, out: dict[Loc, int]) -> None:
             _locations(item, (*path, i), out)
 
 
+# A suite expands to at most this many YAML nodes once aliases are followed: a few hundred bytes of
+# nested aliases ("billion laughs") would otherwise take gigabytes and minutes to walk.
+MAX_EXPANDED_NODES = 500_000
+
+
+def expanded_size(node: yaml.Node, file: str) -> int:
+    """Nodes in the document with every alias expanded, counted without expanding (each distinct
+    node once, memoised); raises SuiteError past MAX_EXPANDED_NODES or on a recursive alias."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    open_: set[int] = set()
+    while stack:
+        cur, done = stack.pop()
+        if done:
+            open_.discard(id(cur))
+            sizes[id(cur)] = 1 + sum(sizes[id(c)] for c in _children(cur))
+            if sizes[id(cur)] > MAX_EXPANDED_NODES:
+                raise SuiteError(f"the YAML expands to more than {MAX_EXPANDED_NODES:,} nodes through "
+                                 "aliases", file, cur.start_mark.line + 1,
+                                 hint="use fewer nested aliases (&name / *name)")
+            continue
+        if id(cur) in sizes:
+            continue
+        if id(cur) in open_:
+            raise SuiteError("a YAML alias refers to itself", file, cur.start_mark.line + 1,
+                             hint="remove the recursive alias")
+        open_.add(id(cur))
+        stack.append((cur, True))
+        stack.extend((c, False) for c in _children(cur) if id(c) not in sizes)
+    return sizes[id(node)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            expanded_size(node, file)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -114,15 +114,23 @@ CSV_COLUMNS = ["run", "model", "case_id", "status", "score", "pass_score", "reas
                "prompt_tokens", "completion_tokens", "total_s", "cost_usd", "cached"]
 
 
+def sheet_text(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (a model's output "=HYPERLINK(...)", a model
+    named "@SUM(...)") is prefixed with an apostrophe, as OWASP advises: shown as text, not run."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def render_csv(run: dict[str, Any]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     for r in run["results"]:
-        writer.writerow({"run": run["id"], "model": r["model"], "case_id": r["case_id"],
+        writer.writerow({"run": run["id"], "model": sheet_text(r["model"]), "case_id": sheet_text(r["case_id"]),
                          "status": r["status"], "score": f"{r['score']:.4f}",
-                         "pass_score": f"{r['pass_score']:.4f}", "reason": r["reason"],
-                         "output": r["output"], "prompt_tokens": r["usage"].get("prompt_tokens"),
+                         "pass_score": f"{r['pass_score']:.4f}", "reason": sheet_text(r["reason"]),
+                         "output": sheet_text(r["output"]), "prompt_tokens": r["usage"].get("prompt_tokens"),
                          "completion_tokens": r["usage"].get("completion_tokens"),
                          "total_s": f"{r['timings'].get('total_s', 0):.4f}",
                          "cost_usd": f"{r['cost_usd']:.3e}", "cached": r["cached"]})

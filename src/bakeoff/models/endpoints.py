@@ -28,6 +28,7 @@ from ..settings import Settings
 from .ref import Endpoint, ModelRef
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAME_HINT = "use letters, digits, '.', '_' or '-' (up to 64 characters)"
 
 
 def endpoints_path(settings: Settings) -> Path:
@@ -45,8 +46,13 @@ def load_endpoints(settings: Settings) -> dict[str, Endpoint]:
         where = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{where}: invalid YAML", "fix the file or remove it") from None
     items = (raw.get("endpoints") if isinstance(raw, dict) else None) or {}
+    if not isinstance(items, dict):
+        raise ConfigError(f"{path}: 'endpoints' must be a mapping of names to settings",
+                          "fix the file or remove it")
     out = {}
     for name, body in items.items():
+        if not _NAME.match(str(name)):
+            raise ConfigError(f"{path}: invalid endpoint name {str(name)!r}", _NAME_HINT)
         try:
             out[str(name)] = Endpoint(**(body or {}))
         except (ValidationError, TypeError) as exc:
@@ -68,8 +74,7 @@ def save_endpoints(settings: Settings, endpoints: dict[str, Endpoint]) -> None:
 
 def add_endpoint(settings: Settings, name: str, endpoint: Endpoint) -> None:
     if not _NAME.match(name):
-        raise ConfigError(f"invalid endpoint name {name!r}",
-                          "use letters, digits, '.', '_' or '-' (up to 64 characters)")
+        raise ConfigError(f"invalid endpoint name {name!r}", _NAME_HINT)
     eps = load_endpoints(settings)
     eps[name] = endpoint
     save_endpoints(settings, eps)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,8 @@ def _check_header(path: Path) -> int:
         raise ModelFileError(str(path), "file not found", "check the path, or run `bakeoff models`")
     if path.is_dir():
         raise ModelFileError(str(path), "is a folder, not a GGUF file", "point at a .gguf file")
-    size = path.stat().st_size
     try:
-        with path.open("rb") as fh:
-            head = fh.read(24)
+        size, head = _read_head(path)
     except OSError as exc:
         raise ModelFileError(str(path), f"cannot be read: {exc.strerror}", "check its permissions") from None
     if head[:4] != GGUF_MAGIC:
@@ -81,6 +80,20 @@ def _check_header(path: Path) -> int:
     if len(head) < 24:
         raise ModelFileError(str(path), f"truncated: only {size} bytes, too short for a GGUF header")
     return size
+
+
+def _read_head(path: Path) -> tuple[int, bytes]:
+    """The file's size and first 24 bytes. Opened without blocking and checked to be a regular
+    file before reading: a FIFO or a device named *.gguf would otherwise hang the reader."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelFileError(str(path), "is not a regular file (a pipe, socket or device?)",
+                                 "point at a .gguf file, or remove this entry from the models folder")
+        return st.st_size, os.pread(fd, 24, 0)
+    finally:
+        os.close(fd)
 
 
 # Parsing a 49k-token vocabulary takes seconds on a busy 2-core machine, and listing, matching and

@@ -18,6 +18,7 @@ from typing import Any
 _FIXED = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
 _STRING, _ARRAY = 8, 9
 KEEP_ITEMS = 16  # array items decoded; the rest are counted only
+MAX_ARRAY_DEPTH = 8  # real files nest one level at most; deeper nesting is corruption or an attack
 
 
 class GGUFParseError(ValueError):
@@ -68,7 +69,9 @@ class _Cursor:
             return self.string()
         raise GGUFParseError(f"unknown metadata value type {vtype}")
 
-    def array(self) -> tuple[list[Any], int]:
+    def array(self, depth: int = 0) -> tuple[list[Any], int]:
+        if depth > MAX_ARRAY_DEPTH:
+            raise GGUFParseError(f"metadata arrays nested more than {MAX_ARRAY_DEPTH} deep at byte {self.pos}")
         etype, count = self.unpack("I"), self.unpack("Q")
         if etype in _FIXED:
             width = struct.calcsize("<" + _FIXED[etype])
@@ -85,8 +88,10 @@ class _Cursor:
                     items.append(bytes(self.buf[start:start + n]).decode("utf-8", "replace"))
             return items, count
         if etype == _ARRAY:
+            if count * 12 > self.size - self.pos:  # each inner array needs >= 12 bytes
+                raise GGUFParseError(f"array of {count} arrays at byte {self.pos} cannot fit in the file")
             for _ in range(count):
-                self.array()
+                self.array(depth + 1)
             return [], count
         raise GGUFParseError(f"unknown array element type {etype}")
 

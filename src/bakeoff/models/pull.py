@@ -87,6 +87,23 @@ def download(repo: str, remote: RemoteFile, target: Path) -> int:
     return resumed
 
 
+def local_target(folder: Path, name: str) -> Path:
+    """Where the hub's file `name` goes under `folder`. Hub file names may hold subfolders
+    ("Q4_K_M/model-00001-of-00002.gguf") but a hostile or broken hub could list "../../.bashrc":
+    anything that would land outside `folder` is refused."""
+    parts = name.split("/")
+    if (not name or "\\" in name or "\x00" in name or name.startswith("/")
+            or any(p in ("", ".", "..") for p in parts)):
+        raise DownloadError(endpoint(), f"the hub lists an unsafe file name {name!r}",
+                            hint="only plain names and subfolders are downloaded; pick another file "
+                                 "or repo")
+    target = folder.joinpath(*parts)
+    if not target.resolve().is_relative_to(folder.resolve()):  # a symlinked subfolder pointing out
+        raise DownloadError(endpoint(), f"{name!r} would be written outside {folder}",
+                            hint="remove the symlink in that folder")
+    return target
+
+
 def _pick(repo: str, files: list[RemoteFile], wanted: str | None,
           estimates: dict[str, fit.FitEstimate] | None) -> tuple[list[RemoteFile], str]:
     """The files to fetch: a named file or quantization label (every shard of a split file), else
@@ -129,11 +146,12 @@ def pull(spec: str, settings: Settings | None = None, known: KnownEstimates | No
     reason = from_search or reason
     settings.ensure_home()
     folder = settings.models_dir / "pulled" / repo.replace("/", "__")
-    results = [_fetch_verified(repo, f, folder / f.name) for f in chosen]
-    path = folder / chosen[0].name
+    results = [_fetch_verified(repo, f, local_target(folder, f.name)) for f in chosen]
+    path = local_target(folder, chosen[0].name)
     info = read_gguf_info(path)
     return {"repo": repo, "file": chosen[0].name, "files": [f.name for f in chosen], "path": str(path),
-            "quantization": info.quantization, "size": sum((folder / f.name).stat().st_size for f in chosen),
+            "quantization": info.quantization,
+            "size": sum(local_target(folder, f.name).stat().st_size for f in chosen),
             "sha256": results[0][1], "verified": all(f.sha256 for f in chosen),
             "resumed_from": results[0][0], "reason": reason, "name": path.stem}
 

@@ -103,7 +103,7 @@ def _tokenizer_fields(source: Path) -> list[tuple[str, GGUFValueType, Any, GGUFV
 
 def write_tiny(kind: str, path: Path, tokenizer_from: Path, seed: int = 0,
                chat_template: str | None = None) -> Path:
-    """A tiny random model of `kind`; `chat_template` replaces the tokenizer source's template."""
+    """A tiny random model of architecture `kind`; `chat_template` replaces the copied template."""
     spec = SPECS[kind]
     arch_enum = MODEL_ARCH[spec["arch"]]
     arch = MODEL_ARCH_NAMES[arch_enum]

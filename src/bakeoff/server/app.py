@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ..settings import Settings, get_settings
-from .errors import install_error_handlers
+from .errors import QuietCancel, install_error_handlers
 from .metrics import CountRequests, Metrics
 from .openai_routes import ENDPOINTS
 from .openai_routes import router as openai_router
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, models: list[str] | None = None
     app.include_router(openai_router)
     app.add_middleware(Guard, api_key=api_key or settings.api_key, bound_host=host, max_body=max_body)
     app.add_middleware(CountRequests, metrics=app.state.metrics, endpoints=ENDPOINTS)
+    app.add_middleware(QuietCancel)
 
     mount_ui(app)  # keep last: the static UI is mounted at "/" and must not shadow other routes
     return app

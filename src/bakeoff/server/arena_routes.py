@@ -7,33 +7,30 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..arena import battles as service
 from ..engines.base import Message
 from ..errors import InvalidParamsError
-from ..models.registry import Registry
 from ..store import arena as store
 from ..store.db import connect
-from .ui_common import UIRoute, build_params, db_for, model_names
+from .openai_schemas import Strict
+from .ui_common import RowId, UIRoute, build_params, db_for, model_names, served_name
 from .ui_stream import ndjson_stream
 
 router = APIRouter(prefix="/arena", route_class=UIRoute)
 
 
-class NewBattle(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NewBattle(Strict):
     prompt: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class Vote(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Vote(Strict):
     winner: Literal["a", "b", "tie", "both_bad"]
 
 
-class JudgeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class JudgeRequest(Strict):
     judge: str
 
 
@@ -45,13 +42,13 @@ def new_battle(body: NewBattle, request: Request, db: sqlite3.Connection = Depen
 
 
 @router.get("/battles/{battle_id}")
-def get_battle(battle_id: int, db: sqlite3.Connection = Depends(db_for)) -> dict:
+def get_battle(battle_id: RowId, db: sqlite3.Connection = Depends(db_for)) -> dict:
     battle = store.get_battle(db, battle_id)
     return service.revealed_view(battle) if battle["revealed_at"] else service.blind_view(battle)
 
 
 @router.post("/battles/{battle_id}/answer/{side}")
-def answer(battle_id: int, side: Literal["a", "b"], request: Request,
+def answer(battle_id: RowId, side: Literal["a", "b"], request: Request,
            db: sqlite3.Connection = Depends(db_for)) -> Response:
     battle = store.get_battle(db, battle_id)
     if battle[f"answer_{side}"] is not None or battle["revealed_at"]:
@@ -74,13 +71,13 @@ def answer(battle_id: int, side: Literal["a", "b"], request: Request,
 
 
 @router.post("/battles/{battle_id}/vote")
-def vote(battle_id: int, body: Vote, db: sqlite3.Connection = Depends(db_for)) -> dict:
+def vote(battle_id: RowId, body: Vote, db: sqlite3.Connection = Depends(db_for)) -> dict:
     recorded = store.add_vote(db, battle_id, body.winner, "human")
     return {**service.revealed_view(store.get_battle(db, battle_id)), "vote": recorded}
 
 
 @router.post("/battles/{battle_id}/reveal")
-def reveal(battle_id: int, db: sqlite3.Connection = Depends(db_for)) -> dict:
+def reveal(battle_id: RowId, db: sqlite3.Connection = Depends(db_for)) -> dict:
     """Show the identities without voting; any vote cast afterwards is kept but not counted."""
     store.get_battle(db, battle_id)
     store.mark_revealed(db, battle_id)
@@ -88,13 +85,13 @@ def reveal(battle_id: int, db: sqlite3.Connection = Depends(db_for)) -> dict:
 
 
 @router.post("/battles/{battle_id}/judge")
-def judge(battle_id: int, body: JudgeRequest, request: Request,
+def judge(battle_id: RowId, body: JudgeRequest, request: Request,
           db: sqlite3.Connection = Depends(db_for)) -> dict:
     battle = store.get_battle(db, battle_id)
     if battle["answer_a"] is None or battle["answer_b"] is None:
         raise InvalidParamsError("both answers must be finished before the judge votes",
                                  hint="wait for both panes to finish streaming")
-    name = Registry(request.app.state.settings).resolve(body.judge).name
+    name = served_name(request, body.judge)
     engine = request.app.state.pool.open_engine(name)
     winner, detail = service.judge(engine, battle["prompt"], battle["answer_a"], battle["answer_b"])
     recorded = store.add_vote(db, battle_id, winner, f"judge:{name}", detail)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from ..engines.base import Chunk, ChunkStream
+from .errors import ClientDisconnected
 
 _END = object()
 
@@ -53,7 +54,28 @@ class LoopSink:
             self.q.put_nowait(item)
 
 
-async def aiter_chunks(it: Iterator[Chunk]) -> AsyncIterator[Chunk]:
+async def _until_disconnect(receive: Callable[[], Awaitable[dict]]) -> None:
+    """Returns when the ASGI server reports the client gone (the request body was read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _next(q: asyncio.Queue, gone: asyncio.Future | None) -> Any:
+    """The next item, or ClientDisconnected as soon as the client leaves (it may leave while the
+    model is still reading the prompt, long before any chunk could reveal it by a failed write)."""
+    if gone is None:
+        return await q.get()
+    get = asyncio.ensure_future(q.get())
+    await asyncio.wait({get, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if get.done():
+        return get.result()
+    get.cancel()
+    raise ClientDisconnected()
+
+
+async def aiter_chunks(it: Iterator[Chunk], receive: Callable[[], Awaitable[dict]] | None = None
+                       ) -> AsyncIterator[Chunk]:
+    """`receive` (the request's ASGI receive): stop and cancel the stream when the client leaves."""
     stream = ChunkStream.of(it)
     q: asyncio.Queue = asyncio.Queue()
     sink = LoopSink(asyncio.get_running_loop(), q)
@@ -74,13 +96,16 @@ async def aiter_chunks(it: Iterator[Chunk]) -> AsyncIterator[Chunk]:
         stream.attach(sink)
     else:
         threading.Thread(target=pump, name="chunk-pump", daemon=True).start()
+    gone = asyncio.ensure_future(_until_disconnect(receive)) if receive is not None else None
     try:
         while True:
-            item = await q.get()
+            item = await _next(q, gone)
             if item is _END:
                 return
             if isinstance(item, BaseException):
                 raise item
             yield item
     finally:
+        if gone is not None:
+            gone.cancel()
         stream.cancel()

@@ -8,14 +8,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..engines.base import Message
 from ..errors import InvalidParamsError
-from ..models.registry import Registry
 from ..store import conversations as store
 from ..store.db import connect
-from .ui_common import UIRoute, build_params, db_for
+from .openai_schemas import Strict
+from .ui_common import RowId, UIRoute, build_params, db_for, served_name
 from .ui_stream import ndjson_stream
 
 router = APIRouter(prefix="/conversations", route_class=UIRoute)
@@ -23,35 +23,27 @@ router = APIRouter(prefix="/conversations", route_class=UIRoute)
 TITLE_CHARS = 60
 
 
-class NewConversation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NewConversation(Strict):
     model: str
     title: str = "New chat"
     system: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class ConversationPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ConversationPatch(Strict):
     model: str | None = None
     title: str | None = None
     system: str | None = None
     params: dict[str, Any] | None = None
 
 
-class Say(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Say(Strict):
     content: str = Field(min_length=1)
     model: str | None = None      # switch the conversation to this model first
 
 
-class Regenerate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Regenerate(Strict):
     model: str | None = None      # answer with another model this once
-
-
-def _canonical(request: Request, name: str) -> str:
-    return Registry(request.app.state.settings).resolve(name).name
 
 
 @router.get("")
@@ -63,27 +55,27 @@ def list_conversations(db: sqlite3.Connection = Depends(db_for)) -> list[dict]:
 def create_conversation(body: NewConversation, request: Request,
                         db: sqlite3.Connection = Depends(db_for)) -> dict:
     build_params(body.params)  # reject bad parameters now, not at the first message
-    return store.create(db, model=_canonical(request, body.model), title=body.title,
+    return store.create(db, model=served_name(request, body.model), title=body.title,
                         system=body.system, params=body.params)
 
 
 @router.get("/{conv_id}")
-def get_conversation(conv_id: int, db: sqlite3.Connection = Depends(db_for)) -> dict:
+def get_conversation(conv_id: RowId, db: sqlite3.Connection = Depends(db_for)) -> dict:
     return {**store.get(db, conv_id), "messages": store.messages(db, conv_id)}
 
 
 @router.patch("/{conv_id}")
-def patch_conversation(conv_id: int, body: ConversationPatch, request: Request,
+def patch_conversation(conv_id: RowId, body: ConversationPatch, request: Request,
                        db: sqlite3.Connection = Depends(db_for)) -> dict:
     if body.params is not None:
         build_params(body.params)
-    model = _canonical(request, body.model) if body.model else None
+    model = served_name(request, body.model) if body.model else None
     return store.update(db, conv_id, model=model, title=body.title, system=body.system,
                         params=body.params)
 
 
 @router.delete("/{conv_id}")
-def delete_conversation(conv_id: int, db: sqlite3.Connection = Depends(db_for)) -> dict:
+def delete_conversation(conv_id: RowId, db: sqlite3.Connection = Depends(db_for)) -> dict:
     store.delete(db, conv_id)
     return {"deleted": conv_id}
 
@@ -112,19 +104,19 @@ def _answer(request: Request, conv: dict[str, Any], model: str) -> Response:
 
 
 @router.post("/{conv_id}/messages")
-def say(conv_id: int, body: Say, request: Request, db: sqlite3.Connection = Depends(db_for)) -> Response:
+def say(conv_id: RowId, body: Say, request: Request, db: sqlite3.Connection = Depends(db_for)) -> Response:
     conv = store.get(db, conv_id)
-    if body.model and _canonical(request, body.model) != conv["model"]:
-        conv = store.update(db, conv_id, model=_canonical(request, body.model))
-    if conv["title"] == "New chat" and not store.messages(db, conv_id):
-        first_line = body.content.strip().splitlines()[0]
+    if body.model and served_name(request, body.model) != conv["model"]:
+        conv = store.update(db, conv_id, model=served_name(request, body.model))
+    first_line = next((line.strip() for line in body.content.splitlines() if line.strip()), "")
+    if first_line and conv["title"] == "New chat" and not store.messages(db, conv_id):
         conv = store.update(db, conv_id, title=first_line[:TITLE_CHARS])
     store.add_message(db, conv_id, "user", body.content)
     return _answer(request, conv, conv["model"])
 
 
 @router.post("/{conv_id}/regenerate")
-def regenerate(conv_id: int, body: Regenerate, request: Request,
+def regenerate(conv_id: RowId, body: Regenerate, request: Request,
                db: sqlite3.Connection = Depends(db_for)) -> Response:
     conv = store.get(db, conv_id)
     history = store.messages(db, conv_id)
@@ -133,25 +125,25 @@ def regenerate(conv_id: int, body: Regenerate, request: Request,
                                  hint="send a message first")
     if history[-1]["role"] == "assistant":   # replace the last answer; after a stop, answer anew
         store.truncate_from(db, conv_id, history[-1]["id"])
-    model = _canonical(request, body.model) if body.model else conv["model"]
+    model = served_name(request, body.model) if body.model else conv["model"]
     return _answer(request, conv, model)
 
 
 @router.put("/{conv_id}/messages/{msg_id}")
-def edit_and_resend(conv_id: int, msg_id: int, body: Say, request: Request,
+def edit_and_resend(conv_id: RowId, msg_id: RowId, body: Say, request: Request,
                     db: sqlite3.Connection = Depends(db_for)) -> Response:
     conv = store.get(db, conv_id)
     if store.get_message(db, conv_id, msg_id)["role"] != "user":
         raise InvalidParamsError("only your own messages can be edited",
                                  hint="use regenerate to get a new answer")
     if body.model:
-        conv = store.update(db, conv_id, model=_canonical(request, body.model))
+        conv = store.update(db, conv_id, model=served_name(request, body.model))
     store.edit_message(db, conv_id, msg_id, body.content)
     return _answer(request, conv, conv["model"])
 
 
 @router.get("/{conv_id}/export")
-def export(conv_id: int, format: str = "json", db: sqlite3.Connection = Depends(db_for)) -> Response:
+def export(conv_id: RowId, format: str = "json", db: sqlite3.Connection = Depends(db_for)) -> Response:
     conv = {**store.get(db, conv_id), "messages": store.messages(db, conv_id)}
     name = f"conversation-{conv_id}"
     if format == "json":

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from .. import errors as E
@@ -32,9 +34,14 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str | None]] = [
     (E.BakeoffError, 500, "server_error", None),
 ]
 
-HTTP_TYPES = {401: ("invalid_request_error", "invalid_api_key"), 404: ("invalid_request_error", "not_found"),
+HTTP_TYPES = {401: ("invalid_request_error", "invalid_api_key"),
+              403: ("invalid_request_error", "cross_site_request"), 404: ("invalid_request_error", "not_found"),
               405: ("invalid_request_error", "method_not_allowed"), 413: ("invalid_request_error", "request_too_large"),
               421: ("invalid_request_error", "invalid_host"), 429: ("rate_limit_error", "server_busy")}
+
+
+class ClientDisconnected(Exception):
+    """The client closed the connection before its answer was complete (logged as status 499)."""
 
 
 def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
@@ -46,11 +53,30 @@ def error_response(status: int, message: str, type_: str, param: str | None = No
     return JSONResponse(error_body(message, type_, param, code), status_code=status, headers=headers)
 
 
+# An absolute path in a message (not the path part of a URL): "/home/me/models/x.gguf".
+_ABS_PATH = re.compile(r"(?<![\w.:/~-])(?:/[^\s/'\"`:,;()]+)+/([^\s/'\"`:,;()]+)")
+
+
+def without_paths(message: str) -> str:
+    """Server errors name files by their base name: a client learns nothing of the disk layout."""
+    return _ABS_PATH.sub(r"\1", message)
+
+
+def public_error(exc: BaseException) -> tuple[str, str]:
+    """(message, hint) a client may see: a server-side failure names no absolute path, and an
+    exception that is not ours is only named by its type (the details go to the log)."""
+    status, body, _ = classify(exc)
+    if not isinstance(exc, E.BakeoffError):
+        return body["error"]["message"], ""
+    tidy = without_paths if status >= 500 else str
+    return tidy(exc.message), tidy(exc.hint)
+
+
 def classify(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, body, headers) for any exception; unknown ones are a 500 without internals."""
     for kind, status, type_, code in ERROR_TABLE:
         if isinstance(exc, kind):
-            message = str(exc)
+            message = str(exc) if status < 500 else without_paths(str(exc))
             param = getattr(exc, "param", None)
             headers = {}
             if isinstance(exc, E.BusyError):
@@ -88,7 +114,27 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, str(exc.detail), type_, None, code,
                               headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(ClientDisconnected)
+    async def _gone(_: Request, exc: ClientDisconnected) -> Response:
+        return Response(status_code=499)   # nobody reads it; nginx's code for "client closed request"
+
     @app.exception_handler(Exception)
     async def _any(_: Request, exc: Exception) -> JSONResponse:
         status, body, headers = classify(exc)
         return JSONResponse(body, status_code=status, headers=headers)
+
+
+class QuietCancel:
+    """ASGI middleware: a request task cancelled because the server is shutting down (SIGTERM, then
+    the graceful-shutdown window passed) ends with one log line, not a CancelledError traceback."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            if scope["type"] != "http":
+                raise
+            log.warning("request %s %s cancelled: the server is shutting down", scope["method"], scope["path"])

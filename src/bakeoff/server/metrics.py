@@ -113,9 +113,18 @@ class CountRequests:
             return
         path = scope["path"] if scope["path"] in self.endpoints else "other"
 
+        started = False
+
         async def counting_send(message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 self.metrics.request(path, message["status"])
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        try:
+            await self.app(scope, receive, counting_send)
+        except Exception:  # the outermost handler turns it into a 500 after this middleware
+            if not started:
+                self.metrics.request(path, 500)
+            raise

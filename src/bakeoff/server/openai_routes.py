@@ -22,7 +22,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from ..engines.base import Chunk, ChunkStream, Engine, GenParams, Message, PromptChunk, TokenLogprob, Usage
 from ..errors import InvalidParamsError, UnsupportedError
 from .async_stream import aiter_chunks, start_stream
-from .errors import classify
+from .errors import ClientDisconnected, classify
 from .openai_schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, Sampling
 from .tools import ToolStream, plan_for
 from .tools import message as tool_message
@@ -105,7 +105,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         return StreamingResponse(chat_sse(request, it, meta, include_usage, body.logprobs,
                                           ToolStream(plan) if plan else None),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
-    parts, lps, last = await collect_async(it)
+    parts, lps, last = await collect_async(request, it)
     record(request, engine.ref.name, last)
     message, finish = (tool_message(plan, "".join(parts), last.finish_reason) if plan else
                        ({"role": "assistant", "content": "".join(parts)}, last.finish_reason))
@@ -115,9 +115,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
             "usage": usage_dict(last.usage, cached_of(last))}
 
 
-async def collect_async(it: Iterator[Chunk]) -> tuple[list[str], list[TokenLogprob], Chunk]:
+async def collect_async(request: Request, it: Iterator[Chunk]) -> tuple[list[str], list[TokenLogprob], Chunk]:
     parts, lps, last = [], [], Chunk()
-    async for chunk in aiter_chunks(it):
+    async for chunk in aiter_chunks(it, request.receive):
         parts.append(chunk.text)
         lps.extend(chunk.logprobs or [])
         last = chunk
@@ -139,7 +139,7 @@ async def chat_sse(request: Request, it: Iterator[Chunk], meta: dict, include_us
 
     yield chunk({"role": "assistant", "content": ""})
     try:
-        async for c in aiter_chunks(it):
+        async for c in aiter_chunks(it, request.receive):
             if c.finish_reason is not None:
                 record(request, meta["model"], c)
                 for delta in tools.close() if tools else []:
@@ -152,6 +152,8 @@ async def chat_sse(request: Request, it: Iterator[Chunk], meta: dict, include_us
                     yield chunk(delta)
             elif c.text or c.logprobs:
                 yield chunk({"content": c.text}, None, c.logprobs)
+    except ClientDisconnected:
+        return
     except Exception as exc:  # noqa: BLE001 - headers are sent; report in-band, as OpenAI does
         yield sse(classify(exc)[1])
     yield "data: [DONE]\n\n"
@@ -200,8 +202,8 @@ def echo_of(prompt: str | list[int], chunks: list[Chunk]) -> tuple[str, list[Tok
     return (prompt if isinstance(prompt, str) else ""), []
 
 
-async def collect_chunks(it: Iterator[Chunk]) -> list[Chunk]:
-    return [c async for c in aiter_chunks(it)]
+async def collect_chunks(request: Request, it: Iterator[Chunk]) -> list[Chunk]:
+    return [c async for c in aiter_chunks(it, request.receive)]
 
 
 @router.post("/v1/completions", summary="Text completion; echo + logprobs scores prompts (lm-eval)")
@@ -225,7 +227,7 @@ async def completions(body: CompletionRequest, request: Request):
     if body.stream:
         return StreamingResponse(completion_sse(request, its[0], prompts[0], body, meta),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
-    results = await asyncio.gather(*(collect_chunks(it) for it in its))
+    results = await asyncio.gather(*(collect_chunks(request, it) for it in its))
     choices, usage, cached = [], Usage(), 0
     for i, (p, chunks) in enumerate(zip(prompts, results)):
         choice, last = completion_choice(i, p, chunks, body)
@@ -263,7 +265,7 @@ async def completion_sse(request: Request, it: Iterator[Chunk], prompt: str | li
     if body.echo and isinstance(prompt, str) and body.logprobs is None:
         yield chunk(prompt)
     try:
-        async for c in aiter_chunks(it):
+        async for c in aiter_chunks(it, request.receive):
             if isinstance(c, PromptChunk):
                 if body.echo:
                     yield chunk(prompt if isinstance(prompt, str) else c.text, None, c.logprobs, True)
@@ -274,6 +276,8 @@ async def completion_sse(request: Request, it: Iterator[Chunk], prompt: str | li
                     yield sse({**head, "choices": [], "usage": usage_dict(c.usage, cached_of(c))})
             elif c.text or c.logprobs:
                 yield chunk(c.text, None, c.logprobs)
+    except ClientDisconnected:
+        return
     except Exception as exc:  # noqa: BLE001 - headers are sent; report in-band
         yield sse(classify(exc)[1])
     yield "data: [DONE]\n\n"

@@ -6,9 +6,9 @@ clear 400 rather than silently ignored.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .extensions import Extensions
 from .tools import ToolCallIn, ToolChoice, ToolDef
@@ -16,8 +16,34 @@ from .tools import ToolCallIn, ToolChoice, ToolDef
 TokenIds = list[int]
 
 
+def _lone_surrogate(value: Any, where: str = "") -> str | None:
+    """Where in decoded JSON a string holds a lone surrogate ("\\ud800" is valid JSON but no text:
+    it cannot be encoded to UTF-8 for a tokenizer or a database), or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"{where or 'a string'} (character {exc.start})"
+    elif isinstance(value, dict):
+        return next(filter(None, (_lone_surrogate(v, f"{where}.{k}".lstrip(".")) for k, v in value.items())), None)
+    elif isinstance(value, list):
+        return next(filter(None, (_lone_surrogate(v, f"{where}[{i}]") for i, v in enumerate(value))), None)
+    return None
+
+
 class Strict(BaseModel):
+    """Request bodies: unknown fields refused; every string must be encodable text."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_only(cls, data: Any) -> Any:
+        where = _lone_surrogate(data)
+        if where:
+            raise ValueError(f"{where} holds a lone UTF-16 surrogate, which is not text; send valid "
+                             "Unicode (escape pairs like \\ud83d\\ude00 are fine)")
+        return data
 
 
 class StreamOptions(Strict):

@@ -103,8 +103,12 @@ class ModelPool:
             old.close()
 
     def loaded(self) -> list[str]:
-        with self._lock:
-            return list(self._engines)
+        """Without the lock: /health must answer while a model loads (which holds it for long)."""
+        while True:
+            try:
+                return list(self._engines)
+            except RuntimeError:  # changed while being read: read again
+                continue
 
     def close(self) -> None:
         with self._lock:

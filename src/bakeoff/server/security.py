@@ -1,4 +1,5 @@
-"""Safe defaults as one ASGI middleware: API key, Host check (DNS rebinding), request size limit.
+"""Safe defaults as one ASGI middleware: API key, Host check (DNS rebinding), Origin check on
+state-changing requests (CSRF), request size limit.
 
 A browser page on another site can reach a loopback server through DNS rebinding (its own name
 resolving to 127.0.0.1); checking the Host header stops that, as the API key does where it is set.
@@ -17,6 +18,26 @@ from .errors import HTTP_TYPES, error_body
 __all__ = ["LOOPBACK_NAMES", "Guard", "host_name", "is_loopback", "is_wildcard"]
 
 PUBLIC_PATHS = {"/health"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def cross_site(headers: dict[str, str]) -> str | None:
+    """Why a state-changing request looks sent by another site's page, or None.
+
+    A page elsewhere can make the browser POST here (a form, a `no-cors` fetch: no preflight, no
+    custom headers), and the API key does not help where none is set. Browsers mark such requests:
+    `Origin` names the page's origin and `Sec-Fetch-Site` says whether it is this origin. Clients
+    that are not browsers (curl, the openai SDK) send neither and are not affected."""
+    site = headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return f"cross-site request refused (Sec-Fetch-Site: {site})"
+    origin = headers.get("origin")
+    if origin is None:
+        return None
+    netloc = origin.split("://", 1)[1] if "://" in origin else ""
+    if netloc.lower() != headers.get("host", "").strip().lower():
+        return f"cross-site request refused (Origin {origin!r} is not this server)"
+    return None
 
 
 class Guard:
@@ -52,6 +73,10 @@ class Guard:
             if not hmac.compare_digest(given.encode(), self.api_key.encode()):
                 return (401, "missing or wrong API key: send Authorization: Bearer <key>",
                         {"www-authenticate": "Bearer"})
+        if scope["method"] not in SAFE_METHODS:
+            refused = cross_site(headers)
+            if refused:
+                return 403, refused, {}
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             return 413, f"request body larger than {self.max_body} bytes", {}

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from .. import errors as E
 from ..engines.base import GenParams
+from ..models.registry import Registry
 from ..store.db import connect
-from .errors import classify
+from .errors import classify, public_error
+
+# A row id in a URL: SQLite integers are 64-bit, so a larger number is refused as a bad parameter.
+RowId = Annotated[int, Path(le=2**63 - 1)]
 
 # Sampling parameters the UI exposes (the rest of GenParams is for the API and evaluator).
 UI_PARAMS = ("max_tokens", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "stop")
@@ -31,8 +35,8 @@ class UIRoute(APIRoute):
                 return await handler(request)
             except E.BakeoffError as exc:
                 status, _, headers = classify(exc)
-                return JSONResponse({"error": {"message": exc.message, "hint": exc.hint,
-                                               "type": type(exc).__name__}},
+                message, hint = public_error(exc)
+                return JSONResponse({"error": {"message": message, "hint": hint, "type": type(exc).__name__}},
                                     status_code=status, headers=headers)
 
         return handle
@@ -74,3 +78,12 @@ def params_schema() -> list[dict[str, Any]]:
 
 def model_names(request: Request) -> list[str]:
     return [r.name for r in request.app.state.pool.refs()]
+
+
+def served_name(request: Request, name: str) -> str:
+    """The canonical name of a model this server serves; never a file path sent by a client."""
+    ref = Registry(request.app.state.settings).resolve(name)
+    served = model_names(request)
+    if ref.source == "file" or ref.name not in served:
+        raise E.ModelNotFoundError(name, served[:5])
+    return ref.name

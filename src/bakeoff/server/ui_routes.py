@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from .. import boards
 from ..engines.base import Message
@@ -19,7 +19,8 @@ from ..errors import NotFoundError
 from ..store import conversations as conv_store
 from .arena_routes import router as arena_router
 from .chat_routes import router as chat_router
-from .ui_common import UIRoute, build_params, db_for, params_schema
+from .openai_schemas import Strict
+from .ui_common import RowId, UIRoute, build_params, db_for, params_schema
 from .ui_stream import ndjson_stream, request_stop
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -27,17 +28,15 @@ WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 ui_router = APIRouter(prefix="/api", route_class=UIRoute)
 
 
-class OneOff(BaseModel):
+class OneOff(Strict):
     """One model, one message list, not stored: the side-by-side panes use this."""
 
-    model_config = ConfigDict(extra="forbid")
     model: str
     messages: list[Message] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class Preset(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Preset(Strict):
     name: str = Field(min_length=1, max_length=80)
     system: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
@@ -81,7 +80,7 @@ def save_preset(body: Preset, db: sqlite3.Connection = Depends(db_for)) -> dict:
 
 
 @ui_router.delete("/presets/{preset_id}")
-def delete_preset(preset_id: int, db: sqlite3.Connection = Depends(db_for)) -> dict:
+def delete_preset(preset_id: RowId, db: sqlite3.Connection = Depends(db_for)) -> dict:
     conv_store.delete_preset(db, preset_id)
     return {"deleted": preset_id}
 
@@ -92,7 +91,7 @@ def leaderboard(db: sqlite3.Connection = Depends(db_for)) -> dict:
 
 
 @ui_router.get("/bakeoffs/{run_id}")
-def bakeoff_board(run_id: int, db: sqlite3.Connection = Depends(db_for)) -> dict:
+def bakeoff_board(run_id: RowId, db: sqlite3.Connection = Depends(db_for)) -> dict:
     return boards.bakeoff_board(db, run_id)
 
 
@@ -103,7 +102,7 @@ REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
 
 
 @ui_router.get("/bakeoffs/{run_id}/report")
-def bakeoff_report(run_id: int, db: sqlite3.Connection = Depends(db_for)) -> Response:
+def bakeoff_report(run_id: RowId, db: sqlite3.Connection = Depends(db_for)) -> Response:
     return HTMLResponse(boards.bakeoff_report_html(db, run_id),
                         headers={"Content-Security-Policy": REPORT_CSP,
                                  "X-Content-Type-Options": "nosniff"})

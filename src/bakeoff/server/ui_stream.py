@@ -24,7 +24,7 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 
 from ..engines.base import Chunk, ChunkStream, GenParams, Message
-from ..errors import BakeoffError
+from .errors import public_error
 from .pool import ModelPool
 
 Finish = Callable[[str, dict[str, Any]], dict[str, Any]]   # (text, stats) -> payload of "done"
@@ -62,9 +62,8 @@ def stats_from(last: Chunk | None, n_chunks: int, t0: float, t_first: float | No
 
 
 def _error_event(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, BakeoffError):
-        return {"type": "error", "message": exc.message, "hint": exc.hint}
-    return {"type": "error", "message": f"{type(exc).__name__}: {exc}", "hint": ""}
+    message, hint = public_error(exc)
+    return {"type": "error", "message": message, "hint": hint}
 
 
 def _generate(pool: ModelPool, model: str, messages: list[Message], params: GenParams,

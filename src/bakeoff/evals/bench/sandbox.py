@@ -1,51 +1,58 @@
-"""Run untrusted generated code in a separate, limited process — never in-process.
+"""Run untrusted generated code in a separate, confined process — never in-process.
 
-Limits, applied in the child between fork and exec:
-- time: a wall-clock timeout (the whole process group is killed) and RLIMIT_CPU as a backstop;
+Confinement (see confine.py for the exact view): bubblewrap puts the program in fresh user, PID,
+mount, network and IPC namespaces with a read-only view of only what Python needs and one private,
+size-limited tmpfs; it cannot read the user's files, write outside that tmpfs, see or signal other
+processes, read the parent's environment or memory, or reach the network.
+
+Limits beside it:
+- time: a wall-clock timeout (the sandbox is killed) and RLIMIT_CPU as a backstop;
 - memory: RLIMIT_AS, so a huge allocation fails with MemoryError instead of eating the machine;
-- processes and network: a seccomp filter (x86-64 Linux) makes fork/vfork/clone/clone3 and socket
-  fail with EPERM, so a fork bomb cannot start and no connection can be opened. RLIMIT_NPROC=1 is
-  set too, but root ignores it, hence the filter; a socket module that refuses to create sockets
-  and a fresh network namespace (when permitted) back up the filter;
-- files: its own temporary working directory; an empty environment; isolated interpreter (-I -S).
+- disk: the tmpfs size and RLIMIT_FSIZE;
+- processes and network: a seccomp filter makes fork/vfork/clone/clone3 and socket fail with EPERM,
+  so a fork bomb cannot start and no socket can be created.
+
+The sandbox fails closed: when bubblewrap is missing or cannot set up its namespaces, running a
+program raises UnsupportedError; nothing ever runs unconfined.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import resource
 import signal
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import UnsupportedError
-from .seccomp import deny_fork_and_sockets
+from . import confine
+from .seccomp import filter_program
 
-CLONE_NEWNET = 0x40000000
-
-# Runs first inside the child: no sockets, then the program as __main__.
+# Runs first inside the sandbox: tell the parent the sandbox is up (through a pipe the program can
+# no longer use), then run the program as __main__.
 _BOOT = """
-import socket, sys
-def _denied(*a, **k):
-    raise OSError("network access is disabled in the sandbox")
-socket.socket = _denied
-socket.create_connection = _denied
-socket.socketpair = _denied
-path = sys.argv[1]
-sys.argv = sys.argv[1:]
+import os, sys
+os.write(int(sys.argv[1]), b"up")
+os.close(int(sys.argv[1]))
+path = sys.argv[2]
+sys.argv = sys.argv[2:]
 code = compile(open(path, encoding="utf-8").read(), path, "exec")
 exec(code, {"__name__": "__main__"})
 """
+_INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install "
+                 "bubblewrap); HumanEval runs model-written code only inside it")
+_NAMESPACE_HINT = ("bubblewrap needs user namespaces: allow them (sysctl kernel.unprivileged_userns_clone=1, "
+                   "or kernel.apparmor_restrict_unprivileged_userns=0), or in a container run with "
+                   "CAP_SYS_ADMIN or a seccomp profile that permits unshare")
 
 
 @dataclass
 class Limits:
     timeout_s: float = 10.0
     memory_mb: int = 1024
+    disk_mb: int = 64          # the private tmpfs, the only writable place
 
 
 @dataclass
@@ -60,50 +67,72 @@ class Outcome:
 
 
 def _limit_child(limits: Limits) -> None:
-    """preexec_fn: runs in the forked child before exec; keep it to system calls."""
-    try:  # no network: a new, empty network namespace (needs privileges; else the socket guard)
-        ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
-    except Exception:  # noqa: BLE001
-        pass
+    """preexec_fn: runs in the forked child before bubblewrap starts; keep it to system calls."""
     cpu = int(limits.timeout_s) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     mem = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
-    deny_fork_and_sockets()
 
 
-def interpreter() -> str:
-    """The base interpreter (not the venv's): the child needs only the standard library."""
-    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+def _pipe_with(data: bytes) -> int:
+    """A pipe's read end already holding `data` (bwrap reads the seccomp filter from it)."""
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    return r
 
 
 def run_program(source: str, limits: Limits | None = None) -> Outcome:
     limits = limits or Limits()
+    bwrap = confine.find_bwrap()
+    if bwrap is None:
+        raise UnsupportedError("the code sandbox needs bubblewrap (bwrap), which is not installed",
+                               _INSTALL_HINT)
     with tempfile.TemporaryDirectory(prefix="bakeoff-sandbox-") as tmp:
-        path = Path(tmp) / "program.py"
-        path.write_text(source, encoding="utf-8")
+        Path(tmp, "program.py").write_text(source, encoding="utf-8")
+        seccomp_r = _pipe_with(filter_program())
+        up_r, up_w = os.pipe()
+        argv = confine.bwrap_argv(bwrap, confine.base_interpreter(), Path(tmp), seccomp_r,
+                                  limits.disk_mb)
+        argv += ["--", confine.base_interpreter(), "-I", "-S", "-c", _BOOT, str(up_w),
+                 f"{confine.PROGRAM_DIR}/program.py"]
         try:
             proc = subprocess.Popen(
-                [interpreter(), "-I", "-S", "-c", _BOOT, str(path)], cwd=tmp,
-                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"},
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=lambda: _limit_child(limits))
-        except subprocess.SubprocessError as exc:  # a limit could not be applied: never run unlimited
-            raise UnsupportedError(f"the code sandbox cannot start here: {exc}",
-                                   "HumanEval needs Linux with seccomp and resource limits") from None
-        try:
-            out, _ = proc.communicate(timeout=limits.timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, _ = proc.communicate()
-            return Outcome("timeout", None, _tail(out))
-        if proc.returncode == -signal.SIGXCPU:
-            return Outcome("timeout", proc.returncode, _tail(out))
-        status = "passed" if proc.returncode == 0 else "failed"
-        return Outcome(status, proc.returncode, _tail(out))
+                argv, env={}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(seccomp_r, up_w),
+                preexec_fn=lambda: _limit_child(limits))
+        except (OSError, subprocess.SubprocessError) as exc:  # never run unlimited
+            raise UnsupportedError(f"the code sandbox cannot start here: {exc}", _INSTALL_HINT) from None
+        finally:
+            os.close(seccomp_r)
+            os.close(up_w)
+        with os.fdopen(up_r, "rb") as up:
+            return _wait(proc, up, limits)
+
+
+def _wait(proc: subprocess.Popen, up, limits: Limits) -> Outcome:
+    try:
+        out, _ = proc.communicate(timeout=limits.timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        out, _ = proc.communicate()
+        if up.read() != b"up":
+            _refuse(out)
+        return Outcome("timeout", None, _tail(out))
+    if up.read() != b"up":
+        _refuse(out)
+    code = proc.returncode  # bwrap exits with the program's status, 128 + N for signal N
+    if code in (128 + signal.SIGXCPU, 128 + signal.SIGKILL):
+        return Outcome("timeout", code, _tail(out))
+    return Outcome("passed" if code == 0 else "failed", code, _tail(out))
+
+
+def _refuse(out: bytes | None) -> None:
+    """The sandbox never came up: report why (bwrap's own message) instead of scoring a failure."""
+    raise UnsupportedError(f"the code sandbox could not start: {_tail(out, 400).strip() or 'no message'}",
+                           _NAMESPACE_HINT)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -1,0 +1,80 @@
+"""The bubblewrap command line that confines one sandboxed program.
+
+What the program gets: fresh user (uid/gid 65534), PID, mount, network, IPC, UTS and cgroup
+namespaces; it runs as PID 1 of its own PID namespace (no parent, no other process visible or
+signalable); a read-only view of /usr, the /lib and /bin links and the interpreter's own files
+(binary, shared library, standard library) and nothing else of the host: no /home, /root, /etc,
+/var, /run, /tmp, no project files, no BAKEOFF_HOME; a fresh /proc of its own namespace and a
+minimal read-only /dev (null, zero, random...); one writable place, a private tmpfs at /tmp with
+a size limit; no capabilities, no new privileges, no nested user namespaces; a new terminal
+session (no TIOCSTI into the user's terminal); an empty environment but for PATH and LANG.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+SANDBOX_UID = 65534          # "nobody"
+PROGRAM_DIR = "/sandbox"     # the program's read-only folder inside the sandbox
+WORK_DIR = "/tmp"            # the only writable place
+_TOP_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
+def find_bwrap() -> str | None:
+    return shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def interpreter_paths(exe: str) -> list[str]:
+    """The interpreter's own files when they live outside /usr (pyenv, a custom prefix): the binary,
+    libpython and the standard library, never the whole prefix (it may be a home folder)."""
+    paths = [exe, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]]
+    libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
+    if sysconfig.get_config_var("Py_ENABLE_SHARED") and libdir and soname:
+        paths.append(os.path.join(libdir, soname))
+    out: list[str] = []
+    for p in paths:
+        if os.path.exists(p) and not _under(p, ["/usr", *out]):
+            out.append(p)
+    return out
+
+
+def _system_mounts() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in _TOP_LINKS:
+        if os.path.islink(top):                       # merged /usr: /lib -> usr/lib
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def bwrap_argv(bwrap: str, exe: str, host_program_dir: Path, seccomp_fd: int,
+               disk_mb: int) -> list[str]:
+    """bwrap's arguments up to (not including) the command it runs."""
+    args = [bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--unshare-pid", "--as-pid-1", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--disable-userns", "--cap-drop", "ALL",
+            "--die-with-parent", "--new-session", "--clearenv",
+            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
+            "--setenv", "PYTHONIOENCODING", "utf-8"]
+    args += _system_mounts()
+    for p in interpreter_paths(exe):
+        args += ["--ro-bind", p, p]
+    args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
+             "--ro-bind", str(host_program_dir), PROGRAM_DIR,
+             "--size", str(disk_mb << 20), "--tmpfs", WORK_DIR,
+             "--remount-ro", "/", "--chdir", WORK_DIR, "--seccomp", str(seccomp_fd)]
+    return args
+
+
+def base_interpreter() -> str:
+    """The base interpreter (not the venv's): the child needs only the standard library."""
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)

@@ -1,0 +1,166 @@
+"""The HumanEval sandbox contains hostile model-written code: it cannot read the user's files, write
+outside its private tmpfs, fill the disk, read the parent's environment or memory, or signal other
+processes; and when bubblewrap cannot confine it, nothing runs."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bakeoff.errors import UnsupportedError
+from bakeoff.evals.bench import confine
+from bakeoff.evals.bench.sandbox import Limits, run_program
+
+
+def test_cannot_read_the_users_files(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET-7f3a")
+    secret.chmod(0o600)
+    code = f"""
+import os
+for path in [{str(secret)!r}, "/etc/shadow", "/etc/passwd"]:
+    try:
+        print("READ", path, open(path).read())
+    except OSError as exc:
+        print("denied", path, exc)
+for folder in [{str(tmp_path)!r}, {str(Path.home())!r}, "/etc", "/var", "/run"]:
+    try:
+        print("LISTED", folder, os.listdir(folder))
+    except OSError as exc:
+        print("denied", folder, exc)
+"""
+    out = run_program(code).output
+    assert "TOPSECRET" not in out and "READ" not in out
+    # the home folder shows at most the folders that lead to the interpreter's own files
+    needed = {part for p in confine.interpreter_paths(confine.base_interpreter()) for part in Path(p).parts}
+    private = {p.name for p in Path.home().iterdir()} - needed
+    assert not [name for name in private if repr(name) in out]
+    for folder in (tmp_path, "/etc", "/var", "/run"):
+        assert f"denied {folder}" in out
+
+
+def test_cannot_write_outside_its_private_tmpfs(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    probe = f"bakeoff-probe-{uuid.uuid4().hex}"
+    code = f"""
+for path in [{str(home / ".bashrc")!r}, "/tmp/{probe}", "/{probe}", "/dev/shm/{probe}", "/usr/{probe}"]:
+    try:
+        open(path, "w").write("echo pwned")
+        print("wrote", path)
+    except OSError as exc:
+        print("denied", path, exc)
+"""
+    escapes = [Path(d, probe) for d in ("/tmp", "/", "/dev/shm", "/usr")]
+    try:
+        out = run_program(code).output
+        assert not (home / ".bashrc").exists()
+        assert not [p for p in escapes if p.exists()]
+    finally:  # a regression must not litter the machine
+        for p in escapes:
+            p.unlink(missing_ok=True)
+    # only the private /tmp is writable, and it vanishes with the sandbox
+    assert out.count("wrote") == 1 and f"wrote /tmp/{probe}" in out
+    assert out.count("Read-only file system") == 3
+
+
+def test_cannot_fill_the_disk():
+    code = """
+import os
+total = 0
+try:
+    for i in range(64):
+        with open(f"fill{i}", "wb") as f:
+            for _ in range(4):
+                f.write(b"x" * (1 << 20))
+                f.flush()
+                total += 1
+    print("WROTE ALL", total)
+except OSError as exc:
+    print("stopped at", total, "MiB:", exc)
+"""
+    out = run_program(code, Limits(disk_mb=16)).output
+    assert "WROTE ALL" not in out
+    assert "No space left on device" in out
+    assert int(out.split("stopped at")[1].split()[0]) <= 16
+
+
+def test_cannot_read_the_parents_environment_or_memory():
+    me = os.getpid()
+    code = f"""
+import os
+for pid in sorted({{os.getppid(), {me}}}):
+    try:
+        env = open(f"/proc/{{pid}}/environ", "rb").read()
+        if env:
+            print("LEAK environ", pid, len(env))
+    except OSError as exc:
+        print("denied environ", pid, exc)
+    try:
+        first = open(f"/proc/{{pid}}/maps").readline()
+        start = int(first.split("-")[0], 16)
+        with open(f"/proc/{{pid}}/mem", "rb") as mem:
+            mem.seek(start)
+            print("LEAK memory", pid, len(mem.read(64)))
+    except (OSError, ValueError) as exc:
+        print("denied memory", pid, exc)
+print("pids visible:", sorted(p for p in os.listdir("/proc") if p.isdigit()))
+"""
+    out = run_program(code).output
+    assert "LEAK" not in out
+    assert "pids visible: ['1']" in out          # only itself, as PID 1 of its own namespace
+
+
+def test_cannot_signal_other_processes_of_the_same_user():
+    victim = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        code = f"""
+import os, signal
+for call in (lambda: os.kill({victim.pid}, signal.SIGKILL), lambda: os.killpg({victim.pid}, signal.SIGKILL)):
+    try:
+        call()
+        print("sent")
+    except OSError as exc:
+        print("denied", exc)
+"""
+        out = run_program(code).output
+        assert victim.poll() is None, out
+        assert "denied" in out
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_gets_no_environment_from_the_parent(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
+    out = run_program("import os\nprint(dict(os.environ))\n").output
+    assert "sk-should-not-leak" not in out
+    assert "OPENAI_API_KEY" not in out
+
+
+def test_fails_closed_without_bubblewrap(monkeypatch):
+    monkeypatch.setattr(confine, "find_bwrap", lambda: None)
+    with pytest.raises(UnsupportedError, match="bubblewrap") as err:
+        run_program("print('ran unconfined')\n")
+    assert "apt-get install bubblewrap" in err.value.hint
+
+
+def test_fails_closed_when_bubblewrap_cannot_set_up(monkeypatch, tmp_path):
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(confine, "find_bwrap", lambda: str(fake))
+    with pytest.raises(UnsupportedError, match="No permissions to create new namespace") as err:
+        run_program("print('ran unconfined')\n")
+    assert "user namespaces" in err.value.hint
+
+
+def test_a_program_that_imitates_a_setup_failure_is_an_ordinary_failure():
+    outcome = run_program("import sys\nprint('bwrap: No permissions')\nsys.exit(1)\n")
+    assert outcome.status == "failed"
+

@@ -1,0 +1,97 @@
+"""Odd input to the server gets a 4xx that says what is wrong, never a 500; the 500s that remain are
+counted in /metrics and name no absolute server path."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bakeoff.server.app import create_app  # noqa: E402
+from bakeoff.settings import get_settings  # noqa: E402
+from fake_engine import install  # noqa: E402
+
+SURROGATE = b'"hi \\ud800 there"'   # valid JSON, not valid text
+
+
+def _boom(prompt: str) -> str:
+    raise RuntimeError("the engine fell over")
+
+
+@pytest.fixture
+def client(bakeoff_home):
+    (bakeoff_home / "models" / "broken.gguf").write_bytes(b"not a model at all, " * 4)
+    undo = install({"fake-a": lambda p: "alpha answer", "fake-boom": _boom})
+    app = create_app(get_settings(), ["fake-a", "fake-boom", "broken"])
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
+        yield c
+    undo()
+
+
+def _post_raw(client, path: str, body: bytes):
+    return client.post(path, content=body, headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/chat/completions", b'{"model": "fake-a", "messages": [{"role": "user", "content": %s}]}'),
+    ("/v1/completions", b'{"model": "fake-a", "prompt": %s}'),
+    ("/api/conversations", b'{"model": "fake-a", "title": %s}'),
+    ("/api/arena/battles", b'{"prompt": %s}'),
+    ("/api/generate", b'{"model": "fake-a", "messages": [{"role": "user", "content": %s}]}'),
+])
+def test_a_lone_surrogate_is_a_400_that_names_the_field(client, path, body):
+    r = _post_raw(client, path, body % SURROGATE)
+    assert r.status_code == 400, r.text
+    assert "lone UTF-16 surrogate" in r.text
+
+
+def test_a_whitespace_only_first_message_is_answered(client):
+    conv = client.post("/api/conversations", json={"model": "fake-a"}).json()
+    r = client.post(f"/api/conversations/{conv['id']}/messages", json={"content": "  \n\t "})
+    assert r.status_code == 200 and '"type": "done"' in r.text
+    assert client.get(f"/api/conversations/{conv['id']}").json()["title"] == "New chat"
+
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/api/conversations/99999999999999999999999"),
+    ("delete", "/api/conversations/99999999999999999999999"),
+    ("get", "/api/arena/battles/99999999999999999999999"),
+    ("post", "/api/arena/battles/99999999999999999999999/reveal"),
+    ("delete", "/api/presets/99999999999999999999999"),
+])
+def test_huge_ids_are_a_400(client, method, path):
+    r = getattr(client, method)(path)
+    assert r.status_code == 400 and "less than or equal to" in r.text
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd.gguf", "../../x.gguf", "~/models/m.gguf"])
+def test_the_ui_api_serves_only_its_models_never_a_path(client, name):
+    r = client.post("/api/conversations", json={"model": name})
+    assert r.status_code == 404 and "unknown model" in r.json()["error"]["message"]
+    conv = client.post("/api/conversations", json={"model": "fake-a"}).json()
+    assert client.patch(f"/api/conversations/{conv['id']}", json={"model": name}).status_code == 404
+
+
+def test_server_errors_name_no_absolute_path_and_are_counted(client, bakeoff_home):
+    r = client.post("/v1/chat/completions", json={"model": "broken", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 500 and "broken.gguf" in r.text
+    assert str(bakeoff_home) not in r.text and "/models/" not in r.text
+    r = client.post("/v1/completions", json={"model": "fake-boom", "prompt": "hi"})
+    assert r.status_code == 500 and r.json()["error"]["message"] == "internal error (RuntimeError)"
+    metrics = client.get("/metrics").text
+    assert 'bakeoff_requests_total{endpoint="/v1/completions",status="500"} 1' in metrics
+    assert 'bakeoff_requests_total{endpoint="/v1/chat/completions",status="500"} 1' in metrics
+
+
+def test_errors_inside_a_ui_stream_name_no_absolute_path_nor_internals(client, bakeoff_home):
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    for model, expected in (("broken", "broken.gguf"), ("fake-boom", "internal error (RuntimeError)")):
+        r = client.post("/api/generate", json={"model": model, **body})
+        events = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+        error = next(e for e in events if e["type"] == "error")
+        assert expected in error["message"], error
+        assert str(bakeoff_home) not in r.text and "fell over" not in r.text
