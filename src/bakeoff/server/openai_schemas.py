@@ -50,7 +50,7 @@ class StreamOptions(Strict):
     include_usage: bool = Field(False, description="Send a last chunk with token usage before [DONE].")
 
 
-class Sampling(Extensions):
+class Sampling(Extensions, Strict):
     """Fields shared by chat and text completions (with vLLM's and llama-server's extensions)."""
 
     model: str = Field(..., description="Model name or alias (see GET /v1/models).")
