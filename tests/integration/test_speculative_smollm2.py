@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from cli_run import run, run_json
 
 from bakeoff.engines import LoadOptions, open_engine
 from bakeoff.engines.base import GenParams, Message, collect
@@ -68,3 +69,18 @@ def test_sampled_requests_decode_plainly(engines):
     _, fast = engines
     r = collect(fast.chat(COPY, GenParams(temperature=0.7, seed=3, max_tokens=16)))
     assert r.timings.draft_tokens == 0 and r.usage.completion_tokens > 0
+
+
+def test_ask_reports_drafts_and_no_speculative_turns_them_off(capsys):
+    prompt = COPY[0].content
+    args = ("ask", "smollm2-135m", prompt, "--temperature", "0", "--max-tokens", "30")
+    on = run_json(capsys, *args)
+    off = run_json(capsys, *args, "--no-speculative")
+    assert on["text"] == off["text"]
+    assert on["timings"]["accepted_tokens"] > 0 and 0 < on["timings"]["acceptance"] <= 1
+    assert off["timings"]["draft_tokens"] == 0 and off["timings"]["acceptance"] is None
+    assert on["settings"]["speculative"] != "off" and off["settings"]["speculative"] == "off"
+    code, _, err = run(capsys, *args, "--stats")
+    assert code == 0 and "drafts " in err and "accepted (" in err
+    logs = run_json(capsys, "logs")
+    assert logs[0]["timings"]["draft_tokens"] > 0
