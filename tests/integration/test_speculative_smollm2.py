@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from cli_run import run, run_json
 
 from bakeoff.engines import LoadOptions, open_engine
 from bakeoff.engines.base import GenParams, Message, collect
 from bakeoff.evals.suite import load_suite
 from bakeoff.models.ref import ModelRef
+from cli_run import run, run_json
 
 # Extraction and rewriting (drafts hit), and one case from other categories (drafts rarely do).
 CASES = ["extract-person-json", "extract-email", "extract-name", "rewrite-spelling",
