@@ -318,7 +318,7 @@ class LlamaCppEngine(TokenEngine):
                     if pending is None:
                         break
                     try:
-                        kept, pending = spec.step(self.h, 0, pos, pending, pick)
+                        kept, pending = spec.step(self.h, 0, pos, pending, pick, seq.max_new - seq.n_out)
                     except BaseException:
                         self._cached = []   # the KV cache may hold part of a step
                         raise

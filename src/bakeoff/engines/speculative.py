@@ -53,13 +53,18 @@ class PromptLookup:
     """N-gram drafts from the sequence's own history, most recent occurrence first.
 
     `extend` feeds tokens as they become part of the history (prompt, then accepted tokens);
-    an index of each n-gram's latest continuation makes a draft O(ngram_max) to find.
+    an index of each n-gram's latest continuation makes a draft O(ngram_max) to find. The draft
+    length adapts: it doubles after a fully accepted draft (up to max_draft) and falls back to
+    one more than the accepted count after a rejection, so a run of wrong guesses costs little
+    and a long copied span is verified in few decodes.
     """
 
-    def __init__(self, max_draft: int = 10, ngram_max: int = 4, ngram_min: int = 2):
+    def __init__(self, max_draft: int = 16, ngram_max: int = 4, ngram_min: int = 2,
+                 first_draft: int = 4):
         if not 1 <= ngram_min <= ngram_max:
             raise ValueError("need 1 <= ngram_min <= ngram_max")
         self.max_draft = max(0, min(max_draft, MAX_VERIFY - 1))
+        self.limit = min(first_draft, self.max_draft)   # the next draft's length
         self.ngram_max = ngram_max
         self.ngram_min = ngram_min
         self.history: list[int] = []
@@ -79,8 +84,15 @@ class PromptLookup:
         for n in range(min(self.ngram_max, len(h)), self.ngram_min - 1, -1):
             start = self._next.get(tuple(h[len(h) - n:]))
             if start is not None:
-                return h[start:start + self.max_draft]
+                return h[start:start + self.limit]
         return []
+
+    def feedback(self, drafted: int, accepted: int) -> None:
+        """Adapt the draft length to how much of the last draft was kept."""
+        if accepted == drafted:
+            self.limit = min(self.max_draft, max(1, self.limit) * 2)
+        else:
+            self.limit = min(self.max_draft, accepted + 1)
 
 
 class Speculator:
@@ -95,9 +107,10 @@ class Speculator:
         if self.drafter is not None:
             self.drafter.extend(history)
 
-    def step(self, model: Verifier, seq_id: int, pos: int, token: int,
-             pick: Pick) -> tuple[list[int], int | None]:
+    def step(self, model: Verifier, seq_id: int, pos: int, token: int, pick: Pick,
+             room: int = MAX_VERIFY) -> tuple[list[int], int | None]:
         """Evaluate `token` at `pos` with a draft after it; sample the following positions.
+        `room` is how many more tokens the sequence may produce (a draft never runs past it).
 
         Returns the tokens now in the KV cache (token and the accepted draft) and the next
         pending token, or None when the sequence finished.
@@ -105,7 +118,7 @@ class Speculator:
         draft: list[int] = []
         if self.drafter is not None:
             self.drafter.extend([token])
-            draft = self.drafter.draft()
+            draft = self.drafter.draft()[:max(room - 1, 0)]
         batch = [token, *draft]
         n = len(batch)
         model.decode(batch, range(pos, pos + n), [seq_id] * n, [True] * n)
@@ -121,6 +134,7 @@ class Speculator:
         if kept < n:
             model.seq_rm(seq_id, pos + kept, -1)
         self.stats.accepted += kept - 1
-        if self.drafter is not None and kept > 1:
+        if self.drafter is not None and draft:
+            self.drafter.feedback(len(draft), kept - 1)
             self.drafter.extend(batch[1:kept])
         return batch[:kept], None if done else nxt
