@@ -216,7 +216,7 @@ class LlamaCppEngine(TokenEngine):
         return {"engine": engine_version(), "n_ctx": self.n_ctx, "threads": self.h.n_threads,
                 "quantization": self.gguf.quantization, "architecture": self.gguf.architecture,
                 "device": device, "gpu_layers": self.h.n_gpu_layers,
-                "speculative": "prompt-lookup (greedy)" if self.speculative else "off"}
+                "speculative": "prompt-lookup (greedy)" if self.speculative and device == "cpu" else "off"}
 
     def format_chat(self, messages: list[Message]) -> str:
         template = self.gguf.chat_template or self.h.chat_template()
@@ -279,8 +279,10 @@ class LlamaCppEngine(TokenEngine):
 
         Sampled requests decode plainly: their answers would be the same with a seed (each
         position is sampled in order from the same logits), but drafts are rarely kept there.
+        Layers on a GPU decode plainly too: batched logits were found identical to one-token
+        decoding on the CPU backend only, and GPU kernels differ by batch size.
         """
-        on = self.speculative and params.temperature <= 0
+        on = self.speculative and params.temperature <= 0 and self.h.n_gpu_layers == 0
         return Speculator(PromptLookup() if on else None)
 
     def _stream(self, tokens: list[int], params: GenParams, max_new: int) -> Iterator[Chunk]:
