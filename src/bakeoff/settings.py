@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     threads: int = Field(default_factory=physical_cores,
                          description="CPU threads for llama.cpp (default: physical cores).")
     n_ctx: int = Field(default=4096, description="Default context window for local models.")
+    speculative: bool = Field(default=True, description="Prompt-lookup speculative decoding for "
+                              "greedy generation (same answers, fewer decode calls).")
     # Default hourly cost: AWS on-demand c7i.large (2 vCPU, 4 GiB), us-east-1, $0.08925/h
     # (https://aws.amazon.com/ec2/pricing/on-demand/, read 2026-11). It is the closest cloud
     # equivalent of the 2-core machine Bakeoff targets; set BAKEOFF_HOURLY_COST for your own.

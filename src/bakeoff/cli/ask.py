@@ -9,12 +9,13 @@ from typing import Any
 
 import click
 
-from ..engines.base import Engine, GenParams, Message, Response, collect
+from ..engines.base import Engine, GenParams, Message, Response, Timings, collect
 from ..engines.factory import open_engine
 from ..engines.options import LoadOptions
 from ..errors import BakeoffError, InvalidParamsError
 from ..runtime import record_exchange
 from .common import (
+    NO_SPECULATIVE,
     console,
     err_console,
     gen_options,
@@ -28,9 +29,10 @@ from .common import (
 from .errors import report
 
 
-def load(model: str, n_ctx: int | None) -> Engine:
+def load(model: str, n_ctx: int | None, speculative: bool | None = None) -> Engine:
     with progress("assembling packaged model") as cb, spinner(f"loading {model}…"):
-        return open_engine(model, LoadOptions(n_ctx=n_ctx), progress=cb)
+        return open_engine(model, LoadOptions(n_ctx=n_ctx, speculative=speculative), progress=cb)
+
 
 
 def stream_to_terminal(chunks: Any) -> Response:
@@ -54,7 +56,15 @@ def format_stats(resp: Response) -> str:
     t, u = resp.timings, resp.usage
     return (f"[{u.prompt_tokens} prompt + {u.completion_tokens} output tokens · "
             f"TTFT {t.ttft_s * 1000:.0f} ms · prompt {t.prompt_tps:.1f} tok/s · "
-            f"output {t.output_tps:.1f} tok/s · load {t.load_s:.2f} s · finish {resp.finish_reason}]")
+            f"output {t.output_tps:.1f} tok/s · load {t.load_s:.2f} s{format_drafts(t)} · "
+            f"finish {resp.finish_reason}]")
+
+
+def format_drafts(t: Timings) -> str:
+    """Speculative decoding's share, when it drafted anything."""
+    if t.acceptance is None:
+        return ""
+    return f" · drafts {t.accepted_tokens}/{t.draft_tokens} accepted ({t.acceptance:.0%})"
 
 
 def _schema(path: str | None) -> dict | None:
@@ -77,12 +87,13 @@ def _schema(path: str | None) -> dict | None:
 @click.option("--ctx", "n_ctx", type=int, default=None, help="Context window in tokens.")
 @click.option("--stats", is_flag=True, help="Print usage and timings after the answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with text, usage and timings.")
+@NO_SPECULATIVE
 @gen_options()
 def ask_cmd(model: str, prompt: str, system: str | None, raw: bool, schema_path: str | None,
-            n_ctx: int | None, stats: bool, as_json: bool, **gen: Any) -> None:
+            n_ctx: int | None, stats: bool, as_json: bool, no_speculative: bool, **gen: Any) -> None:
     """Ask MODEL one question and stream the answer."""
     params = params_from(gen, _schema(schema_path))
-    engine = load(model, n_ctx)
+    engine = load(model, n_ctx, False if no_speculative else None)
     messages: list[Message] | str
     if raw:
         messages = prompt
@@ -94,7 +105,9 @@ def ask_cmd(model: str, prompt: str, system: str | None, raw: bool, schema_path:
     resp = collect(chunks) if as_json else stream_to_terminal(chunks)
     record_exchange(engine, "ask", messages, params, resp)
     if as_json:
-        print_json({"model": engine.ref.name, **resp.to_dict(), "settings": engine.info()})
+        out = resp.to_dict()
+        out["timings"]["acceptance"] = resp.timings.acceptance
+        print_json({"model": engine.ref.name, **out, "settings": engine.info()})
     elif stats:
         err_console.print(format_stats(resp), markup=False)
 
@@ -108,11 +121,13 @@ HELP = "commands: /model NAME · /system TEXT · /reset · /exit"
 @click.option("--system", default=None, help="System prompt.")
 @click.option("--ctx", "n_ctx", type=int, default=None, help="Context window in tokens.")
 @click.option("--stats/--no-stats", default=False, help="Print timings after each answer.")
+@NO_SPECULATIVE
 @gen_options()
-def chat_cmd(model: str, system: str | None, n_ctx: int | None, stats: bool, **gen: Any) -> None:
+def chat_cmd(model: str, system: str | None, n_ctx: int | None, stats: bool, no_speculative: bool,
+             **gen: Any) -> None:
     """Multi-turn chat in the terminal. /model NAME switches model mid-conversation."""
     params: GenParams = params_from(gen)
-    engine = load(model, n_ctx)
+    engine = load(model, n_ctx, False if no_speculative else None)
     history: list[Message] = []
     console.print(f"chatting with {engine.ref.name} — {HELP}", markup=False)
     while True:

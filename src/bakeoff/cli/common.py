@@ -151,3 +151,8 @@ def gpu_layers_option(fn: Callable) -> Callable:
     return click.option("--gpu-layers", default=None, expose_value=False, callback=_set_gpu_layers,
                         metavar="N|auto", help="Model layers on the GPU: a count, or auto (all that "
                         "fit; default: the gpu_layers setting, auto).")(fn)
+
+
+NO_SPECULATIVE = click.option(
+    "--no-speculative", "no_speculative", is_flag=True,
+    help="Turn off prompt-lookup speculative decoding of greedy answers (the answers are the same).")

@@ -23,7 +23,16 @@ from ..evals.speed import DEFAULT_REPEATS
 from ..evals.stats import PairedComparison, verdict
 from ..store import connect
 from ..store.evals import get_run
-from .common import SafeConsole, console, err_console, gpu_layers_option, load_run, print_json, printable
+from .common import (
+    NO_SPECULATIVE,
+    SafeConsole,
+    console,
+    err_console,
+    gpu_layers_option,
+    load_run,
+    print_json,
+    printable,
+)
 
 
 def table_console() -> Any:
@@ -133,9 +142,10 @@ class BarProgress:
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write JUnit XML here: one test case per case × model (and the gate's checks).")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard and report paths as JSON.")
+@NO_SPECULATIVE
 def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool, repeats: int | None,
             judge: str | None, threads: int | None, concurrency: int, fail_under: float | None,
-            baseline: str | None, junit: str | None, as_json: bool) -> None:
+            baseline: str | None, junit: str | None, as_json: bool, no_speculative: bool) -> None:
     """Run models on a suite (default: the starter suite on the packaged models) and compare them.
 
     Exit status: 0 done (and the gate passed), 7 the quality gate failed (--fail-under, --baseline),
@@ -151,7 +161,7 @@ def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool,
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     options = RunOptions(use_cache=not no_cache, speed=not no_speed,
                          speed_repeats=repeats or DEFAULT_REPEATS, judge=judge, threads=threads,
-                         concurrency=concurrency)
+                         concurrency=concurrency, speculative=False if no_speculative else None)
     with BarProgress(enabled=not as_json) as prog:
         try:
             run_id = run_suite(suite, names, options, progress=prog)  # type: ignore[arg-type]

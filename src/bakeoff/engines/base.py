@@ -95,6 +95,13 @@ class Timings:
     output_tps: float = 0.0         # output tokens per second after the first token
     total_s: float = 0.0            # request start to last token
     cached_prompt_tokens: int = 0   # prompt tokens reused from the previous request's cache
+    draft_tokens: int = 0           # tokens proposed by speculative drafts
+    accepted_tokens: int = 0        # drafted tokens that verification kept (output tokens)
+
+    @property
+    def acceptance(self) -> float | None:
+        """Share of drafted tokens kept (None when nothing was drafted)."""
+        return self.accepted_tokens / self.draft_tokens if self.draft_tokens else None
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

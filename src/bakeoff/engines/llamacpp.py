@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -28,6 +29,7 @@ from .llama_lowlevel import LlamaHandle, engine_version
 from .logits import window_logprobs as logits_over_window
 from .loglik import LogLikScorer, Pair, score_pairs, split_pair
 from .options import LoadOptions, LoadPlan
+from .speculative import PromptLookup, Speculator
 from .text import StopMatcher, Utf8Stream
 from .toolcalls import template_supports_tools
 
@@ -169,13 +171,15 @@ class LlamaCppEngine(TokenEngine):
     @classmethod
     def load(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> LlamaCppEngine:
         plan = cls.plan(ref, options, settings)
+        speculative = settings.speculative if options.speculative is None else options.speculative
         return cls(ref, n_ctx=plan.n_ctx, n_threads=options.threads or settings.threads,
                    n_seq_max=plan.sequences, n_batch=options.n_batch, kv_unified=plan.kv_unified,
-                   n_gpu_layers=options.gpu_layers)
+                   n_gpu_layers=options.gpu_layers, speculative=speculative)
 
     def __init__(self, ref: ModelRef, *, n_ctx: int | None = None, n_threads: int | None = None,
                  n_seq_max: int = 1, n_batch: int = 512, embeddings: bool = False,
-                 kv_unified: bool = True, n_gpu_layers: int | str | None = None):
+                 kv_unified: bool = True, n_gpu_layers: int | str | None = None,
+                 speculative: bool = False):
         if not ref.path:
             raise ModelFileError(ref.name, "has no model file", "run `bakeoff models` to check it")
         settings = get_settings()
@@ -194,6 +198,7 @@ class LlamaCppEngine(TokenEngine):
         self._lock = threading.RLock()
         self._cached: list[int] = []   # tokens whose KV entries sit in sequence 0
         self._formatter = None
+        self.speculative = speculative   # prompt lookup on greedy requests (see speculator())
 
     # --- contract ---------------------------------------------------------------------------
     @property
@@ -211,7 +216,8 @@ class LlamaCppEngine(TokenEngine):
         device = self.offload.device if self.h.n_gpu_layers > 0 else "cpu"
         return {"engine": engine_version(), "n_ctx": self.n_ctx, "threads": self.h.n_threads,
                 "quantization": self.gguf.quantization, "architecture": self.gguf.architecture,
-                "device": device, "gpu_layers": self.h.n_gpu_layers}
+                "device": device, "gpu_layers": self.h.n_gpu_layers,
+                "speculative": "prompt-lookup (greedy)" if self.speculative and device == "cpu" else "off"}
 
     def tool_template(self) -> str | None:
         template = self.gguf.chat_template or self.h.chat_template()
@@ -278,11 +284,32 @@ class LlamaCppEngine(TokenEngine):
         max_new = self.check_fits(len(tokens), params)  # raise before the stream starts
         return self._stream(tokens, params, max_new)
 
+    def speculator(self, params: GenParams) -> Speculator:
+        """Prompt lookup for greedy requests when enabled; plain one-token steps otherwise.
+
+        Sampled requests decode plainly: their answers would be the same with a seed (each
+        position is sampled in order from the same logits), but drafts are rarely kept there.
+        Layers on a GPU decode plainly too: batched logits were found identical to one-token
+        decoding on the CPU backend only, and GPU kernels differ by batch size.
+        """
+        on = self.speculative and params.temperature <= 0 and self.h.n_gpu_layers == 0
+        return Speculator(PromptLookup() if on else None)
+
     def _stream(self, tokens: list[int], params: GenParams, max_new: int) -> Iterator[Chunk]:
         with self._lock:
             t0 = time.perf_counter()
             load_s, self._load_pending = self._load_pending, 0.0
             seq = SeqGen(self.h, params, len(tokens), max_new)
+            spec = self.speculator(params)
+            out: list[Chunk] = []
+
+            def pick(i: int) -> tuple[int, bool]:
+                token, lps = seq.sample(i)
+                text = seq.accept(token)
+                if text or lps:
+                    out.append(Chunk(text=text, logprobs=lps))
+                return token, seq.done
+
             try:
                 evaluated, reused = 0, 0
                 if max_new > 0:
@@ -292,19 +319,27 @@ class LlamaCppEngine(TokenEngine):
                         self._cached = []
                         raise
                 t_prefill = time.perf_counter()
-                pos = len(tokens)
-                while not seq.done:
-                    token, lps = seq.sample(-1)
-                    text = seq.accept(token)
-                    if not seq.done:
-                        self.h.decode([token], [pos], [0], [True])
-                        self._cached.append(token)
-                        pos += 1
-                    if text or lps:
-                        yield Chunk(text=text, logprobs=lps)
+                pending, pos = None, len(tokens)
+                if not seq.done:
+                    token, done = pick(-1)
+                    pending = None if done else token
+                    spec.start(tokens)
+                while True:
+                    yield from out
+                    out.clear()
+                    if pending is None:
+                        break
+                    try:
+                        kept, pending = spec.step(self.h, 0, pos, pending, pick, seq.max_new - seq.n_out)
+                    except BaseException:
+                        self._cached = []   # the KV cache may hold part of a step
+                        raise
+                    self._cached.extend(kept)
+                    pos += len(kept)
                 usage = Usage(len(tokens), seq.n_out)
-                yield Chunk(finish_reason=seq.finish_reason, usage=usage,
-                            timings=seq.timings(t0, t_prefill, evaluated, load_s, reused))
+                timings = replace(seq.timings(t0, t_prefill, evaluated, load_s, reused),
+                                  draft_tokens=spec.stats.drafted, accepted_tokens=spec.stats.accepted)
+                yield Chunk(finish_reason=seq.finish_reason, usage=usage, timings=timings)
             finally:
                 seq.close()
 

@@ -33,6 +33,8 @@ class LoadOptions(BaseModel):
     sequences: int = Field(1, ge=1, description="KV sequences for scoring several continuations "
                            "of one context together (log-likelihood), without the scheduler.")
     n_batch: int = Field(512, ge=1, description="Tokens evaluated per decode call.")
+    speculative: bool | None = Field(None, description="Prompt-lookup speculative decoding for "
+                                     "greedy requests (None: the speculative setting).")
     kv_layout: Literal["auto", "split", "shared"] = Field(
         "auto", description="Batched KV cache: split gives each sequence its own n_ctx cells; shared "
         "is one pool of n_ctx cells (a full pool stops the newest request); auto splits when that "

@@ -77,7 +77,8 @@ def measure(engine: Engine, work: Workload, repeats: int) -> tuple[list[dict], d
         samples.append({"ttft_s": t.ttft_s, "output_tps": t.output_tps, "prompt_tps": t.prompt_tps,
                         "prompt_tokens": resp.usage.prompt_tokens,
                         "completion_tokens": resp.usage.completion_tokens, "total_s": t.total_s,
-                        "cached_prompt_tokens": t.cached_prompt_tokens})
+                        "cached_prompt_tokens": t.cached_prompt_tokens,
+                        "draft_tokens": t.draft_tokens, "accepted_tokens": t.accepted_tokens})
     summary = {k: percentiles([s[k] for s in samples])
                for k in ("ttft_s", "output_tps", "prompt_tps", "prompt_tokens", "completion_tokens")}
     summary["workload"] = {"prompt_tokens": work.prompt_tokens, "max_tokens": work.max_tokens,

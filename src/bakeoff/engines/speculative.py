@@ -1,0 +1,140 @@
+"""Speculative decoding as a strategy: draft a few tokens cheaply, verify them in one decode.
+
+Prompt lookup drafts from n-grams already seen in the prompt and the answer so far (no second
+model): when the last n tokens occurred before, the tokens that followed them then are proposed.
+Verification evaluates the pending token and the draft in one batch with logits at every
+position, then samples position by position with the request's own sampler, keeping draft tokens
+while they equal what was sampled. The sampler sees the same logits, in the same order, as in
+one-token decoding, so a deterministic chain (greedy, with or without grammar or penalties) gives
+the same tokens. Rejected positions are removed from the KV cache.
+
+The exactness rests on llama.cpp giving the same logits for a token whether it is evaluated alone
+or in a batch; measured bit-identical on CPU for batches of up to 32 tokens, so a verification
+batch never exceeds MAX_VERIFY tokens.
+
+The strategy needs only a narrow model interface (`Verifier`): decode tokens with logits, and
+remove a sequence's KV cells. Sampling and stop handling stay with the caller (`pick`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+MAX_VERIFY = 32   # tokens per verification batch (see the module docstring)
+
+
+class Verifier(Protocol):
+    def decode(self, tokens: Sequence[int], positions: Sequence[int], seq_ids: Sequence[int],
+               want_logits: Sequence[bool]) -> None: ...
+    def seq_rm(self, seq_id: int, p0: int = -1, p1: int = -1) -> bool: ...
+
+
+# pick(i) samples from output i of the last decode, records the token, and says whether the
+# sequence is finished (end of generation, a stop string, the length limit).
+Pick = Callable[[int], tuple[int, bool]]
+
+
+@dataclass
+class SpecStats:
+    """Tokens proposed by drafts and tokens of those that verification kept."""
+
+    drafted: int = 0
+    accepted: int = 0
+    verify_batches: int = 0
+
+    @property
+    def acceptance(self) -> float:
+        return self.accepted / self.drafted if self.drafted else 0.0
+
+
+class PromptLookup:
+    """N-gram drafts from the sequence's own history, most recent occurrence first.
+
+    `extend` feeds tokens as they become part of the history (prompt, then accepted tokens);
+    an index of each n-gram's latest continuation makes a draft O(ngram_max) to find. The draft
+    length adapts: it doubles after a fully accepted draft (up to max_draft) and falls back to
+    one more than the accepted count after a rejection, so a run of wrong guesses costs little
+    and a long copied span is verified in few decodes.
+    """
+
+    def __init__(self, max_draft: int = 16, ngram_max: int = 4, ngram_min: int = 2,
+                 first_draft: int = 4):
+        if not 1 <= ngram_min <= ngram_max:
+            raise ValueError("need 1 <= ngram_min <= ngram_max")
+        self.max_draft = max(0, min(max_draft, MAX_VERIFY - 1))
+        self.limit = min(first_draft, self.max_draft)   # the next draft's length
+        self.ngram_max = ngram_max
+        self.ngram_min = ngram_min
+        self.history: list[int] = []
+        self._next: dict[tuple[int, ...], int] = {}   # n-gram -> index of the token after it
+
+    def extend(self, tokens: Sequence[int]) -> None:
+        h = self.history
+        for tok in tokens:
+            end = len(h)   # the gram h[end-n:end] is followed by tok at index end
+            for n in range(self.ngram_min, min(self.ngram_max, end) + 1):
+                self._next[tuple(h[end - n:end])] = end
+            h.append(tok)
+
+    def draft(self) -> list[int]:
+        """Up to max_draft tokens that followed the longest earlier match of the history's tail."""
+        h = self.history
+        for n in range(min(self.ngram_max, len(h)), self.ngram_min - 1, -1):
+            start = self._next.get(tuple(h[len(h) - n:]))
+            if start is not None:
+                return h[start:start + self.limit]
+        return []
+
+    def feedback(self, drafted: int, accepted: int) -> None:
+        """Adapt the draft length to how much of the last draft was kept."""
+        if accepted == drafted:
+            self.limit = min(self.max_draft, max(1, self.limit) * 2)
+        else:
+            self.limit = min(self.max_draft, accepted + 1)
+
+
+class Speculator:
+    """Drives one sequence's decode steps: each step evaluates the pending token plus a draft."""
+
+    def __init__(self, drafter: PromptLookup | None):
+        self.drafter = drafter
+        self.stats = SpecStats()
+
+    def start(self, history: Sequence[int]) -> None:
+        """The tokens already in the sequence (the prompt) before the first pending token."""
+        if self.drafter is not None:
+            self.drafter.extend(history)
+
+    def step(self, model: Verifier, seq_id: int, pos: int, token: int, pick: Pick,
+             room: int = MAX_VERIFY) -> tuple[list[int], int | None]:
+        """Evaluate `token` at `pos` with a draft after it; sample the following positions.
+        `room` is how many more tokens the sequence may produce (a draft never runs past it).
+
+        Returns the tokens now in the KV cache (token and the accepted draft) and the next
+        pending token, or None when the sequence finished.
+        """
+        draft: list[int] = []
+        if self.drafter is not None:
+            self.drafter.extend([token])
+            draft = self.drafter.draft()[:max(room - 1, 0)]
+        batch = [token, *draft]
+        n = len(batch)
+        model.decode(batch, range(pos, pos + n), [seq_id] * n, [True] * n)
+        if draft:
+            self.stats.drafted += len(draft)
+            self.stats.verify_batches += 1
+        kept = 1
+        while True:
+            nxt, done = pick(kept - 1)
+            if done or kept == n or nxt != batch[kept]:
+                break
+            kept += 1
+        if kept < n:
+            model.seq_rm(seq_id, pos + kept, -1)
+        self.stats.accepted += kept - 1
+        if self.drafter is not None and draft:
+            self.drafter.feedback(len(draft), kept - 1)
+            self.drafter.extend(batch[1:kept])
+        return batch[:kept], None if done else nxt

@@ -1,0 +1,86 @@
+"""Prompt-lookup speculative decoding on the real SmolLM2-135M gives plain decoding's answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from bakeoff.engines import LoadOptions, open_engine
+from bakeoff.engines.base import GenParams, Message, collect
+from bakeoff.evals.suite import load_suite
+from bakeoff.models.ref import ModelRef
+from cli_run import run, run_json
+
+# Extraction and rewriting (drafts hit), and one case from other categories (drafts rarely do).
+CASES = ["extract-person-json", "extract-email", "extract-name", "rewrite-spelling",
+         "rewrite-polite", "rewrite-expand-nasa", "fact-capital-france", "math-word-problem",
+         "format-bullet-list"]
+COPY = [Message(role="user", content=(
+    "Repeat this text exactly: The quick brown fox jumps over the lazy dog. Bakeoff runs open "
+    "models on your own cases and reports which one answers best."))]
+
+
+@pytest.fixture(scope="module")
+def engines(smollm2_path):
+    ref = ModelRef(name="SmolLM2-135M-Instruct-Q4_1", engine="llamacpp", source="packaged",
+                   path=str(smollm2_path))
+    plain = open_engine(ref, LoadOptions(n_ctx=2048, speculative=False))
+    fast = open_engine(ref, LoadOptions(n_ctx=2048, speculative=True))
+    yield plain, fast
+    plain.close()
+    fast.close()
+
+
+def test_starter_cases_answer_the_same_with_and_without_speculation(engines):
+    plain, fast = engines
+    suite = {c.id: c for c in load_suite("starter").cases}
+    drafted = accepted = 0
+    for case_id in CASES:    # one engine after the other reuses cached prompt prefixes too
+        case = suite[case_id]
+        a = collect(plain.chat(case.messages(), case.params))
+        b = collect(fast.chat(case.messages(), case.params))
+        assert (b.text, b.finish_reason, b.usage) == (a.text, a.finish_reason, a.usage), case_id
+        assert a.timings.draft_tokens == 0
+        drafted += b.timings.draft_tokens
+        accepted += b.timings.accepted_tokens
+    assert 0 < accepted <= drafted
+
+
+def test_copying_prompt_is_accepted_with_identical_logprobs(engines):
+    plain, fast = engines
+    p = GenParams(temperature=0, max_tokens=40, logprobs=2)
+    a, b = collect(plain.chat(COPY, p)), collect(fast.chat(COPY, p))
+    assert a.text == b.text and "lazy dog" in b.text
+    assert [(x.token, x.logprob, x.top) for x in a.logprobs] == \
+        [(x.token, x.logprob, x.top) for x in b.logprobs]
+    assert b.timings.accepted_tokens >= 10 and b.timings.acceptance > 0.5
+
+
+def test_stops_and_schemas_cut_the_answer_where_plain_decoding_does(engines):
+    plain, fast = engines
+    for p in (GenParams(temperature=0, max_tokens=40, stop=["lazy"]),
+              GenParams(temperature=0, max_tokens=7),
+              GenParams(temperature=0, max_tokens=30, json_schema={
+                  "type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]})):
+        a, b = collect(plain.chat(COPY, p)), collect(fast.chat(COPY, p))
+        assert (b.text, b.finish_reason, b.usage) == (a.text, a.finish_reason, a.usage)
+
+
+def test_sampled_requests_decode_plainly(engines):
+    _, fast = engines
+    r = collect(fast.chat(COPY, GenParams(temperature=0.7, seed=3, max_tokens=16)))
+    assert r.timings.draft_tokens == 0 and r.usage.completion_tokens > 0
+
+
+def test_ask_reports_drafts_and_no_speculative_turns_them_off(capsys):
+    prompt = COPY[0].content
+    args = ("ask", "smollm2-135m", prompt, "--temperature", "0", "--max-tokens", "30")
+    on = run_json(capsys, *args)
+    off = run_json(capsys, *args, "--no-speculative")
+    assert on["text"] == off["text"]
+    assert on["timings"]["accepted_tokens"] > 0 and 0 < on["timings"]["acceptance"] <= 1
+    assert off["timings"]["draft_tokens"] == 0 and off["timings"]["acceptance"] is None
+    assert on["settings"]["speculative"] != "off" and off["settings"]["speculative"] == "off"
+    code, _, err = run(capsys, *args, "--stats")
+    assert code == 0 and "drafts " in err and "accepted (" in err
+    logs = run_json(capsys, "logs")
+    assert logs[0]["timings"]["draft_tokens"] > 0
