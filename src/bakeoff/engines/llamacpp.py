@@ -6,6 +6,7 @@ earlier turns, a suite's shared system prompt) are reused rather than evaluated 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -21,7 +22,7 @@ from ..models.gguf_info import read_gguf_info
 from ..models.ref import ModelRef
 from ..settings import Settings, get_settings
 from .base import Chunk, GenParams, LogLik, LogLikRequest, Message, Timings, TokenEngine, TokenLogprob, Usage
-from .llama_lowlevel import LlamaHandle, engine_version
+from .llama_lowlevel import LlamaHandle, Vocab, engine_version
 from .logits import window_logprobs as logits_over_window
 from .loglik import LogLikScorer, Pair, score_pairs, split_pair
 from .options import LoadOptions, LoadPlan
@@ -144,6 +145,40 @@ class SeqGen:
         self.sampler = None
 
 
+class ChatRenderer:
+    """A conversation rendered through the model's own chat template, and its token ids.
+
+    The engine renders prompts with it, and `bakeoff tune` renders training conversations with it,
+    so a tuned model is trained on exactly the tokens it is later asked with."""
+
+    def __init__(self, vocab: Vocab, template: str | None = None):
+        self.vocab = vocab
+        self.template = template or vocab.chat_template()
+        self._formatters: dict[bool, Any] = {}
+
+    def render(self, messages: list[Message], add_generation_prompt: bool = True) -> str:
+        msgs = [m.model_dump() for m in messages]
+        if not self.template:
+            lines = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
+            return "\n".join(lines) + ("\nAssistant:" if add_generation_prompt else "")
+        fmt = self._formatters.get(add_generation_prompt)
+        if fmt is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            v = self.vocab
+            fmt = Jinja2ChatFormatter(self.template, eos_token=v.special_text(v.eos),
+                                      bos_token=v.special_text(v.bos),
+                                      add_generation_prompt=add_generation_prompt)
+            self._formatters[add_generation_prompt] = fmt
+        return fmt(messages=msgs).prompt
+
+    def tokens(self, text: str, first: bool = True) -> list[int]:
+        """Token ids of rendered text; BOS is added once, at the start, unless the text has it."""
+        bos_text = self.vocab.special_text(self.vocab.bos)
+        has_bos = bool(bos_text) and text.startswith(bos_text)
+        return self.vocab.tokenize(text, add_special=first and not has_bos)
+
+
 class LlamaCppEngine(TokenEngine):
     can_batch: ClassVar[bool] = True
     supports_window_logprobs: ClassVar[bool] = True
@@ -166,6 +201,8 @@ class LlamaCppEngine(TokenEngine):
     @classmethod
     def load(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> LlamaCppEngine:
         plan = cls.plan(ref, options, settings)
+        if options.adapters:  # the engine's ref names every adapter it runs with
+            ref = dataclasses.replace(ref, adapters=[*ref.adapters, *options.adapters])
         return cls(ref, n_ctx=plan.n_ctx, n_threads=options.threads or settings.threads,
                    n_seq_max=plan.sequences, n_batch=options.n_batch, kv_unified=plan.kv_unified)
 
@@ -182,7 +219,8 @@ class LlamaCppEngine(TokenEngine):
         t0 = time.perf_counter()
         self.h = LlamaHandle(ref.path, n_ctx=want, n_threads=n_threads or settings.threads,
                              n_seq_max=n_seq_max, n_batch=n_batch, embeddings=embeddings,
-                             kv_unified=kv_unified)
+                             kv_unified=kv_unified,
+                             adapters=[(a.path, a.scale) for a in ref.adapters])
         self.load_s = time.perf_counter() - t0
         self._load_pending = self.load_s
         self._lock = threading.RLock()
@@ -203,26 +241,17 @@ class LlamaCppEngine(TokenEngine):
 
     def info(self) -> dict[str, Any]:
         return {"engine": engine_version(), "n_ctx": self.n_ctx, "threads": self.h.n_threads,
-                "quantization": self.gguf.quantization, "architecture": self.gguf.architecture}
+                "quantization": self.gguf.quantization, "architecture": self.gguf.architecture,
+                **({"adapters": [a.path for a in self.ref.adapters]} if self.ref.adapters else {})}
 
     def format_chat(self, messages: list[Message]) -> str:
-        template = self.gguf.chat_template or self.h.chat_template()
-        msgs = [m.model_dump() for m in messages]
-        if not template:
-            lines = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
-            return "\n".join(lines) + "\nAssistant:"
         if self._formatter is None:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            self._formatter = Jinja2ChatFormatter(template, eos_token=self.h.special_text(self.h.eos),
-                                                  bos_token=self.h.special_text(self.h.bos))
-        return self._formatter(messages=msgs).prompt
+            self._formatter = ChatRenderer(self.h, self.gguf.chat_template)
+        return self._formatter.render(messages)
 
     def chat_tokens(self, messages: list[Message]) -> list[int]:
         text = self.format_chat(messages)
-        bos_text = self.h.special_text(self.h.bos)
-        has_bos = bool(bos_text) and text.startswith(bos_text)
-        return self.h.tokenize(text, add_special=not has_bos)
+        return self._formatter.tokens(text)
 
     def chat_stops(self) -> list[str]:
         """Without a chat template the prompt is "User: ...\nAssistant:"; stop at the next turn."""

@@ -12,12 +12,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..models.ref import Adapter
+
 
 class LoadOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     n_ctx: int | None = Field(None, ge=1, description="Tokens of context one request may use "
                               "(None: the n_ctx setting, capped at the model's training context).")
     threads: int | None = Field(None, ge=1, description="CPU threads (None: the threads setting).")
+    adapters: tuple[Adapter, ...] = Field((), description="LoRA adapters (GGUF) applied at load "
+                                          "time, after those the model's reference carries (a "
+                                          "tuned model's own adapter).")
     concurrency: int = Field(1, ge=1, description="Requests served at once. Above 1, a model the "
                              "batching scheduler can drive gets one KV sequence per request.")
     batched: bool | None = Field(None, description="Use the continuous-batching scheduler even at "

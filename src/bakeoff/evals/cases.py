@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -137,6 +137,20 @@ def _csv_case(row: dict[str, str]) -> dict[str, Any]:
     return case
 
 
+def jsonl_rows(text: str, shown: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a bad line stops with file and line."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SuiteError(f"invalid JSON: {exc.msg}", shown, n) from None
+        if not isinstance(row, dict):
+            raise SuiteError("each line must be a JSON object", shown, n)
+        yield n, row
+
+
 def read_case_file(path: Path, shown: str) -> list[tuple[dict[str, Any], Located, Loc]]:
     """Rows as (raw case, locator, base path) so errors point at the row's own line."""
     try:
@@ -146,15 +160,7 @@ def read_case_file(path: Path, shown: str) -> list[tuple[dict[str, Any], Located
                          hint="check the cases_from path (relative to the suite file)") from None
     rows: list[tuple[dict[str, Any], Located, Loc]] = []
     if path.suffix == ".jsonl":
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SuiteError(f"invalid JSON: {exc.msg}", shown, n) from None
-            if not isinstance(row, dict):
-                raise SuiteError("each line must be a JSON object", shown, n)
+        for n, row in jsonl_rows(text, shown):
             rows.append((_row_case(row), Located(shown, line=n), ()))
     elif path.suffix == ".csv":
         reader = csv.DictReader(text.splitlines())

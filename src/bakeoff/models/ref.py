@@ -38,6 +38,14 @@ class Endpoint(BaseModel):
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
+@dataclass(frozen=True)
+class Adapter:
+    """A LoRA adapter (GGUF) that llama.cpp applies on top of the model file at load time."""
+
+    path: str
+    scale: float = 1.0
+
+
 @dataclass
 class ModelRef:
     name: str                      # canonical name shown everywhere
@@ -48,6 +56,7 @@ class ModelRef:
     license: str | None = None     # licence known from the source when the file does not say
     endpoint: Endpoint | None = None  # remote models: the server and how to reach it
     assemble: str | None = None    # packaged models whose file is put together on first use
+    adapters: list[Adapter] = field(default_factory=list)  # LoRA adapters on top of `path`
 
     @property
     def is_local(self) -> bool:
@@ -60,4 +69,5 @@ class ModelRef:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "engine": self.engine, "source": self.source, "path": self.path,
-                "aliases": list(self.aliases), "license": self.license}
+                "aliases": list(self.aliases), "license": self.license,
+                **({"adapters": [a.path for a in self.adapters]} if self.adapters else {})}

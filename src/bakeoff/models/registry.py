@@ -23,6 +23,7 @@ Source = Callable[[Settings], Iterable[ModelRef]]
 SOURCES: list[str] = [
     "bakeoff.models.registry:local_files",
     "bakeoff.models.endpoints:endpoint_refs",
+    "bakeoff.tune.registry:tuned_refs",
 ]
 _extra_sources: list[Source] = []
 
