@@ -61,9 +61,9 @@ def bare_tokens_per_s(req, steps: int) -> float:
     """A plain transformers + peft loop: the baseline for our trainer's overhead."""
     import torch
 
+    from bakeoff.settings import get_settings
     from bakeoff.tune.pipeline import prepare
     from bakeoff.tune.train import attach_lora, batches, collate, load_base
-    from bakeoff.settings import get_settings
 
     req.restart = True
     p = prepare(req, get_settings())

@@ -28,10 +28,12 @@ def _subset(src: str, dst: Path, n: int) -> Path:
 
 @pytest.fixture
 def tiny_data(tmp_path: Path) -> tuple[Path, Path]:
-    return _subset("orders-train.jsonl", tmp_path / "train.jsonl", 8), _subset("orders-eval.jsonl", tmp_path / "eval.jsonl", 2)
+    return (_subset("orders-train.jsonl", tmp_path / "train.jsonl", 8),
+            _subset("orders-eval.jsonl", tmp_path / "eval.jsonl", 2))
 
 
-def test_tune_registers_a_model_that_works_everywhere(tiny_data, bakeoff_home: Path, smollm2_path: Path, capsys) -> None:
+def test_tune_registers_a_model_that_works_everywhere(tiny_data, bakeoff_home: Path, smollm2_path: Path,
+                                                      capsys) -> None:
     train, held = tiny_data
     args = ["tune", "smollm2-135m", "--data", str(train), "--eval", str(held), "--name", "orders",
             "--max-steps", "1", "--batch-size", "4", "--rank", "2", "--targets", "q_proj,v_proj",

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -47,7 +48,7 @@ class TrainBar:
         self.total = 0
         self.last_line = 0.0
 
-    def __enter__(self) -> "TrainBar":
+    def __enter__(self) -> TrainBar:
         self.bar.__enter__()
         return self
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from ..evals.runner import Progress, RunOptions, Runner
+from ..evals.runner import Progress, Runner, RunOptions
 from ..evals.stats import mcnemar_exact
 from ..evals.suite import load_suite
 from ..models.ref import ModelRef

@@ -8,7 +8,7 @@ import re
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -21,10 +21,9 @@ from ..settings import Settings
 from .config import TuneConfig
 from .data import Dataset, load_dataset
 from .export import BaseShape, check_tunable, write_adapter
-from .registry import (ADAPTER_FILE, CHECKPOINT_FILE, HeldOut, Lineage, read_lineage, tuned_dir,
-                       write_lineage)
+from .registry import ADAPTER_FILE, CHECKPOINT_FILE, HeldOut, Lineage, read_lineage, tuned_dir, write_lineage
 from .tokens import Encoded, encode_all
-from .train import TrainProgress, TrainResult, Trainer, attach_lora, check_fits, load_base
+from .train import Trainer, TrainProgress, TrainResult, attach_lora, check_fits, load_base
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -153,7 +152,7 @@ def lineage(p: Prepared, req: TuneRequest, result: TrainResult, held: HeldOut | 
                    loss_curve=[round(x, 5) for x in result.state.losses], steps=result.state.step,
                    train_seconds=round(result.state.seconds, 2), train_tokens=result.state.tokens,
                    versions=versions(), held_out=held,
-                   created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                   created=datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def tune(req: TuneRequest, settings: Settings, progress: TrainProgress,
