@@ -66,6 +66,7 @@ def compare(suite_path: Path, base: ModelRef, tuned: ModelRef, settings: Setting
     run_id = runner.start()
     runner.run(run_id)
     run = S.get_run(connect(settings), run_id)
+    assert run is not None  # the runner has just written it
     failed = [r for r in run["model_rows"] if r["status"] != "done"]
     if failed:
         from ..errors import TrainingError

@@ -41,7 +41,7 @@ class Example:
     def prompt_messages(self) -> list[Message]:
         """The conversation up to the last learned turn: what a model is asked at evaluation."""
         last = max(i for i, t in enumerate(self.turns) if t.learn)
-        return [Message(role=t.role, content=t.content) for t in self.turns[:last]]  # type: ignore[arg-type]
+        return [Message(role=t.role, content=t.content) for t in self.turns[:last]]
 
     @property
     def target(self) -> str:

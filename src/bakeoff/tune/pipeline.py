@@ -95,7 +95,7 @@ def prepare(req: TuneRequest, settings: Settings) -> Prepared:
     from ..store import connect
     from ..store.logs import file_sha256
 
-    sha = file_sha256(connect(settings), base.path)
+    sha = file_sha256(connect(settings), str(base.path))
     return Prepared(base, info, dataset, encoded, name, folder, sha)
 
 

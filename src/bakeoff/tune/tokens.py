@@ -49,7 +49,7 @@ def encode(example: Example, renderer: ChatRenderer) -> Encoded:
                 labels += piece if learn else [IGNORE] * len(piece)
             done = full
         else:
-            msgs.append(Message(role=turn.role, content=turn.content))  # type: ignore[arg-type]
+            msgs.append(Message(role=turn.role, content=turn.content))
     return Encoded(ids, labels, example.source)
 
 

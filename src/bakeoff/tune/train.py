@@ -97,7 +97,7 @@ def attach_lora(model, cfg: TuneConfig):
     if unknown:
         raise UnsupportedError(f"no module named {', '.join(unknown)} in this model",
                                f"target modules are Hugging Face names, e.g. {', '.join(cfg.targets[:3])}")
-    lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
+    lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha,  # type: ignore[arg-type]  # peft types it int, uses a float lora_dropout=cfg.dropout,
                       target_modules=list(cfg.targets), bias="none", task_type="CAUSAL_LM")
     return get_peft_model(model, lora)
 
