@@ -115,7 +115,8 @@ def lora_pairs(peft_model) -> list[LoraPair]:
         if not hasattr(module, "lora_A") or "default" not in getattr(module, "lora_A", {}):
             continue
         hf_name = name.split("base_model.model.", 1)[-1]
+        # Copies: .numpy() shares memory with the live parameters, which may change after export.
         pairs.append(LoraPair(hf_name,
-                              module.lora_A["default"].weight.detach().float().cpu().numpy(),
-                              module.lora_B["default"].weight.detach().float().cpu().numpy()))
+                              module.lora_A["default"].weight.detach().float().cpu().numpy().copy(),
+                              module.lora_B["default"].weight.detach().float().cpu().numpy().copy()))
     return pairs
