@@ -16,6 +16,7 @@ Runs `bakeoff tune` on the shipped example (240 train, 80 held-out cases) and pr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -65,7 +66,8 @@ def bare_tokens_per_s(req, steps: int) -> float:
     from bakeoff.tune.pipeline import prepare
     from bakeoff.tune.train import attach_lora, batches, collate, load_base
 
-    req.restart = True
+    # Its own name: preparing with restart would otherwise remove the tuned model just measured.
+    req = dataclasses.replace(req, name="bare-loop", restart=True)
     p = prepare(req, get_settings())
     torch.set_num_threads(req.threads)
     torch.manual_seed(req.cfg.seed)
