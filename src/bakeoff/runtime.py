@@ -17,9 +17,11 @@ def model_fingerprint(ref: ModelRef, settings: Settings | None = None, db=None) 
     """SHA-256 of the model file (named by its store, or hashed once and cached), or the endpoint
     identity for remote models."""
     if ref.path:
-        if ref.origin and ref.origin.sha256:
-            return ref.origin.sha256
-        return file_sha256(ref.path, settings or get_settings())
+        settings = settings or get_settings()
+        digest = ref.origin.sha256 if ref.origin and ref.origin.sha256 else file_sha256(ref.path, settings)
+        for adapter in ref.adapters:  # a tuned model answers differently from its base
+            digest += f"+{file_sha256(adapter.path, settings)[:16]}@{adapter.scale:g}"
+        return digest
     ep = ref.endpoint
     return f"{ref.engine}:{ep.base_url if ep else ''}:{ep.model if ep else ref.name}"
 

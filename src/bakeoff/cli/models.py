@@ -16,6 +16,7 @@ from ..models.gguf_info import read_gguf_info
 from ..models.registry import Registry
 from ..models.sources import SOURCES, check_present
 from ..settings import get_settings
+from ..tune.registry import lineage_of, summary
 from .common import console, err_console, human_count, print_json, progress
 
 
@@ -110,10 +111,12 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     est = fit.estimate(info, n_ctx)
     origin = asdict(ref.origin) if ref.origin else None
     offload = gpu.plan(get_settings().gpu_layers, info, est.n_ctx)
+    lineage = lineage_of(ref, get_settings())
     if as_json:
         print_json({"model": ref.to_dict(), "origin": origin, "gguf": info.to_dict(), "memory": est.to_dict(),
                     "gpu": {**asdict(offload), "device": offload.device},
-                    "tool_calls": describe_format(info.chat_template)})
+                    "tool_calls": describe_format(info.chat_template),
+                    **({"lineage": lineage.model_dump(mode="json")} if lineage else {})})
         return
     t = Table(show_header=False, title=ref.name)
     for k, v in [("path", info.path), ("aliases", ", ".join(ref.aliases) or "-"),
@@ -126,6 +129,9 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
                  ("embedding", str(info.n_embd)), ("heads / kv heads", f"{info.n_head} / {info.n_head_kv}"),
                  ("vocabulary", str(info.n_vocab)), ("licence", info.license or ref.license or "?")]:
         t.add_row(k, v)
+    if lineage:  # a tuned model: the adapter on top of the base file, and where it came from
+        for k, v in [("adapter", ", ".join(a.path for a in ref.adapters)), *summary(lineage).items()]:
+            t.add_row(k, v)
     console.print(t)
     m = Table(title=f"memory at context {est.n_ctx}")
     for c in ("weights", "KV cache", "compute", "overhead", "total", "available", "verdict"):

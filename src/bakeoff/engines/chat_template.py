@@ -19,9 +19,12 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import ChatTemplateError, EngineError, InvalidParamsError
+
+if TYPE_CHECKING:
+    from .llama_lowlevel import Vocab
 
 _WORKER = Path(__file__).with_name("template_worker.py")
 _START_TIMEOUT_S = 120.0     # a cold interpreter on a loaded machine; not part of any render's budget
@@ -122,3 +125,29 @@ class ChatTemplate:
         if "too_big" in answer:
             raise ChatTemplateError(self.path, f"rendered more than {answer['too_big']:,} characters (stopped)")
         raise ChatTemplateError(self.path, answer["broken"])
+
+
+class ChatRenderer:
+    """A conversation rendered through the model's own chat template, and its token ids.
+
+    `bakeoff tune` renders training conversations with it through the same sandboxed template the
+    engine uses, so a tuned model is trained on exactly the tokens it is later asked with."""
+
+    def __init__(self, vocab: Vocab, template: str | None = None, path: str = "model"):
+        self.vocab = vocab
+        self.template = template or vocab.chat_template()
+        self._chat = ChatTemplate(self.template, eos_token=vocab.special_text(vocab.eos),
+                                  bos_token=vocab.special_text(vocab.bos), path=path) if self.template else None
+
+    def render(self, messages: list[Any], add_generation_prompt: bool = True) -> str:
+        msgs = [m if isinstance(m, dict) else m.model_dump() for m in messages]
+        if self._chat is None:
+            lines = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
+            return "\n".join(lines) + ("\nAssistant:" if add_generation_prompt else "")
+        return self._chat.render(msgs, add_generation_prompt)
+
+    def tokens(self, text: str, first: bool = True) -> list[int]:
+        """Token ids of rendered text; BOS is added once, at the start, unless the text has it."""
+        bos_text = self.vocab.special_text(self.vocab.bos)
+        has_bos = bool(bos_text) and text.startswith(bos_text)
+        return self.vocab.tokenize(text, add_special=first and not has_bos)

@@ -42,55 +42,16 @@ def engine_version() -> str:
     return f"llama-cpp-python {llama_cpp.__version__}"
 
 
-class LlamaHandle:
-    """One model and one context. Not thread-safe: callers serialise access."""
+class Vocab:
+    """Tokenizer side of a loaded llama.cpp model (needs self.ll, self.model, self.vocab)."""
 
-    def __init__(self, path: str, *, n_ctx: int, n_threads: int, n_seq_max: int = 1,
-                 n_batch: int = 512, embeddings: bool = False, kv_unified: bool = True,
-                 n_gpu_layers: int = 0):
-        backend_init()
-        import llama_cpp as ll
+    ll: Any
+    model: Any
+    vocab: Any
 
-        self.ll = ll
-        mparams = ll.llama_model_default_params()
-        # Layers offloaded to the GPU; a CPU-only build ignores this and says so here.
-        self.gpu_offload = bool(ll.llama_supports_gpu_offload())
-        self.n_gpu_layers = n_gpu_layers if self.gpu_offload else 0
-        mparams.n_gpu_layers = self.n_gpu_layers
-        mparams.use_mmap = True
-        self.model = ll.llama_model_load_from_file(path.encode(), mparams)
-        if not self.model:
-            raise EngineError(f"llama.cpp could not load {path}",
-                              "the file may use an architecture this llama.cpp build does not know")
-        self.vocab = ll.llama_model_get_vocab(self.model)
-        self.n_vocab = int(ll.llama_vocab_n_tokens(self.vocab))
-        self.n_ctx_train = int(ll.llama_model_n_ctx_train(self.model))
-        cparams = ll.llama_context_default_params()
-        cparams.n_ctx = n_ctx
-        cparams.n_batch = n_batch
-        cparams.n_ubatch = n_batch
-        cparams.n_seq_max = n_seq_max
-        cparams.n_threads = n_threads
-        cparams.n_threads_batch = n_threads
-        # Unified: the sequences share one pool of n_ctx cells, so any one may use all of it, but
-        # attention scans every sequence's cells. Split: each sequence owns n_ctx / n_seq_max cells
-        # (its own stream), attention scans only its own, and one long request cannot starve others.
-        cparams.kv_unified = kv_unified
-        cparams.embeddings = embeddings
-        cparams.no_perf = True
-        self.ctx = ll.llama_init_from_model(self.model, cparams)
-        if not self.ctx:
-            ll.llama_model_free(self.model)
-            raise EngineError(f"llama.cpp could not create a context of {n_ctx} tokens for {path}",
-                              "lower the context size with --ctx")
-        self.n_ctx = int(ll.llama_n_ctx(self.ctx))
-        self.kv_unified = kv_unified
-        self.n_ctx_seq = int(ll.llama_n_ctx_seq(self.ctx))  # n_ctx, or its share per sequence if split
-        self.n_batch = n_batch
-        self.n_seq_max = n_seq_max
-        self.n_threads = n_threads
-        self.mem = ll.llama_get_memory(self.ctx)
-        self.batch = ll.llama_batch_init(n_batch, 0, n_seq_max)
+    def _init_vocab(self) -> None:
+        self.vocab = self.ll.llama_model_get_vocab(self.model)
+        self.n_vocab = int(self.ll.llama_vocab_n_tokens(self.vocab))
         self._pieces: dict[int, bytes] = {}
         self._piece_buf = ctypes.create_string_buffer(256)
 
@@ -139,6 +100,103 @@ class LlamaHandle:
     def chat_template(self) -> str | None:
         raw = self.ll.llama_model_chat_template(self.model, None)
         return raw.decode("utf-8") if raw else None
+
+
+class VocabOnly(Vocab):
+    """A model file's tokenizer alone (llama.cpp vocab_only: no weights are loaded)."""
+
+    def __init__(self, path: str):
+        backend_init()
+        import llama_cpp as ll
+
+        self.ll = ll
+        params = ll.llama_model_default_params()
+        params.vocab_only = True
+        self.model = ll.llama_model_load_from_file(path.encode(), params)
+        if not self.model:
+            raise EngineError(f"llama.cpp could not read the vocabulary of {path}")
+        self._init_vocab()
+
+    def close(self) -> None:
+        if getattr(self, "model", None):
+            self.ll.llama_model_free(self.model)
+            self.model = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+class LlamaHandle(Vocab):
+    """One model and one context. Not thread-safe: callers serialise access."""
+
+    def __init__(self, path: str, *, n_ctx: int, n_threads: int, n_seq_max: int = 1,
+                 n_batch: int = 512, embeddings: bool = False, kv_unified: bool = True,
+                 n_gpu_layers: int = 0, adapters: Sequence[tuple[str, float]] = ()):
+        backend_init()
+        import llama_cpp as ll
+
+        self.ll = ll
+        mparams = ll.llama_model_default_params()
+        # Layers offloaded to the GPU; a CPU-only build ignores this and says so here.
+        self.gpu_offload = bool(ll.llama_supports_gpu_offload())
+        self.n_gpu_layers = n_gpu_layers if self.gpu_offload else 0
+        mparams.n_gpu_layers = self.n_gpu_layers
+        mparams.use_mmap = True
+        self.model = ll.llama_model_load_from_file(path.encode(), mparams)
+        if not self.model:
+            raise EngineError(f"llama.cpp could not load {path}",
+                              "the file may use an architecture this llama.cpp build does not know")
+        self.adapters = [self._load_adapter(p) for p, _ in adapters]
+        self._init_vocab()
+        self.n_ctx_train = int(ll.llama_model_n_ctx_train(self.model))
+        cparams = ll.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = n_batch
+        cparams.n_ubatch = n_batch
+        cparams.n_seq_max = n_seq_max
+        cparams.n_threads = n_threads
+        cparams.n_threads_batch = n_threads
+        # Unified: the sequences share one pool of n_ctx cells, so any one may use all of it, but
+        # attention scans every sequence's cells. Split: each sequence owns n_ctx / n_seq_max cells
+        # (its own stream), attention scans only its own, and one long request cannot starve others.
+        cparams.kv_unified = kv_unified
+        cparams.embeddings = embeddings
+        cparams.no_perf = True
+        self.ctx = ll.llama_init_from_model(self.model, cparams)
+        if not self.ctx:
+            ll.llama_model_free(self.model)
+            raise EngineError(f"llama.cpp could not create a context of {n_ctx} tokens for {path}",
+                              "lower the context size with --ctx")
+        if self.adapters:
+            self._set_adapters([s for _, s in adapters])
+        self.n_ctx = int(ll.llama_n_ctx(self.ctx))
+        self.kv_unified = kv_unified
+        self.n_ctx_seq = int(ll.llama_n_ctx_seq(self.ctx))  # n_ctx, or its share per sequence if split
+        self.n_batch = n_batch
+        self.n_seq_max = n_seq_max
+        self.n_threads = n_threads
+        self.mem = ll.llama_get_memory(self.ctx)
+        self.batch = ll.llama_batch_init(n_batch, 0, n_seq_max)
+
+    # --- LoRA adapters ----------------------------------------------------------------------
+    def _load_adapter(self, path: str):
+        adapter = self.ll.llama_adapter_lora_init(self.model, path.encode())
+        if not adapter:
+            self.ll.llama_model_free(self.model)
+            raise EngineError(f"llama.cpp could not apply the LoRA adapter {path}",
+                              "it was made for another base model or is not a GGUF LoRA adapter; "
+                              "BAKEOFF_DEBUG=1 shows llama.cpp's reason")
+        return adapter
+
+    def _set_adapters(self, scales: Sequence[float]) -> None:
+        n = len(self.adapters)
+        arr = (self.ll.llama_adapter_lora_p_ctypes * n)(*self.adapters)
+        rc = self.ll.llama_set_adapters_lora(self.ctx, arr, n, (ctypes.c_float * n)(*scales))
+        if rc != 0:
+            raise EngineError(f"llama.cpp could not attach {n} LoRA adapter(s) (status {rc})")
 
     # --- decoding ---------------------------------------------------------------------------
     def decode(self, tokens: Sequence[int], positions: Sequence[int], seq_ids: Sequence[int],

@@ -6,6 +6,7 @@ earlier turns, a suite's shared system prompt) are reused rather than evaluated 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -172,6 +173,8 @@ class LlamaCppEngine(TokenEngine):
     def load(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> LlamaCppEngine:
         plan = cls.plan(ref, options, settings)
         speculative = settings.speculative if options.speculative is None else options.speculative
+        if options.adapters:  # the engine's ref names every adapter it runs with
+            ref = dataclasses.replace(ref, adapters=[*ref.adapters, *options.adapters])
         return cls(ref, n_ctx=plan.n_ctx, n_threads=options.threads or settings.threads,
                    n_seq_max=plan.sequences, n_batch=options.n_batch, kv_unified=plan.kv_unified,
                    n_gpu_layers=options.gpu_layers, speculative=speculative)
@@ -192,7 +195,8 @@ class LlamaCppEngine(TokenEngine):
         t0 = time.perf_counter()
         self.h = LlamaHandle(ref.path, n_ctx=want, n_threads=n_threads or settings.threads,
                              n_seq_max=n_seq_max, n_batch=n_batch, embeddings=embeddings,
-                             kv_unified=kv_unified, n_gpu_layers=self.offload.n_gpu_layers)
+                             kv_unified=kv_unified, n_gpu_layers=self.offload.n_gpu_layers,
+                             adapters=[(a.path, a.scale) for a in ref.adapters])
         self.load_s = time.perf_counter() - t0
         self._load_pending = self.load_s
         self._lock = threading.RLock()
@@ -217,7 +221,8 @@ class LlamaCppEngine(TokenEngine):
         return {"engine": engine_version(), "n_ctx": self.n_ctx, "threads": self.h.n_threads,
                 "quantization": self.gguf.quantization, "architecture": self.gguf.architecture,
                 "device": device, "gpu_layers": self.h.n_gpu_layers,
-                "speculative": "prompt-lookup (greedy)" if self.speculative and device == "cpu" else "off"}
+                "speculative": "prompt-lookup (greedy)" if self.speculative and device == "cpu" else "off",
+                **({"adapters": [a.path for a in self.ref.adapters]} if self.ref.adapters else {})}
 
     def tool_template(self) -> str | None:
         template = self.gguf.chat_template or self.h.chat_template()

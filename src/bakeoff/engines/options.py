@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..models.ref import Adapter
+
 
 class LoadOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -23,6 +25,9 @@ class LoadOptions(BaseModel):
         None, description="Model layers offloaded to the GPU: a count, or auto (every layer that fits "
         "in the GPU's free memory); None: the gpu_layers setting. A CPU-only llama.cpp build runs "
         "everything on the CPU.")
+    adapters: tuple[Adapter, ...] = Field((), description="LoRA adapters (GGUF) applied at load "
+                                          "time, after those the model's reference carries (a "
+                                          "tuned model's own adapter).")
     concurrency: int = Field(1, ge=1, description="Requests served at once. Above 1, a model the "
                              "batching scheduler can drive gets one KV sequence per request.")
     batched: bool | None = Field(None, description="Use the continuous-batching scheduler even at "

@@ -106,3 +106,28 @@ def scatter(points: list[Point], title: str, x_label: str, chart_id: str,
             f'{escape(p.label)}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def line_chart(values: list[float], title: str, x_label: str, y_label: str, chart_id: str) -> str:
+    """A series against its index (e.g. training loss per step), linear axes starting at 0."""
+    if not values:
+        return (f'<svg id="{chart_id}" class="chart" role="img" width="{W}" height="80">'
+                f'<text x="10" y="40">{escape(title)}: no values</text></svg>')
+    n, top = len(values), max(max(values), 1e-9) * 1.05
+    x = lambda i: LEFT + (W - LEFT - RIGHT) * (i / max(1, n - 1))  # noqa: E731
+    y = lambda v: TOP + (H - TOP - BOTTOM) * (1 - v / top)        # noqa: E731
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+    ticks = "".join(f'<line x1="{LEFT - 4}" x2="{LEFT}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#333"/>'
+                    f'<text x="{LEFT - 6}" y="{y(t) + 4:.1f}" text-anchor="end" font-size="11">{_fmt(t)}</text>'
+                    for t in (0.0, top / 2, top))
+    return (f'<svg id="{chart_id}" class="chart" role="img" width="{W}" height="{H}" '
+            f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+            f'<text x="{W / 2}" y="18" text-anchor="middle" font-weight="bold">{escape(title)}</text>'
+            f'<line x1="{LEFT}" y1="{H - BOTTOM}" x2="{W - RIGHT}" y2="{H - BOTTOM}" stroke="#333"/>'
+            f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{H - BOTTOM}" stroke="#333"/>{ticks}'
+            f'<text x="{LEFT}" y="{H - BOTTOM + 16}" font-size="11">1</text>'
+            f'<text x="{W - RIGHT}" y="{H - BOTTOM + 16}" text-anchor="end" font-size="11">{n}</text>'
+            f'<text x="{W / 2}" y="{H - 12}" text-anchor="middle" font-size="12">{escape(x_label)}</text>'
+            f'<text x="14" y="{H / 2}" transform="rotate(-90 14 {H / 2})" text-anchor="middle" '
+            f'font-size="12">{escape(y_label)}</text>'
+            f'<path d="{path}" fill="none" stroke="{COLORS[0]}" stroke-width="1.5"/></svg>')

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,17 @@ def pair_matrix(models: list[str], pairs: list[PairedComparison]) -> list[dict[s
     return out
 
 
+@dataclass(frozen=True)
+class Panel:
+    """A figure shown beside the leaderboard (e.g. a tune's training loss), with its caption."""
+
+    title: str
+    svg: str
+    caption: str
+
+
 def render_html(run: dict[str, Any], rows: list[dict[str, Any]],
-                pairs: list[PairedComparison]) -> str:
+                pairs: list[PairedComparison], panels: list[Panel] | None = None) -> str:
     import jinja2
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -107,7 +117,7 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]],
                            break_even=[{"model": r["model"], "basis": r["cost_basis"],
                                         "text": format_break_even(r["break_even"])}
                                        for r in rows if r["break_even"]],
-                           resamples=BOOTSTRAP_RESAMPLES)
+                           resamples=BOOTSTRAP_RESAMPLES, panels=panels or [])
 
 
 CSV_COLUMNS = ["run", "model", "case_id", "status", "score", "pass_score", "reason", "output",
@@ -138,11 +148,11 @@ def render_csv(run: dict[str, Any]) -> str:
 
 
 def write_reports(run: dict[str, Any], rows: list[dict[str, Any]],
-                  pairs: list[PairedComparison]) -> dict[str, Path]:
+                  pairs: list[PairedComparison], panels: list[Panel] | None = None) -> dict[str, Path]:
     folder = report_dir(run["id"])
     paths = {"html": folder / "report.html", "json": folder / "results.json",
              "csv": folder / "results.csv"}
-    paths["html"].write_text(render_html(run, rows, pairs), encoding="utf-8")
+    paths["html"].write_text(render_html(run, rows, pairs, panels), encoding="utf-8")
     paths["json"].write_text(json.dumps({"run": run, "leaderboard": rows,
                                          "comparisons": [p.to_dict() for p in pairs],
                                          "ranking": ranking_note(pairs),

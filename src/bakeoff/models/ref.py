@@ -38,6 +38,14 @@ class Endpoint(BaseModel):
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
+@dataclass(frozen=True)
+class Adapter:
+    """A LoRA adapter (GGUF) that llama.cpp applies on top of the model file at load time."""
+
+    path: str
+    scale: float = 1.0
+
+
 @dataclass
 class Origin:
     """Where a model found in another tool's store came from, as that tool describes it."""
@@ -64,6 +72,7 @@ class ModelRef:
     origin: Origin | None = None   # set for files found in place in other tools' stores
     sources: list[str] = field(default_factory=list)  # every source holding this same file
     copies: list[ModelRef] = field(default_factory=list)  # the same file under its other names
+    adapters: list[Adapter] = field(default_factory=list)  # LoRA adapters on top of `path`
 
     @property
     def is_local(self) -> bool:
@@ -78,4 +87,5 @@ class ModelRef:
         return {"name": self.name, "engine": self.engine, "source": self.source, "path": self.path,
                 "aliases": list(self.aliases), "license": self.license,
                 "sources": list(self.sources or [self.source]),
-                "repo": self.origin.repo if self.origin else None}
+                "repo": self.origin.repo if self.origin else None,
+                **({"adapters": [a.path for a in self.adapters]} if self.adapters else {})}

@@ -28,6 +28,7 @@ Source = Callable[[Settings], Iterable[ModelRef]]
 # Built-in sources are "module:function" strings, imported only when listing (lazy, like plugins).
 SOURCES: list[str] = [
     "bakeoff.models.endpoints:endpoint_refs",
+    "bakeoff.tune.registry:tuned_refs",
 ]
 _extra_sources: list[Source] = []
 
