@@ -38,7 +38,8 @@ def _digest(ref: ModelRef, settings: Settings, scan: Scan) -> str | None:
 def _same_file_groups(refs: list[ModelRef], settings: Settings, scan: Scan) -> list[list[int]]:
     by_size: dict[int, list[tuple[int, os.stat_result]]] = defaultdict(list)
     for i, ref in enumerate(refs):
-        st = _stat(ref.path) if ref.path else None
+        # A tuned model runs the base file with its adapter on top: another model, never a copy.
+        st = _stat(ref.path) if ref.path and not ref.adapters else None
         if st is not None:
             by_size[st.st_size].append((i, st))
     groups = []
