@@ -49,6 +49,15 @@ class Vocab:
     model: Any
     vocab: Any
 
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __del__(self) -> None:  # both kinds of handle free their llama.cpp objects in close()
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
     def _init_vocab(self) -> None:
         self.vocab = self.ll.llama_model_get_vocab(self.model)
         self.n_vocab = int(self.ll.llama_vocab_n_tokens(self.vocab))
@@ -121,12 +130,6 @@ class VocabOnly(Vocab):
         if getattr(self, "model", None):
             self.ll.llama_model_free(self.model)
             self.model = None
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
 
 
 class LlamaHandle(Vocab):
@@ -276,12 +279,6 @@ class LlamaHandle(Vocab):
             self.ll.llama_free(self.ctx)
             self.ll.llama_model_free(self.model)
             self.ctx = None
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
 
 
 def make_sampler(handle: LlamaHandle, *, temperature: float, top_k: int, top_p: float, min_p: float,

@@ -19,6 +19,7 @@ from ..engines.base import Chunk, ChunkStream
 from .errors import ClientDisconnected
 
 _END = object()
+_GONE = object()  # queued when the client disconnects
 
 
 async def start_stream(fn: Any, *args: Any) -> ChunkStream:
@@ -60,19 +61,6 @@ async def _until_disconnect(receive: Callable[[], Awaitable[dict]]) -> None:
         pass
 
 
-async def _next(q: asyncio.Queue, gone: asyncio.Future | None) -> Any:
-    """The next item, or ClientDisconnected as soon as the client leaves (it may leave while the
-    model is still reading the prompt, long before any chunk could reveal it by a failed write)."""
-    if gone is None:
-        return await q.get()
-    get = asyncio.ensure_future(q.get())
-    await asyncio.wait({get, gone}, return_when=asyncio.FIRST_COMPLETED)
-    if get.done():
-        return get.result()
-    get.cancel()
-    raise ClientDisconnected()
-
-
 async def aiter_chunks(it: Iterator[Chunk], receive: Callable[[], Awaitable[dict]] | None = None
                        ) -> AsyncIterator[Chunk]:
     """`receive` (the request's ASGI receive): stop and cancel the stream when the client leaves."""
@@ -96,12 +84,18 @@ async def aiter_chunks(it: Iterator[Chunk], receive: Callable[[], Awaitable[dict
         stream.attach(sink)
     else:
         threading.Thread(target=pump, name="chunk-pump", daemon=True).start()
+    # The client may leave while the model still reads the prompt, long before a failed write could
+    # reveal it: one watcher per request puts _GONE in the queue then (no race set up per chunk).
     gone = asyncio.ensure_future(_until_disconnect(receive)) if receive is not None else None
+    if gone is not None:
+        gone.add_done_callback(lambda f: f.cancelled() or q.put_nowait(_GONE))
     try:
         while True:
-            item = await _next(q, gone)
+            item = await q.get()
             if item is _END:
                 return
+            if item is _GONE:
+                raise ClientDisconnected()
             if isinstance(item, BaseException):
                 raise item
             yield item
