@@ -26,6 +26,9 @@ class Settings(BaseSettings):
                        description="Where the store, assembled and pulled models live.")
     threads: int = Field(default_factory=physical_cores,
                          description="CPU threads for llama.cpp (default: physical cores).")
+    adaptive_threads: bool = Field(default=True, description="Use fewer llama.cpp threads while "
+                                   "other processes keep cores busy (see engines/threads.py); "
+                                   "false: always the threads setting.")
     n_ctx: int = Field(default=4096, description="Default context window for local models.")
     speculative: bool = Field(default=True, description="Prompt-lookup speculative decoding for "
                               "greedy generation (same answers, fewer decode calls).")

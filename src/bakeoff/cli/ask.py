@@ -56,8 +56,13 @@ def format_stats(resp: Response) -> str:
     t, u = resp.timings, resp.usage
     return (f"[{u.prompt_tokens} prompt + {u.completion_tokens} output tokens · "
             f"TTFT {t.ttft_s * 1000:.0f} ms · prompt {t.prompt_tps:.1f} tok/s · "
-            f"output {t.output_tps:.1f} tok/s · load {t.load_s:.2f} s{format_drafts(t)} · "
+            f"output {t.output_tps:.1f} tok/s · load {t.load_s:.2f} s{format_drafts(t)}{format_threads(t)} · "
             f"finish {resp.finish_reason}]")
+
+
+def format_threads(t: Timings) -> str:
+    """The CPU threads llama.cpp used (fewer than set while other processes held cores)."""
+    return f" · {t.threads} thread{'s' if t.threads != 1 else ''}" if t.threads else ""
 
 
 def format_drafts(t: Timings) -> str:

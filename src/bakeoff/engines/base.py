@@ -97,6 +97,7 @@ class Timings:
     cached_prompt_tokens: int = 0   # prompt tokens reused from the previous request's cache
     draft_tokens: int = 0           # tokens proposed by speculative drafts
     accepted_tokens: int = 0        # drafted tokens that verification kept (output tokens)
+    threads: int = 0                # fewest CPU threads llama.cpp used (fewer while cores are busy)
 
     @property
     def acceptance(self) -> float | None:

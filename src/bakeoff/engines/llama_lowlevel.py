@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ContextOverflowError, EngineError, InvalidParamsError
+from .threads import ThreadGovernor
 
 _init_lock = threading.Lock()
 _backend_ready = False
@@ -137,7 +138,8 @@ class LlamaHandle(Vocab):
 
     def __init__(self, path: str, *, n_ctx: int, n_threads: int, n_seq_max: int = 1,
                  n_batch: int = 512, embeddings: bool = False, kv_unified: bool = True,
-                 n_gpu_layers: int = 0, adapters: Sequence[tuple[str, float]] = ()):
+                 n_gpu_layers: int = 0, adapters: Sequence[tuple[str, float]] = (),
+                 adaptive_threads: bool = False):
         backend_init()
         import llama_cpp as ll
 
@@ -180,7 +182,9 @@ class LlamaHandle(Vocab):
         self.n_ctx_seq = int(ll.llama_n_ctx_seq(self.ctx))  # n_ctx, or its share per sequence if split
         self.n_batch = n_batch
         self.n_seq_max = n_seq_max
-        self.n_threads = n_threads
+        self.n_threads = n_threads   # the most llama.cpp may use; the governor may use fewer
+        self.governor = ThreadGovernor(n_threads, adaptive=adaptive_threads)
+        self._threads_set = n_threads
         self.mem = ll.llama_get_memory(self.ctx)
         self.batch = ll.llama_batch_init(n_batch, 0, n_seq_max)
 
@@ -216,6 +220,10 @@ class LlamaHandle(Vocab):
             b.seq_id[i][0] = seq_ids[i]
             b.logits[i] = 1 if want_logits[i] else 0
         b.n_tokens = n
+        threads = self.governor.threads()
+        if threads != self._threads_set:
+            self.ll.llama_set_n_threads(self.ctx, threads, threads)
+            self._threads_set = threads
         rc = self.ll.llama_decode(self.ctx, b)
         if rc == 1:
             raise ContextOverflowError(max(positions) + 1, self.n_ctx)

@@ -196,7 +196,8 @@ class LlamaCppEngine(TokenEngine):
         self.h = LlamaHandle(ref.path, n_ctx=want, n_threads=n_threads or settings.threads,
                              n_seq_max=n_seq_max, n_batch=n_batch, embeddings=embeddings,
                              kv_unified=kv_unified, n_gpu_layers=self.offload.n_gpu_layers,
-                             adapters=[(a.path, a.scale) for a in ref.adapters])
+                             adapters=[(a.path, a.scale) for a in ref.adapters],
+                             adaptive_threads=settings.adaptive_threads)
         self.load_s = time.perf_counter() - t0
         self._load_pending = self.load_s
         self._lock = threading.RLock()
@@ -219,6 +220,7 @@ class LlamaCppEngine(TokenEngine):
     def info(self) -> dict[str, Any]:
         device = self.offload.device if self.h.n_gpu_layers > 0 else "cpu"
         return {"engine": engine_version(), "n_ctx": self.n_ctx, "threads": self.h.n_threads,
+                "thread_policy": "adaptive" if self.h.governor.adaptive else "fixed",
                 "quantization": self.gguf.quantization, "architecture": self.gguf.architecture,
                 "device": device, "gpu_layers": self.h.n_gpu_layers,
                 "speculative": "prompt-lookup (greedy)" if self.speculative and device == "cpu" else "off",
@@ -343,7 +345,8 @@ class LlamaCppEngine(TokenEngine):
                     pos += len(kept)
                 usage = Usage(len(tokens), seq.n_out)
                 timings = replace(seq.timings(t0, t_prefill, evaluated, load_s, reused),
-                                  draft_tokens=spec.stats.drafted, accepted_tokens=spec.stats.accepted)
+                                  draft_tokens=spec.stats.drafted, accepted_tokens=spec.stats.accepted,
+                                  threads=self.h.governor.take_fewest())
                 yield Chunk(finish_reason=seq.finish_reason, usage=usage, timings=timings)
             finally:
                 seq.close()
