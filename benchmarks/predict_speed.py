@@ -59,7 +59,7 @@ def models_here(tmp: Path) -> list[tuple[str, ModelRef, str]]:
 
 def measure(ref: ModelRef, n_prompt: int, n_out: int, repeats: int) -> tuple[list[float], list[float], int]:
     """Output and prompt tokens/s per repeat, and the prompt length used."""
-    engine = open_engine(ref, LoadOptions(n_ctx=max(512, n_prompt + n_out + 64)))
+    engine = open_engine(ref, LoadOptions(n_ctx=max(512, n_prompt + n_out + 64), speculative=False))
     try:
         params = GenParams.build(temperature=0.0, max_tokens=n_out)
         collect(engine.complete("Warm up.", params.model_copy(update={"max_tokens": 2})))

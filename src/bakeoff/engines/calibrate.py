@@ -72,7 +72,9 @@ def measure_point(name: str, settings: Settings) -> CalibrationPoint:
     ref = _ref(name, settings)
     info = read_gguf_info(ref.path or "")
     shape = shape_from_gguf(info)
-    engine = open_engine(ref, LoadOptions(n_ctx=512, threads=threads))
+    # Plain decoding: prompt lookup would count drafted tokens as speed, and how many it accepts
+    # depends on the text, not the machine.
+    engine = open_engine(ref, LoadOptions(n_ctx=512, threads=threads, speculative=False))
     try:
         params = GenParams.build(temperature=0.0, max_tokens=OUTPUT_TOKENS)
         collect(engine.complete("Warm up.", params.model_copy(update={"max_tokens": 2})))
