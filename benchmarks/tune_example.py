@@ -85,17 +85,27 @@ def bare_tokens_per_s(req, steps: int) -> float:
     return tokens / (time.perf_counter() - t0)
 
 
-def decode_tps(adapters: tuple, n_tokens: int, repeats: int, threads: int) -> float:
+def decode_tps(adapters: tuple, n_tokens: int, repeats: int, threads: int) -> tuple[float, float]:
+    """Median output tokens/s of the base alone and with the adapter, runs alternating between them.
+
+    Plain decoding of exactly n_tokens (prompt lookup off, end-of-text ignored): the tuned model
+    writes other text than the base, and both would change how much work each run does."""
     from bakeoff.engines import LoadOptions, open_engine
     from bakeoff.engines.base import GenParams, Message, collect
 
-    params = GenParams(temperature=0, max_tokens=n_tokens, stop=[])
+    params = GenParams(temperature=0, max_tokens=n_tokens, stop=[], ignore_eos=True)
     msgs = [Message(role="user", content="Write a long story about a lighthouse keeper.")]
-    options = LoadOptions(n_ctx=1024, threads=threads, adapters=adapters)
-    with open_engine("smollm2-135m", options) as engine:
-        collect(engine.chat(msgs, params))  # warm-up
-        runs = [collect(engine.chat(msgs, params)).timings.output_tps for _ in range(repeats)]
-    return statistics.median(runs)
+    plain = LoadOptions(n_ctx=1024, threads=threads, speculative=False)
+    with open_engine("smollm2-135m", plain) as base, \
+            open_engine("smollm2-135m", plain.model_copy(update={"adapters": adapters})) as tuned:
+        runs: dict[str, list[float]] = {"base": [], "tuned": []}
+        for engine in (base, tuned):
+            collect(engine.chat(msgs, params))  # warm-up
+        for i in range(repeats):
+            for name, engine in ((("base", base), ("tuned", tuned)) if i % 2 == 0 else
+                                 (("tuned", tuned), ("base", base))):
+                runs[name].append(collect(engine.chat(msgs, params)).timings.output_tps)
+    return statistics.median(runs["base"]), statistics.median(runs["tuned"])
 
 
 def main() -> None:
@@ -127,8 +137,7 @@ def main() -> None:
     bare = bare_tokens_per_s(req, args.bare_steps)
     print(f"training tokens/s: bakeoff {ours:.0f}, bare transformers+peft loop {bare:.0f} "
           f"(n={args.bare_steps} steps), ratio {ours / bare:.2f}   target >= 0.9")
-    base_tps = decode_tps((), args.decode_tokens, args.repeats, args.threads)
-    tuned_tps = decode_tps(tuple(outcome.ref.adapters), args.decode_tokens, args.repeats, args.threads)
+    base_tps, tuned_tps = decode_tps(tuple(outcome.ref.adapters), args.decode_tokens, args.repeats, args.threads)
     print(f"decode tokens/s (median of {args.repeats}, {args.decode_tokens} tokens): base {base_tps:.1f}, "
           f"with adapter {tuned_tps:.1f}, ratio {tuned_tps / base_tps:.2f}   target >= 0.85")
     print(f"machine load (1-min average) at end: {os.getloadavg()[0]:.1f}")
