@@ -7,7 +7,7 @@ import pytest
 from bakeoff.catalog.load import catalog
 from bakeoff.catalog.recommend import expected_speed, speed_shape
 from bakeoff.models.machine import CalibrationPoint, load_profile, save_profile
-from bakeoff.models.perf import fit_profile, predict, shape_for, shape_from_gguf
+from bakeoff.models.perf import SpeedShape, fit_profile, predict, shape_for, shape_from_gguf
 from bakeoff.settings import reset_settings
 from fixed_machine import fixed_profile
 
@@ -42,23 +42,37 @@ def test_a_longer_context_slows_output_down() -> None:
 
 
 def test_fit_recovers_the_costs_that_produced_the_measurements() -> None:
-    true = fixed_profile(decode_bytes_per_s=12e9, decode_s_per_layer=2e-4, decode_s_fixed=5e-4,
+    true = fixed_profile(decode_params_per_s=24e9, decode_s_per_layer=2e-4, decode_s_fixed=5e-4,
                          prefill_flops_per_s=80e9, prefill_s_per_layer=1e-5, prefill_s_fixed=2e-5)
     points = []
     for name, layers, read, params in (("a", 30, 1e8, 1.35e8), ("b", 18, 2.5e8, 2.7e8), ("tiny", 2, 1.3e7, 3.2e6)):
-        out_s = 5e-4 + layers * 2e-4 + read / 12e9
+        out_s = 5e-4 + layers * 2e-4 + params / 24e9
         pro_s = 2e-5 + layers * 1e-5 + 2 * params / 80e9
-        points.append(CalibrationPoint(name, layers, read, 2 * params, 1 / out_s, 1 / pro_s, 96, 32))
+        points.append(CalibrationPoint(name, layers, read, 2 * params, 1 / out_s, 1 / pro_s, 96, 32,
+                                       active_params=params))
     fitted = fit_profile(fixed_profile(), points)
-    for field in ("decode_bytes_per_s", "decode_s_per_layer", "decode_s_fixed", "prefill_flops_per_s",
+    for field in ("decode_params_per_s", "decode_s_per_layer", "decode_s_fixed", "prefill_flops_per_s",
                   "prefill_s_per_layer", "prefill_s_fixed"):
         assert getattr(fitted, field) == pytest.approx(getattr(true, field), rel=1e-6), field
-    # Two models cannot also give a fixed cost; one model puts all of the time on bytes.
+    assert fitted.decode_bytes_per_s == fitted.bandwidth_gbs * 1e9    # the memory roof is measured
+    # Two models cannot also give a fixed cost; one model puts all of the time on its weights.
     two = fit_profile(fixed_profile(), points[:2])
     assert two.decode_s_fixed == 0 and two.decode_s_per_layer > 0
     single = fit_profile(fixed_profile(), points[:1])
-    assert single.decode_s_per_layer == 0 and single.decode_bytes_per_s == pytest.approx(
-        1e8 * points[0].output_tps)
+    assert single.decode_s_per_layer == 0 and single.decode_params_per_s == pytest.approx(
+        1.35e8 * points[0].output_tps)
+
+
+def test_a_big_model_on_many_cores_is_bound_by_memory() -> None:
+    """Where the machine multiplies faster than it reads, the bandwidth sets the speed."""
+    prof = fixed_profile(decode_params_per_s=400e9, decode_bytes_per_s=50e9, decode_s_per_layer=0.0,
+                         decode_s_fixed=0.0)
+    shape = SpeedShape(read_bytes=4e9, active_params=7e9, n_layer=32, kv_bytes_per_pos=0.0,
+                       attn_flops_per_pos=0.0)
+    assert predict(prof, shape).output_tps == pytest.approx(50e9 / 4e9)
+    slow = fixed_profile(decode_params_per_s=20e9, decode_bytes_per_s=50e9, decode_s_per_layer=0.0,
+                         decode_s_fixed=0.0)
+    assert predict(slow, shape).output_tps == pytest.approx(20e9 / 7e9)
 
 
 def test_profile_is_cached_per_machine_and_measured_again_when_it_changes(monkeypatch) -> None:

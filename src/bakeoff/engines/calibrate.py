@@ -92,7 +92,7 @@ def measure_point(name: str, settings: Settings) -> CalibrationPoint:
     flops = 2 * shape.active_params + shape.attn_flops_per_pos * n_prompt / 2
     return CalibrationPoint(model=ref.name, n_layer=shape.n_layer, read_bytes=shape.read_bytes,
                             prefill_flops=flops, output_tps=best_out, prompt_tps=best_prompt,
-                            prompt_tokens=n_prompt, output_tokens=n_out)
+                            prompt_tokens=n_prompt, output_tokens=n_out, active_params=shape.active_params)
 
 
 def calibrate(settings: Settings | None = None,

@@ -71,6 +71,11 @@ class CalibrationPoint:
     prompt_tps: float
     prompt_tokens: int
     output_tokens: int
+    active_params: float = 0.0  # weights multiplied per output token (0 in profiles saved before it)
+
+    @property
+    def decode_params(self) -> float:
+        return self.active_params or self.prefill_flops / 2
 
 
 @dataclass(frozen=True)
@@ -81,11 +86,13 @@ class MachineProfile:
     identity: dict[str, Any]
     bandwidth_gbs: float            # raw: multi-threaded numpy sum, GB/s
     compute_gflops: float           # raw: numpy float32 matrix product, GFLOP/s
-    decode_bytes_per_s: float       # effective weight bytes read per second while decoding
+    decode_bytes_per_s: float       # weight bytes read per second while decoding (the memory roof)
     decode_s_per_layer: float       # fixed cost per layer per output token (graph, sync, kernels)
     prefill_flops_per_s: float      # effective FLOP/s while processing a prompt
     prefill_s_per_layer: float      # fixed cost per layer per prompt token
     decode_s_fixed: float = 0.0     # fixed cost per output token (decode loop, sampling)
+    decode_params_per_s: float = 0.0  # weights multiplied per second while decoding (the compute
+                                      # roof; 0 in profiles saved before it: bytes alone)
     prefill_s_fixed: float = 0.0    # fixed cost per prompt token
     measured_at: str = ""
     load_avg_1m: float | None = None
@@ -112,7 +119,7 @@ class MachineProfile:
         """One line for the CLI: what the predictions rest on."""
         models = ", ".join(p.model for p in self.calibration) or "no model"
         return (f"machine model: {self.bandwidth_gbs:.1f} GB/s memory, {self.compute_gflops:.0f} GFLOP/s "
-                f"(numpy); llama.cpp reaches {self.decode_bytes_per_s / 1e9:.1f} GB/s decoding and "
+                f"(numpy); llama.cpp decodes {self.decode_params_per_s / 1e9:.1f} G weights/s and reaches "
                 f"{self.prefill_flops_per_s / 1e9:.0f} GFLOP/s on prompts, calibrated on {models} "
                 f"({self.identity.get('threads')} threads, load {self.load_avg_1m or 0:.1f}, {self.measured_at})")
 

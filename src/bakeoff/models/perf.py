@@ -1,22 +1,29 @@
 """Expected tokens/s on this machine, before a model is downloaded.
 
-Output tokens (decoding one token at a time) on a CPU are bound by memory: every active weight is
-read once per token, plus the KV cache up to the current position. Prompt tokens (processed 512 at
-a time) are bound by arithmetic: about 2 floating-point operations per active weight per token, plus
-attention over the positions before it. Both pay a fixed cost per layer per token (building and
-running the graph, synchronising threads), which dominates for very small models:
+Output tokens (decoding one token at a time) are bound by whichever is slower: reading every active
+weight once per token (plus the KV cache up to the current position) at the memory bandwidth B, or
+multiplying them at the rate W that llama.cpp's vector kernels reach on these threads. With few
+cores W binds: on the 2-core machine this project targets, SmolLM2-135M reads its 97 MB in about
+3.5 ms at numpy's 28 GB/s but takes about 10 ms a token. Prompt tokens (processed 512 at a time) are
+bound by arithmetic: about 2 floating-point operations per active weight per token, plus attention
+over the positions before it. Both pay a fixed cost per layer per token (building and running the
+graph, synchronising threads), which dominates for very small models:
 
-    seconds per output token  = s0 + layers x s_layer + (active weight bytes + KV bytes at position c) / B
+    seconds per output token  = max(s0 + layers x s_layer + active params / W,
+                                    (active weight bytes + KV bytes at position c) / B)
     seconds per prompt token  = p0 + layers x p_layer + (2 x active params + attention FLOPs) / F
 
-B, F, the per-layer and the fixed costs come from a MachineProfile, fitted on models of different
-depth and size (`engines.calibrate`: the embedded models and a tiny 2-layer one). A mixture of
+W, F, the per-layer and the fixed costs come from a MachineProfile, fitted on models of different
+depth and size (`engines.calibrate`: the embedded models and a tiny 2-layer one); B is numpy's
+measured bandwidth. Counting weights rather than bytes for W matters: a float32 tiny model and a
+4-bit one of as many weights take about as long per weight, not per byte. A mixture of
 experts reads only its active experts. Numbers are predictions: `benchmarks/predict_speed.py` and
 `check` say how far off they were against measurements.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -73,18 +80,14 @@ def shape_from_gguf(info: Any) -> SpeedShape:
     arch = info.architecture
     experts = info.metadata.get(f"{arch}.expert_count") or 0
     used = info.metadata.get(f"{arch}.expert_used_count") or experts
-    read = total = 0.0
+    read = active = 0.0
     for t in header.tensors:
-        nbytes = float(tensor_nbytes(t))
-        total += nbytes
         if t.name == "token_embd.weight" and "output.weight" in names:
             continue
-        if "_exps" in t.name and experts:
-            nbytes *= used / experts
-        read += nbytes
+        share = used / experts if "_exps" in t.name and experts else 1.0
+        read += float(tensor_nbytes(t)) * share
+        active += float(math.prod(t.shape)) * share     # weights multiplied per token
     kv, attn = _kv_numbers(info.n_layer, info.n_head, info.n_head_kv, info.head_dim)
-    # Weights used in matrix products: the same share of the parameters as of the bytes.
-    active = info.n_params * read / max(total, 1.0)
     return SpeedShape(read_bytes=read, active_params=active, n_layer=info.n_layer or 1,
                       kv_bytes_per_pos=kv, attn_flops_per_pos=attn)
 
@@ -101,8 +104,12 @@ class SpeedPrediction:
 
 
 def output_seconds(p: MachineProfile, s: SpeedShape, position: float) -> float:
-    read = s.read_bytes + s.kv_bytes_per_pos * position
-    return p.decode_s_fixed + s.n_layer * p.decode_s_per_layer + read / p.decode_bytes_per_s
+    read = (s.read_bytes + s.kv_bytes_per_pos * position) / p.decode_bytes_per_s
+    overhead = p.decode_s_fixed + s.n_layer * p.decode_s_per_layer
+    if not p.decode_params_per_s:       # a profile saved before the compute roof: bytes alone
+        return overhead + read
+    # Reading overlaps with everything else the token costs, so it is a floor on the whole.
+    return max(overhead + s.active_params / p.decode_params_per_s, read)
 
 
 def prompt_seconds(p: MachineProfile, s: SpeedShape, n_prompt: int) -> float:
@@ -158,9 +165,12 @@ def fit_profile(base: MachineProfile, points: Iterable[CalibrationPoint]) -> Mac
 
     pts = list(points)
     layers = [float(p.n_layer) for p in pts]
-    s0, s_layer, bw = _fit_costs(layers, [p.read_bytes for p in pts], [1 / p.output_tps for p in pts])
+    s0, s_layer, w = _fit_costs(layers, [p.decode_params for p in pts], [1 / p.output_tps for p in pts])
     p0, p_layer, flops = _fit_costs(layers, [p.prefill_flops for p in pts], [1 / p.prompt_tps for p in pts])
-    return replace(base, decode_bytes_per_s=bw, decode_s_per_layer=s_layer, decode_s_fixed=s0,
+    # The calibration models are small enough to be compute-bound here; their fit gives W, and the
+    # memory roof for bigger models is the bandwidth numpy measured.
+    return replace(base, decode_params_per_s=w, decode_bytes_per_s=base.bandwidth_gbs * 1e9,
+                   decode_s_per_layer=s_layer, decode_s_fixed=s0,
                    prefill_flops_per_s=flops, prefill_s_per_layer=p_layer, prefill_s_fixed=p0,
                    calibration=pts)
 
