@@ -61,7 +61,7 @@ def measure(ref: ModelRef, n_prompt: int, n_out: int, repeats: int) -> tuple[lis
     """Output and prompt tokens/s per repeat, and the prompt length used."""
     engine = open_engine(ref, LoadOptions(n_ctx=max(512, n_prompt + n_out + 64), speculative=False))
     try:
-        params = GenParams.build(temperature=0.0, max_tokens=n_out)
+        params = GenParams.build(temperature=0.0, max_tokens=n_out, ignore_eos=True)
         collect(engine.complete("Warm up.", params.model_copy(update={"max_tokens": 2})))
         outs, prompts, used = [], [], n_prompt
         for i in range(repeats):

@@ -11,6 +11,7 @@ and per-byte costs.
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -39,8 +40,8 @@ from .options import LoadOptions
 
 CALIBRATION_MODELS = ("smollm2-135m", "gemma3-270m", "tiny-llama")
 PROMPT_TOKENS = 96
-OUTPUT_TOKENS = 32
-REPEATS = 2
+OUTPUT_TOKENS = 64
+REPEATS = 3
 _TEXT = ("Bakers rise before dawn to light the ovens, weigh the flour, and fold the dough that "
          "rested overnight, while the first customers wait outside in the cold street. ")
 
@@ -67,7 +68,8 @@ def _ref(name: str, settings: Settings) -> ModelRef:
 
 
 def measure_point(name: str, settings: Settings) -> CalibrationPoint:
-    """Time one model: best prompt and output tokens/s over REPEATS runs."""
+    """Time one model: median prompt and output tokens/s over REPEATS runs (the median, not the best:
+    one lucky run of a 2-layer model moved its per-layer cost, and every prediction, by a quarter)."""
     threads = settings.threads
     ref = _ref(name, settings)
     info = read_gguf_info(ref.path or "")
@@ -76,22 +78,23 @@ def measure_point(name: str, settings: Settings) -> CalibrationPoint:
     # depends on the text, not the machine.
     engine = open_engine(ref, LoadOptions(n_ctx=512, threads=threads, speculative=False))
     try:
-        params = GenParams.build(temperature=0.0, max_tokens=OUTPUT_TOKENS)
+        params = GenParams.build(temperature=0.0, max_tokens=OUTPUT_TOKENS, ignore_eos=True)
         collect(engine.complete("Warm up.", params.model_copy(update={"max_tokens": 2})))
-        best_out = best_prompt = 0.0
+        outs, prompts = [], []
         n_prompt = n_out = 0
         for i in range(REPEATS):
             resp = collect(engine.complete(_prompt(engine, i + 1), params))
             if resp.usage.completion_tokens < 8:
                 raise EngineError(f"calibration on {name} stopped after {resp.usage.completion_tokens} tokens")
-            best_out = max(best_out, resp.timings.output_tps)
-            best_prompt = max(best_prompt, resp.timings.prompt_tps)
+            outs.append(resp.timings.output_tps)
+            prompts.append(resp.timings.prompt_tps)
             n_prompt, n_out = resp.usage.prompt_tokens, resp.usage.completion_tokens
     finally:
         engine.close()
     flops = 2 * shape.active_params + shape.attn_flops_per_pos * n_prompt / 2
     return CalibrationPoint(model=ref.name, n_layer=shape.n_layer, read_bytes=shape.read_bytes,
-                            prefill_flops=flops, output_tps=best_out, prompt_tps=best_prompt,
+                            prefill_flops=flops, output_tps=statistics.median(outs),
+                            prompt_tps=statistics.median(prompts),
                             prompt_tokens=n_prompt, output_tokens=n_out, active_params=shape.active_params)
 
 

@@ -8,9 +8,12 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Every linear projection of a llama-style block: on SmolLM2-135M this is 4.9M trainable weights at
-# rank 8 (3.6% of the model), and costs little more time per step than attention alone.
-DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# The query and value projections: the LoRA paper's choice (Hu et al. 2021, section 7.1) and peft's
+# default for Llama-family models. Every adapted projection costs llama.cpp two extra small matrix
+# products per layer per token: on SmolLM2-135M (2 threads) an adapter on q and v decodes at 0.96x
+# the base alone, on the four attention projections 0.87x, on all seven 0.78x (random rank-8
+# adapters, 4 alternating runs of 128 tokens each). `--targets` adapts more when a task needs it.
+DEFAULT_TARGETS = ["q_proj", "v_proj"]
 
 
 class TuneConfig(BaseModel):
