@@ -19,7 +19,7 @@ def test_task_filter_finds_the_medical_model(capsys) -> None:
     (["--open", "5"], lambda r: r["criteria"] == 5),
     (["--open", "mof-ii"], lambda r: r["mof"] in (1, 2)),
     (["--license", "mit"], lambda r: r["license"] == "mit"),
-    (["--commercial"], lambda r: r["commercial"] != "no"),
+    (["--commercial"], lambda r: r["commercial"] in ("yes", "conditional")),
     (["--max-params", "2B"], lambda r: r["params_b"] <= 2),
     (["--min-context", "32k"], lambda r: (r["context"] or 0) >= 32768),
     (["--family", "falcon"], lambda r: r["family"] == "falcon"),
@@ -82,6 +82,23 @@ def test_show_olmo_gives_a_sourced_card(capsys) -> None:
     q4, f16 = data["memory"]["Q4_K_M"], data["memory"]["F16"]
     assert q4["weights_bytes"] < f16["weights_bytes"] and q4["kv_cache_bytes"] == f16["kv_cache_bytes"]
     assert data["recommended_quant"] in ("Q4_K_M", "Q8_0", "F16", None)
+
+
+def test_a_licence_no_source_states_reads_unknown_everywhere(capsys) -> None:
+    """Olmo 3 32B's licence rests only on a third-party summary: the catalog says unknown, promises no
+    commercial use, gives no MOF class, and `--commercial` leaves it out."""
+    code, out, _ = run(capsys, "catalog", "show", "olmo-3-32b")
+    assert code == 0
+    for text in ("unknown (not verified) — commercial: unknown", "source (licence): none verified",
+                 "licence not verified: read the repository's own licence", "aiwiki.ai"):
+        assert text in out, text
+    data = run_json(capsys, "catalog", "show", "olmo-3-32b")
+    assert data["licence"]["id"] == "unknown" and data["openness"]["mof_class"] is None
+    assert "unknown (not verified) is not an open licence" in out
+    row = next(r for r in run_json(capsys, "catalog", "--family", "olmo-3") if r["id"] == "olmo-3-32b")
+    assert (row["license"], row["commercial"]) == ("unknown", "unknown")
+    assert "olmo-3-32b" not in [r["id"] for r in run_json(capsys, "catalog", "--commercial")]
+    assert "olmo-3-7b" in [r["id"] for r in run_json(capsys, "catalog", "--commercial")]
 
 
 def test_show_derivative_lists_lineage_and_inherited_licence(capsys) -> None:

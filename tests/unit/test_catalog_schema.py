@@ -77,6 +77,11 @@ def test_facts_the_issue_found_wrong_are_fixed() -> None:
     assert coder.released == "2024-09" and "2409.12186" in coder.sources.released
     assert cat.get("falcon-7b").languages == ["en", "fr"] and "languages" in cat.get("falcon-7b").sources.notes
     assert cat.get("deepseek-r1").base == "deepseek-v3-base"
+    # Third review (seed 1130): each component carries its own licence, not the release's.
+    olmo = cat.families["olmo"].openness
+    assert olmo.data_card.license == olmo.datasets.license == "odc-by-1.0"
+    assert cat.families["bloom"].openness.data_card.license is None
+    assert "350 million" in cat.get("bloom-560m").sources.notes["params"]
 
 
 def _broken_copy(tmp_path: Path, edit) -> Path:
@@ -102,6 +107,7 @@ def _broken_copy(tmp_path: Path, edit) -> Path:
     (lambda e: e["sources"].pop("context"), "context needs sources.context"),
     (lambda e: e.pop("checked"), "checked"),
     (lambda e: e.update(inherits_licence=False), "notes.license"),
+    (lambda e: e.update(license=None), "license: null (unknown) needs sources.notes.license"),
     (lambda e: e.update(openness={"model_card": {"status": "open", "license": "wtfpl-ish",
                                                  "evidence": "https://x.org"}}), "openness.model_card.license"),
     (lambda e: e.update(openness={"weights": {"status": "open", "license": "mit",

@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import CatalogError, NotFoundError
-from .schema import Entry, Family, Licence, Openness
+from .schema import UNKNOWN_LICENCE, Entry, Family, Licence, Openness
 
 DATA_DIR = Path(__file__).with_name("data")
 
@@ -74,12 +74,16 @@ class Catalog:
     def org(self, entry: Entry) -> str:
         return entry.org or self.families[entry.family].org
 
+    def licence(self, entry: Entry) -> Licence:
+        """The entry's own licence; UNKNOWN_LICENCE when no source we could check states it."""
+        return self.licences[entry.license] if entry.license is not None else UNKNOWN_LICENCE
+
     def licence_chain(self, entry: Entry) -> list[tuple[Entry, Licence]]:
         """The entry's licence then each ancestor's: a derivative inherits its base's restrictions,
         unless the base's licensor released it under other terms (inherits_licence: false)."""
         chain = []
         for e in (entry, *self.ancestors(entry)):
-            chain.append((e, self.licences[e.license]))
+            chain.append((e, self.licence(e)))
             if not e.inherits_licence:
                 break
         return chain
@@ -98,7 +102,7 @@ def _check_refs(cat: Catalog, files: dict[str, str]) -> None:
     for e in cat.entries.values():
         where = {"file": files[e.id], "entry": e.id}
         _check_component_licences(cat, e.openness, where)
-        if e.license not in cat.licences:
+        if e.license is not None and e.license not in cat.licences:
             raise CatalogError(f"unknown licence {e.license!r}; known: {', '.join(sorted(cat.licences))}",
                                **where)
         if e.family not in cat.families:
@@ -118,6 +122,9 @@ def load_catalog(data_dir: Path | None = None) -> Catalog:
         fam.id: fam for fam in (_parse(Family, r, "families.yaml")
                                 for r in _read(data_dir / "families.yaml").get("families", []))
     }
+    if UNKNOWN_LICENCE.id in licences:
+        raise CatalogError(f"licence id {UNKNOWN_LICENCE.id!r} is reserved: write `license: null` for an "
+                           "unverified licence", file="licences.yaml")
     cat = Catalog(licences, families)
     files: dict[str, str] = {}
     for path in sorted(data_dir.glob("*.yaml")):

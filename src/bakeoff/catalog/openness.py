@@ -76,7 +76,9 @@ class Scorecard:
         return f"Class {ROMAN[self.mof_class]}" if self.mof_class else "none"
 
 
-_COMMERCIAL_ORDER = {"no": 0, "conditional": 1, "yes": 2}
+# Most restrictive first: an unverified licence promises less than a conditional one.
+_COMMERCIAL_ORDER = {"no": 0, "unknown": 1, "conditional": 2, "yes": 3}
+COMMERCIAL_OK = ("yes", "conditional")     # what --commercial keeps
 
 
 def _restrictions(entry: Entry, chain: list[tuple[Entry, Any]]) -> list[str]:
@@ -107,5 +109,5 @@ def scorecard(cat: Catalog, entry: Entry) -> Scorecard:
     rows = [{"key": k, "criterion": label, **record.component(k).model_dump()} for k, label in CRITERIA]
     return Scorecard(rows, met, len(met) == len(CRITERIA), score, result.mof_class, result.reason(),
                      tier(len(met), score, record.weights.status == "open", open_licence),
-                     origin, entry.license, open_licence, commercial, _restrictions(entry, chain),
+                     origin, cat.licence(entry).id, open_licence, commercial, _restrictions(entry, chain),
                      result.to_dict(), entry.mot.model_dump(mode="json") if entry.mot else None)

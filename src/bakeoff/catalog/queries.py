@@ -11,7 +11,7 @@ from ..models import fit
 from ..settings import get_settings
 from .load import Catalog, catalog
 from .match import by_repo
-from .openness import ROMAN, scorecard
+from .openness import COMMERCIAL_OK, ROMAN, scorecard
 from .schema import Entry
 from .scores import quality
 
@@ -67,7 +67,7 @@ def repo_facts(repo: str) -> RepoFacts | None:
     if entry is None:
         return None
     sc = scorecard(cat, entry)
-    return RepoFacts(entry.id, entry.license, sc.short_label, sc.commercial)
+    return RepoFacts(entry.id, sc.licence, sc.short_label, sc.commercial)
 
 
 def row(cat: Catalog, entry: Entry) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def row(cat: Catalog, entry: Entry) -> dict[str, Any]:
     return {
         "id": entry.id, "name": entry.name, "family": entry.family, "org": cat.org(entry),
         "params_b": entry.params_b, "active_params_b": entry.active_params_b,
-        "arch": entry.arch.type, "context": entry.context, "license": entry.license,
+        "arch": entry.arch.type, "context": entry.context, "license": sc.licence,
         "commercial": sc.commercial, "criteria": len(sc.met), "index": sc.index,
         "mof": sc.mof_class, "tier": sc.tier, "tasks": list(entry.tasks), "base": entry.base,
         "hf_repo": entry.hf_repo, "source": entry.sources.card, "released": entry.released,
@@ -138,7 +138,7 @@ def _predicates(cat: Catalog, f: Filters) -> list[Any]:
         lic = check_choice(f.license, sorted(cat.licences), "license")
         preds.append(lambda r: r["license"] == lic)
     if f.commercial:
-        preds.append(lambda r: r["commercial"] != "no")
+        preds.append(lambda r: r["commercial"] in COMMERCIAL_OK)
     if f.open:
         level = check_choice(f.open, OPEN_LEVELS, "openness level")
         preds.append(lambda r: open_ok(r, level))

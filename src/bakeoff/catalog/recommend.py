@@ -24,7 +24,7 @@ from ..store.bench import BenchScore
 from ..store.evals import CasePassRate, SpeedMeasurement
 from .evidence import Evidence
 from .load import Catalog
-from .openness import scorecard
+from .openness import COMMERCIAL_OK, scorecard
 from .queries import OPEN_LEVELS, check_choice, default_ctx, memory, open_ok, row, valid_tasks
 from .schema import Entry
 from .scores import Quality, ScoresData, quality
@@ -144,7 +144,7 @@ def _filter(cat: Catalog, task: str, c: Constraints) -> tuple[list[Entry], list[
         lic = check_choice(c.license, sorted(cat.licences), "license")
         steps.append((f"--license {lic}", lambda e: e.license == lic))
     if c.commercial:
-        steps.append(("--commercial", lambda e: scorecard(cat, e).commercial != "no"))
+        steps.append(("--commercial", lambda e: scorecard(cat, e).commercial in COMMERCIAL_OK))
     if c.open:
         level = check_choice(c.open, OPEN_LEVELS, "openness level")
         steps.append((f"--open {level}", lambda e: open_ok(row(cat, e), level)))
@@ -200,7 +200,7 @@ def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: 
                    "predicted from this machine's calibrated profile)")
     out.append(f"{c.fit} at {c.quantization}: about {_gib(c.memory_bytes)} of {_gib(available)}")
     sc = scorecard(cat, entry)
-    out.append(f"released {entry.released or 'unknown'}; licence {entry.license}: commercial use {sc.commercial}; "
+    out.append(f"released {entry.released or 'unknown'}; licence {sc.licence}: commercial use {sc.commercial}; "
                f"openness {len(sc.met)}/5, MOF {sc.mof_label} ({entry.sources.card})")
     return out
 

@@ -31,17 +31,30 @@ class Licence(Strict):
     id: str
     name: str
     category: Literal["permissive", "copyleft", "open-data", "responsible-ai", "community",
-                      "proprietary", "publication"]
+                      "proprietary", "publication", "unknown"]
     osi_approved: bool
     open_data: bool = False            # an open-data licence the MOF accepts (CC-BY, CDLA, ODC)
-    commercial: Literal["yes", "conditional", "no"]
+    commercial: Literal["yes", "conditional", "no", "unknown"]
     restrictions: list[str] = []
-    source: Url
+    source: Url | None = None          # required for every real licence; only UNKNOWN_LICENCE has none
+
+    @model_validator(mode="after")
+    def _sourced(self) -> Licence:
+        if self.category != "unknown" and not self.source:
+            raise ValueError("source: a licence needs the URL of its text")
+        return self
 
     @property
     def mof_open(self) -> bool:
         """Counts as an open licence under the MOF: OSI-approved, or an open-data licence."""
         return self.osi_approved or self.open_data
+
+
+# What an entry whose licence no stored source states carries (its `license` is null): not open, and
+# no commercial use can be promised; displays read "unknown".
+UNKNOWN_LICENCE = Licence(id="unknown", name="unknown (not verified)", category="unknown", osi_approved=False,
+                          commercial="unknown",
+                          restrictions=["licence not verified: read the repository's own licence before use"])
 
 
 @dataclass(frozen=True)
@@ -225,7 +238,7 @@ class Entry(Strict):
     active_params_b: float | None = Field(default=None, gt=0)
     arch: Arch
     context: int | None = Field(default=None, gt=0)   # null: not stated by a source we could check
-    license: str
+    license: str | None                 # null: no source we could check states it (needs notes.license)
     # False when the base's own licensor released this derivative under other terms (DeepSeek-R1:
     # MIT on DeepSeek-V3-Base), so the base's restrictions do not carry over; needs notes.license.
     inherits_licence: bool = True
@@ -245,6 +258,8 @@ class Entry(Strict):
             raise ValueError("a mixture of experts needs active_params_b (the parameters used per token)")
         if not self.inherits_licence and "license" not in self.sources.notes:
             raise ValueError("inherits_licence: false needs sources.notes.license saying who relicensed it")
+        if self.license is None and "license" not in self.sources.notes:
+            raise ValueError("license: null (unknown) needs sources.notes.license saying what was read")
         for field, src in SOURCED_FACTS.items():
             if getattr(self, field) is not None and getattr(self.sources, src) is None:
                 raise ValueError(f"{field} needs sources.{src} (a URL that states it), or set it to null")

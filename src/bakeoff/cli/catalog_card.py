@@ -28,7 +28,7 @@ def _say(text: str) -> None:
 
 
 def _facts_table(cat: Any, e: Any) -> Table:
-    lic = cat.licences[e.license]
+    lic = cat.licence(e)
     t = Table(show_header=False, title=f"{e.name} ({e.id})")
     params = f"{e.params_b:g}B" + (f", {e.active_params_b:g}B active" if e.active_params_b else "")
     a = e.arch
@@ -55,7 +55,7 @@ def _print_sources(cat: Any, e: Any) -> None:
     for k, note in notes.items():
         if k not in e.sources.urls():
             _say(f"source note ({k}): {note}")
-    _say(f"source (licence): {cat.licences[e.license].source}")
+    _say(f"source (licence): {cat.licence(e).source or 'none verified (see the licence note)'}")
 
 
 def _print_criteria(sc: Any) -> None:
@@ -100,7 +100,7 @@ def _show_data(cat: Any, entry: Any, n_ctx: int | None) -> dict[str, Any]:
             "expected_speed": {q: p.to_dict() for q, p in speeds.items()},
             "expected_quality": [x.to_dict() for x in quals], "machine": profile.to_dict(),
             "openness": scorecard(cat, entry).to_dict(),
-            "licence": cat.licences[entry.license].model_dump(),
+            "licence": cat.licence(entry).model_dump(),
             "ancestors": [a.id for a in cat.ancestors(entry)],
             "descendants": [c.id for c in cat.children(entry.id)],
             "memory": {q: e.to_dict() for q, e in ests.items()}, "recommended_quant": recommend_quant(ests)}
