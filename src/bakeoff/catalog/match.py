@@ -105,7 +105,7 @@ def annotate_rows(rows: list[dict[str, Any]]) -> None:
             continue
         sc = scorecard(cat, m.entry)
         r.update(catalog_id=m.entry.id, catalog_match=m.how, descendant_of=m.entry.id if m.descendant else None,
-                 license=r.get("license") or m.entry.license, commercial=sc.commercial,
+                 license=r.get("license") or sc.licence, commercial=sc.commercial,
                  openness=sc.short_label, openness_tier=sc.tier)
 
 
