@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -164,3 +165,47 @@ def test_a_program_that_imitates_a_setup_failure_is_an_ordinary_failure():
     outcome = run_program("import sys\nprint('bwrap: No permissions')\nsys.exit(1)\n")
     assert outcome.status == "failed"
 
+
+
+def test_a_program_that_prints_without_end_cannot_fill_the_parents_memory(tmp_path):
+    """The parent used to collect all output in memory (communicate): 10 s of printing is gigabytes.
+    Run in a fresh interpreter so its peak memory measures only this: 400 MB printed, then a
+    marker; the outcome keeps the marker and the parent's peak stays far below what was printed."""
+    script = tmp_path / "flood.py"
+    script.write_text("""
+import resource, sys
+from bakeoff.evals.bench.sandbox import Limits, run_program
+program = 'import sys\\nfor _ in range(400):\\n    sys.stdout.buffer.write(b"x" * (1 << 20))\\nprint("END")'
+out = run_program(program, Limits(timeout_s=120))
+print(out.status, out.output.endswith("END\\n"), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10)
+""")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    status, marker, peak_mb = done.stdout.split()
+    assert (status, marker) == ("passed", "True"), done.stderr[-2000:]
+    assert int(peak_mb) < 200
+
+
+def test_a_program_that_closes_its_output_and_runs_on_is_still_timed_out():
+    out = run_program("import os, time\nos.close(1)\nos.close(2)\ntime.sleep(60)", Limits(timeout_s=2))
+    assert out.status == "timeout"
+
+
+def test_memory_outside_the_address_space_limit_is_refused():
+    """A memfd or a System V segment is RAM that RLIMIT_AS does not count (a memfd is written, not
+    mapped; a segment is filled, detached and replaced): both used to let a program take far more
+    than its memory limit. Pipes, the other such memory, are bounded by the descriptor limit."""
+    code = """
+import ctypes, os, resource
+try:
+    os.memfd_create("m")
+    print("memfd created")
+except OSError as exc:
+    print("memfd refused", exc.errno)
+libc = ctypes.CDLL(None, use_errno=True)
+print("shmget", libc.shmget(0, 1 << 20, 0o1600), ctypes.get_errno())
+print("nofile", resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+"""
+    out = run_program(code, Limits(memory_mb=256)).output
+    assert "memfd refused 1" in out, out
+    assert "shmget -1 1" in out, out
+    assert "nofile 256" in out, out
