@@ -22,15 +22,16 @@ it has one, else from the usual layout (`[SUBSET/]...SPLIT-00000-of-00001.parque
 
 from __future__ import annotations
 
-import csv
 import fnmatch
-import json
 import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ... import jsontext
+from ...errors import SuiteError
+from ..cases import csv_reader, parse_yaml
 from .hub_files import FilesNotCachedError, dataset_paths
 
 DATA_SUFFIXES = (".parquet", ".arrow", ".jsonl", ".csv", ".json")
@@ -67,15 +68,13 @@ def read_dataset(source: str, base_dir: Path, subset: str | None = None, split: 
 
 def _card_configs(card: Path) -> list[dict[str, Any]]:
     """The `configs:` list in a dataset card's YAML front matter (empty when there is none)."""
-    import yaml
-
     text = card.read_text(errors="replace")
     m = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", text, re.DOTALL)
     if not m:
         return []
     try:
-        meta = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError:
+        meta = parse_yaml(m.group(1), str(card))[0] or {}
+    except SuiteError:   # not YAML, or an alias bomb: no configs read from this card
         return []
     configs = meta.get("configs") if isinstance(meta, dict) else None
     return [c for c in configs or [] if isinstance(c, dict)]
@@ -159,11 +158,11 @@ def _read_table(path: Path) -> Any:
                 return pa.ipc.open_stream(source).read_all()
     if suffix == ".csv":  # every cell a string, as written ("007" stays "007")
         with path.open(newline="") as f:
-            return pa.Table.from_pylist(list(csv.DictReader(f)))
+            return pa.Table.from_pylist(list(csv_reader(f.read())))
     if suffix == ".jsonl":
         return pjson.read_json(path)
     if suffix == ".json":
-        data = json.loads(path.read_text())
+        data = jsontext.loads(path.read_text())
         return pa.Table.from_pylist(data if isinstance(data, list) else data.get("data", []))
     raise DatasetError(f"{path.name}: unsupported dataset file type {suffix!r} (use {', '.join(DATA_SUFFIXES)})")
 
