@@ -209,3 +209,46 @@ print("nofile", resource.getrlimit(resource.RLIMIT_NOFILE)[1])
     assert "memfd refused 1" in out, out
     assert "shmget -1 1" in out, out
     assert "nofile 256" in out, out
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
+
+
+def test_a_sandbox_does_not_outlive_a_killed_bakeoff():
+    """bubblewrap runs in its own session; a sleeping program is not stopped by its CPU limit, so
+    when Bakeoff was killed mid-run the sandbox lived on, orphaned, until the program ended."""
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", "from bakeoff.evals.bench.sandbox import Limits, run_program\n"
+                               "run_program('import time\\ntime.sleep(300)', Limits(timeout_s=290))"])
+    try:
+        deadline = time.monotonic() + 60
+        while not (sandbox := _children(parent.pid)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sandbox, "the sandbox never started"
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 60
+    while any(_running(pid) for pid in sandbox) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = [pid for pid in sandbox if _running(pid)]
+    for pid in alive:   # a regression: do not leave it running
+        os.kill(pid, 9)
+    assert not alive, "the sandbox outlived the Bakeoff that started it"
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
