@@ -195,7 +195,7 @@ DEEP = "[" * 100_000 + "]" * 100_000   # deeper than Python's JSON parser can re
 def test_an_answer_nested_too_deep_for_json_is_graded_not_a_crash(tmp_path: Path, spec: str) -> None:
     """One answer (or judge reply) of nested brackets used to raise RecursionError out of grading,
     failing every remaining case of that model."""
-    judge_reply = "{" + '"a":' * 100_000
+    judge_reply = '{"a": ' * 3_000
     status, _, rows = check(tmp_path, spec, DEEP, judge=lambda prompt: judge_reply)
     assert status in ("fail", "error") and rows[0]["reason"]
 
