@@ -289,3 +289,31 @@ def test_pipes_devices_and_json_bombs_in_other_tools_stores_do_not_hang_or_break
     for bad in ("piped", "zero"):
         assert any(f"/{bad}/latest" in n and "cannot be read" in n for n in registry.notes), registry.notes
     assert any("/deep/latest" in n and "not an Ollama manifest" in n for n in registry.notes)
+
+
+def test_a_kill_while_the_folder_list_is_written_keeps_the_old_list(tmp_path, capsys, monkeypatch):
+    """The list was rewritten in place: a kill half-way left half a list (the same for the KL
+    sweep's progress file, which then failed every later run). Simulated by a write that stops
+    half-way with KeyboardInterrupt."""
+    from bakeoff.models.sources.folders import folders_file
+    from bakeoff.settings import get_settings
+
+    first, second = tmp_path / "first", tmp_path / "second-with-a-long-name"
+    first.mkdir()
+    second.mkdir()
+    assert run(capsys, "folders", "add", str(first))[0] == 0
+    listed = folders_file(get_settings()).read_text()
+
+    def interrupted(self, text, *args, **kwargs):
+        with open(self, "w") as fh:
+            fh.write(text[: len(text) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        from bakeoff.cli.folders import _save
+
+        _save([first, second])
+    monkeypatch.undo()
+    assert folders_file(get_settings()).read_text() == listed
+    assert [p.name for p in folders_file(get_settings()).parent.iterdir() if p.name.endswith(".tmp")] == []
