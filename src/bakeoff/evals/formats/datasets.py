@@ -23,6 +23,7 @@ it has one, else from the usual layout (`[SUBSET/]...SPLIT-00000-of-00001.parque
 from __future__ import annotations
 
 import fnmatch
+import json
 import random
 import re
 from dataclasses import dataclass
@@ -160,11 +161,29 @@ def _read_table(path: Path) -> Any:
         with path.open(newline="") as f:
             return pa.Table.from_pylist(list(csv_reader(f.read())))
     if suffix == ".jsonl":
+        _check_nesting(path)
         return pjson.read_json(path)
     if suffix == ".json":
         data = jsontext.loads(path.read_text())
         return pa.Table.from_pylist(data if isinstance(data, list) else data.get("data", []))
     raise DatasetError(f"{path.name}: unsupported dataset file type {suffix!r} (use {', '.join(DATA_SUFFIXES)})")
+
+
+# pyarrow's JSON reader recurses per nesting level and dies (SIGSEGV) somewhere between 10,000 and
+# 50,000 levels: a line with that many brackets is parsed here first, where too deep is an error.
+_MANY_BRACKETS = 1_000
+
+
+def _check_nesting(path: Path) -> None:
+    data = path.read_bytes()
+    if data.count(b"[") + data.count(b"{") <= _MANY_BRACKETS:
+        return
+    for n, line in enumerate(data.splitlines(), 1):
+        if line.count(b"[") + line.count(b"{") > _MANY_BRACKETS:
+            try:
+                jsontext.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path.name}:{n}: invalid JSON: {exc.msg}") from None
 
 
 def read_files(paths: list[Path], name: str) -> Table:
