@@ -252,3 +252,20 @@ def _running(pid: int) -> bool:
         return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_no_project_files_nor_the_users_kernel_keyring():
+    """From a virtual environment the venv's lib folder (every installed package, inside the
+    project) was mounted; the session keyring, which namespaces do not separate, was readable."""
+    import sysconfig
+
+    venv_lib = sysconfig.get_paths()["platstdlib"]
+    code = f"""
+import ctypes, os
+print("venv visible", os.path.exists({venv_lib!r}))
+libc = ctypes.CDLL(None, use_errno=True)
+print("keyctl", libc.syscall(250 if os.uname().machine == "x86_64" else 219, 0, -3, 0), ctypes.get_errno())
+"""
+    out = run_program(code).output
+    assert "venv visible False" in out, out
+    assert "keyctl -1 1" in out, out
