@@ -223,8 +223,8 @@ def _children(pid: int) -> list[int]:
 
 
 def test_a_sandbox_does_not_outlive_a_killed_bakeoff():
-    """bubblewrap runs in its own session; a sleeping program is not stopped by its CPU limit, so
-    when Bakeoff was killed mid-run the sandbox lived on, orphaned, until the program ended."""
+    """bubblewrap runs in its own session and a sleeping program is not stopped by its CPU limit:
+    what ends the sandbox when Bakeoff is killed mid-run is bwrap's --die-with-parent."""
     import time
 
     parent = subprocess.Popen([sys.executable, "-c", "from bakeoff.evals.bench.sandbox import Limits, run_program\n"

@@ -20,7 +20,6 @@ program raises UnsupportedError; nothing ever runs unconfined.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import resource
 import selectors
@@ -71,16 +70,8 @@ class Outcome:
         return self.status == "passed"
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
-
-
 def _limit_child(limits: Limits) -> None:
-    """preexec_fn: runs in the forked child before bubblewrap starts; keep it to system calls.
-    bubblewrap runs in a session of its own (a Ctrl-C meant for Bakeoff must not reach the
-    program half-way), so it is told to die with the thread that waits for it: a Bakeoff killed
-    or interrupted mid-run leaves no sandbox behind (a sleeping program outlived RLIMIT_CPU)."""
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    """preexec_fn: runs in the forked child before bubblewrap starts; keep it to system calls."""
     cpu = int(limits.timeout_s) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     mem = limits.memory_mb * 1024 * 1024
