@@ -111,7 +111,8 @@ def test_offline_fails_fast_with_a_clear_message(monkeypatch, capsys) -> None:
 
 
 @pytest.mark.parametrize("name", ["../../../../escaped.gguf", "sub/../../../../../escaped.gguf",
-                                  "/tmp/escaped.gguf", "..\\..\\escaped.gguf"])
+                                  "/tmp/escaped.gguf", "..\\..\\escaped.gguf",
+                                  "title\x1b]2;pwned\x07.gguf", "nul\x00.gguf"])
 def test_a_hub_file_name_cannot_escape_the_models_folder(name, bakeoff_home: Path, tmp_path: Path,
                                                          monkeypatch, capsys) -> None:
     payload = tmp_path / "payload.gguf"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -164,3 +165,108 @@ def test_a_program_that_imitates_a_setup_failure_is_an_ordinary_failure():
     outcome = run_program("import sys\nprint('bwrap: No permissions')\nsys.exit(1)\n")
     assert outcome.status == "failed"
 
+
+
+def test_a_program_that_prints_without_end_cannot_fill_the_parents_memory(tmp_path):
+    """The parent used to collect all output in memory (communicate): 10 s of printing is gigabytes.
+    Run in a fresh interpreter so its peak memory measures only this: 400 MB printed, then a
+    marker; the outcome keeps the marker and the parent's peak stays far below what was printed."""
+    script = tmp_path / "flood.py"
+    # VmHWM (this address space's peak), not ru_maxrss, which keeps the forking pytest's size
+    script.write_text("""
+from bakeoff.evals.bench.sandbox import Limits, run_program
+program = 'import sys\\nfor _ in range(400):\\n    sys.stdout.buffer.write(b"x" * (1 << 20))\\nprint("END")'
+out = run_program(program, Limits(timeout_s=120))
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(out.status, out.output.endswith("END\\n"), peak_kb >> 10)
+""")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    status, marker, peak_mb = done.stdout.split()
+    assert (status, marker) == ("passed", "True"), done.stderr[-2000:]
+    assert int(peak_mb) < 200
+
+
+def test_a_program_that_closes_its_output_and_runs_on_is_still_timed_out():
+    out = run_program("import os, time\nos.close(1)\nos.close(2)\ntime.sleep(60)", Limits(timeout_s=2))
+    assert out.status == "timeout"
+
+
+def test_memory_outside_the_address_space_limit_is_refused():
+    """A memfd or a System V segment is RAM that RLIMIT_AS does not count (a memfd is written, not
+    mapped; a segment is filled, detached and replaced): both used to let a program take far more
+    than its memory limit. Pipes, the other such memory, are bounded by the descriptor limit."""
+    code = """
+import ctypes, os, resource
+try:
+    os.memfd_create("m")
+    print("memfd created")
+except OSError as exc:
+    print("memfd refused", exc.errno)
+libc = ctypes.CDLL(None, use_errno=True)
+print("shmget", libc.shmget(0, 1 << 20, 0o1600), ctypes.get_errno())
+print("nofile", resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+"""
+    out = run_program(code, Limits(memory_mb=256)).output
+    assert "memfd refused 1" in out, out
+    assert "shmget -1 1" in out, out
+    assert "nofile 256" in out, out
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            pass
+    return found
+
+
+def test_a_sandbox_does_not_outlive_a_killed_bakeoff():
+    """bubblewrap runs in its own session and a sleeping program is not stopped by its CPU limit:
+    what ends the sandbox when Bakeoff is killed mid-run is bwrap's --die-with-parent."""
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", "from bakeoff.evals.bench.sandbox import Limits, run_program\n"
+                               "run_program('import time\\ntime.sleep(300)', Limits(timeout_s=290))"])
+    try:
+        deadline = time.monotonic() + 60
+        while not (sandbox := _children(parent.pid)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sandbox, "the sandbox never started"
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 60
+    while any(_running(pid) for pid in sandbox) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = [pid for pid in sandbox if _running(pid)]
+    for pid in alive:   # a regression: do not leave it running
+        os.kill(pid, 9)
+    assert not alive, "the sandbox outlived the Bakeoff that started it"
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_no_project_files_nor_the_users_kernel_keyring():
+    """From a virtual environment the venv's lib folder (every installed package, inside the
+    project) was mounted; the session keyring, which namespaces do not separate, was readable."""
+    import sysconfig
+
+    venv_lib = sysconfig.get_paths()["platstdlib"]
+    code = f"""
+import ctypes, os
+print("venv visible", os.path.exists({venv_lib!r}))
+libc = ctypes.CDLL(None, use_errno=True)
+print("keyctl", libc.syscall(250 if os.uname().machine == "x86_64" else 219, 0, -3, 0), ctypes.get_errno())
+"""
+    out = run_program(code).output
+    assert "venv visible False" in out, out
+    assert "keyctl -1 1" in out, out

@@ -185,3 +185,28 @@ def test_python_check_misbehaving_is_an_error_not_a_crash(tmp_path: Path, body: 
     status, score, rows = check(tmp_path, "- {type: python, value: checks.py}", "x")
     assert status == "error" and score == 0.0
     assert problem in rows[0]["reason"]
+
+
+DEEP = "[" * 100_000 + "]" * 100_000   # deeper than Python's JSON parser can recurse
+
+
+@pytest.mark.parametrize("spec", ["- {type: is-json}", "- {type: matches-json-schema, value: {type: array}}",
+                                  "- {type: llm-rubric, value: polite}"])
+def test_an_answer_nested_too_deep_for_json_is_graded_not_a_crash(tmp_path: Path, spec: str) -> None:
+    """One answer (or judge reply) of nested brackets used to raise RecursionError out of grading,
+    failing every remaining case of that model."""
+    judge_reply = '{"a": ' * 3_000
+    status, _, rows = check(tmp_path, spec, DEEP, judge=lambda prompt: judge_reply)
+    assert status in ("fail", "error") and rows[0]["reason"]
+
+
+def test_promptfoo_json_checks_and_tool_calls_survive_deep_nesting() -> None:
+    from bakeoff.engines.toolcalls import parse_calls
+    from bakeoff.evals.formats.promptfoo_checks import evaluate as pf_evaluate
+
+    ctx = Context(vars={}, prompt="")
+    for kind in ("is-json", "contains-json"):
+        out = pf_evaluate("{\"a\": " + DEEP + "}", {"type": kind}, ctx)
+        assert not out.passed
+    assert parse_calls(DEEP, {"f"}) == (DEEP, [])
+    assert parse_calls("<tool_call>" + DEEP + "</tool_call>", {"f"})[1] == []

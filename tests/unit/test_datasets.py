@@ -85,6 +85,23 @@ def test_missing_file_and_bad_fields_are_suite_errors(tmp_path: Path) -> None:
         load(suite_file(tmp_path, "  from: x.parquet\n  splt: test\n"))
 
 
+
+def test_a_jsonl_row_nested_too_deep_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    """pyarrow's JSON reader died with SIGSEGV on a row nested 50,000 deep (a dataset from the Hub
+    is someone else's file). In a child, so a regression fails the test instead of the run."""
+    import subprocess
+    import sys
+
+    rows = [json.dumps(r) for r in ROWS[:3]] + ['{"question": ' + "[" * 50_000 + "]" * 50_000 + "}"]
+    (tmp_path / "data.jsonl").write_text("\n".join(rows) + "\n")
+    suite = suite_file(tmp_path, "  data.jsonl\n")
+    code = ("from bakeoff.evals.formats.loader import load\nfrom bakeoff.errors import SuiteError\n"
+            f"try:\n    load({str(suite)!r})\nexcept SuiteError as exc:\n    print('refused:', exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "refused:" in proc.stdout, (proc.returncode, proc.stderr[-300:])
+    assert "data.jsonl:4" in proc.stdout and "nested too deeply" in proc.stdout
+
+
 # --- hf://datasets through the Hugging Face cache layout --------------------------------------
 
 CARD = """---

@@ -218,3 +218,88 @@ def test_cli_lists_unsupported_items_before_the_run(layout: Path, capsys: pytest
     assert "1 item(s) Bakeoff does not support" in err and "only-echo.yaml:10: tests.0.assert.0.type" in err
     assert err.index("does not support") < err.index("starting run")
     assert "echo" in out and "(n=3)" in out
+
+
+def test_validating_a_config_does_not_run_its_python_assertions(tmp_path: Path) -> None:
+    """Loading (as `bakeoff run --dry-run` and the UI do) only parses the file; the module runs when
+    an output is graded, and a SystemExit at its top level is that assertion's error, not a crash."""
+    from bakeoff.evals.assertions import Context
+    from bakeoff.evals.grade import grade
+
+    marker = tmp_path / "imported"
+    (tmp_path / "checks.py").write_text(f"open({str(marker)!r}, 'w').close()\nimport sys\nsys.exit(3)\n"
+                                        "def get_assert(output, context):\n    return True\n")
+    (tmp_path / "bad.py").write_text("def get_assert(output, context)\n")
+    cfg = tmp_path / "promptfooconfig.yaml"
+    cfg.write_text("prompts: ['{{out}}']\nproviders: [echo]\ntests:\n  - vars: {out: x}\n    assert:\n"
+                   "      - {type: python, value: file://checks.py}\n")
+    case = load(cfg).cases[0]
+    assert not marker.exists()
+    g = grade(case, "x", Context(vars={}, prompt="x"))
+    assert marker.exists() and g.status == "error"
+    assert "SystemExit" in g.assertions[0]["reason"] and "failed to load" in g.assertions[0]["reason"]
+    cfg.write_text(cfg.read_text().replace("checks.py", "bad.py"))
+    with pytest.raises(SuiteError, match="'bad.py' does not parse at line 1"):
+        load(cfg)
+    cfg.write_text(cfg.read_text().replace("bad.py", "checks.py:grade"))
+    with pytest.raises(SuiteError, match="has no function 'grade'"):
+        load(cfg)
+
+
+def test_inline_python_that_raises_systemexit_fails_the_assertion(tmp_path: Path) -> None:
+    from bakeoff.evals.assertions import Context
+    from bakeoff.evals.grade import grade
+
+    cfg = tmp_path / "promptfooconfig.yaml"
+    cfg.write_text("prompts: ['{{out}}']\nproviders: [echo]\ntests:\n  - vars: {out: x}\n    assert:\n"
+                   "      - {type: python, value: \"import sys\\nsys.exit(2)\"}\n")
+    g = grade(load(cfg).cases[0], "x", Context(vars={}, prompt="x"))
+    assert not g.assertions[0]["passed"] and "SystemExit" in g.assertions[0]["reason"]
+
+
+def _load_in_capped_child(cfg: Path) -> str:
+    """Load a config in a child capped at 2 GiB and 60 s (before the fixes these never ended)."""
+    import subprocess
+    import sys
+
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+            "from bakeoff.evals.formats.loader import load\nfrom bakeoff.errors import SuiteError\n"
+            f"try:\n    print('loaded', len(load({str(cfg)!r}).cases))\n"
+            "except SuiteError as exc:\n    print('refused:', exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return proc.stdout + proc.stderr[-300:]
+
+
+def test_list_valued_vars_that_multiply_past_the_limit_are_refused_before_expanding(tmp_path: Path) -> None:
+    """promptfoo runs every combination of list vars: ten vars of ten values are 10**10 cases."""
+    cfg = tmp_path / "promptfooconfig.yaml"
+    vars_ = ", ".join(f"v{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]" for i in range(10))
+    cfg.write_text(f"prompts: ['{{{{v0}}}}']\nproviders: [echo]\ntests:\n  - vars: {{{vars_}}}\n")
+    out = _load_in_capped_child(cfg)
+    assert "refused:" in out and "more than 100,000 cases" in out and "promptfooconfig.yaml:4" in out, out
+    cfg.write_text("prompts: ['{{a}} {{b}}']\nproviders: [echo]\ntests:\n  - vars: {a: [1, 2, 3], b: [x, y]}\n")
+    assert len(load(cfg).cases) == 6
+
+
+def test_yaml_alias_bombs_in_files_a_config_names_are_refused(tmp_path: Path) -> None:
+    levels = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    (tmp_path / "bomb.yaml").write_text("\n".join(levels) + "\n")
+    cfg = tmp_path / "promptfooconfig.yaml"
+    for assertion in ("{type: equals, value: file://bomb.yaml}", "{type: is-json, value: file://bomb.yaml}"):
+        cfg.write_text("prompts: ['{{q}}']\nproviders: [echo]\ntests:\n  - vars: {q: x}\n"
+                       f"    assert: [{assertion}]\n")
+        out = _load_in_capped_child(cfg)
+        assert "refused:" in out and "expands to more than" in out, out
+
+
+def test_csv_cells_keep_their_line_breaks_and_may_be_long(tmp_path: Path) -> None:
+    """Reading the CSV line by line dropped the line breaks inside quoted cells ("line1line2") and
+    a cell over 128 KiB failed with an unexpected csv error."""
+    long_doc = "word " * 40_000
+    (tmp_path / "t.csv").write_text(f'q,__expected\n"line one\nline two",contains: two\n"{long_doc}",contains: word\n')
+    cfg = tmp_path / "promptfooconfig.yaml"
+    cfg.write_text("prompts: ['{{q}}']\nproviders: [echo]\ntests: file://t.csv\n")
+    cases = load(cfg).cases
+    assert cases[0].vars["q"] == "line one\nline two"
+    assert cases[1].vars["q"] == long_doc

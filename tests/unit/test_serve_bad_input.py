@@ -95,3 +95,19 @@ def test_errors_inside_a_ui_stream_name_no_absolute_path_nor_internals(client, b
         error = next(e for e in events if e["type"] == "error")
         assert expected in error["message"], error
         assert str(bakeoff_home) not in r.text and "fell over" not in r.text
+
+
+@pytest.mark.parametrize("params, problem", [
+    ({"stop": [f"s{i}" for i in range(10_000)]}, "at most 32 stop sequences"),
+    ({"stop": ["x" * 100_000]}, "more than 512"),
+])
+def test_the_ui_api_refuses_stops_that_would_stall_every_request(client, params, problem):
+    """Stops are matched on the thread that decodes the whole batch: the UI's free-form params took
+    ten thousand stop strings (the OpenAI routes allow 4)."""
+    r = client.post("/api/generate", json={"model": "fake-a", "messages": [{"role": "user", "content": "hi"}],
+                                           "params": params})
+    text = r.text if r.status_code == 400 else "".join(
+        json.loads(line).get("message", "") for line in r.text.splitlines() if line.strip())
+    assert problem in text, (r.status_code, r.text[:300])
+    conv = client.post("/api/conversations", json={"model": "fake-a", "params": params})
+    assert conv.status_code == 400 and problem in conv.text

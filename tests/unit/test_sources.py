@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -248,3 +249,75 @@ def test_listing_never_loads_llama_cpp(home, gguf):
             "print(rc, 'llama_cpp' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "0 False", out.stderr
+
+
+def test_pipes_devices_and_json_bombs_in_other_tools_stores_do_not_hang_or_break_listing(home, gguf):
+    """A FIFO as an Ollama manifest or template blob, a link to /dev/zero as a manifest, and a
+    manifest or settings file nested too deep for Python's JSON parser: each is skipped with a
+    note (or its text left out), and every other model is still listed."""
+    import threading
+
+    stores.ollama(home, "fine", "latest", gguf("fine"))
+    blob = stores.ollama(home, "tpl", "latest", gguf("tpl"), template="{{ .System }} {{ .Prompt }}")
+    tags = home / ".ollama" / "models" / "manifests" / "registry.ollama.ai" / "library"
+    (tags / "piped").mkdir()
+    os.mkfifo(tags / "piped" / "latest")
+    (tags / "zero").mkdir()
+    os.symlink("/dev/zero", tags / "zero" / "latest")
+    (tags / "deep").mkdir()
+    (tags / "deep" / "latest").write_text("[" * 200_000)
+    template = json.loads((tags / "tpl" / "latest").read_text())["layers"][1]["digest"]
+    template_blob = blob.parent / template.replace(":", "-")
+    template_blob.unlink()
+    os.mkfifo(template_blob)
+    (home / ".lmstudio").mkdir()
+    (home / ".lmstudio" / "settings.json").write_text('{"a": ' * 100_000)
+    stores.lmstudio(home, "pub/Repo-GGUF", "x.gguf", gguf("x"))
+    registry = Registry()
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(registry.list()), daemon=True)
+    worker.start()
+    worker.join(60)
+    try:
+        assert not worker.is_alive(), "listing models hung on a FIFO"
+    finally:  # release a reader still blocked on a FIFO (a regression)
+        for fifo in (tags / "piped" / "latest", template_blob):
+            os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
+    names = by_name(result[0])
+    assert {"ollama:fine:latest", "ollama:tpl:latest", "lmstudio:pub/Repo-GGUF:x.gguf"} <= set(names)
+    assert names["ollama:tpl:latest"].origin.template is None
+    for bad in ("piped", "zero"):
+        assert any(f"/{bad}/latest" in n and "cannot be read" in n for n in registry.notes), registry.notes
+    assert any("/deep/latest" in n and "not an Ollama manifest" in n for n in registry.notes)
+
+
+def test_a_kill_while_the_folder_list_is_written_keeps_the_old_list(tmp_path, capsys, monkeypatch):
+    """The list was rewritten in place: a kill half-way left half a list (the same for the KL
+    sweep's progress file, which then failed every later run). Simulated by a write that stops
+    half-way with KeyboardInterrupt."""
+    from bakeoff.models.sources.folders import folders_file
+    from bakeoff.settings import get_settings
+
+    first, second = tmp_path / "first", tmp_path / "second-with-a-long-name"
+    first.mkdir()
+    second.mkdir()
+    assert run(capsys, "folders", "add", str(first))[0] == 0
+    listed = folders_file(get_settings()).read_text()
+
+    real_write = Path.write_text
+
+    def interrupted(self, text, *args, **kwargs):
+        if "folders.txt" not in self.name:   # other writes (the home's write probe) go through
+            return real_write(self, text, *args, **kwargs)
+        with open(self, "w") as fh:
+            fh.write(text[: len(text) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        from bakeoff.cli.folders import _save
+
+        _save([first, second])
+    monkeypatch.undo()
+    assert folders_file(get_settings()).read_text() == listed
+    assert [p.name for p in folders_file(get_settings()).parent.iterdir() if p.name.endswith(".tmp")] == []

@@ -131,3 +131,10 @@ def test_nan_and_diverging_loss_stop_training():
     with pytest.raises(DivergedError, match="grew from 1 to 5"):
         check_loss(rising, 5.0)
     check_loss(TrainState(step=19, losses=[2.0] * 10 + [0.5] * 9), 0.4)  # falling loss is fine
+
+
+def test_csv_cells_keep_their_line_breaks(tmp_path):
+    csv_file = tmp_path / "d.csv"
+    csv_file.write_text('prompt,completion\n"Write a haiku\nabout rain",' + '"Soft rain\non the roof"\n')
+    (ex,), _ = read_examples(csv_file)
+    assert ex.prompt_messages[-1].content == "Write a haiku\nabout rain" and ex.target == "Soft rain\non the roof"

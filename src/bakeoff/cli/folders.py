@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..atomic import write_text_atomic
 from ..models.sources.folders import folders_file, saved_folders
 from ..settings import get_settings
 from .common import console
@@ -14,7 +15,7 @@ from .common import console
 def _save(paths: list[Path]) -> None:
     settings = get_settings()
     settings.ensure_home()
-    folders_file(settings).write_text("".join(f"{p}\n" for p in paths))
+    write_text_atomic(folders_file(settings), "".join(f"{p}\n" for p in paths))
 
 
 def _saved() -> list[Path]:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from ..atomic import write_text_atomic
 from ..catalog.queries import repo_facts, repo_shape
 from ..estimates import human_bytes
 from ..models.hub import search
@@ -38,7 +39,7 @@ def _save_results(results: list[Any]) -> None:
     settings.ensure_home()
     path = last_search_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([{"repo": m.repo, "recommended": m.recommended} for m in results]))
+    write_text_atomic(path, json.dumps([{"repo": m.repo, "recommended": m.recommended} for m in results]))
 
 
 @click.command("search")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import InvalidParamsError, UnsupportedError
 from ..models.ref import ModelRef
 from ..settings import Settings
+from .grammar import check_grammar
 from .options import LoadOptions, LoadPlan
 
 
@@ -25,6 +26,10 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["system", "user", "assistant"]
     content: str
+
+
+MAX_STOPS = 32
+MAX_STOP_CHARS = 512
 
 
 class GenParams(BaseModel):
@@ -50,8 +55,22 @@ class GenParams(BaseModel):
     @field_validator("stop")
     @classmethod
     def _no_empty_stop(cls, v: list[str]) -> list[str]:
+        # Stop strings are matched after every token on the thread that decodes every request of
+        # a batch: a request with a million of them slowed all the others to a token per second.
         if any(s == "" for s in v):
             raise ValueError("stop sequences must not be empty strings")
+        if len(v) > MAX_STOPS:
+            raise ValueError(f"at most {MAX_STOPS} stop sequences, not {len(v):,}")
+        longest = max((len(s) for s in v), default=0)
+        if longest > MAX_STOP_CHARS:
+            raise ValueError(f"a stop sequence has {longest:,} characters, more than {MAX_STOP_CHARS}")
+        return v
+
+    @field_validator("grammar")
+    @classmethod
+    def _bounded_grammar(cls, v: str | None) -> str | None:
+        if v:
+            check_grammar(v)   # InvalidParamsError, raised as is: size, nesting and repetition bounds
         return v
 
     @classmethod

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ContextOverflowError, EngineError, InvalidParamsError
+from .grammar import check_grammar
 from .threads import ThreadGovernor
 
 _init_lock = threading.Lock()
@@ -293,6 +294,8 @@ def make_sampler(handle: LlamaHandle, *, temperature: float, top_k: int, top_p: 
                  repeat_penalty: float, seed: int | None, grammar: str | None = None,
                  frequency_penalty: float = 0.0, presence_penalty: float = 0.0):
     """A llama.cpp sampler chain for these parameters (caller frees it with free_sampler)."""
+    if grammar:
+        check_grammar(grammar)   # before llama.cpp parses it: bounded size, nesting, repetitions
     ll = handle.ll
     chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
     add = lambda s: ll.llama_sampler_chain_add(chain, s)  # noqa: E731

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from .. import jsontext
 from ..errors import ConfigError, RemoteError, UnsupportedError
 from ..models.ref import ModelRef
 from ..settings import get_settings
@@ -53,7 +54,7 @@ def _sse_events(resp: httpx.Response) -> Iterator[dict[str, Any]]:
         if data == "[DONE]":
             return
         try:
-            event = json.loads(data)
+            event = jsontext.loads(data)
         except json.JSONDecodeError:
             raise IncompleteStream("malformed event (stream cut?)") from None
         finished = finished or any(c.get("finish_reason") for c in event.get("choices") or [])
@@ -193,8 +194,9 @@ class RemoteEngine(Engine):
                 resp = self.client.http.post(url, json=body)
             except httpx.HTTPError:
                 continue
-            if resp.status_code == 200 and isinstance(resp.json().get("tokens"), list):
-                return [t if isinstance(t, int) else t.get("id") for t in resp.json()["tokens"]]
+            tokens = _token_ids(resp) if resp.status_code == 200 else None
+            if tokens is not None:
+                return tokens
         raise UnsupportedError(f"endpoint {self.ref.name!r} has no /tokenize route",
                                "llama-server and vLLM provide one; other servers do not")
 
@@ -272,3 +274,16 @@ def _prompt_token_count(offsets: list[int], prompt_chars: int) -> int:
     while n > 0 and offsets[n - 1] >= prompt_chars:
         n -= 1
     return n
+
+
+def _token_ids(resp: httpx.Response) -> list[int] | None:
+    """The ids of a /tokenize answer ({"tokens": [id or {"id": id}, ...]}), else None."""
+    try:
+        tokens = jsontext.loads(resp.content).get("tokens")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(tokens, list):
+        return None
+    ids = [t.get("id") if isinstance(t, dict) else t for t in tokens]
+    ok = all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+    return ids if ok else None

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from .. import jsontext
 from ..errors import RemoteError
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -84,7 +85,7 @@ def backoff_delay(attempt: int, retry_after: str | None, base: float = 0.25, cap
 
 def server_message(resp: httpx.Response) -> str:
     try:
-        body = resp.json()
+        body = jsontext.loads(resp.content)
     except ValueError:
         return resp.text[:200].strip() or resp.reason_phrase
     if isinstance(body, dict):
@@ -149,7 +150,7 @@ class RetryingClient:
                 raise http_error(self.endpoint, resp)
             self.limiter.succeeded()
             try:
-                return resp.json()
+                return jsontext.loads(resp.content)
             except ValueError:
                 raise RemoteError(self.endpoint, f"non-JSON answer from {path}", resp.status_code) from None
         raise RemoteError(self.endpoint, "gave up after retries")
@@ -162,7 +163,7 @@ class RetryingClient:
         if resp.status_code >= 400:
             raise http_error(self.endpoint, resp)
         try:
-            return resp.json()
+            return jsontext.loads(resp.content)
         except ValueError:
             raise RemoteError(self.endpoint, f"non-JSON answer from {path} "
                               f"({resp.headers.get('content-type', 'no content type')})", resp.status_code,

@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import jsontext
 from ..errors import InvalidParamsError
 from .base import GenParams, Message
 from .grammar import schema_to_grammar
@@ -123,7 +124,7 @@ def tools_prompt(tools: list[Tool], forced: str | None) -> str:
 
 def call_text(call: ToolCall) -> str:
     try:
-        args: Any = json.loads(call.arguments or "{}")
+        args: Any = jsontext.loads(call.arguments or "{}")
     except json.JSONDecodeError:
         args = call.arguments
     return f"{OPEN}{json.dumps({'name': call.name, 'arguments': args})}{CLOSE}"
@@ -171,7 +172,7 @@ def template_messages(turns: list[Turn]) -> list[dict[str, Any]]:
 
 def _json_or_text(text: str) -> Any:
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
     except json.JSONDecodeError:
         return text
 
@@ -188,7 +189,7 @@ def _as_call(obj: Any, known: set[str]) -> ToolCall | None:
         return None
     if isinstance(args, str):
         try:
-            args = json.loads(args)
+            args = jsontext.loads(args)
         except json.JSONDecodeError:
             return None
     if not isinstance(args, dict):

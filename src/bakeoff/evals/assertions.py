@@ -13,17 +13,15 @@ Checks that can fail on the suite itself (bad regex, missing schema or python fi
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 import json
 import math
 import re
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import jsontext
 from . import rubric, tool_checks  # noqa: F401 - register llm-rubric, tool-call and no-tool-call
+from .pyscript import PythonLoadError, load_python_function
 from .registry import REGISTRY, Check, Context, Outcome, evaluate, known_types, register, split_type
 from .similarity import levenshtein_ratio, rouge_l
 
@@ -115,7 +113,7 @@ def parse_json_output(output: str) -> Any:
     m = _FENCE.match(text)
     if m:
         text = m.group(1).strip()
-    return json.loads(text)
+    return jsontext.loads(text)
 
 
 def _prepare_schema(spec: dict, base: Path) -> dict:
@@ -127,7 +125,7 @@ def _prepare_schema(spec: dict, base: Path) -> dict:
     if isinstance(value, str):
         path = (base / value).resolve()
         try:
-            value = json.loads(path.read_text())
+            value = jsontext.loads(path.read_text())
         except OSError as exc:
             raise ValueError(f"cannot read schema file {value!r}: {exc.strerror}") from None
         except json.JSONDecodeError as exc:
@@ -168,68 +166,10 @@ register("matches-json-schema", prepare=_prepare_schema)(_json_check)
 # pytest conftest. Loading a suite only checks that the file parses and defines the function; the
 # module is imported when the first output is graded.
 
-class _PythonCheck:
-    """The suite's function, imported on first use (once, under a lock: cases grade in threads)."""
-
-    def __init__(self, path: Path, name: str):
-        self.path, self.name = path, name
-        self._fn: Callable | None = None
-        self._lock = threading.Lock()
-
-    def __call__(self, output: str, ctx: dict[str, Any]) -> Any:
-        with self._lock:
-            if self._fn is None:
-                self._fn = self._load()
-        return self._fn(output, ctx)
-
-    def _load(self) -> Callable:
-        mod_spec = importlib.util.spec_from_file_location(f"bakeoff_suite_{self.path.stem}", self.path)
-        module = importlib.util.module_from_spec(mod_spec)  # type: ignore[arg-type]
-        try:
-            mod_spec.loader.exec_module(module)  # type: ignore[union-attr]
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code: report, don't crash
-            raise _PythonCheckError(f"{self.path.name} failed to load: {type(exc).__name__}: {exc}") from None
-        fn = getattr(module, self.name, None)
-        if not callable(fn):
-            raise _PythonCheckError(f"{self.path.name}: {self.name!r} is not a function")
-        return fn
-
-
-class _PythonCheckError(Exception):
-    pass
-
-
-def _top_level_names(tree: ast.Module) -> set[str]:
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        else:  # assignments, and definitions inside top-level if/try blocks
-            for t in ast.walk(node):
-                if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store):
-                    names.add(t.id)
-                elif isinstance(t, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    names.add(t.name)
-    return names
-
-
 def _prepare_python(spec: dict, base: Path) -> dict:
     """value: 'file.py' (function `check`) or 'file.py:function'. Parsed, not imported."""
     file, _, fn_name = str(spec["value"]).partition(":")
-    fn_name = fn_name or "check"
-    path = (base / file).resolve()
-    if not path.is_file():
-        raise ValueError(f"python file {file!r} not found (looked in {base})")
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
-        where = f" at line {exc.lineno}" if isinstance(exc, SyntaxError) and exc.lineno else ""
-        raise ValueError(f"python file {file!r} does not parse{where}: {exc}") from None
-    if fn_name not in _top_level_names(tree):
-        raise ValueError(f"python file {file!r} has no function {fn_name!r}")
-    return {**spec, "_fn": _PythonCheck(path, fn_name)}
+    return {**spec, "_fn": load_python_function(base / file, fn_name or "check", file)}
 
 
 def _python_error(reason: str) -> Outcome:
@@ -248,7 +188,7 @@ def _python(output: str, spec: dict, ctx: Context) -> Outcome:
     """The function gets (output, context dict) and returns bool, a score, or {pass, score, reason}."""
     try:
         result = spec["_fn"](output, {"vars": ctx.vars, "prompt": ctx.prompt})
-    except _PythonCheckError as exc:
+    except PythonLoadError as exc:
         return _python_error(f"python check: {exc}")
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code
         return _python_error(f"python check raised {type(exc).__name__}: {exc}")

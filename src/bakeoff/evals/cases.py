@@ -7,6 +7,7 @@ errors located in a file (`Located`), case files (JSONL, CSV, YAML lists) and pr
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .. import jsontext
 from ..engines.base import GenParams, Message
 from ..engines.toolcalls import Tool
 from ..errors import SuiteError
@@ -105,6 +107,14 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+def csv_reader(text: str) -> csv.DictReader:
+    """Rows of a CSV file's text, as the csv module means them: a quoted cell keeps its line breaks
+    (splitting the text into lines first dropped them), and a cell may be as long as the file
+    (the module's default cap, 128 KiB, failed long documents with an unexpected error)."""
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    return csv.DictReader(io.StringIO(text, newline=""))
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
     loader = yaml.SafeLoader(text)
     try:
@@ -190,7 +200,7 @@ def jsonl_objects(text: str, shown: str) -> list[tuple[int, dict[str, Any]]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = jsontext.loads(line)
         except json.JSONDecodeError as exc:
             raise SuiteError(f"invalid JSON: {exc.msg}", shown, n) from None
         if not isinstance(row, dict):
@@ -210,7 +220,7 @@ def read_case_file(path: Path, shown: str) -> list[tuple[dict[str, Any], Located
     if path.suffix == ".jsonl":
         rows = [(_row_case(row), Located(shown, line=n), ()) for n, row in jsonl_objects(text, shown)]
     elif path.suffix == ".csv":
-        reader = csv.DictReader(text.splitlines())
+        reader = csv_reader(text)
         for row in reader:
             rows.append((_csv_case(row), Located(shown, line=reader.line_num), ()))
     elif path.suffix in (".yaml", ".yml"):

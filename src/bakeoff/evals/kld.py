@@ -25,6 +25,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..atomic import write_text_atomic
+
 
 class WindowModel(Protocol):
     """What KL divergence needs of an engine (`Engine` with `supports_window_logprobs`)."""
@@ -135,7 +137,7 @@ class ReferenceLogprobs:
         shape = rows.shape
         del rows
         tmp.replace(self.data_path)
-        self.meta_path.write_text(json.dumps({"shape": list(shape), "chunks": parts, "n_ctx": n_ctx}))
+        write_text_atomic(self.meta_path, json.dumps({"shape": list(shape), "chunks": parts, "n_ctx": n_ctx}))
         return self.load()  # type: ignore[return-value]
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_text_atomic
 from ..engines.base import Engine
 from ..engines.factory import open_engine
 from ..engines.options import LoadOptions
@@ -186,7 +187,7 @@ def kld_phase(ref: ModelRef, quants: list[ModelRef], options: QuantOptions, sett
             finally:
                 engine.close()
             done[model_fingerprint(q, settings) or q.name] = stats.to_dict()
-            state_path.write_text(json.dumps(done))     # each quant is kept as it finishes
+            write_text_atomic(state_path, json.dumps(done))     # each quant is kept as it finishes
     return {q.name: KldStats(**done[model_fingerprint(q, settings) or q.name]) for q in quants}
 
 

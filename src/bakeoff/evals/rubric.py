@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from .. import jsontext
 from .registry import Context, Outcome, register
 
 JUDGE_PROMPT = """You are grading an answer against a rubric.
@@ -51,7 +52,7 @@ def _json_objects(reply: str) -> list[dict]:
     decoder = json.JSONDecoder()
     for m in re.finditer(r"\{", reply):
         try:
-            obj, _ = decoder.raw_decode(reply[m.start():])
+            obj, _ = jsontext.raw_decode(decoder, reply, m.start())
         except json.JSONDecodeError:
             continue
         if isinstance(obj, dict):

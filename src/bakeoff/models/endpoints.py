@@ -15,7 +15,6 @@ The file is meant to be read and edited by people too:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from ..atomic import write_text_atomic
 from ..errors import ConfigError, NotFoundError
 from ..settings import Settings
 from .ref import Endpoint, ModelRef
@@ -67,9 +67,7 @@ def save_endpoints(settings: Settings, endpoints: dict[str, Endpoint]) -> None:
     settings.ensure_home()
     path = endpoints_path(settings)
     body = {"endpoints": {n: e.model_dump(exclude_none=True) for n, e in sorted(endpoints.items())}}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(body, sort_keys=False))
-    os.replace(tmp, path)
+    write_text_atomic(path, yaml.safe_dump(body, sort_keys=False))
 
 
 def add_endpoint(settings: Settings, name: str, endpoint: Endpoint) -> None:

@@ -13,6 +13,7 @@ import os
 import threading
 from pathlib import Path
 
+from ..atomic import write_text_atomic
 from ..settings import Settings
 from .packaged import Progress, sha256_file
 
@@ -34,9 +35,7 @@ def _load(path: Path) -> dict[str, list]:
 def _save(path: Path, data: dict[str, list]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(data))
     except OSError:
         pass  # a cache that cannot be written only costs a re-hash next time
 

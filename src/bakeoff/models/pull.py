@@ -87,12 +87,16 @@ def download(repo: str, remote: RemoteFile, target: Path) -> int:
     return resumed
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def local_target(folder: Path, name: str) -> Path:
     """Where the hub's file `name` goes under `folder`. Hub file names may hold subfolders
     ("Q4_K_M/model-00001-of-00002.gguf") but a hostile or broken hub could list "../../.bashrc":
-    anything that would land outside `folder` is refused."""
+    anything that would land outside `folder` is refused, and so are control characters (a NUL
+    cuts the path short; an escape sequence would reach the terminal in the progress bar)."""
     parts = name.split("/")
-    if (not name or "\\" in name or "\x00" in name or name.startswith("/")
+    if (not name or "\\" in name or name.startswith("/") or _CONTROL.search(name)
             or any(p in ("", ".", "..") for p in parts)):
         raise DownloadError(endpoint(), f"the hub lists an unsafe file name {name!r}",
                             hint="only plain names and subfolders are downloaded; pick another file "

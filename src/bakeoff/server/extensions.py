@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import jsontext
 from ..errors import InvalidParamsError
 
 # field -> (the only value Bakeoff can honour, what to do instead)
@@ -112,7 +113,7 @@ class Extensions(BaseModel):
         schema = self.guided_json
         if isinstance(schema, str):
             try:
-                schema = json.loads(schema)
+                schema = jsontext.loads(schema)
             except json.JSONDecodeError as exc:
                 raise InvalidParamsError(f"guided_json is not JSON: {exc.msg}", param="guided_json") from None
         if not isinstance(schema, dict):

@@ -12,7 +12,6 @@ Every problem stops the run before anything loads, naming file, line and field.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import random
 from dataclasses import dataclass
@@ -127,7 +126,9 @@ def _read_jsonl(text: str, file: str) -> list[Example]:
 
 
 def _read_csv(text: str, file: str) -> list[Example]:
-    reader = csv.DictReader(text.splitlines())
+    from ..evals.cases import csv_reader
+
+    reader = csv_reader(text)
     missing = [c for c in ("prompt", "completion") if c not in (reader.fieldnames or [])]
     if missing:
         raise _err(file, 1, missing[0], f"CSV header lacks column(s) {', '.join(missing)} "

@@ -7,13 +7,13 @@ This module imports no torch: listing models stays fast.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..atomic import write_text_atomic
 from ..models.ref import Adapter, ModelRef
 from ..settings import Settings
 
@@ -63,9 +63,7 @@ def tuned_dir(settings: Settings, name: str) -> Path:
 
 def write_lineage(folder: Path, lineage: Lineage) -> Path:
     path = folder / LINEAGE_FILE
-    tmp = folder / f".{LINEAGE_FILE}.tmp{os.getpid()}"
-    tmp.write_text(lineage.model_dump_json(indent=2))
-    os.replace(tmp, path)
+    write_text_atomic(path, lineage.model_dump_json(indent=2))
     return path
 
 

@@ -35,7 +35,12 @@ def _under(path: str, roots: list[str]) -> bool:
 def interpreter_paths(exe: str) -> list[str]:
     """The interpreter's own files when they live outside /usr (pyenv, a custom prefix): the binary,
     libpython and the standard library, never the whole prefix (it may be a home folder)."""
-    paths = [exe, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]]
+    # The base installation's paths: from a virtual environment, sysconfig's platstdlib is the
+    # venv's lib folder (every installed package, inside the project), which the program must not see.
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix,
+            "installed_base": sys.base_prefix, "installed_platbase": sys.base_exec_prefix}
+    std = sysconfig.get_paths(vars=base)
+    paths = [exe, std["stdlib"], std["platstdlib"]]
     libdir, soname = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("INSTSONAME")
     if sysconfig.get_config_var("Py_ENABLE_SHARED") and libdir and soname:
         paths.append(os.path.join(libdir, soname))

@@ -8,6 +8,8 @@ processes, read the parent's environment or memory, or reach the network.
 Limits beside it:
 - time: a wall-clock timeout (the sandbox is killed) and RLIMIT_CPU as a backstop;
 - memory: RLIMIT_AS, so a huge allocation fails with MemoryError instead of eating the machine;
+  memory outside the address space is refused (memfds, System V shared memory: see seccomp.py) or
+  bounded (pipes, by RLIMIT_NOFILE); the parent keeps only the last 64 KiB of the output;
 - disk: the tmpfs size and RLIMIT_FSIZE;
 - processes and network: a seccomp filter makes fork/vfork/clone/clone3 and socket fail with EPERM,
   so a fork bomb cannot start and no socket can be created.
@@ -20,9 +22,11 @@ from __future__ import annotations
 
 import os
 import resource
+import selectors
 import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +78,8 @@ def _limit_child(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Pipes hold kernel memory no other limit counts: a few hundred descriptors bound it.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
 
 def _pipe_with(data: bytes) -> int:
@@ -113,20 +119,52 @@ def run_program(source: str, limits: Limits | None = None) -> Outcome:
 
 
 def _wait(proc: subprocess.Popen, up, limits: Limits) -> Outcome:
-    try:
-        out, _ = proc.communicate(timeout=limits.timeout_s)
-    except subprocess.TimeoutExpired:
+    """The program's outcome and the tail of its output. The output is read as it comes and only
+    its last _KEEP bytes are held: a program that prints without end cannot fill this memory."""
+    deadline = time.monotonic() + limits.timeout_s
+    out, timed_out = _read_tail(proc, deadline)
+    if not timed_out:  # output closed; the program may still run (it can close its stdout)
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    if timed_out:
         _kill_group(proc)
-        out, _ = proc.communicate()
-        if up.read() != b"up":
-            _refuse(out)
-        return Outcome("timeout", None, _tail(out))
+        proc.wait()
+        out += _read_tail(proc, time.monotonic() + 5)[0]
+    proc.stdout.close()  # type: ignore[union-attr]
     if up.read() != b"up":
         _refuse(out)
+    if timed_out:
+        return Outcome("timeout", None, _tail(out))
     code = proc.returncode  # bwrap exits with the program's status, 128 + N for signal N
     if code in (128 + signal.SIGXCPU, 128 + signal.SIGKILL):
         return Outcome("timeout", code, _tail(out))
     return Outcome("passed" if code == 0 else "failed", code, _tail(out))
+
+
+_KEEP = 64 << 10   # bytes of output kept (the report shows the last 500)
+
+
+def _read_tail(proc: subprocess.Popen, deadline: float) -> tuple[bytes, bool]:
+    """The program's output until it closes or the deadline passes, keeping only the last _KEEP
+    bytes: (tail, whether the deadline passed first)."""
+    fd = proc.stdout.fileno()  # type: ignore[union-attr]
+    buf = bytearray()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return bytes(buf[-_KEEP:]), True
+            if not sel.select(left):
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return bytes(buf[-_KEEP:]), False
+            buf += chunk
+            if len(buf) > 2 * _KEEP:
+                del buf[:-_KEEP]
 
 
 def _refuse(out: bytes | None) -> None:

@@ -22,7 +22,6 @@ it has one, else from the usual layout (`[SUBSET/]...SPLIT-00000-of-00001.parque
 
 from __future__ import annotations
 
-import csv
 import fnmatch
 import json
 import random
@@ -31,6 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ... import jsontext
+from ...errors import SuiteError
+from ..cases import csv_reader, parse_yaml
 from .hub_files import FilesNotCachedError, dataset_paths
 
 DATA_SUFFIXES = (".parquet", ".arrow", ".jsonl", ".csv", ".json")
@@ -67,15 +69,13 @@ def read_dataset(source: str, base_dir: Path, subset: str | None = None, split: 
 
 def _card_configs(card: Path) -> list[dict[str, Any]]:
     """The `configs:` list in a dataset card's YAML front matter (empty when there is none)."""
-    import yaml
-
     text = card.read_text(errors="replace")
     m = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", text, re.DOTALL)
     if not m:
         return []
     try:
-        meta = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError:
+        meta = parse_yaml(m.group(1), str(card))[0] or {}
+    except SuiteError:   # not YAML, or an alias bomb: no configs read from this card
         return []
     configs = meta.get("configs") if isinstance(meta, dict) else None
     return [c for c in configs or [] if isinstance(c, dict)]
@@ -159,13 +159,31 @@ def _read_table(path: Path) -> Any:
                 return pa.ipc.open_stream(source).read_all()
     if suffix == ".csv":  # every cell a string, as written ("007" stays "007")
         with path.open(newline="") as f:
-            return pa.Table.from_pylist(list(csv.DictReader(f)))
+            return pa.Table.from_pylist(list(csv_reader(f.read())))
     if suffix == ".jsonl":
+        _check_nesting(path)
         return pjson.read_json(path)
     if suffix == ".json":
-        data = json.loads(path.read_text())
+        data = jsontext.loads(path.read_text())
         return pa.Table.from_pylist(data if isinstance(data, list) else data.get("data", []))
     raise DatasetError(f"{path.name}: unsupported dataset file type {suffix!r} (use {', '.join(DATA_SUFFIXES)})")
+
+
+# pyarrow's JSON reader recurses per nesting level and dies (SIGSEGV) somewhere between 10,000 and
+# 50,000 levels: a line with that many brackets is parsed here first, where too deep is an error.
+_MANY_BRACKETS = 1_000
+
+
+def _check_nesting(path: Path) -> None:
+    data = path.read_bytes()
+    if data.count(b"[") + data.count(b"{") <= _MANY_BRACKETS:
+        return
+    for n, line in enumerate(data.splitlines(), 1):
+        if line.count(b"[") + line.count(b"{") > _MANY_BRACKETS:
+            try:
+                jsontext.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path.name}:{n}: invalid JSON: {exc.msg}") from None
 
 
 def read_files(paths: list[Path], name: str) -> Table:

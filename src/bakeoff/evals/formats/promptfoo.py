@@ -16,15 +16,22 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ...errors import SuiteError
 from ...models.registry import Registry
-from ..cases import CASE_DEFAULTS, Case, Loc, Located, build_params, line_of
+from ..cases import CASE_DEFAULTS, Case, Loc, Located, build_params, line_of, parse_yaml
 from ..suite import Contestant, Suite
 from . import promptfoo_checks as checks
 from .promptfoo_providers import ProviderError, check_unique, judge_name, map_provider, provider_entry
-from .promptfoo_tests import Prompt, RawTest, chat_messages, expand_vars, prompts_from_file, read_file_ref
+from .promptfoo_tests import (
+    MAX_EXPANDED_CASES,
+    Prompt,
+    RawTest,
+    chat_messages,
+    count_combinations,
+    expand_vars,
+    prompts_from_file,
+    read_file_ref,
+)
 
 TOP_KEYS = {"description", "prompts", "providers", "tests", "defaultTest", "targets"}
 TEST_KEYS = {"description", "vars", "assert", "threshold", "options", "metadata"}
@@ -61,6 +68,7 @@ class PromptfooReader:
         self.where = Located(str(path), locs)
         self.unsupported: list[str] = []
         self.n_tests = 0
+        self.n_cases = 0
         self.known = set(checks.supported_types()) | {"javascript", "similar", "rouge-n", "bleu",
                                                        "factuality", "model-graded-closedqa"}
 
@@ -205,6 +213,11 @@ class PromptfooReader:
         specs = [(a, self.where, ("defaultTest", "assert", i)) for i, a in enumerate(default.get("assert") or [])]
         specs += [(a, where, (*path, "assert", i)) for i, a in enumerate(test.get("assert") or [])]
         line = line_of(where.locs, path) if where.locs else where.line
+        self.n_cases += count_combinations(values) * len(prompts)
+        if self.n_cases > MAX_EXPANDED_CASES:
+            raise where.error((*path, "vars"), f"the config expands to more than {MAX_EXPANDED_CASES:,} cases "
+                              "(every combination of list-valued vars, for each prompt)",
+                              "use fewer list values per var, or split the config")
         cases = []
         for combo in expand_vars(values):
             asserts = [s for s in (self.assertion(a, w, p, combo) for a, w, p in specs) if s is not None]
@@ -235,8 +248,8 @@ class PromptfooReader:
         file = self.base / ref.removeprefix("file://")
         try:
             text = file.read_text()
-            return yaml.safe_load(text) if file.suffix in (".json", ".yaml", ".yml") else text
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            return parse_yaml(text, str(file))[0] if file.suffix in (".json", ".yaml", ".yml") else text
+        except (OSError, UnicodeDecodeError) as exc:
             raise where.error(path, f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
 
     def assertion(self, spec: Any, where: Located, path: Loc, values: dict[str, Any]) -> dict[str, Any] | None:

@@ -24,7 +24,9 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
-from ..pyscript import load_python_function, make_inline_function
+from ... import jsontext
+from ..cases import parse_yaml
+from ..pyscript import PythonLoadError, load_python_function, make_inline_function
 from ..registry import Context, Outcome, split_type
 from ..rubric import judge_output
 
@@ -201,7 +203,7 @@ def _refuse_constant(name: str) -> Any:
 def strict_json(text: str) -> Any:
     """JSON.parse: no NaN or Infinity (Python's json would take them)."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return jsontext.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise ValueError(exc.msg) from None
 
@@ -215,7 +217,7 @@ def json_objects(text: str) -> list[Any]:
         if i < 0:
             return found
         try:
-            obj, end = decoder.raw_decode(text, i)
+            obj, end = jsontext.raw_decode(decoder, text, i)
         except ValueError:
             i += 1
             continue
@@ -274,7 +276,7 @@ def _python_result(result: Any, spec: dict, inverse: bool) -> Outcome:
             result = low == "true"
         elif result.strip().startswith("{"):
             try:
-                result = json.loads(result)
+                result = jsontext.loads(result)
             except json.JSONDecodeError as exc:
                 raise PromptfooCheckError(f"python check returned invalid JSON: {exc.msg}") from None
     if isinstance(result, bool):
@@ -302,7 +304,9 @@ def _python(output: str, spec: dict, ctx: Context, inverse: bool) -> Outcome:
     context = {"vars": ctx.vars, "prompt": ctx.prompt, "test": {"vars": ctx.vars}}
     try:
         result = spec["_fn"](output, context)
-    except Exception as exc:  # noqa: BLE001 - user code: promptfoo fails the assertion
+    except PythonLoadError as exc:
+        return Outcome(False, 0.0, f"python check: {exc}", error="python error")
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code: promptfoo fails the assertion
         return Outcome(False, 0.0, f"python code execution failed: {type(exc).__name__}: {exc}")
     return _python_result(result, spec, inverse)
 
@@ -353,17 +357,16 @@ def prepare(spec: dict[str, Any], base_dir: Path) -> dict[str, Any]:
 
 def _load_schema(value: Any, base_dir: Path) -> Any:
     import jsonschema
-    import yaml
 
     if isinstance(value, str):
         if value.startswith("file://"):
             path = base_dir / value[len("file://"):]
             try:
-                value = yaml.safe_load(path.read_text())
-            except (OSError, yaml.YAMLError) as exc:
+                value = parse_yaml(path.read_text(), str(path))[0]
+            except OSError as exc:
                 raise ValueError(f"cannot read schema {path}: {exc}") from None
         else:
-            value = yaml.safe_load(value)
+            value = parse_yaml(value, "the inline schema")[0]
     if not isinstance(value, (dict, bool)):
         raise ValueError("the JSON schema must be a mapping, a YAML/JSON string or file://schema.json")
     try:
@@ -376,5 +379,5 @@ def _load_schema(value: Any, base_dir: Path) -> Any:
 def _python_fn(value: str, base_dir: Path) -> Callable[..., Any]:
     if value.startswith("file://"):
         file, _, name = value[len("file://"):].partition(":")
-        return load_python_function(base_dir / file, name or "get_assert")
+        return load_python_function(base_dir / file, name or "get_assert", file)
     return make_inline_function(value)

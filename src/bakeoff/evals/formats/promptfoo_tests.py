@@ -6,16 +6,17 @@ file) so a problem names the file and line it is on.
 
 from __future__ import annotations
 
-import csv
 import glob
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cases import Loc, Located, jsonl_objects, parse_yaml
+from ... import jsontext
+from ..cases import Loc, Located, csv_reader, jsonl_objects, parse_yaml
 
 # promptfoo's CSV `__expected` syntax: [not-]TYPE[(THRESHOLD)]:VALUE
 _EXPECTED = re.compile(r"^(not-)?([a-z][a-z0-9:-]*?)(?:\((\d+(?:\.\d+)?)\))?(?::([\s\S]*))?$")
@@ -116,7 +117,7 @@ def _read_one(file: Path, shown_in: Located, path: Loc, known: set[str]) -> list
                              "check the file:// path (relative to the config)") from None
     suffix = file.suffix.lower()
     if suffix == ".csv":
-        reader = csv.DictReader(text.splitlines())
+        reader = csv_reader(text)
         return [RawTest(csv_test(row, known), Located(shown, line=reader.line_num), ())
                 for row in reader]
     if suffix == ".jsonl":
@@ -127,6 +128,15 @@ def _read_one(file: Path, shown_in: Located, path: Loc, known: set[str]) -> list
         return [RawTest(d, Located(shown, locs), (i,)) for i, d in enumerate(data)]
     raise shown_in.error(path, f"unsupported test file type {suffix!r}",
                          "promptfoo tests files Bakeoff reads: .csv, .yaml, .yml, .json, .jsonl")
+
+
+# Cases one config may expand to: list-valued vars multiply (ten vars of ten values are 10**10
+# cases from a few hundred bytes), so the product is counted before anything is expanded.
+MAX_EXPANDED_CASES = 100_000
+
+
+def count_combinations(values: dict[str, Any]) -> int:
+    return math.prod(len(v) for v in values.values() if isinstance(v, list))
 
 
 def expand_vars(values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -146,7 +156,7 @@ def chat_messages(text: str) -> list[tuple[str, str]] | None:
     if not stripped.startswith("["):
         return None
     try:
-        data = json.loads(stripped)
+        data = jsontext.loads(stripped)
     except json.JSONDecodeError:
         return None
     if isinstance(data, list) and data and all(isinstance(m, dict) and "role" in m for m in data):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,13 +156,23 @@ def xdg_dir(settings: Settings, var: str, default: str) -> Path:
 
 
 def read_small(path: Path, limit: int = 1 << 20) -> str | None:
-    """A small text file (manifest, template, settings), or None if it is missing, huge or unreadable."""
+    """A small text file (manifest, template, settings), or None if it is missing, huge, unreadable
+    or not a regular file: opened without blocking and checked before reading, so a FIFO or a link
+    to /dev/zero in another tool's store cannot hang or flood a listing."""
     try:
-        if path.stat().st_size > limit:
-            return None
-        return path.read_text("utf-8", "replace")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        data = os.read(fd, limit + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None if len(data) > limit else data.decode("utf-8", "replace")
 
 
 def check_present(ref: ModelRef) -> ModelRef:

@@ -9,11 +9,11 @@ layout (`models--OWNER--REPO/...`) inside the same folder; those are read like t
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from ... import jsontext
 from ...settings import Settings
 from ..ref import ModelRef
 from . import Scan, env_dir, found, read_small, stem, xdg_dir
@@ -49,7 +49,7 @@ def _manifest_names(root: Path, scan: Scan) -> dict[str, tuple[str, str]]:
         if not (e.name.startswith("manifest=") and e.name.endswith(".json") and len(parts) == 4):
             continue
         try:
-            rfile = json.loads(read_small(Path(e.path)) or "null")["ggufFile"]["rfilename"]
+            rfile = jsontext.loads(read_small(Path(e.path)) or "null")["ggufFile"]["rfilename"]
         except (ValueError, TypeError, KeyError):
             scan.note(e.path, "unreadable llama.cpp manifest")
             continue

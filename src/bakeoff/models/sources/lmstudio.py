@@ -8,10 +8,10 @@ downloaded from. Listed as `lmstudio:PUBLISHER/REPO:FILE`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from ... import jsontext
 from ...settings import Settings
 from ..ref import ModelRef
 from . import Scan, found, read_small, stem
@@ -48,7 +48,7 @@ class LMStudioSource:
 def _downloads_folder(settings_file: Path) -> Path | None:
     text = read_small(settings_file)
     try:
-        value = json.loads(text).get("downloadsFolder") if text else None
+        value = jsontext.loads(text).get("downloadsFolder") if text else None
     except (ValueError, AttributeError):
         return None
     return Path(value).expanduser() if isinstance(value, str) and value else None

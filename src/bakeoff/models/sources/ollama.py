@@ -15,11 +15,11 @@ namespaces are kept, so `ollama:llama3.2:1b`, `ollama:someone/model:tag`,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ... import jsontext
 from ...settings import Settings
 from ..ref import ModelRef
 from . import Scan, digest_from_name, env_dir, found, read_small
@@ -99,7 +99,7 @@ def _layers(manifest: Path, scan: Scan) -> list[Any] | None:
         scan.note(manifest, "manifest cannot be read")
         return None
     try:
-        layers = json.loads(text).get("layers")
+        layers = jsontext.loads(text).get("layers")
     except (ValueError, AttributeError):
         layers = None
     if not isinstance(layers, list):
@@ -122,7 +122,7 @@ def _text(root: Path, layer: dict[str, Any] | None) -> str | None:
 def _params(root: Path, layer: dict[str, Any] | None) -> dict[str, Any]:
     text = _text(root, layer)
     try:
-        value = json.loads(text) if text else {}
+        value = jsontext.loads(text) if text else {}
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
