@@ -37,6 +37,10 @@ QUANTS = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M")
 TARGET_S = 360          # `bakeoff quants` over 4 quants with the starter suite, cache reused
 MEAN_KLD = re.compile(r"Mean\s+KLD:\s+(-?[\d.]+)\s+±\s+([\d.]+)")
 SAME_TOP = re.compile(r"Same top p:\s+([\d.]+)\s+±\s+([\d.]+)\s*%")
+# A per-chunk row: chunk, PPL ± SE, ln(PPL ratio) ± SE, KL divergence ± SE, Δp RMS ± SE %, same top p ± SE %
+_PM = r"\s+(-?[\d.]+)\s+±\s+([\d.]+)"
+CHUNK_ROW = re.compile(r"^\s*\d+" + _PM.replace("(", "(?:") * 2 + _PM + _PM.replace("(", "(?:") + r"\s*%" + _PM
+                       + r"\s*%", re.M)
 
 
 def llamacpp_kld(bin_dir: Path, ref: Path, quant: Path, text: Path, ctx: int, chunks: int,
@@ -52,9 +56,15 @@ def llamacpp_kld(bin_dir: Path, ref: Path, quant: Path, text: Path, ctx: int, ch
                           *common], env=env, check=True, capture_output=True, text=True)
     log = out.stdout + out.stderr
     kld, top = MEAN_KLD.search(log), SAME_TOP.search(log)
-    if not (kld and top):
+    if kld and top:
+        return float(kld[1]), float(kld[2]), float(top[1]) / 100, float(top[2]) / 100
+    # Under 100 scored tokens llama-perplexity prints no summary; its last chunk row holds the same
+    # running means (KL divergence ± SE, same top p ± SE).
+    rows = CHUNK_ROW.findall(log)
+    if not rows:
         raise SystemExit(f"could not find 'Mean KLD' and 'Same top p' in llama-perplexity's output:\n{log[-2000:]}")
-    return float(kld[1]), float(kld[2]), float(top[1]) / 100, float(top[2]) / 100
+    k, k_se, t, t_se = (float(x) for x in rows[-1])
+    return k, k_se, t / 100, t_se / 100
 
 
 def ours(ref: Path, quant: Path, text: str, ctx: int, chunks: int, threads: int, work: Path):
