@@ -212,7 +212,7 @@ def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: 
         out.append(f"its card reports {pub.name} {pub.score:g}{shots} (not comparable across models; {pub.source})")
     for r in ev.pass_rates:
         se = (r.rate * (1 - r.rate) / r.n_cases) ** 0.5
-        out.append(f"measured here: suite {r.suite} pass rate {100 * r.rate:.0f}% ± {100 * se:.0f}% "
+        out.append(f"measured here on {r.model}: suite {r.suite} pass rate {100 * r.rate:.0f}% ± {100 * se:.0f}% "
                    f"(n={r.n_cases} distinct cases, {r.n_runs} run(s))")
     for b in ev.bench:
         err = f" ± {b.stderr:.3f}" if isinstance(b.stderr, (int, float)) else ""
