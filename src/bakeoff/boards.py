@@ -5,6 +5,7 @@ text by evals/columns.py (the web UI shows those strings, it formats no number i
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import asdict
 from typing import Any
 
 from .catalog.load import catalog
@@ -12,9 +13,9 @@ from .catalog.queries import row
 from .errors import NotFoundError
 from .estimates import show_stat
 from .evals.columns import BENCHMARK, benchmark_columns, row_text
-from .evals.compare import ranking_note
+from .evals.compare import pair_matrix, ranking_note
 from .evals.metrics import board
-from .evals.report import charts, prices_note, render_html
+from .evals.report import charts, prices_note, ranks_of, render_html
 from .store.bench import recent_runs
 from .store.evals import get_run, list_runs
 
@@ -36,7 +37,8 @@ _BOARD_FIELDS = ("rank", "model", "status", "error", "pass_rate", "mean_score", 
 def bakeoff_board(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
     """One run as the UI shows it: its settings, the leaderboard rows (the numbers, and as `text`
     the very strings `bakeoff run` prints), benchmark columns as [task, header] and the HTML
-    report's own SVG charts (evals.report.charts, drawn once for both)."""
+    report's own SVG charts (evals.report.charts, drawn once for both), and the report's pairwise
+    matrix (evals.compare.pair_matrix: discordant counts, p-values, intervals, shared ranks)."""
     run = _stored_run(db, run_id)
     rows, pairs = board(run)
     benchmarks = benchmark_columns(rows)
@@ -47,7 +49,8 @@ def bakeoff_board(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
                       "baseline_rss_bytes": (r.get("info") or {}).get("baseline_rss_bytes"),
                       "text": row_text(r, (t for t, _ in benchmarks))}
                      for r in rows],
-            "charts": charts(rows), "prices_note": prices_note(), "ranking": ranking_note(pairs)}
+            "charts": charts(rows), "prices_note": prices_note(), "ranking": ranking_note(pairs),
+            "pairs": [asdict(p) for p in pair_matrix([r["model"] for r in rows], pairs, ranks_of(rows))]}
 
 
 def bakeoff_report_html(db: sqlite3.Connection, run_id: int) -> str:

@@ -64,21 +64,33 @@ class Estimate:
 @dataclass(frozen=True)
 class Style:
     """How a column writes an Estimate: each number times `scale`, with `digits` decimals and
-    `unit` after it; `prefix` before the point value only; `with_n` adds the sample size."""
+    `unit` after it; `prefix` before the point value only; `with_n` adds the sample size;
+    `signed` writes a sign on every number (differences), and then intervals read "LOW to HIGH"."""
 
     digits: int = 2
     scale: float = 1.0
     unit: str = ""
     prefix: str = ""
     with_n: bool = False
+    signed: bool = False
 
     def number(self, x: float) -> str:
-        return f"{x * self.scale:.{self.digits}f}{self.unit}"
+        sign = "+" if self.signed else ""
+        return f"{x * self.scale:{sign}.{self.digits}f}{self.unit}"
 
 
 def show_interval(low: float, high: float, style: Style = Style()) -> str:
-    """An interval on its own, "LOW–HIGH" (a rating's 95% interval in its own column)."""
-    return f"{style.number(low)}–{style.number(high)}"
+    """An interval on its own, "LOW–HIGH" (a rating's 95% interval in its own column), or
+    "-0.100 to +0.050" for a signed style, where a dash would read as a minus."""
+    sep = " to " if style.signed else "–"
+    return f"{style.number(low)}{sep}{style.number(high)}"
+
+
+def show_p(p: float) -> str:
+    """A p-value as people read it: two significant digits, 'p < 0.001' below that."""
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
 
 
 def show(estimate: Estimate | None, style: Style = Style()) -> str:

@@ -53,7 +53,8 @@ def test_report_renders_charts_and_matrix_offline(tmp_path: Path, capsys) -> Non
         assert "say <b>hi</b>" in greet.nth(0).inner_text()
         assert page.locator("#prices tr").count() >= 3
         # The pairwise matrix: fake-a passes greet and count, fake-b only json (2 vs 1 discordant).
-        assert page.locator("#pairs th").all_inner_texts() == ["", "fake-a", "fake-b", "fake-a", "fake-b"]
+        assert page.locator("#pairs th").all_inner_texts() == ["", "fake-a", "fake-b", "fake-a (rank 1)",
+                                                             "fake-b (rank 1)"]
         cell = page.locator("#pairs tr").nth(1).locator("td").nth(1)
         assert cell.inner_text().startswith("2–1, p = 1.00")
         assert "no detectable difference" in cell.get_attribute("title")

@@ -71,11 +71,24 @@ def test_bakeoff_run_table_charts_and_inert_names(page, live_server, runs, artif
     expect(rows.nth(2).locator("td").nth(1)).to_have_text(EVIL)
     assert page.locator("img").count() == 0
     assert page.evaluate("window.__xss") is None
+    # The report's pairwise matrix, with the same strings: row vs column, from the row's side.
+    pairs = page.locator("[data-testid=pair-row]")
+    expect(pairs).to_have_count(3)
+    assert pairs.nth(0).locator("th").inner_text() == "fake-good (rank 1)"
+    expect(pairs.nth(2).locator("th")).to_have_text(f"{EVIL} (rank 1)")
+    good_vs_evil = pairs.nth(0).locator("td").nth(2)     # 3 cases only fake-good passed, Holm over 3 pairs
+    assert good_vs_evil.inner_text().splitlines() == [
+        "3–0, p = 0.75", "score Δ +1.000 (+1.000 to +1.000, n=3)", "0 both passed, 0 both failed"]
+    assert good_vs_evil.get_attribute("data-state") == "tie"
+    assert "no detectable difference" in good_vs_evil.get_attribute("title")
+    assert pairs.nth(2).locator("td").nth(0).inner_text().startswith("0–3, p = 0.75\nscore Δ -1.000")
+    assert pairs.nth(1).locator("td").nth(1).inner_text() == "–"            # the diagonal
     page.screenshot(path=str(artifacts / "ui-leaderboard-bakeoff.png"), full_page=True)
 
     picker.select_option(str(old))
     expect(rows).to_have_count(2)
     expect(page.locator("#chart-speed g.point circle")).to_have_count(2)
+    expect(pairs).to_have_count(2)
 
 
 def test_open_full_report_rendered_from_the_store(page, live_server, runs, artifacts):

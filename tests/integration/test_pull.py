@@ -67,6 +67,33 @@ def test_pull_without_file_picks_the_recommended_quantization(tiny_file: Path, m
     assert choose_file("Qwen/Qwen2.5-0.5B-Instruct-GGUF", qwen, estimates=known)[0].quant == "Q8_0"
 
 
+def test_pull_takes_the_smallest_quantization_a_sweep_here_supports(tiny_file: Path, monkeypatch, capsys) -> None:
+    from bakeoff.store.db import connect
+    from bakeoff.store.quants import save_quant_report
+    from quantsweep import Q5_EVIDENCE, sweep
+
+    files = {f"tiny-{q}.gguf": tiny_file for q in ("Q4_K_M", "Q5_K_M", "Q8_0")}
+    with Hub({REPO: files}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        code, out, err = _pull(capsys, REPO)               # no sweep of this model: the rule, said so
+        assert code == 0, err
+        assert out["file"] == "tiny-Q8_0.gguf" and out["quant_evidence"] is None
+        assert "effect on quality is unknown here" in out["reason"] and "bakeoff quants" in out["reason"]
+        db = connect()
+        kept = save_quant_report(db, sweep({"general.name": "Tiny"}))   # Q4_K_M worse, Q5_K_M not
+        db.close()
+        code, out, err = _pull(capsys, REPO)
+        assert code == 0, err
+        assert out["file"] == "tiny-Q5_K_M.gguf" and out["quant_evidence"] == kept
+        assert "smallest quantization measured here as not significantly worse than Q8_0" in out["reason"]
+        assert Q5_EVIDENCE in out["reason"]
+        assert main(["pull", REPO]) == 0
+        shown = capsys.readouterr().out
+        assert "why this file: Q5_K_M: the smallest quantization measured here" in shown
+        code, out, _ = _pull(capsys, f"{REPO}:Q4_K_M")      # a named quantization is never overridden
+        assert out["file"] == "tiny-Q4_K_M.gguf" and out["quant_evidence"] is None
+
+
 def test_killed_pull_resumes_where_it_stopped(tiny_file: Path, bakeoff_home: Path, monkeypatch, capsys) -> None:
     from huggingface_hub.constants import DOWNLOAD_CHUNK_SIZE
 

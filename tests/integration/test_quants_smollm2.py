@@ -141,6 +141,12 @@ def test_quants_recommends_from_evidence_and_resumes(quant_dir: Path, tmp_path: 
     assert data["recommended"] == "SmolLM2-135M-Instruct-Q4_K_M" and q4["verdict"] == "recommended"
     assert "smallest acceptable quant" in data["why"]
     assert any("made from a Q4_1 file" in n and "itself lossy" in n for n in data["notes"])
+    # The sweep is kept: `recommend` now plans SmolLM2 at the quant it chose, and says why.
+    rec = run_json(capsys, "recommend", "--task", "chat", "--max-memory", "1GiB", "--top", "20")
+    smol = next(c for c in rec["front"] + rec["dominated"] if c["id"] == "smollm2-135m-instruct")
+    assert smol["quantization"] == "Q4_K_M" and smol["quant_measured"] and data["evidence_id"]
+    assert f"suite quant-mini (run {data['run']})" in smol["quant_basis"]
+    assert "discordant of 3 cases" in smol["quant_basis"] and "top-1 agreement" in smol["quant_basis"]
 
     strict = run_json(capsys, *args, "--max-kld", "0.000001")     # nothing passes the bar
     assert strict["recommended"] == "SmolLM2-135M-Instruct-Q8_0" and "keep the reference" in strict["why"]

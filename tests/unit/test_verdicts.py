@@ -77,6 +77,19 @@ def test_a_clear_winner_ranks_above(suite: Path, capsys: pytest.CaptureFixture[s
     assert ranks == {"fake-all": 1, "fake-x": 2, "fake-none": 3}
     assert [r["model"] for r in data["leaderboard"]] == ["fake-all", "fake-x", "fake-none"]
     assert "Holm" in data["ranking"] and "3 of 3 pairs differ significantly" in data["ranking"]
+    # The web UI's board carries the report's matrix, from each row's side, with the shared ranks.
+    from bakeoff.boards import bakeoff_board
+    from bakeoff.store.db import connect
+
+    pairs = {r["model"]: r for r in bakeoff_board(connect(), data["run"])["pairs"]}
+    assert [r["rank"] for r in pairs.values()] == [1, 2, 3]
+    best_vs_worst = pairs["fake-all"]["cells"][2]
+    assert best_vs_worst["state"] == "better" and best_vs_worst["text"] == "30–0, p < 0.001"
+    assert best_vs_worst["interval"] == "score Δ +1.000 (+1.000 to +1.000, n=30)"
+    x_vs_all = pairs["fake-x"]["cells"][0]
+    assert x_vs_all["state"] == "worse" and x_vs_all["text"].startswith("0–10, p = ")
+    assert x_vs_all["ties"] == "20 both passed, 0 both failed" and "fake-all is better" in x_vs_all["title"]
+    assert pairs["fake-none"]["cells"][2] is None                      # the diagonal
 
 
 def test_diff_two_models_of_one_run_in_words(suite: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,6 @@
 """What this machine has measured, per catalog entry: bakeoff pass rates (once per distinct case),
-benchmark scores, speed runs, the local files; and how far the speed model was off on each run."""
+benchmark scores, speed runs, `bakeoff quants` sweeps, the local files; and how far the speed model
+was off on each run."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from ..errors import BakeoffError
 from ..models.gguf_info import read_gguf_info
 from ..models.machine import MachineProfile
 from ..models.perf import predict, relative_error, shape_from_gguf
+from ..models.quant_evidence import QuantEvidence
 from ..models.registry import Registry
 from ..store.bench import BenchScore, latest_scores
 from ..store.evals import CasePassRate, SpeedMeasurement, case_pass_rates, speed_measurements
+from ..store.quants import quant_reports
 from .load import Catalog
-from .match import match_metadata
+from .match import by_repo, match_metadata, norm
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Evidence:
     bench: list[BenchScore] = field(default_factory=list)
     speeds: list[SpeedMeasurement] = field(default_factory=list)
     local_names: list[str] = field(default_factory=list)
+    quants: QuantEvidence | None = None      # the latest `bakeoff quants` sweep of this model
 
     def best_speed(self) -> SpeedMeasurement | None:
         """The latest chat-sized (`short`) speed measurement."""
@@ -67,7 +71,40 @@ def gather(cat: Catalog, db: sqlite3.Connection,
                 getattr(out.setdefault(e, Evidence()), key).append(r)
     for e, names in local_models(cat).items():
         out.setdefault(e, Evidence()).local_names.extend(names)
+    for sweep in quant_reports(db):                     # newest first: the first one per entry stays
+        if (e := quant_entry(cat, sweep)) is not None and out.setdefault(e, Evidence()).quants is None:
+            out[e].quants = sweep
     return out
+
+
+def quant_entry(cat: Catalog, sweep: QuantEvidence) -> str | None:
+    """The catalog entry a sweep's reference file is (not one it descends from: a fine-tune's
+    quantization behaves as its own model)."""
+    m = match_metadata(cat, sweep.identity)
+    return m.entry.id if m is not None and not m.descendant else None
+
+
+def _repo_key(repo: str) -> str:
+    """'bartowski/SmolLM2-135M-Instruct-GGUF' -> 'smollm2135minstruct'."""
+    name = norm(repo.rsplit("/", 1)[-1])
+    return name[:-4] if name.endswith("gguf") else name
+
+
+def repo_quants(cat: Catalog, db: sqlite3.Connection, repo: str) -> QuantEvidence | None:
+    """The latest sweep of the model a Hugging Face repo holds: the same catalog entry, or, for a
+    model the catalog does not know, a reference whose GGUF names that repo or that model."""
+    entry = by_repo(cat, repo)
+    key = _repo_key(repo)
+    for sweep in quant_reports(db):
+        if entry is not None:
+            if quant_entry(cat, sweep) == entry.id:
+                return sweep
+            continue
+        meta = sweep.identity
+        names = [meta.get("general.source.huggingface.repository"), meta.get("general.name")]
+        if any(isinstance(n, str) and n and _repo_key(n) == key for n in names):
+            return sweep
+    return None
 
 
 @dataclass(frozen=True)
@@ -120,4 +157,5 @@ def error_summary(checks: list[SpeedCheck]) -> str:
             f"{worst.metric}, {worst.source})")
 
 
-__all__ = ["Evidence", "SpeedCheck", "check_speed", "error_summary", "gather", "local_models"]
+__all__ = ["Evidence", "SpeedCheck", "check_speed", "error_summary", "gather", "local_models", "quant_entry",
+           "repo_quants"]

@@ -19,13 +19,14 @@ from ..errors import InvalidParamsError
 from ..models import fit
 from ..models.machine import MachineProfile
 from ..models.perf import SpeedPrediction, fmt_tps, predict, shape_for
+from ..models.quant_evidence import NO_EVIDENCE, QuantEvidence, pick_quant, unused_note
 from ..settings import get_settings
 from ..store.bench import BenchScore
 from ..store.evals import CasePassRate, SpeedMeasurement
 from .evidence import Evidence
 from .load import Catalog
 from .openness import COMMERCIAL_OK, scorecard
-from .queries import OPEN_LEVELS, check_choice, default_ctx, memory, open_ok, row, valid_tasks
+from .queries import OPEN_LEVELS, check_choice, default_ctx, memory, open_ok, row, shape_of, valid_tasks
 from .schema import Entry
 from .scores import Quality, ScoresData, quality
 
@@ -53,16 +54,17 @@ class Constraints:
         return self.prompt_tokens + self.output_tokens
 
 
-def speed_shape(entry: Entry, quant: str) -> Any:
+def speed_shape(entry: Entry, quant: str, bits: float | None = None) -> Any:
     a = entry.arch
     return shape_for(entry.n_params, quant, active_params=entry.active_params_b and entry.active_params_b * 1e9,
-                     n_layer=a.layers, n_head=a.heads, n_head_kv=a.kv_heads, head_dim=a.head_dim_effective)
+                     n_layer=a.layers, n_head=a.heads, n_head_kv=a.kv_heads, head_dim=a.head_dim_effective,
+                     bits=bits)
 
 
 def expected_speed(entry: Entry, quant: str, profile: MachineProfile, prompt_tokens: int = 100,
-                   output_tokens: int = 300) -> SpeedPrediction:
+                   output_tokens: int = 300, bits: float | None = None) -> SpeedPrediction:
     """Predicted tokens/s for a catalog model at a quantization (nothing downloaded)."""
-    return predict(profile, speed_shape(entry, quant), prompt_tokens, output_tokens)
+    return predict(profile, speed_shape(entry, quant, bits), prompt_tokens, output_tokens)
 
 
 @dataclass
@@ -81,6 +83,8 @@ class Candidate:
     reasons: list[str] = field(default_factory=list)
     local_name: str | None = None
     gguf_repo: str | None = None
+    quant_basis: str = ""           # why this quantization: a `bakeoff quants` sweep here, or the rule
+    quant_measured: bool = False    # True when a sweep here chose it
     on_front: bool = False
     dominated_by: str | None = None
     trade: str | None = None
@@ -108,7 +112,8 @@ class Candidate:
                 "pass_rates": [{"suite": p.suite, "rate": p.rate, "n_cases": p.n_cases, "n_runs": p.n_runs}
                                for p in self.pass_rates],
                 "on_front": self.on_front, "dominated_by": self.dominated_by, "trade": self.trade,
-                "local_name": self.local_name, "gguf_repo": self.gguf_repo, "reasons": self.reasons}
+                "local_name": self.local_name, "gguf_repo": self.gguf_repo, "quant_basis": self.quant_basis,
+                "quant_measured": self.quant_measured, "reasons": self.reasons}
 
 
 @dataclass
@@ -162,30 +167,52 @@ def _filter(cat: Catalog, task: str, c: Constraints) -> tuple[list[Entry], list[
 
 def _candidate(cat: Catalog, entry: Entry, task: str, c: Constraints, available: int,
                profile: MachineProfile, ev: Evidence, data: ScoresData | None) -> Candidate | None:
-    ests = memory(entry, n_ctx=max(default_ctx(entry), c.context), available=available)
-    quant = fit.recommend_quant(ests)
+    n_ctx = max(default_ctx(entry), c.context)
+    ests = memory(entry, n_ctx=n_ctx, available=available)
+    bits = _measured_bits(ev.quants) if ev.quants else {}
+    for t, b in bits.items():      # the types a sweep measured here, sized from its files
+        ests.setdefault(t, fit.estimate_download(int(entry.n_params * b / 8), shape_of(entry), n_ctx, available))
+    picked = pick_quant(ev.quants, ests, lambda q: ests[q].verdict == "fits") if ev.quants else None
+    quant = picked.quantization if picked else fit.recommend_quant({q: ests[q] for q in fit.QUANTS})
     if quant is None:
         return None
     est = ests[quant]
     cand = Candidate(entry.id, entry.name, entry.released, quant, est.total_bytes, est.verdict,
                      quality(entry.id, task, data),
-                     expected_speed(entry, quant, profile, c.prompt_tokens, c.output_tokens),
+                     expected_speed(entry, quant, profile, c.prompt_tokens, c.output_tokens, bits.get(quant)),
                      ev.best_speed(), list(ev.pass_rates), list(ev.bench),
                      local_name=ev.local_names[0] if ev.local_names else None,
-                     gguf_repo=entry.gguf_repos[0] if entry.gguf_repos else None)
+                     gguf_repo=entry.gguf_repos[0] if entry.gguf_repos else None,
+                     quant_measured=picked is not None)
+    if picked is not None:
+        cand.quant_basis = f"quantization {picked.reason}"
+    else:
+        rule = f"quantization {quant} by the CPU rule (Q8_0 while its weights stay under 2 GiB, else Q4_K_M)"
+        cand.quant_basis = f"{rule}; {unused_note(ev.quants, ests) if ev.quants else NO_EVIDENCE}"
     cand.reasons = _reasons(cat, cand, entry, ev, available)
     return cand
 
 
+def _measured_bits(sweep: QuantEvidence) -> dict[str, float]:
+    """Bits per weight of each type a sweep measured, scaled from its file sizes against a type the
+    speed and memory models know (Q4_K_M, Q8_0, F16); empty when the sweep has none of those."""
+    by_type = sweep.by_type()
+    anchor = next((t for t in fit.QUANTS if t in by_type), None)
+    if anchor is None or not by_type[anchor].size_bytes:
+        return {}
+    return {t: fit.BITS_PER_WEIGHT[anchor] * q.size_bytes / by_type[anchor].size_bytes
+            for t, q in by_type.items()}
+
+
 def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: int) -> list[str]:
     p = c.predicted
-    out = [c.quality.reason()]
+    out = [c.quality.reason(), c.quant_basis]
     for pub in entry.benchmarks[:3]:   # the card's own numbers: settings differ per card, so shown, not ranked
         shots = f", {pub.shots}-shot" if pub.shots is not None else ""
         out.append(f"its card reports {pub.name} {pub.score:g}{shots} (not comparable across models; {pub.source})")
     for r in ev.pass_rates:
         se = (r.rate * (1 - r.rate) / r.n_cases) ** 0.5
-        out.append(f"measured here: suite {r.suite} pass rate {100 * r.rate:.0f}% ± {100 * se:.0f}% "
+        out.append(f"measured here on {r.model}: suite {r.suite} pass rate {100 * r.rate:.0f}% ± {100 * se:.0f}% "
                    f"(n={r.n_cases} distinct cases, {r.n_runs} run(s))")
     for b in ev.bench:
         err = f" ± {b.stderr:.3f}" if isinstance(b.stderr, (int, float)) else ""

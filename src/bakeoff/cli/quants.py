@@ -92,7 +92,9 @@ def quants_cmd(model: str, quant_list: str | None, suite: str, text: Path | None
     from .run import table_console
 
     table_console().print(quants_table(report))
-    for line in [*report.notes, f"recommendation: {report.recommended} — {report.why}"]:
+    kept = (f"kept as this machine's quantization evidence for {report.reference} (#{report.evidence_id}): "
+            "`bakeoff pull` and `bakeoff recommend` choose this model's quantization from it")
+    for line in [*report.notes, f"recommendation: {report.recommended} — {report.why}", kept]:
         console.print(line, markup=False, soft_wrap=True)
 
 

@@ -35,7 +35,8 @@ def _table(rec: Any) -> Table:
         m = c.measured_speed
         speed = f"{fmt_tps(m.output_tps)} (measured)" if m else f"{fmt_tps(c.predicted.output_tps)} (pred.)"
         prompt = f"{fmt_tps(m.prompt_tps)} (measured)" if m else f"{fmt_tps(c.predicted.prompt_tps)} (pred.)"
-        t.add_row(str(i), c.id, c.released or "?", c.quantization, c.quality.label(), speed, prompt,
+        quant = f"{c.quantization} ({'measured here' if c.quant_measured else 'rule'})"
+        t.add_row(str(i), c.id, c.released or "?", quant, c.quality.label(), speed, prompt,
                   human_bytes(c.memory_bytes), status)
     return t
 

@@ -8,11 +8,13 @@ as a failure with score 0, as it does in the pass rate.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
 from ..errors import IncomparableRunsError, NotFoundError
-from .stats import PairedComparison, arena_ranks, compare, format_p, more_cases_text, with_holm
+from ..estimates import Estimate, show
+from .stats import SCORE_DIFF, PairedComparison, arena_ranks, compare, format_p, more_cases_text, verdict, with_holm
 
 Outcomes = dict[str, tuple[bool, float]]   # case id -> (passed, score), in suite order
 
@@ -36,6 +38,52 @@ def run_pairs(run: dict[str, Any], models: list[str]) -> list[PairedComparison]:
 
 def ranks(models: list[str], pairs: list[PairedComparison]) -> dict[str, int]:
     return arena_ranks(models, pairs)
+
+
+@dataclass(frozen=True)
+class PairCell:
+    """The row model against the column model, from the row's side, as text: `text` "wins–losses,
+    p" (cases only the row passed – only the column passed, Holm-adjusted exact McNemar), `interval`
+    the row's mean score minus the column's with its 95% paired bootstrap interval, `ties` the
+    concordant cases, `state` better | worse | tie, `title` the verdict in words."""
+
+    text: str
+    interval: str
+    ties: str
+    state: str
+    title: str
+
+
+@dataclass(frozen=True)
+class PairRow:
+    model: str
+    rank: int | None
+    cells: list[PairCell | None]      # one per column model; None on the diagonal or without pairs
+
+
+def pair_cell(p: PairedComparison, row: str) -> PairCell:
+    flip = p.a != row
+    wins, losses = (p.b_only, p.a_only) if flip else (p.a_only, p.b_only)
+    sign = 1 if flip else -1           # score_diff is b - a
+    low, high = sorted((sign * p.ci_low, sign * p.ci_high))
+    diff = show(Estimate(sign * p.score_diff, p.n, low=low, high=high), SCORE_DIFF)
+    state = "tie" if p.better is None else ("better" if p.better == row else "worse")
+    return PairCell(f"{wins}–{losses}, {format_p(p.p_adjusted)}", f"score Δ {diff}",
+                    f"{p.both_pass} both passed, {p.both_fail} both failed", state, verdict(p))
+
+
+def pair_matrix(models: list[str], pairs: list[PairedComparison],
+                ranks: dict[str, int] | None = None) -> list[PairRow]:
+    """Row model x column model (the HTML report's and the web UI's matrix, formatted once here)."""
+    by_key = {(p.a, p.b): p for p in pairs}
+    out = []
+    for m in models:
+        cells: list[PairCell | None] = []
+        for other in models:
+            p = by_key.get((m, other)) or by_key.get((other, m))
+            cells.append(pair_cell(p, m) if p is not None and m != other else None)
+        out.append(PairRow(m, (ranks or {}).get(m), cells))
+    return out
 
 
 def ranking_note(pairs: list[PairedComparison]) -> str | None:

@@ -8,6 +8,9 @@ distributions from the reference's on a text sample, with top-1 agreement (evals
 Recommendation: the smallest quant whose pass rate is not significantly worse than the reference's
 and whose mean KL divergence is under `max_kld`; the reference itself when none qualifies.
 
+The finished sweep is kept in the store (store/quants.py) with the reference file's identity, so
+`bakeoff pull` and `bakeoff recommend` can choose a quantization of that model from it later.
+
 Resume: the suite part is an ordinary bakeoff run (same command, same run, finished cases kept); the
 reference's log-probabilities are cached on disk and each quant's KLD is stored as it finishes.
 """
@@ -25,18 +28,22 @@ from ..engines.factory import open_engine
 from ..engines.options import LoadOptions
 from ..engines.quantize import REFERENCE_GRADE, base_stem, made_from
 from ..errors import InvalidParamsError, UnsupportedError
+from ..estimates import show_stat
 from ..models.gguf_info import read_gguf_info
+from ..models.quant_evidence import MeasuredQuant, QuantEvidence
 from ..models.ref import ModelRef
 from ..models.registry import Registry
 from ..runtime import model_fingerprint
 from ..settings import Settings, get_settings
 from ..store import connect
 from ..store.evals import get_run
+from ..store.quants import save_quant_report
+from .columns import PASS_RATE
 from .compare import outcomes, paired
 from .kld import KldStats, ReferenceLogprobs, kld_against
 from .metrics import board
 from .runner import Progress, RunOptions, run_suite
-from .stats import PairedComparison, with_holm
+from .stats import PairedComparison, format_interval, format_p, with_holm
 from .suite import load_suite
 
 DEFAULT_MAX_KLD = 0.05      # nats: the default bar a quant's mean KL divergence must stay under
@@ -86,11 +93,12 @@ class QuantReport:
     why: str
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    evidence_id: int | None = None    # the store's quant_reports row, read by `pull` and `recommend`
 
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "run": self.run_id, "recommended": self.recommended,
                 "why": self.why, "notes": self.notes, "settings": self.settings,
-                "rows": [r.to_dict() for r in self.rows]}
+                "evidence_id": self.evidence_id, "rows": [r.to_dict() for r in self.rows]}
 
 
 # --- which files -----------------------------------------------------------------------------
@@ -210,10 +218,38 @@ def sweep(reference: str, quants: list[str] | None, options: QuantOptions,
     for q, pair in zip(qrefs, pairs):
         rows.append(row(q, leader[q.name], False, pair, klds.get(q.name)))
     chosen, why = recommend(rows, options.max_kld)
-    return QuantReport(ref.name, run_id, rows, chosen, why, notes(rows[0], run), {
+    report = QuantReport(ref.name, run_id, rows, chosen, why, notes(rows[0], run), {
         "suite": suite.name, "kld_ctx": options.kld_ctx, "kld_chunks": options.kld_chunks,
         "max_kld": options.max_kld, "text": str(options.text) if options.text else "BoolQ passages",
         "threads": run["settings"].get("threads")})
+    report.evidence_id = keep(report, ref, settings)
+    return report
+
+
+def keep(report: QuantReport, ref: ModelRef, settings: Settings) -> int:
+    """Store the sweep for `pull` and `recommend`, with the reference file's general.* metadata."""
+    meta = read_gguf_info(str(ref.path)).metadata
+    identity = {k: v for k, v in meta.items()
+                if k.startswith("general.") and isinstance(v, (str, int, float))}
+    quants = [MeasuredQuant(r.model, r.quantization, r.size_bytes, r.verdict,
+                            show_stat(r.pass_rate, PASS_RATE), row_evidence(r)) for r in report.rows]
+    db = connect(settings)
+    return save_quant_report(db, QuantEvidence(
+        0, "", ref.name, model_fingerprint(ref, settings), report.run_id, report.settings["suite"],
+        identity, {**report.settings, "notes": report.notes}, quants))
+
+
+def row_evidence(r: QuantRow) -> str:
+    """A quant against the reference in one line, with n and the uncertainty of each number."""
+    p, k = r.vs_reference, r.kld
+    parts = []
+    if p is not None:
+        parts.append(f"{p.a_only} vs {p.b_only} discordant of {p.n} cases, Holm-adjusted "
+                     f"{format_p(p.p_adjusted)}, score Δ {format_interval(p.ci_low, p.ci_high)}")
+    if k is not None:
+        parts.append(f"mean KLD {k.mean:.4f} ± {k.se:.4f} nats over {k.n} tokens, top-1 agreement "
+                     f"{k.top1:.1%}")
+    return "; ".join(parts)
 
 
 def row(ref: ModelRef, board_row: dict[str, Any], is_reference: bool,
@@ -249,14 +285,10 @@ def recommend(rows: list[QuantRow], max_kld: float) -> tuple[str, str]:
                                  f"KLD {max_kld:g}: keep the reference {reference.model}")
     best = min(ok, key=lambda r: r.size_bytes)
     best.verdict = "recommended"
-    p, k = best.vs_reference, best.kld
-    assert p is not None and k is not None
     return best.model, (
         f"{best.model} is the smallest acceptable quant ({best.size_bytes / 2**20:.1f} MiB vs "
         f"{reference.size_bytes / 2**20:.1f} MiB): its pass rate is not significantly worse than "
-        f"the reference's ({p.a_only} vs {p.b_only} discordant of {p.n} cases, Holm-adjusted "
-        f"p = {p.p_adjusted:.2g}; score difference {p.ci_low:+.3f} to {p.ci_high:+.3f}) and its mean "
-        f"KLD {k.mean:.4f} ± {k.se:.4f} nats is under {max_kld:g} (top-1 agreement {k.top1:.1%})")
+        f"the reference's and its mean KLD is under {max_kld:g} ({row_evidence(best)})")
 
 
 def notes(reference: QuantRow, run: dict[str, Any]) -> list[str]:

@@ -14,9 +14,9 @@ from typing import Any
 from ..settings import get_settings
 from .charts import Point, scatter
 from .columns import benchmark_columns, row_text
-from .compare import ranking_note
+from .compare import pair_matrix, ranking_note
 from .costs import format_break_even, prices_note, reference_prices
-from .stats import BOOTSTRAP_RESAMPLES, PairedComparison, format_interval, format_p, verdict
+from .stats import BOOTSTRAP_RESAMPLES, PairedComparison
 
 
 def report_dir(run_id: int) -> Path:
@@ -66,29 +66,6 @@ def charts(rows: list[dict[str, Any]], prices: list[dict[str, Any]] | None = Non
                              "output tokens/s (median, P5–P95)", "chart-speed")}
 
 
-def pair_matrix(models: list[str], pairs: list[PairedComparison]) -> list[dict[str, Any]]:
-    """Row model x column model: the row's wins–losses against the column on common cases, the
-    Holm-adjusted exact McNemar p, the score difference's interval, and who is better."""
-    by_key = {(p.a, p.b): p for p in pairs}
-    out = []
-    for m in models:
-        cells: list[dict[str, str] | None] = []
-        for other in models:
-            p = by_key.get((m, other)) or by_key.get((other, m))
-            if m == other or p is None:
-                cells.append(None)
-                continue
-            flip = p.a != m   # report from the row model's side
-            wins, losses = (p.b_only, p.a_only) if flip else (p.a_only, p.b_only)
-            low, high = (p.ci_low, p.ci_high) if flip else (-p.ci_high, -p.ci_low)
-            state = "tie" if p.better is None else ("better" if p.better == m else "worse")
-            cells.append({"text": f"{wins}–{losses}, {format_p(p.p_adjusted)}",
-                          "interval": f"score {format_interval(low, high)}", "state": state,
-                          "title": verdict(p)})
-        out.append({"model": m, "cells": cells})
-    return out
-
-
 @dataclass(frozen=True)
 class Panel:
     """A figure shown beside the leaderboard (e.g. a tune's training loss), with its caption."""
@@ -96,6 +73,10 @@ class Panel:
     title: str
     svg: str
     caption: str
+
+
+def ranks_of(rows: list[dict[str, Any]]) -> dict[str, int]:
+    return {r["model"]: r["rank"] for r in rows if r.get("rank") is not None}
 
 
 def render_html(run: dict[str, Any], rows: list[dict[str, Any]],
@@ -113,7 +94,7 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]],
                            tool_calls=any(r.get("tool_calls") for r in rows),
                            matrix=matrix(run, models), prices=prices, prices_note=prices_note(prices),
                            cost_chart=svg["cost"], speed_chart=svg["speed"],
-                           pairs=pair_matrix(models, pairs), ranking=ranking_note(pairs),
+                           pairs=pair_matrix(models, pairs, ranks_of(rows)), ranking=ranking_note(pairs),
                            break_even=[{"model": r["model"], "basis": r["cost_basis"],
                                         "text": format_break_even(r["break_even"])}
                                        for r in rows if r["break_even"]],

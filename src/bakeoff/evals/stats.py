@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
+from ..estimates import Style, show_interval, show_p
+
 if TYPE_CHECKING:  # numpy loads only when a statistic is computed, not for `bakeoff --help`
     import numpy as np
 
@@ -223,17 +225,14 @@ def arena_ranks(names: Sequence[str], pairs: Sequence[PairedComparison]) -> dict
 
 # --- words --------------------------------------------------------------------------------------
 
-def format_p(p: float) -> str:
-    """p-values as people read them: two significant digits, '< 0.001' below that."""
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
+format_p = show_p     # one formatter for p-values, in estimates.py
+
+SCORE_DIFF = Style(digits=3, signed=True, with_n=True)     # +0.125 (-0.050 to +0.300, n=28)
 
 
-def format_interval(low: float, high: float, pct: bool = False) -> str:
-    if pct:
-        return f"{low * 100:+.0f} to {high * 100:+.0f} points"
-    return f"{low:+.3f} to {high:+.3f}"
+def format_interval(low: float, high: float) -> str:
+    """A score difference's interval, "-0.050 to +0.300"."""
+    return show_interval(low, high, SCORE_DIFF)
 
 
 def verdict(pair: PairedComparison) -> str:

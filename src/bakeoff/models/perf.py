@@ -61,11 +61,12 @@ def _kv_numbers(n_layer: int | None, n_head: int | None, n_head_kv: int | None,
 
 def shape_for(n_params: float, quant: str, *, active_params: float | None = None,
               n_layer: int | None = None, n_head: int | None = None, n_head_kv: int | None = None,
-              head_dim: int | None = None) -> SpeedShape:
-    """A model we have no file for: parameter counts x the quantization's bits per weight."""
+              head_dim: int | None = None, bits: float | None = None) -> SpeedShape:
+    """A model we have no file for: parameter counts x the quantization's bits per weight (`bits`
+    when the caller measured them, e.g. from a quantization sweep's file sizes)."""
     active = active_params or n_params
     kv, attn = _kv_numbers(n_layer, n_head, n_head_kv, head_dim)
-    return SpeedShape(read_bytes=active * BITS_PER_WEIGHT[quant] / 8, active_params=active,
+    return SpeedShape(read_bytes=active * (bits or BITS_PER_WEIGHT[quant]) / 8, active_params=active,
                       n_layer=n_layer or 32, kv_bytes_per_pos=kv, attn_flops_per_pos=attn)
 
 

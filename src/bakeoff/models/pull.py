@@ -23,6 +23,7 @@ from . import fit
 from .gguf_info import read_gguf_info
 from .hub import DEFAULT_ENDPOINT, RemoteFile, endpoint, group_offers, list_files, net_errors
 from .packaged import sha256_file
+from .quant_evidence import NO_EVIDENCE, QuantEvidence, pick_quant, unused_note
 
 __all__ = ["RemoteFile", "choose_file", "download", "parse_spec", "pull"]
 
@@ -39,6 +40,8 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 # Per-quantization memory estimates for a repo from a source that knows the model (the catalog,
 # which lives above this layer and is passed in by the caller), or None when it does not.
 KnownEstimates = Callable[[str], "dict[str, fit.FitEstimate] | None"]
+# The `bakeoff quants` sweep kept for the model a repo holds (read from the store by the caller).
+KnownQuants = Callable[[str], "QuantEvidence | None"]
 
 
 def choose_file(repo: str, files: list[RemoteFile], available: int | None = None,
@@ -109,9 +112,11 @@ def local_target(folder: Path, name: str) -> Path:
 
 
 def _pick(repo: str, files: list[RemoteFile], wanted: str | None,
-          estimates: dict[str, fit.FitEstimate] | None) -> tuple[list[RemoteFile], str]:
+          estimates: dict[str, fit.FitEstimate] | None,
+          evidence: QuantEvidence | None = None) -> tuple[list[RemoteFile], str]:
     """The files to fetch: a named file or quantization label (every shard of a split file), else
-    the quantization recommended for this machine."""
+    the smallest quantization this machine's `bakeoff quants` evidence supports, else the one
+    recommended for this machine (saying that the quantization's effect is unknown here)."""
     by_name = {f.name: f for f in files}
     offers = group_offers(files)
     if wanted:
@@ -122,9 +127,24 @@ def _pick(repo: str, files: list[RemoteFile], wanted: str | None,
                                 valid=sorted({o.quant for o in offers}) + [f.name for f in files
                                                                          if f.name.endswith(".gguf")])
         return [by_name[n] for n in offer.files], "named on the command line"
+    if evidence is not None:
+        by_quant = {o.quant.upper(): o for o in offers}
+        picked = pick_quant(evidence, by_quant, lambda q: _fits(by_quant[q], estimates))
+        if picked is not None:
+            return [by_name[n] for n in by_quant[picked.quantization.upper()].files], picked.reason
     chosen, reason = choose_file(repo, files, estimates=estimates)
     offer = next((o for o in offers if chosen.name in o.files), None)
-    return ([by_name[n] for n in offer.files] if offer else [chosen]), reason
+    note = unused_note(evidence, (o.quant for o in offers)) if evidence else NO_EVIDENCE
+    return ([by_name[n] for n in offer.files] if offer else [chosen]), f"{reason}; {note}"
+
+
+def _fits(offer: Any, estimates: dict[str, fit.FitEstimate] | None) -> bool:
+    """Whether an offered quantization fits this machine: the catalog's estimate when it has one
+    for that type, else the offer's size."""
+    est = (estimates or {}).get(offer.quant.upper())
+    if est is None and offer.size is not None:
+        est = fit.estimate_download(offer.size)
+    return est is not None and est.verdict == "fits"
 
 
 def _fetch_verified(repo: str, remote: RemoteFile, path: Path) -> tuple[int, str]:
@@ -138,15 +158,20 @@ def _fetch_verified(repo: str, remote: RemoteFile, path: Path) -> tuple[int, str
     return resumed, digest
 
 
-def pull(spec: str, settings: Settings | None = None, known: KnownEstimates | None = None) -> dict[str, Any]:
-    """Download spec's file(s) (or the quantization recommended for this machine, judged with
-    `known(repo)` when given) into the models dir, verified against the hub's SHA-256. `spec` is
-    OWNER/REPO, OWNER/REPO:FILE, OWNER/REPO:QUANT, or a `bakeoff search` result (N or N:QUANT)."""
+def pull(spec: str, settings: Settings | None = None, known: KnownEstimates | None = None,
+         quants: KnownQuants | None = None) -> dict[str, Any]:
+    """Download spec's file(s) (or the quantization chosen for this machine: from `quants(repo)`'s
+    sweep evidence when there is some, else the machine's rule judged with `known(repo)`) into the
+    models dir, verified against the hub's SHA-256. `spec` is OWNER/REPO, OWNER/REPO:FILE,
+    OWNER/REPO:QUANT, or a `bakeoff search` result (N or N:QUANT)."""
     settings = settings or get_settings()
-    spec, from_search = search_result(spec, settings)
+    spec, from_search, picked_by_search = search_result(spec, settings)
     repo, wanted = parse_spec(spec)
     files = list_files(repo)
-    chosen, reason = _pick(repo, files, wanted, known(repo) if known and not wanted else None)
+    evidence = quants(repo) if quants and (not wanted or picked_by_search) else None
+    if evidence is not None and picked_by_search:   # the search chose by fit alone: evidence decides
+        wanted, from_search = None, None
+    chosen, reason = _pick(repo, files, wanted, known(repo) if known and not wanted else None, evidence)
     reason = from_search or reason
     settings.ensure_home()
     folder = settings.models_dir / "pulled" / repo.replace("/", "__")
@@ -157,19 +182,21 @@ def pull(spec: str, settings: Settings | None = None, known: KnownEstimates | No
             "quantization": info.quantization,
             "size": sum(local_target(folder, f.name).stat().st_size for f in chosen),
             "sha256": results[0][1], "verified": all(f.sha256 for f in chosen),
-            "resumed_from": results[0][0], "reason": reason, "name": path.stem}
+            "resumed_from": results[0][0], "reason": reason, "name": path.stem,
+            "quant_evidence": evidence.id if evidence else None}
 
 
 def last_search_path(settings: Settings) -> Path:
     return settings.home / "cache" / "last-search.json"
 
 
-def search_result(spec: str, settings: Settings) -> tuple[str, str | None]:
-    """`N` or `N:QUANT` -> (`OWNER/REPO:QUANT` from the last `bakeoff search`, why that file);
-    other specs unchanged."""
+def search_result(spec: str, settings: Settings) -> tuple[str, str | None, bool]:
+    """`N` or `N:QUANT` -> (`OWNER/REPO:QUANT` from the last `bakeoff search`, why that file,
+    whether the search chose the quantization (by fit alone) rather than the user); other specs
+    unchanged."""
     number, _, quant = spec.partition(":")
     if not number.isdigit():
-        return spec, None
+        return spec, None, False
     try:
         saved = json.loads(last_search_path(settings).read_text())
     except (OSError, ValueError):
@@ -181,8 +208,8 @@ def search_result(spec: str, settings: Settings) -> tuple[str, str | None]:
         raise err
     repo, recommended = saved[index]["repo"], saved[index].get("recommended")
     if quant:
-        return f"{repo}:{quant}", f"search result {number}, {quant} named on the command line"
+        return f"{repo}:{quant}", f"search result {number}, {quant} named on the command line", False
     if recommended:
         return f"{repo}:{recommended}", f"search result {number}: {recommended}, the recommended " \
-                                        "quantization for this machine"
-    return repo, None
+                                        "quantization for this machine", True
+    return repo, None, False

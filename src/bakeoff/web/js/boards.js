@@ -50,6 +50,24 @@ function boardTable(rows, benchmarks) {
       el("td", {}, r.error ? `failed: ${r.error}` : r.status))));
 }
 
+// The report's pairwise matrix, every string from evals/compare.py (pair_matrix): row against
+// column, cases only the row passed – only the column passed, Holm-adjusted p, the score difference.
+const PAIR_CLASS = { better: "pass", worse: "fail", tie: "" };
+
+function pairTable(pairs) {
+  if (pairs.length < 2) return null;
+  const header = el("tr", {}, el("th", {}, "row vs column"), ...pairs.map(p => el("th", {}, p.model)));
+  const rows = pairs.map(p => el("tr", { "data-testid": "pair-row", "data-model": p.model },
+    el("th", {}, p.model, p.rank === null ? "" : el("span", { class: "muted" }, ` (rank ${p.rank})`)),
+    ...p.cells.map(c => c === null ? el("td", { class: "muted" }, "–")
+      : el("td", { class: `pair ${PAIR_CLASS[c.state] ?? ""}`, title: c.title, "data-state": c.state },
+           el("div", {}, c.text), el("div", { class: "muted" }, c.interval), el("div", { class: "muted" }, c.ties)))));
+  return el("div", { "data-testid": "pairs" },
+    el("h4", {}, "Pairwise comparisons"),
+    el("p", { class: "muted" }, "Row model against column model on their common cases: cases only the row passed – cases only the column passed, Holm-adjusted exact McNemar p; the row's mean score minus the column's with its 95% paired bootstrap interval; cases both passed or both failed. Green: the row is significantly better; red: worse. Hover a cell for the verdict."),
+    el("div", { class: "table-wrap" }, el("table", { class: "pairs" }, el("thead", {}, header), el("tbody", {}, ...rows))));
+}
+
 function settingsLine(run) {
   const s = run.settings || {};
   const speed = s.speed ? `speed: median (P5–P95) of n=${s.speed_repeats} repeats, concurrency 1` : "speed not measured";
@@ -63,6 +81,7 @@ async function showRun(box, id) {
     boardTable(board.rows, board.benchmarks),
     el("p", { class: "muted" }, "Pass-rate SE = √(p(1−p)/n); n = cases per model. Rank = 1 + the number of models significantly better (exact McNemar on the same cases, Holm-adjusted)."),
     ...(board.ranking ? [el("p", { "data-testid": "ranking" }, board.ranking)] : []),
+    ...[pairTable(board.pairs || [])].filter(Boolean),
     el("div", { class: "charts", "data-testid": "bakeoff-charts" }, chartNode(board.charts.cost), chartNode(board.charts.speed)),
     ...(board.prices_note ? [el("p", { class: "warn", "data-testid": "prices-note" }, board.prices_note)] : []),
     el("p", {}, el("a", { href: `/api/bakeoffs/${encodeURIComponent(id)}/report`, target: "_blank",
