@@ -109,6 +109,26 @@ def check_speed(profile: MachineProfile, measurements: list[SpeedMeasurement]) -
     return out
 
 
+@dataclass(frozen=True)
+class SpeedUncertainty:
+    """How far off the speed model has been here: the median |relative error| over n checks."""
+
+    median_error: float | None      # None: not yet checked against any measurement here
+    n: int
+
+    def describe(self) -> str:
+        if self.median_error is None:
+            return ("uncertainty not yet known here: no measurement checks the speed model yet "
+                    "(`bakeoff run` measures one; benchmarks/predict_speed.py aims within 30%)")
+        return (f"± {100 * self.median_error:.0f}%, the speed model's median error against "
+                f"{self.n} measurement(s) here")
+
+
+def speed_uncertainty(checks: list[SpeedCheck]) -> SpeedUncertainty:
+    errs = sorted(abs(c.error) for c in checks)
+    return SpeedUncertainty(errs[len(errs) // 2] if errs else None, len(errs))
+
+
 def error_summary(checks: list[SpeedCheck]) -> str:
     """One line: how far off the speed model was against the store's measurements."""
     if not checks:
@@ -120,4 +140,5 @@ def error_summary(checks: list[SpeedCheck]) -> str:
             f"{worst.metric}, {worst.source})")
 
 
-__all__ = ["Evidence", "SpeedCheck", "check_speed", "error_summary", "gather", "local_models"]
+__all__ = ["Evidence", "SpeedCheck", "SpeedUncertainty", "check_speed", "error_summary", "gather", "local_models",
+           "speed_uncertainty"]

@@ -22,12 +22,12 @@ from ..models.perf import SpeedPrediction, fmt_tps, predict, shape_for
 from ..settings import get_settings
 from ..store.bench import BenchScore
 from ..store.evals import CasePassRate, SpeedMeasurement
-from .evidence import Evidence
+from .evidence import Evidence, SpeedUncertainty
 from .load import Catalog
 from .openness import scorecard
 from .queries import OPEN_LEVELS, check_choice, default_ctx, memory, open_ok, row, valid_tasks
 from .schema import Entry
-from .scores import Quality, ScoresData, quality
+from .scores import Quality, ScoresData, compare, quality
 
 
 class NoCandidatesError(InvalidParamsError):
@@ -84,6 +84,7 @@ class Candidate:
     on_front: bool = False
     dominated_by: str | None = None
     trade: str | None = None
+    maker_reported: list[Any] = field(default_factory=list)   # the card's own numbers: shown, never ranked
 
     @property
     def output_tps(self) -> float:
@@ -107,6 +108,7 @@ class Candidate:
                 "speed_basis": self.speed_basis, "predicted": self.predicted.to_dict(),
                 "pass_rates": [{"suite": p.suite, "rate": p.rate, "n_cases": p.n_cases, "n_runs": p.n_runs}
                                for p in self.pass_rates],
+                "maker_reported": [p.model_dump() for p in self.maker_reported],
                 "on_front": self.on_front, "dominated_by": self.dominated_by, "trade": self.trade,
                 "local_name": self.local_name, "gguf_repo": self.gguf_repo, "reasons": self.reasons}
 
@@ -161,7 +163,8 @@ def _filter(cat: Catalog, task: str, c: Constraints) -> tuple[list[Entry], list[
 
 
 def _candidate(cat: Catalog, entry: Entry, task: str, c: Constraints, available: int,
-               profile: MachineProfile, ev: Evidence, data: ScoresData | None) -> Candidate | None:
+               profile: MachineProfile, ev: Evidence, data: ScoresData | None,
+               speed_error: SpeedUncertainty) -> Candidate | None:
     ests = memory(entry, n_ctx=max(default_ctx(entry), c.context), available=available)
     quant = fit.recommend_quant(ests)
     if quant is None:
@@ -172,17 +175,26 @@ def _candidate(cat: Catalog, entry: Entry, task: str, c: Constraints, available:
                      expected_speed(entry, quant, profile, c.prompt_tokens, c.output_tokens),
                      ev.best_speed(), list(ev.pass_rates), list(ev.bench),
                      local_name=ev.local_names[0] if ev.local_names else None,
-                     gguf_repo=entry.gguf_repos[0] if entry.gguf_repos else None)
-    cand.reasons = _reasons(cat, cand, entry, ev, available)
+                     gguf_repo=entry.gguf_repos[0] if entry.gguf_repos else None,
+                     maker_reported=list(entry.benchmarks))
+    cand.reasons = _reasons(cat, cand, entry, ev, available,
+                            _assumed(profile, quant, c, ests[quant].n_ctx) + "; " + speed_error.describe())
     return cand
 
 
-def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: int) -> list[str]:
+def _assumed(profile: MachineProfile, quant: str, c: Constraints, n_ctx: int) -> str:
+    """The settings a predicted speed assumes."""
+    return (f"assumes {quant} weights, {profile.identity.get('threads', '?')} threads, {c.prompt_tokens} prompt "
+            f"then {c.output_tokens} output tokens, context {n_ctx}, F16 KV cache, one request at a time")
+
+
+def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: int, speed_note: str) -> list[str]:
     p = c.predicted
     out = [c.quality.reason()]
-    for pub in entry.benchmarks[:3]:   # the card's own numbers: settings differ per card, so shown, not ranked
+    for pub in entry.benchmarks[:5]:   # the card's own numbers: settings differ per card, so shown, not ranked
         shots = f", {pub.shots}-shot" if pub.shots is not None else ""
-        out.append(f"its card reports {pub.name} {pub.score:g}{shots} (not comparable across models; {pub.source})")
+        out.append(f"maker-reported (its card): {pub.name} {pub.score:g}{shots} — not comparable with "
+                   f"leaderboard scores or across models, never ranked ({pub.source})")
     for r in ev.pass_rates:
         se = (r.rate * (1 - r.rate) / r.n_cases) ** 0.5
         out.append(f"measured here: suite {r.suite} pass rate {100 * r.rate:.0f}% ± {100 * se:.0f}% "
@@ -196,8 +208,8 @@ def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: 
                    f"predicted {fmt_tps(p.output_tps)} at {c.quantization})")
     else:
         out.append(f"expected speed here at {c.quantization}: {fmt_tps(p.output_tps)} output tok/s, "
-                   f"{fmt_tps(p.prompt_tps)} prompt tok/s ({p.prompt_tokens} in / {p.output_tokens} out, "
-                   "predicted from this machine's calibrated profile)")
+                   f"{fmt_tps(p.prompt_tps)} prompt tok/s, predicted from this machine's calibrated profile "
+                   f"({speed_note})")
     out.append(f"{c.fit} at {c.quantization}: about {_gib(c.memory_bytes)} of {_gib(available)}")
     sc = scorecard(cat, entry)
     out.append(f"released {entry.released or 'unknown'}; licence {entry.license}: commercial use {sc.commercial}; "
@@ -224,17 +236,18 @@ def _measured_cmp(a: Candidate, b: Candidate) -> int | None:
     return None
 
 
-def _quality_cmp(a: Candidate, b: Candidate) -> int:
+def _quality_cmp(a: Candidate, b: Candidate) -> int | None:
+    """Measured here first; else the first published source that scored both; None: not comparable."""
     m = _measured_cmp(a, b)
-    if m is not None:
-        return m
-    qa, qb = a.quality.value or 0.0, b.quality.value or 0.0
-    return (qa > qb) - (qa < qb)
+    return m if m is not None else compare(a.quality, b.quality)
 
 
 def dominates(a: Candidate, b: Candidate) -> bool:
-    """a is at least as good as b in quality, speed and memory, and better in one."""
+    """a is at least as good as b in quality, speed and memory, and better in one. Models no common
+    source compares never dominate each other."""
     q = _quality_cmp(a, b)
+    if q is None:
+        return False
     s = (a.output_tps > b.output_tps) - (a.output_tps < b.output_tps)
     m = (a.memory_bytes < b.memory_bytes) - (a.memory_bytes > b.memory_bytes)
     return min(q, s, m) >= 0 and max(q, s, m) > 0
@@ -256,6 +269,19 @@ def _measured_order(front: list[Candidate]) -> list[Candidate]:
     return out
 
 
+def copeland(cands: list[Candidate]) -> dict[str, int]:
+    """Wins minus losses over every pair some source compares (measured here, else the first
+    published source that scored both): an order from comparisons alone, never from one number made
+    of scores on different scales. With a single source it is that source's order."""
+    out = {c.id: 0 for c in cands}
+    for i, a in enumerate(cands):
+        for b in cands[i + 1:]:
+            q = _quality_cmp(a, b) or 0
+            out[a.id] += q
+            out[b.id] -= q
+    return out
+
+
 def pareto(cands: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
     """(front sorted by quality, best first; the dominated, each naming a model that beats it)."""
     front: list[Candidate] = []
@@ -264,7 +290,8 @@ def pareto(cands: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
         beater = next((o for o in cands if o is not c and dominates(o, c)), None)
         c.on_front, c.dominated_by = beater is None, beater.id if beater else None
         (front if beater is None else dominated).append(c)
-    key = lambda c: (-(c.quality.value or 0.0), -c.output_tps, c.id)   # noqa: E731
+    wins = copeland(cands)
+    key = lambda c: (-wins[c.id], -c.output_tps, c.id)   # noqa: E731
     front = _measured_order(sorted(front, key=key))
     for prev, c in zip(front, front[1:]):
         c.trade = (f"against {prev.id}: quality {c.quality.label()} vs {prev.quality.label()}, "
@@ -294,7 +321,7 @@ def shortlist_command(front: list[Candidate], top: int, suite: str | None) -> tu
 
 def recommend(cat: Catalog, task: str, profile: MachineProfile, constraints: Constraints | None = None,
               evidence: dict[str, Evidence] | None = None, scores_data: ScoresData | None = None,
-              top: int = 5, suite: str | None = None) -> Recommendation:
+              top: int = 5, suite: str | None = None, speed_error: SpeedUncertainty | None = None) -> Recommendation:
     """Candidates for `task` on this machine: the quality/speed/memory front, the rest, the command."""
     task = check_choice(task, valid_tasks(cat), "task")
     c = constraints or Constraints()
@@ -302,7 +329,7 @@ def recommend(cat: Catalog, task: str, profile: MachineProfile, constraints: Con
     available = c.max_memory if c.max_memory is not None else fit.available_bytes()
     cands = [x for e in pool
              if (x := _candidate(cat, e, task, c, available, profile, (evidence or {}).get(e.id, Evidence()),
-                                 scores_data)) is not None]
+                                 scores_data, speed_error or SpeedUncertainty(None, 0))) is not None]
     funnel.append((f"fits {_gib(available)}", len(cands)))
     if not cands:
         need = min(memory(e, max(default_ctx(e), c.context), available)["Q4_K_M"].total_bytes for e in pool)
