@@ -18,14 +18,14 @@ from typing import Any
 from ..errors import InvalidParamsError
 from ..models import fit
 from ..models.machine import MachineProfile
-from ..models.perf import SpeedPrediction, fmt_tps, predict, shape_for
+from ..models.perf import SpeedPrediction, fmt_tps
 from ..settings import get_settings
 from ..store.bench import BenchScore
 from ..store.evals import CasePassRate, SpeedMeasurement
 from .evidence import Evidence, SpeedUncertainty
 from .load import Catalog
 from .openness import scorecard
-from .queries import OPEN_LEVELS, check_choice, default_ctx, memory, open_ok, row, valid_tasks
+from .queries import OPEN_LEVELS, check_choice, default_ctx, expected_speed, memory, open_ok, row, valid_tasks
 from .schema import Entry
 from .scores import Quality, ScoresData, compare, quality
 
@@ -51,18 +51,6 @@ class Constraints:
     @property
     def context(self) -> int:
         return self.prompt_tokens + self.output_tokens
-
-
-def speed_shape(entry: Entry, quant: str) -> Any:
-    a = entry.arch
-    return shape_for(entry.n_params, quant, active_params=entry.active_params_b and entry.active_params_b * 1e9,
-                     n_layer=a.layers, n_head=a.heads, n_head_kv=a.kv_heads, head_dim=a.head_dim_effective)
-
-
-def expected_speed(entry: Entry, quant: str, profile: MachineProfile, prompt_tokens: int = 100,
-                   output_tokens: int = 300) -> SpeedPrediction:
-    """Predicted tokens/s for a catalog model at a quantization (nothing downloaded)."""
-    return predict(profile, speed_shape(entry, quant), prompt_tokens, output_tokens)
 
 
 @dataclass
