@@ -353,5 +353,5 @@ def parse_speed(text: str) -> float:
     return float(m.group(1))
 
 
-__all__ = ["Candidate", "Constraints", "NoCandidatesError", "Recommendation", "dominates", "expected_speed",
+__all__ = ["Candidate", "Constraints", "NoCandidatesError", "Recommendation", "copeland", "dominates",
            "parse_speed", "pareto", "recommend"]
