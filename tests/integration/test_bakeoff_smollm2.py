@@ -46,6 +46,10 @@ def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_small_suite_end_to_end(tmp_path: Path, one_thread: None, capsys,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakeoff.models.machine import save_profile
+    from fixed_machine import fixed_profile
+
+    save_profile(fixed_profile())       # a profile for this machine at 1 thread (the one at 2 does not apply)
     (tmp_path / "smoke.yaml").write_text(SUITE)
     small = (Workload("short", 50, 24, "Continue:\n\n"), Workload("long", 300, 4, "Summarise:\n\n"))
     wrapped = []

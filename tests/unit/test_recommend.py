@@ -52,6 +52,18 @@ def test_quality_is_sourced_or_unknown_never_imputed() -> None:
     assert code.value is None and "no sourced benchmark covers the task 'code'" in code.reason()
 
 
+def _beats(a: dict, b: dict) -> int | None:
+    """+1 / -1 / 0 on the first published source that scored both (arena: intervals apart), as
+    recommend compares; None when none did."""
+    from bakeoff.catalog.scores import Quality, compare
+
+    def q(d: dict) -> Quality:
+        one = lambda x: Quality(x["task"], x["value"], x["source"], scale=x["scale"],           # noqa: E731
+                                interval=tuple(x["interval"]) if x["interval"] else None)
+        return Quality(**{**vars(one(d)), "also": tuple(one(x) for x in d["also"])})
+    return compare(q(a["quality"]), q(b["quality"]))
+
+
 def _higher(b: dict, a: dict) -> bool:
     """b scores higher than a on a sourced leaderboard that scored b (a unscored there counts as lower)."""
     scores = lambda q: {x["source"]: x["value"] for x in (q, *q["also"]) if x["value"] is not None}  # noqa: E731
@@ -95,12 +107,12 @@ def test_chat_front_leads_with_the_leaderboard_not_with_size_or_openness(capsys)
     assert "bloomz-7b1" in [c["id"] for c in rec["unknown"]]
     for c in rec["front"][1:]:   # each one down the front is faster or smaller: that is its trade
         assert c["trade"] and "x its speed" in c["trade"]
-    qualities = [c["quality"]["value"] for c in rec["front"]]
-    assert qualities == sorted(qualities, reverse=True)
-    speeds = [c["output_tps"] for c in rec["front"]]
-    mems = [c["memory_bytes"] for c in rec["front"]]
-    for i in range(1, len(front)):      # the front: nobody above is both faster and smaller
-        assert speeds[i] > max(speeds[:i]) or mems[i] < min(mems[:i])
+    listed = rec["front"]
+    for i, a in enumerate(listed):      # nobody on the front sits below a model it beats on a source ...
+        for b in listed[i + 1:]:
+            assert _beats(a, b) in (None, 0, 1), (a["id"], b["id"])
+            if _beats(a, b) == 1:       # ... and a model it does not beat is faster or smaller
+                assert b["output_tps"] > a["output_tps"] or b["memory_bytes"] < a["memory_bytes"]
     beaten = {c["id"]: c["dominated_by"] for c in rec["dominated"]}
     assert beaten and all(b in ids for b in beaten.values())
 
