@@ -140,7 +140,7 @@ def main() -> int:
             print(_row(label, tag, pred, outs, prompts, None if e_held is None else 1 + e_held), flush=True)
             if kind in ("embedded", "tiny"):
                 worst[label] = e_held if e_held is not None else e_out
-    print("* in-sample: the profile was fitted on this model's calibration run; 'held-out' is the error of a")
+    print("* in-sample: the profile was fitted on this model's calibration run; 'held-out' is the ratio of a")
     print("  profile refitted without that model, and is the one the target below uses")
     bad = {k: v for k, v in worst.items() if abs(v) > TARGET}
     print(f"output tok/s within {TARGET:.0%} for embedded and tiny files: "

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParamsError
 from ..models import fit
 from ..models.fit import BITS_PER_WEIGHT
-from ..models.machine import MachineProfile
-from ..models.perf import SpeedPrediction, SpeedShape, predict, predict_for_params, shape_for
 from ..settings import get_settings
 from .load import Catalog, catalog
 from .match import by_repo
 from .openness import ROMAN, scorecard
 from .schema import Entry
 from .scores import quality
+
+if TYPE_CHECKING:        # the speed model (numpy) loads only when a speed is asked for: `--help` stays light
+    from ..models.machine import MachineProfile
+    from ..models.perf import SpeedPrediction, SpeedShape
 
 GENERAL_TASK = "text-generation"   # the task family whose score the catalog lists as general quality
 
@@ -29,6 +31,8 @@ def shape_of(entry: Entry) -> fit.ModelShape:
 
 
 def speed_shape(entry: Entry, quant: str) -> SpeedShape:
+    from ..models.perf import shape_for
+
     a = entry.arch
     return shape_for(entry.n_params, quant, active_params=entry.active_params_b and entry.active_params_b * 1e9,
                      n_layer=a.layers, n_head=a.heads, n_head_kv=a.kv_heads, head_dim=a.head_dim_effective)
@@ -37,6 +41,8 @@ def speed_shape(entry: Entry, quant: str) -> SpeedShape:
 def expected_speed(entry: Entry, quant: str, profile: MachineProfile, prompt_tokens: int = 100,
                    output_tokens: int = 300) -> SpeedPrediction:
     """Predicted tokens/s for a catalog model at a quantization (nothing downloaded)."""
+    from ..models.perf import predict
+
     return predict(profile, speed_shape(entry, quant), prompt_tokens, output_tokens)
 
 
@@ -49,6 +55,8 @@ def offer_speed(repo: str, quant: str, size: int | None, profile: MachineProfile
     if entry is not None:
         return expected_speed(entry, quant, profile), "catalog shape"
     if size:
+        from ..models.perf import predict_for_params
+
         return predict_for_params(profile, size * 8 / BITS_PER_WEIGHT[quant], quant), "file size, dense assumed"
     return None
 
