@@ -282,7 +282,8 @@ def pareto(cands: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
     key = lambda c: (-wins[c.id], -c.output_tps, c.id)   # noqa: E731
     front = _measured_order(sorted(front, key=key))
     for prev, c in zip(front, front[1:]):
-        c.trade = (f"against {prev.id}: quality {c.quality.label()} vs {prev.quality.label()}, "
+        apart = "" if _quality_cmp(c, prev) is not None else " (no common source compares the two)"
+        c.trade = (f"against {prev.id}: quality {c.quality.label()} vs {prev.quality.label()}{apart}, "
                    f"{c.output_tps / prev.output_tps:.1f}x its speed, {_gib(c.memory_bytes)} vs "
                    f"{_gib(prev.memory_bytes)}")
     return front, sorted(dominated, key=key)

@@ -86,7 +86,7 @@ def search_cmd(query: str, task: str | None, licence: str | None, fits: bool, li
         console.print("no GGUF repos match" + (" that fit this machine" if fits else ""))
         return
     table = Table(title=f"{len(results)} GGUF repos on the Hub for {query!r} (most downloaded first)")
-    for col in ("#", "repo", "downloads", "licence", "catalog", "quantizations (size, fit, expected output here)"):
+    for col in ("#", "repo", "downloads", "licence", "catalog", "quantizations (size, fit, tok/s here)"):
         table.add_column(col)
     for i, (m, row) in enumerate(zip(results, rows), 1):
         catalog = f"{row['catalog_id']} ({row['openness']}, commercial: {row['commercial']})" \
