@@ -5,10 +5,10 @@ Models: the two embedded ones, tiny random-weight files of several architectures
 GGUF Bakeoff lists. The machine profile is calibrated afresh first (on --calibrate-on; a model it
 was calibrated on is marked "in-sample"), then each model runs --repeats times: a prompt of about
 --prompt tokens, --output greedy tokens. Printed per model: predicted and measured (median, P5–P95)
-output and prompt tokens/s and the error of each prediction; for a model the calibration used, also
-the error of a profile refitted without it (held out). Target: output within 30% for the embedded
-models and the tiny files (held-out errors where there are some). Run it on a quiet machine: the
-load average is printed.
+output and prompt tokens/s side by side, the ratio predicted / measured and whether it is within
+30%; for a model the calibration used, also the ratio of a profile refitted without it (held out).
+Target: output within 30% for the embedded models and the tiny files (held-out ratios where there
+are some). Run it on a quiet machine: the load average is printed.
 
     .venv/bin/python benchmarks/predict_speed.py [--repeats 3] [--prompt 100] [--output 64]
     .venv/bin/python benchmarks/predict_speed.py --smoke      # a few tokens each, to check it runs
@@ -81,6 +81,24 @@ def _stats(xs: list[float]) -> str:
     return f"{statistics.median(xs):8.1f} ({np.percentile(xs, 5):.1f}–{np.percentile(xs, 95):.1f})"
 
 
+def _verdict(ratio: float | None) -> str:
+    """'1.12x yes': predicted / measured, and whether that is within the target."""
+    if ratio is None:
+        return f"{'-':>10}"
+    return f"{ratio:5.2f}x {'yes' if abs(ratio - 1) <= TARGET else 'NO':>3}"
+
+
+def _row(label: str, tag: str, pred, outs: list[float], prompts: list[float], held: float | None) -> str:
+    r_out = pred.output_tps / statistics.median(outs)
+    r_pro = pred.prompt_tps / statistics.median(prompts)
+    return (f"{label[:30]:30} {tag:9} {pred.output_tps:8.2f} {_stats(outs):>22} {_verdict(r_out)} "
+            f"{_verdict(held)}  {pred.prompt_tps:8.1f} {_stats(prompts):>22} {_verdict(r_pro)}")
+
+
+HEADER = (f"{'model':30} {'kind':9} {'pred out':>8} {'measured out (P5–P95)':>22} {'ratio ≤30%':>10} "
+          f"{'held-out':>10}  {'pred pr.':>8} {'measured prompt':>22} {'ratio ≤30%':>10}")
+
+
 def held_out(profile: MachineProfile, name: str) -> MachineProfile | None:
     """The profile refitted without `name`'s calibration point: an honest, out-of-sample predictor
     for a model the calibration used (None when too few points would remain)."""
@@ -106,8 +124,8 @@ def main() -> int:
     profile = calibrate(settings, tuple(a.calibrate_on.split(",")))
     print(profile.summary())
     fitted_on = {p.model for p in profile.calibration}
-    print(f"{'model':32} {'kind':9} {'pred out':>8} {'measured out (P5–P95)':>24} {'err':>6} {'held-out':>8}  "
-          f"{'pred prompt':>11} {'measured prompt':>24} {'err':>6}")
+    print("output and prompt tokens/s, predicted then measured; ratio = predicted / measured")
+    print(HEADER)
     worst: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, ref, kind in models_here(Path(tmp)):
@@ -115,17 +133,14 @@ def main() -> int:
             outs, prompts, used = measure(ref, a.prompt, a.output, a.repeats)
             pred = predict(profile, shape, used, a.output)
             e_out = relative_error(pred.output_tps, statistics.median(outs))
-            e_pro = relative_error(pred.prompt_tps, statistics.median(prompts))
             tag = kind + ("*" if ref.name in fitted_on else "")
             other = held_out(profile, ref.name)
             e_held = relative_error(predict(other, shape, used, a.output).output_tps,
                                     statistics.median(outs)) if other else None
-            held = f"{100 * e_held:+7.0f}%" if e_held is not None else f"{'-':>8}"
-            print(f"{label[:32]:32} {tag:9} {pred.output_tps:8.1f} {_stats(outs):>24} {100 * e_out:+5.0f}% {held}  "
-                  f"{pred.prompt_tps:11.1f} {_stats(prompts):>24} {100 * e_pro:+5.0f}%")
+            print(_row(label, tag, pred, outs, prompts, None if e_held is None else 1 + e_held), flush=True)
             if kind in ("embedded", "tiny"):
                 worst[label] = e_held if e_held is not None else e_out
-    print("* in-sample: the profile was fitted on this model's calibration run; 'held-out' is the error of a")
+    print("* in-sample: the profile was fitted on this model's calibration run; 'held-out' is the ratio of a")
     print("  profile refitted without that model, and is the one the target below uses")
     bad = {k: v for k, v in worst.items() if abs(v) > TARGET}
     print(f"output tok/s within {TARGET:.0%} for embedded and tiny files: "

@@ -46,6 +46,10 @@ def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_small_suite_end_to_end(tmp_path: Path, one_thread: None, capsys,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakeoff.models.machine import save_profile
+    from fixed_machine import fixed_profile
+
+    save_profile(fixed_profile())       # a profile for this machine at 1 thread (the one at 2 does not apply)
     (tmp_path / "smoke.yaml").write_text(SUITE)
     small = (Workload("short", 50, 24, "Continue:\n\n"), Workload("long", 300, 4, "Summarise:\n\n"))
     wrapped = []
@@ -73,7 +77,11 @@ def test_small_suite_end_to_end(tmp_path: Path, one_thread: None, capsys,
     assert 250 <= row["speed"]["long"]["prompt_tokens"]["median"] <= 350  # ~300 in its own tokens
     assert row["cost"]["blended"]["low"] <= row["cost"]["blended"]["median"] <= row["cost"]["blended"]["high"]
     assert row["peak_rss_bytes"] > 50 * 2**20 and row["info"]["quantization"]
-    assert "Paris" in Path(out["report"]["html"]).read_text()
+    html = Path(out["report"]["html"]).read_text()
+    assert "Paris" in html
+    # the speed model's prediction beside each measured workload (the fixed test profile predicts)
+    assert "speed model: SmolLM2-135M-Instruct-Q4_1 short workload output tok/s predicted" in html
+    assert "vs measured" in html and "(median of 2)" in html
 
 
 def _results(db_path: Path) -> list[tuple]:

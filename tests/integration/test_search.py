@@ -55,6 +55,16 @@ def test_search_lists_gguf_repos_with_quantizations_sizes_fit_and_catalog_facts(
     assert qwen["catalog_id"] and qwen["openness"] and qwen["commercial"] == "yes"
     code, out, _ = run(capsys, "search", "qwen2.5")
     assert code == 0 and "Q4_K_M" in out and "fits" in out and "bakeoff pull N" in out
+    assert "tok/s" in out and "predicted for this machine before download" in out
+
+
+def test_search_predicts_speed_here_from_the_catalog_or_the_file_size(hub, capsys):
+    qwen = {o["quant"]: o for o in run_json(capsys, "search", "qwen2.5")[0]["offers"]}
+    q4, q8 = qwen["Q4_K_M"]["expected_speed"], qwen["Q8_0"]["expected_speed"]
+    assert q4["basis"] == "catalog shape" and q4["output_tps"] > q8["output_tps"] > 0   # fewer bytes, faster
+    tiny = {o["quant"]: o for o in run_json(capsys, "search", "tiny")[0]["offers"]}
+    small, big = tiny["Q4_K_M"]["expected_speed"], tiny["F16"]["expected_speed"]
+    assert small["basis"] == "file size, dense assumed" and small["output_tps"] > big["output_tps"]
 
 
 def test_task_licence_and_fit_filters(hub, capsys, monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bakeoff.catalog.load import catalog
-from bakeoff.catalog.recommend import expected_speed
+from bakeoff.catalog.queries import expected_speed
 from bakeoff.engines.calibrate import calibrate
 from bakeoff.models.machine import identity, identity_key, load_profile, profile_path, save_profile
 from bakeoff.models.perf import output_seconds, predict, shape_from_gguf

@@ -25,12 +25,17 @@ def _save_cases(db, model: str, suite: str, passed: list[bool], runs: int = 1) -
 
 def test_every_score_names_a_catalog_model_and_its_source() -> None:
     data, cat = scores(), catalog()
-    assert len(data.scores) >= 40
+    assert len(data.scores) >= 60
+    prefix = {"olb2": "https://huggingface.co/datasets/open-llm-leaderboard/",
+              "lmarena": "https://lmarena.ai/leaderboard/text"}
     for rec in data.scores:
-        assert rec.model in cat.entries
-        assert rec.url.startswith("https://huggingface.co/datasets/open-llm-leaderboard/")
+        assert rec.model in cat.entries and rec.url.startswith(prefix[rec.source])
+        lo, hi = rec.interval.get("rating", (rec.scores.get("rating", 0),) * 2)
+        assert lo <= rec.scores.get("rating", lo) <= hi            # an interval holds its point
     src = data.sources["olb2"]
     assert src.date and src.normalisation_url.startswith("https://") and "random" in src.normalisation
+    arena = data.sources["lmarena"]
+    assert arena.scale != src.scale and "github.com/lmarena/" in arena.read_from
 
 
 def test_quality_is_sourced_or_unknown_never_imputed() -> None:
@@ -38,10 +43,32 @@ def test_quality_is_sourced_or_unknown_never_imputed() -> None:
     assert q.value == pytest.approx(35.20) and "Open LLM Leaderboard v2" in q.source
     assert q.url.endswith("Qwen__Qwen2.5-7B-Instruct-details")
     assert quality("qwen2.5-7b-instruct", "math").value == pytest.approx(50.00)
-    gemma = quality("gemma-3-4b-it", "chat")           # released after the leaderboard closed
-    assert gemma.value is None and gemma.label() == "unknown" and "not evaluated" in gemma.method
+    qwen3 = quality("qwen3-8b", "chat")                # on neither source
+    assert not qwen3.known and qwen3.label() == "unknown" and "not evaluated" in qwen3.method
+    gemma = quality("gemma-3-4b-it", "chat")           # released after the leaderboard closed: the arena only
+    assert gemma.value is None and gemma.known and gemma.label() == "arena 1303 (1294-1312)"
+    assert "not on the 0-100 scale" in gemma.reason() and "LMArena" in gemma.reason()
     code = quality("qwen2.5-coder-7b-instruct", "code")
     assert code.value is None and "no sourced benchmark covers the task 'code'" in code.reason()
+
+
+def _beats(a: dict, b: dict) -> int | None:
+    """+1 / -1 / 0 on the first published source that scored both (arena: intervals apart), as
+    recommend compares; None when none did."""
+    from bakeoff.catalog.scores import Quality, compare
+
+    def q(d: dict) -> Quality:
+        one = lambda x: Quality(x["task"], x["value"], x["source"], scale=x["scale"],           # noqa: E731
+                                interval=tuple(x["interval"]) if x["interval"] else None)
+        return Quality(**{**vars(one(d)), "also": tuple(one(x) for x in d["also"])})
+    return compare(q(a["quality"]), q(b["quality"]))
+
+
+def _higher(b: dict, a: dict) -> bool:
+    """b scores higher than a on a sourced leaderboard that scored b (a unscored there counts as lower)."""
+    scores = lambda q: {x["source"]: x["value"] for x in (q, *q["also"]) if x["value"] is not None}  # noqa: E731
+    sa, sb = scores(a["quality"]), scores(b["quality"])
+    return any(src not in sa or v > sa[src] for src, v in sb.items())
 
 
 def _rule_holds(ordered: list[dict], min_speed: float) -> list[str]:
@@ -52,10 +79,9 @@ def _rule_holds(ordered: list[dict], min_speed: float) -> list[str]:
         if a["output_tps"] < min_speed:
             broken.append(f"{a['id']} is slower than {min_speed}")
         for b in ordered[i + 1:]:
-            qa, qb = a["quality"]["value"], b["quality"]["value"]
             if not (a["released"] and b["released"]):      # a release date no source states
                 continue
-            newer_and_better = b["released"] > a["released"] and qb is not None and (qa is None or qb > qa)
+            newer_and_better = b["released"] > a["released"] and _higher(b, a)
             if newer_and_better and a["released"] < "2023":
                 broken.append(f"{a['id']} ({a['released']}) above {b['id']} ({b['released']})")
     return broken
@@ -81,12 +107,12 @@ def test_chat_front_leads_with_the_leaderboard_not_with_size_or_openness(capsys)
     assert "bloomz-7b1" in [c["id"] for c in rec["unknown"]]
     for c in rec["front"][1:]:   # each one down the front is faster or smaller: that is its trade
         assert c["trade"] and "x its speed" in c["trade"]
-    qualities = [c["quality"]["value"] for c in rec["front"]]
-    assert qualities == sorted(qualities, reverse=True)
-    speeds = [c["output_tps"] for c in rec["front"]]
-    mems = [c["memory_bytes"] for c in rec["front"]]
-    for i in range(1, len(front)):      # the front: nobody above is both faster and smaller
-        assert speeds[i] > max(speeds[:i]) or mems[i] < min(mems[:i])
+    listed = rec["front"]
+    for i, a in enumerate(listed):      # nobody on the front sits below a model it beats on a source ...
+        for b in listed[i + 1:]:
+            assert _beats(a, b) in (None, 0, 1), (a["id"], b["id"])
+            if _beats(a, b) == 1:       # ... and a model it does not beat is faster or smaller
+                assert b["output_tps"] > a["output_tps"] or b["memory_bytes"] < a["memory_bytes"]
     beaten = {c["id"]: c["dominated_by"] for c in rec["dominated"]}
     assert beaten and all(b in ids for b in beaten.values())
 
@@ -156,8 +182,45 @@ def test_a_speed_run_here_overrides_the_prediction_and_checks_it(capsys) -> None
     assert smol["speed_basis"].startswith("measured here (median of 3, run")
     check = next(c for c in rec["speed_checks"] if c["model"] == "SmolLM2-135M-Instruct-Q4_1")
     assert check["measured"] == 40.0 and check["error"] == pytest.approx(check["predicted"] / 40.0 - 1)
-    code, out, _ = run(capsys, "recommend", "--task", "chat", "--max-memory", "1GiB")
+    code, out, _ = run(capsys, "recommend", "--task", "chat", "--max-memory", "1GiB", "--all")
     assert "speed model checked against 2 measurement(s) here: median error" in out
+    # every predicted speed now carries the model's error here, and the settings it assumes
+    qwen = next(c for c in rec["front"] + rec["dominated"] if c["id"] == "qwen2.5-0.5b-instruct")
+    line = next(r for r in qwen["reasons"] if r.startswith("expected speed here"))
+    assert "the speed model's median error against 2 measurement(s) here" in line and "± " in line
+    assert "threads, 100 prompt then 300 output tokens, context" in line and "F16 KV cache" in line
+
+
+def test_a_predicted_speed_says_what_it_assumes_and_that_it_is_unchecked(capsys) -> None:
+    rec = run_json(capsys, "recommend", "--task", "chat", "--max-memory", "1GiB", "--prompt-tokens", "500")
+    line = next(r for r in rec["front"][0]["reasons"] if r.startswith("expected speed here"))
+    assert "assumes Q" in line and "500 prompt then 300 output tokens, context" in line
+    assert "uncertainty not yet known here" in line
+
+
+def test_scores_on_different_scales_compare_only_within_a_source() -> None:
+    from bakeoff.catalog.scores import Quality, compare
+
+    arena = lambda v, lo, hi: Quality("chat", None, also=(                        # noqa: E731
+        Quality("chat", v, "LMArena", scale="arena rating", interval=(lo, hi)),))
+    olb = lambda v: Quality("chat", v, "OLB")                                    # noqa: E731
+    assert compare(arena(1318, 1312, 1324), arena(1212, 1208, 1216)) == 1
+    assert compare(arena(1318, 1312, 1324), arena(1322, 1318, 1327)) == 0         # intervals overlap: a tie
+    assert compare(arena(1318, 1312, 1324), olb(35.2)) is None                    # nothing in common
+    both = Quality("chat", 23.8, "OLB", also=arena(1212, 1208, 1216).also)
+    assert compare(olb(35.2), both) == 1 and compare(arena(1318, 1312, 1324), both) == 1
+
+
+def test_newer_models_only_the_arena_scored_rank_by_it_against_the_ones_it_also_scored(capsys) -> None:
+    rec = run_json(capsys, "recommend", "--task", "chat", "--max-memory", "64GiB", "--top", "20")
+    listed = rec["front"] + rec["dominated"]
+    ids = [c["id"] for c in listed]
+    oss = next(c for c in listed if c["id"] == "gpt-oss-20b")
+    assert oss["quality"]["value"] is None and oss["quality"]["also"][0]["source"].startswith("LMArena")
+    # gpt-oss-20b (2025) beats Llama 3.1 8B and Llama 2 chat on the arena: it is listed above them
+    assert ids.index("gpt-oss-20b") < ids.index("llama-3.1-8b-instruct") < ids.index("llama-2-7b-chat")
+    assert "qwen3-8b" in [c["id"] for c in rec["unknown"]]                       # on neither source
+    assert _rule_holds(listed + rec["unknown"], 0.0) == []
 
 
 @pytest.mark.parametrize("args, constraint, detail", [
@@ -182,7 +245,8 @@ def test_bad_input_lists_what_is_valid(capsys, args, valid) -> None:
 def test_catalog_show_gives_expected_speed_and_sourced_quality(capsys) -> None:
     code, out, _ = run(capsys, "catalog", "show", "llama-3.1-8b-instruct")
     assert code == 0
-    assert "expected quality for chat: 23.8/100 — Open LLM Leaderboard v2" in out
+    assert "expected quality for chat: 23.8/100 (no interval published) — Open LLM Leaderboard v2" in out
+    assert "expected quality for chat: 1212, 95% interval 1208-1216 (arena rating" in out    # beside, not mixed
     assert "expected quality for code: unknown" in out and "output tok/s" in out
     data = run_json(capsys, "catalog", "show", "llama-3.1-8b-instruct")
     q4, f16 = data["expected_speed"]["Q4_K_M"], data["expected_speed"]["F16"]
@@ -257,11 +321,13 @@ def test_benchmarks_measured_here_on_a_common_task_also_override_the_priors(caps
     assert big["dominated_by"] == "qwen2.5-0.5b-instruct"
 
 
-def test_card_scores_are_shown_but_not_ranked(capsys) -> None:
+def test_maker_reported_scores_are_shown_apart_and_never_ranked(capsys) -> None:
     rec = run_json(capsys, "recommend", "--task", "chat", "--max-memory", "1GiB", "--top", "20")
     smol = next(c for c in rec["front"] + rec["dominated"] if c["id"] == "smollm2-135m-instruct")
-    card = [r for r in smol["reasons"] if r.startswith("its card reports")]
-    assert card and all("not comparable across models" in r and "https://" in r for r in card)
+    card = [r for r in smol["reasons"] if r.startswith("maker-reported (its card)")]
+    assert card and all("not comparable with leaderboard scores" in r and "https://" in r for r in card)
+    assert {"name": "IFEval", "score": 29.9}.items() <= next(
+        m for m in smol["maker_reported"] if m["name"] == "IFEval").items()
     assert smol["quality"]["value"] == pytest.approx(6.47)     # the leaderboard's number decides
 
 

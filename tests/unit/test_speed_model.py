@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bakeoff.catalog.load import catalog
-from bakeoff.catalog.recommend import expected_speed, speed_shape
+from bakeoff.catalog.queries import expected_speed, speed_shape
 from bakeoff.models.machine import CalibrationPoint, load_profile, save_profile
 from bakeoff.models.perf import SpeedShape, fit_profile, predict, shape_for, shape_from_gguf
 from bakeoff.settings import reset_settings

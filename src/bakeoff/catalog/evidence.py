@@ -146,6 +146,42 @@ def check_speed(profile: MachineProfile, measurements: list[SpeedMeasurement]) -
     return out
 
 
+@dataclass(frozen=True)
+class SpeedUncertainty:
+    """How far off the speed model has been here: the median |relative error| over n checks."""
+
+    median_error: float | None      # None: not yet checked against any measurement here
+    n: int
+
+    def describe(self) -> str:
+        if self.median_error is None:
+            return ("uncertainty not yet known here: no measurement checks the speed model yet "
+                    "(`bakeoff run` measures one; benchmarks/predict_speed.py aims within 30%)")
+        return (f"± {100 * self.median_error:.0f}%, the speed model's median error against "
+                f"{self.n} measurement(s) here")
+
+
+def speed_uncertainty(checks: list[SpeedCheck]) -> SpeedUncertainty:
+    errs = sorted(abs(c.error) for c in checks)
+    return SpeedUncertainty(errs[len(errs) // 2] if errs else None, len(errs))
+
+
+def run_check_lines(db: sqlite3.Connection, run_id: int) -> list[str]:
+    """One line per speed workload a run measured: the speed model's prediction beside it (from the
+    cached machine profile; nothing is calibrated here)."""
+    from ..models.machine import load_profile
+    from ..models.perf import fmt_tps
+    from ..store.evals import speed_measurements
+
+    mine = [m for m in speed_measurements(db) if m.source == f"run {run_id}"]
+    profile = load_profile() if mine else None
+    if profile is None:
+        return ["speed model: no calibrated profile here yet (`bakeoff recommend` makes one)"] if mine else []
+    return [f"speed model: {c.model} {c.workload} workload {c.metric.replace('_tps', '')} tok/s predicted "
+            f"{fmt_tps(c.predicted)} vs measured {fmt_tps(c.measured)} (median of {c.n}), "
+            f"{100 * c.error:+.0f}%" for c in check_speed(profile, mine)]
+
+
 def error_summary(checks: list[SpeedCheck]) -> str:
     """One line: how far off the speed model was against the store's measurements."""
     if not checks:
@@ -157,5 +193,5 @@ def error_summary(checks: list[SpeedCheck]) -> str:
             f"{worst.metric}, {worst.source})")
 
 
-__all__ = ["Evidence", "SpeedCheck", "check_speed", "error_summary", "gather", "local_models", "quant_entry",
-           "repo_quants"]
+__all__ = ["Evidence", "SpeedCheck", "SpeedUncertainty", "check_speed", "error_summary", "gather", "local_models",
+           "quant_entry", "repo_quants", "run_check_lines", "speed_uncertainty"]

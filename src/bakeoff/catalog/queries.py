@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParamsError
 from ..models import fit
+from ..models.fit import BITS_PER_WEIGHT
 from ..settings import get_settings
 from .load import Catalog, catalog
 from .match import by_repo
 from .openness import COMMERCIAL_OK, ROMAN, scorecard
 from .schema import Entry
 from .scores import quality
+
+if TYPE_CHECKING:        # the speed model (numpy) loads only when a speed is asked for: `--help` stays light
+    from ..models.machine import MachineProfile
+    from ..models.perf import SpeedPrediction, SpeedShape
 
 GENERAL_TASK = "text-generation"   # the task family whose score the catalog lists as general quality
 
@@ -23,6 +28,39 @@ def shape_of(entry: Entry) -> fit.ModelShape:
     return fit.ModelShape(architecture=a.gguf, n_layer=a.layers, n_embd=a.hidden, n_head=a.heads,
                           n_head_kv=a.kv_heads, head_dim=a.head_dim_effective, n_vocab=a.vocab,
                           sliding_window=a.sliding_window)
+
+
+def speed_shape(entry: Entry, quant: str, bits: float | None = None) -> SpeedShape:
+    """`bits`: bits per weight measured from a file of this type (a quants run), else the type's usual."""
+    from ..models.perf import shape_for
+
+    a = entry.arch
+    return shape_for(entry.n_params, quant, active_params=entry.active_params_b and entry.active_params_b * 1e9,
+                     n_layer=a.layers, n_head=a.heads, n_head_kv=a.kv_heads, head_dim=a.head_dim_effective,
+                     bits=bits)
+
+
+def expected_speed(entry: Entry, quant: str, profile: MachineProfile, prompt_tokens: int = 100,
+                   output_tokens: int = 300, bits: float | None = None) -> SpeedPrediction:
+    """Predicted tokens/s for a catalog model at a quantization (nothing downloaded)."""
+    from ..models.perf import predict
+
+    return predict(profile, speed_shape(entry, quant, bits), prompt_tokens, output_tokens)
+
+
+def offer_speed(repo: str, quant: str, size: int | None, profile: MachineProfile) -> tuple[SpeedPrediction, str] | None:
+    """Expected tokens/s here for one Hub file not downloaded yet, and what the prediction rests on:
+    the catalog's shape when it knows the repo, else the file's bytes read once per token (dense)."""
+    if quant not in BITS_PER_WEIGHT:
+        return None
+    entry = by_repo(catalog(), repo)
+    if entry is not None:
+        return expected_speed(entry, quant, profile), "catalog shape"
+    if size:
+        from ..models.perf import predict_for_params
+
+        return predict_for_params(profile, size * 8 / BITS_PER_WEIGHT[quant], quant), "file size, dense assumed"
+    return None
 
 
 def default_ctx(entry: Entry) -> int:

@@ -18,17 +18,17 @@ from typing import Any
 from ..errors import InvalidParamsError
 from ..models import fit
 from ..models.machine import MachineProfile
-from ..models.perf import SpeedPrediction, fmt_tps, predict, shape_for
+from ..models.perf import SpeedPrediction, fmt_tps
 from ..models.quant_evidence import NO_EVIDENCE, QuantEvidence, pick_quant, unused_note
 from ..settings import get_settings
 from ..store.bench import BenchScore
 from ..store.evals import CasePassRate, SpeedMeasurement
-from .evidence import Evidence
+from .evidence import Evidence, SpeedUncertainty
 from .load import Catalog
 from .openness import COMMERCIAL_OK, scorecard
-from .queries import OPEN_LEVELS, check_choice, default_ctx, memory, open_ok, row, shape_of, valid_tasks
+from .queries import OPEN_LEVELS, check_choice, default_ctx, expected_speed, memory, open_ok, row, shape_of, valid_tasks
 from .schema import Entry
-from .scores import Quality, ScoresData, quality
+from .scores import Quality, ScoresData, compare, quality
 
 
 class NoCandidatesError(InvalidParamsError):
@@ -54,19 +54,6 @@ class Constraints:
         return self.prompt_tokens + self.output_tokens
 
 
-def speed_shape(entry: Entry, quant: str, bits: float | None = None) -> Any:
-    a = entry.arch
-    return shape_for(entry.n_params, quant, active_params=entry.active_params_b and entry.active_params_b * 1e9,
-                     n_layer=a.layers, n_head=a.heads, n_head_kv=a.kv_heads, head_dim=a.head_dim_effective,
-                     bits=bits)
-
-
-def expected_speed(entry: Entry, quant: str, profile: MachineProfile, prompt_tokens: int = 100,
-                   output_tokens: int = 300, bits: float | None = None) -> SpeedPrediction:
-    """Predicted tokens/s for a catalog model at a quantization (nothing downloaded)."""
-    return predict(profile, speed_shape(entry, quant, bits), prompt_tokens, output_tokens)
-
-
 @dataclass
 class Candidate:
     id: str
@@ -88,6 +75,7 @@ class Candidate:
     on_front: bool = False
     dominated_by: str | None = None
     trade: str | None = None
+    maker_reported: list[Any] = field(default_factory=list)   # the card's own numbers: shown, never ranked
 
     @property
     def output_tps(self) -> float:
@@ -111,6 +99,7 @@ class Candidate:
                 "speed_basis": self.speed_basis, "predicted": self.predicted.to_dict(),
                 "pass_rates": [{"suite": p.suite, "rate": p.rate, "n_cases": p.n_cases, "n_runs": p.n_runs}
                                for p in self.pass_rates],
+                "maker_reported": [p.model_dump() for p in self.maker_reported],
                 "on_front": self.on_front, "dominated_by": self.dominated_by, "trade": self.trade,
                 "local_name": self.local_name, "gguf_repo": self.gguf_repo, "quant_basis": self.quant_basis,
                 "quant_measured": self.quant_measured, "reasons": self.reasons}
@@ -166,7 +155,8 @@ def _filter(cat: Catalog, task: str, c: Constraints) -> tuple[list[Entry], list[
 
 
 def _candidate(cat: Catalog, entry: Entry, task: str, c: Constraints, available: int,
-               profile: MachineProfile, ev: Evidence, data: ScoresData | None) -> Candidate | None:
+               profile: MachineProfile, ev: Evidence, data: ScoresData | None,
+               speed_error: SpeedUncertainty) -> Candidate | None:
     n_ctx = max(default_ctx(entry), c.context)
     ests = memory(entry, n_ctx=n_ctx, available=available)
     bits = _measured_bits(ev.quants) if ev.quants else {}
@@ -183,13 +173,14 @@ def _candidate(cat: Catalog, entry: Entry, task: str, c: Constraints, available:
                      ev.best_speed(), list(ev.pass_rates), list(ev.bench),
                      local_name=ev.local_names[0] if ev.local_names else None,
                      gguf_repo=entry.gguf_repos[0] if entry.gguf_repos else None,
-                     quant_measured=picked is not None)
+                     quant_measured=picked is not None, maker_reported=list(entry.benchmarks))
     if picked is not None:
         cand.quant_basis = f"quantization {picked.reason}"
     else:
         rule = f"quantization {quant} by the CPU rule (Q8_0 while its weights stay under 2 GiB, else Q4_K_M)"
         cand.quant_basis = f"{rule}; {unused_note(ev.quants, ests) if ev.quants else NO_EVIDENCE}"
-    cand.reasons = _reasons(cat, cand, entry, ev, available)
+    cand.reasons = _reasons(cat, cand, entry, ev, available,
+                            _assumed(profile, quant, c, ests[quant].n_ctx) + "; " + speed_error.describe())
     return cand
 
 
@@ -204,12 +195,19 @@ def _measured_bits(sweep: QuantEvidence) -> dict[str, float]:
             for t, q in by_type.items()}
 
 
-def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: int) -> list[str]:
+def _assumed(profile: MachineProfile, quant: str, c: Constraints, n_ctx: int) -> str:
+    """The settings a predicted speed assumes."""
+    return (f"assumes {quant} weights, {profile.identity.get('threads', '?')} threads, {c.prompt_tokens} prompt "
+            f"then {c.output_tokens} output tokens, context {n_ctx}, F16 KV cache, one request at a time")
+
+
+def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: int, speed_note: str) -> list[str]:
     p = c.predicted
     out = [c.quality.reason(), c.quant_basis]
-    for pub in entry.benchmarks[:3]:   # the card's own numbers: settings differ per card, so shown, not ranked
+    for pub in entry.benchmarks[:5]:   # the card's own numbers: settings differ per card, so shown, not ranked
         shots = f", {pub.shots}-shot" if pub.shots is not None else ""
-        out.append(f"its card reports {pub.name} {pub.score:g}{shots} (not comparable across models; {pub.source})")
+        out.append(f"maker-reported (its card): {pub.name} {pub.score:g}{shots} — not comparable with "
+                   f"leaderboard scores or across models, never ranked ({pub.source})")
     for r in ev.pass_rates:
         se = (r.rate * (1 - r.rate) / r.n_cases) ** 0.5
         out.append(f"measured here on {r.model}: suite {r.suite} pass rate {100 * r.rate:.0f}% ± {100 * se:.0f}% "
@@ -223,8 +221,8 @@ def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: 
                    f"predicted {fmt_tps(p.output_tps)} at {c.quantization})")
     else:
         out.append(f"expected speed here at {c.quantization}: {fmt_tps(p.output_tps)} output tok/s, "
-                   f"{fmt_tps(p.prompt_tps)} prompt tok/s ({p.prompt_tokens} in / {p.output_tokens} out, "
-                   "predicted from this machine's calibrated profile)")
+                   f"{fmt_tps(p.prompt_tps)} prompt tok/s, predicted from this machine's calibrated profile "
+                   f"({speed_note})")
     out.append(f"{c.fit} at {c.quantization}: about {_gib(c.memory_bytes)} of {_gib(available)}")
     sc = scorecard(cat, entry)
     out.append(f"released {entry.released or 'unknown'}; licence {sc.licence}: commercial use {sc.commercial}; "
@@ -251,17 +249,18 @@ def _measured_cmp(a: Candidate, b: Candidate) -> int | None:
     return None
 
 
-def _quality_cmp(a: Candidate, b: Candidate) -> int:
+def _quality_cmp(a: Candidate, b: Candidate) -> int | None:
+    """Measured here first; else the first published source that scored both; None: not comparable."""
     m = _measured_cmp(a, b)
-    if m is not None:
-        return m
-    qa, qb = a.quality.value or 0.0, b.quality.value or 0.0
-    return (qa > qb) - (qa < qb)
+    return m if m is not None else compare(a.quality, b.quality)
 
 
 def dominates(a: Candidate, b: Candidate) -> bool:
-    """a is at least as good as b in quality, speed and memory, and better in one."""
+    """a is at least as good as b in quality, speed and memory, and better in one. Models no common
+    source compares never dominate each other."""
     q = _quality_cmp(a, b)
+    if q is None:
+        return False
     s = (a.output_tps > b.output_tps) - (a.output_tps < b.output_tps)
     m = (a.memory_bytes < b.memory_bytes) - (a.memory_bytes > b.memory_bytes)
     return min(q, s, m) >= 0 and max(q, s, m) > 0
@@ -283,6 +282,19 @@ def _measured_order(front: list[Candidate]) -> list[Candidate]:
     return out
 
 
+def copeland(cands: list[Candidate]) -> dict[str, int]:
+    """Wins minus losses over every pair some source compares (measured here, else the first
+    published source that scored both): an order from comparisons alone, never from one number made
+    of scores on different scales. With a single source it is that source's order."""
+    out = {c.id: 0 for c in cands}
+    for i, a in enumerate(cands):
+        for b in cands[i + 1:]:
+            q = _quality_cmp(a, b) or 0
+            out[a.id] += q
+            out[b.id] -= q
+    return out
+
+
 def pareto(cands: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
     """(front sorted by quality, best first; the dominated, each naming a model that beats it)."""
     front: list[Candidate] = []
@@ -291,10 +303,12 @@ def pareto(cands: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
         beater = next((o for o in cands if o is not c and dominates(o, c)), None)
         c.on_front, c.dominated_by = beater is None, beater.id if beater else None
         (front if beater is None else dominated).append(c)
-    key = lambda c: (-(c.quality.value or 0.0), -c.output_tps, c.id)   # noqa: E731
+    wins = copeland(cands)
+    key = lambda c: (-wins[c.id], -c.output_tps, c.id)   # noqa: E731
     front = _measured_order(sorted(front, key=key))
     for prev, c in zip(front, front[1:]):
-        c.trade = (f"against {prev.id}: quality {c.quality.label()} vs {prev.quality.label()}, "
+        apart = "" if _quality_cmp(c, prev) is not None else " (no common source compares the two)"
+        c.trade = (f"against {prev.id}: quality {c.quality.label()} vs {prev.quality.label()}{apart}, "
                    f"{c.output_tps / prev.output_tps:.1f}x its speed, {_gib(c.memory_bytes)} vs "
                    f"{_gib(prev.memory_bytes)}")
     return front, sorted(dominated, key=key)
@@ -321,7 +335,7 @@ def shortlist_command(front: list[Candidate], top: int, suite: str | None) -> tu
 
 def recommend(cat: Catalog, task: str, profile: MachineProfile, constraints: Constraints | None = None,
               evidence: dict[str, Evidence] | None = None, scores_data: ScoresData | None = None,
-              top: int = 5, suite: str | None = None) -> Recommendation:
+              top: int = 5, suite: str | None = None, speed_error: SpeedUncertainty | None = None) -> Recommendation:
     """Candidates for `task` on this machine: the quality/speed/memory front, the rest, the command."""
     task = check_choice(task, valid_tasks(cat), "task")
     c = constraints or Constraints()
@@ -329,7 +343,7 @@ def recommend(cat: Catalog, task: str, profile: MachineProfile, constraints: Con
     available = c.max_memory if c.max_memory is not None else fit.available_bytes()
     cands = [x for e in pool
              if (x := _candidate(cat, e, task, c, available, profile, (evidence or {}).get(e.id, Evidence()),
-                                 scores_data)) is not None]
+                                 scores_data, speed_error or SpeedUncertainty(None, 0))) is not None]
     funnel.append((f"fits {_gib(available)}", len(cands)))
     if not cands:
         need = min(memory(e, max(default_ctx(e), c.context), available)["Q4_K_M"].total_bytes for e in pool)
@@ -365,5 +379,5 @@ def parse_speed(text: str) -> float:
     return float(m.group(1))
 
 
-__all__ = ["Candidate", "Constraints", "NoCandidatesError", "Recommendation", "dominates", "expected_speed",
+__all__ = ["Candidate", "Constraints", "NoCandidatesError", "Recommendation", "copeland", "dominates",
            "parse_speed", "pareto", "recommend"]

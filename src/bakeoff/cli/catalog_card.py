@@ -123,7 +123,7 @@ def _memory_table(ests: dict[str, Any], best: str | None, speeds: dict[str, Any]
 def _expectations(e: Any, n_ctx: int | None) -> tuple[dict[str, Any], list[Any], Any]:
     """Expected speed per quantization (for a prompt filling --ctx but for 300 output tokens, or
     100 prompt tokens by default) and expected quality per task family, for `catalog show`."""
-    from ..catalog.recommend import expected_speed
+    from ..catalog.queries import expected_speed
     from ..catalog.scores import quality
     from ..models.fit import QUANTS
     from .recommend import machine_profile

@@ -50,8 +50,9 @@ def _print(rec: Any, profile: Any, check_line: str, verbose: bool) -> None:
         for reason in c.reasons:
             console.print(f"   - {reason}", markup=False, soft_wrap=True)
     if rec.unknown:
-        console.print("quality unknown (no sourced score; try them on your own cases): "
-                      + ", ".join(c.id for c in rec.unknown), markup=False, soft_wrap=True)
+        console.print("quality unknown (no leaderboard scored them; try them on your own cases): "
+                      + ", ".join(c.id + (" (maker-reported scores: --all)" if c.maker_reported and not verbose else "")
+                                  for c in rec.unknown), markup=False, soft_wrap=True)
     console.print(profile.summary(), markup=False, soft_wrap=True)
     if warning := profile.busy_warning():
         console.print(f"note: {warning}", markup=False, soft_wrap=True)
@@ -83,7 +84,7 @@ def recommend_cmd(task: str, min_speed: str | None, max_memory: str | None, lice
                   recalibrate: bool, as_json: bool) -> None:
     """Models worth trying for a task: expected quality (sourced leaderboard scores) against expected
     speed and memory on this machine, the trade each one makes, and a command to bake them off."""
-    from ..catalog.evidence import check_speed, error_summary, gather
+    from ..catalog.evidence import check_speed, error_summary, gather, speed_uncertainty
     from ..catalog.load import catalog
     from ..catalog.match import entry_for_model
     from ..catalog.queries import parse_size
@@ -102,7 +103,7 @@ def recommend_cmd(task: str, min_speed: str | None, max_memory: str | None, lice
         checks = check_speed(profile, speed_measurements(db))
     finally:
         db.close()
-    rec = recommend(cat, task, profile, cons, evidence, top=top, suite=suite)
+    rec = recommend(cat, task, profile, cons, evidence, top=top, suite=suite, speed_error=speed_uncertainty(checks))
     if as_json:
         print_json({**rec.to_dict(), "machine": profile.to_dict(),
                     "speed_checks": [c.to_dict() for c in checks]})

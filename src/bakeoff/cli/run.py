@@ -194,6 +194,17 @@ def load_baseline(ref: str, suite_name: str) -> dict[str, Any]:
     return run
 
 
+def speed_check_lines(run_id: int) -> list[str]:
+    """The speed model's predictions beside what this run measured (catalog layer, read-only)."""
+    from ..catalog.evidence import run_check_lines
+
+    db = connect()
+    try:
+        return run_check_lines(db, run_id)
+    finally:
+        db.close()
+
+
 def show_run(run_id: int, as_json: bool, gate: Callable[..., GateResult] | None = None
              ) -> tuple[dict[str, Any], list[dict[str, Any]], GateResult | None]:
     """Leaderboard, paired comparisons and report files for a stored run (shared by `run` and
@@ -202,7 +213,8 @@ def show_run(run_id: int, as_json: bool, gate: Callable[..., GateResult] | None 
     assert run is not None  # the caller found or made it
     rows, pairs = board(run)
     result = gate(run, rows) if gate else None
-    paths = write_reports(run, rows, pairs)
+    checks = speed_check_lines(run_id)
+    paths = write_reports(run, rows, pairs, notes=checks)
     if as_json:
         print_json({"run": run_id, "suite": run["suite_name"], "settings": run["settings"],
                     "leaderboard": rows, "comparisons": [p.to_dict() for p in pairs],
@@ -211,7 +223,7 @@ def show_run(run_id: int, as_json: bool, gate: Callable[..., GateResult] | None 
                     "report": {k: str(v) for k, v in paths.items()}})
         return run, rows, result
     table_console().print(leaderboard_table(rows, run))
-    for line in board_notes(rows, pairs, result):
+    for line in [*board_notes(rows, pairs, result), *checks]:
         console.print(line, markup=False, soft_wrap=True)
     console.print(f"report: {paths['html']}", markup=False, soft_wrap=True)
     console.print(f"export: {paths['json']} · {paths['csv']}", markup=False, soft_wrap=True)

@@ -80,7 +80,8 @@ def ranks_of(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def render_html(run: dict[str, Any], rows: list[dict[str, Any]],
-                pairs: list[PairedComparison], panels: list[Panel] | None = None) -> str:
+                pairs: list[PairedComparison], panels: list[Panel] | None = None,
+                notes: list[str] | None = None) -> str:
     import jinja2
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -98,7 +99,7 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]],
                            break_even=[{"model": r["model"], "basis": r["cost_basis"],
                                         "text": format_break_even(r["break_even"])}
                                        for r in rows if r["break_even"]],
-                           resamples=BOOTSTRAP_RESAMPLES, panels=panels or [])
+                           resamples=BOOTSTRAP_RESAMPLES, panels=panels or [], notes=notes or [])
 
 
 CSV_COLUMNS = ["run", "model", "case_id", "status", "score", "pass_score", "reason", "output",
@@ -128,12 +129,14 @@ def render_csv(run: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def write_reports(run: dict[str, Any], rows: list[dict[str, Any]],
-                  pairs: list[PairedComparison], panels: list[Panel] | None = None) -> dict[str, Path]:
+def write_reports(run: dict[str, Any], rows: list[dict[str, Any]], pairs: list[PairedComparison],
+                  panels: list[Panel] | None = None, notes: list[str] | None = None) -> dict[str, Path]:
+    """report.html, results.json, results.csv; `notes` are lines shown under the leaderboard (the
+    speed model's predictions beside this run's measurements)."""
     folder = report_dir(run["id"])
     paths = {"html": folder / "report.html", "json": folder / "results.json",
              "csv": folder / "results.csv"}
-    paths["html"].write_text(render_html(run, rows, pairs, panels), encoding="utf-8")
+    paths["html"].write_text(render_html(run, rows, pairs, panels, notes), encoding="utf-8")
     paths["json"].write_text(json.dumps({"run": run, "leaderboard": rows,
                                          "comparisons": [p.to_dict() for p in pairs],
                                          "ranking": ranking_note(pairs),
