@@ -28,7 +28,7 @@ def _table(rec: Any) -> Table:
     t = Table(title=f"{rec.task}: quality against speed and memory on this machine")
     for col in ("#", "model", "released", "quant", f"quality ({rec.task})", "output tok/s", "prompt tok/s",
                 "memory", "status"):
-        t.add_column(col, no_wrap=col in ("model", "#"))
+        t.add_column(col, no_wrap=col in ("model", "#", "quant"))
     rows = [(c, "front") for c in rec.front] + [(c, f"beaten by {c.dominated_by}") for c in rec.dominated]
     rows += [(c, "quality unknown") for c in rec.unknown]
     for i, (c, status) in enumerate(rows, 1):
