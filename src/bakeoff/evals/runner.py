@@ -50,7 +50,8 @@ class RunOptions:
     workloads: tuple[Workload, ...] = WORKLOADS
     threads: int | None = None        # llama.cpp threads (default: the threads setting)
     concurrency: int = 1              # cases in flight per model (local models: continuously batched)
-    speculative: bool | None = None   # prompt lookup on greedy requests (None: the setting)
+    speculative: bool | None = None   # speculative decoding (None: the setting)
+    draft: str | None = None          # a draft model for every local model (engines/draft.py)
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "use_cache"}
@@ -188,7 +189,7 @@ class Runner:
         """Each case in flight gets its own KV sequence with the whole context (a split cache)."""
         return LoadOptions(n_ctx=self.options.n_ctx, threads=self.options.threads,
                            concurrency=self.options.concurrency, kv_layout="split",
-                           speculative=self.options.speculative)
+                           speculative=self.options.speculative, draft=self.options.draft)
 
     def run_cases(self, run_id: int, engine: Engine, fingerprint: str) -> None:
         name = engine.ref.name
