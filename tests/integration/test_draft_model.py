@@ -17,11 +17,10 @@ from bakeoff.engines import llamacpp as llamacpp_module
 from bakeoff.engines.base import GenParams, collect
 from bakeoff.engines.quantize import quantize_file
 from bakeoff.errors import DraftModelError, InsufficientMemoryError, UnsupportedError
-from bakeoff.evals.suite import load_suite
 from bakeoff.models import fit
 from bakeoff.models.gguf_info import read_gguf_info
 from cli_run import run, run_json
-from spec_cases import CASES, COPY
+from spec_cases import COPY, same_answers_on_cases
 
 
 @pytest.fixture(scope="module")
@@ -42,17 +41,10 @@ def engines(target_path: Path, smollm2_path: Path):
 
 def test_starter_cases_answer_the_same_with_a_draft_model(engines):
     plain, drafted = engines
-    suite = {c.id: c for c in load_suite("starter").cases}
-    drafted_n = accepted = 0
-    for case_id in CASES:
-        case = suite[case_id]
-        params = case.params.model_copy(update={"temperature": 0.0})
-        a = collect(plain.chat(case.messages(), params))
-        b = collect(drafted.chat(case.messages(), params))
-        assert (b.text, b.finish_reason, b.usage) == (a.text, a.finish_reason, a.usage), case_id
-        assert b.timings.speculation.startswith("draft:")
-        drafted_n += b.timings.draft_tokens
-        accepted += b.timings.accepted_tokens
+    timings = same_answers_on_cases(plain, drafted)
+    assert all(t.speculation.startswith("draft:") for t in timings)
+    drafted_n = sum(t.draft_tokens for t in timings)
+    accepted = sum(t.accepted_tokens for t in timings)
     # The Q4_1 draft agrees with its own Q8_0 requantization most of the time.
     assert drafted_n > 0 and accepted / drafted_n > 0.5
 
