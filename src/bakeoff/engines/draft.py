@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -100,7 +101,7 @@ def plan_draft(target_ref: ModelRef, draft_name: str, n_ctx: int, settings: Sett
     if draft_ref.endpoint is not None or not draft_ref.path:
         raise DraftModelError(draft_ref.name, target_ref.name, "it is not a local GGUF file",
                               "a draft runs in process beside the target; give a local model")
-    target, draft = read_gguf_info(target_ref.path), read_gguf_info(draft_ref.path)
+    target, draft = read_gguf_info(str(target_ref.path)), read_gguf_info(draft_ref.path)
     check_pair(target_ref, target, draft_ref, draft)
     check_memory(target, draft, n_ctx, fit.estimate(target, n_ctx).total_bytes)
     return DraftPlan(draft_ref, n_ctx)
@@ -111,7 +112,7 @@ class DraftRunner:
 
     def __init__(self, plan: DraftPlan, n_threads: int, adaptive_threads: bool = False):
         self.ref = plan.ref
-        self.h = LlamaHandle(plan.ref.path, n_ctx=plan.n_ctx, n_threads=n_threads,
+        self.h = LlamaHandle(str(plan.ref.path), n_ctx=plan.n_ctx, n_threads=n_threads,
                              adaptive_threads=adaptive_threads)
         self.cached: list[int] = []
 
@@ -146,7 +147,7 @@ class ModelDrafter:
     from the resulting q with `rng` and records q for the rejection rule).
     """
 
-    def __init__(self, runner: DraftRunner, guide: object, sampled: bool,
+    def __init__(self, runner: DraftRunner, guide: Any, sampled: bool,
                  rng: np.random.Generator | None = None, max_draft: int = MAX_DRAFT,
                  p_min: float | None = None):
         self.runner = runner
@@ -187,20 +188,21 @@ class ModelDrafter:
             h.ll.llama_sampler_free(chain.chain if isinstance(chain, TargetDist) else chain)
         return out
 
-    def _clone(self) -> object:
+    def _clone(self) -> Any:
         ll = self.runner.h.ll
         if self.sampled:
             return TargetDist(self.runner.h, ll.llama_sampler_clone(self.guide.chain))
         return ll.llama_sampler_clone(self.guide)
 
-    def _propose(self, chain: object) -> tuple[int, float]:
+    def _propose(self, chain: Any) -> tuple[int, float]:
         """One proposed token from the draft's last logits and how sure the draft is of it."""
         h = self.runner.h
         if self.sampled:
             q = chain_probs(h, chain.chain, h.logits(-1))
             token = draw(q, self.rng)
             chain.accept(token)
-            self.q.append(q)
+            if self.q is not None:
+                self.q.append(q)
             return token, float(q[token])
         token = int(h.ll.llama_sampler_sample(chain, h.ctx, -1))   # accepts into the clone
         logits = h.logits(-1)
