@@ -4,8 +4,8 @@ A tiny random llama (F32) is the target; its own Q4_0 quantization (smaller, sam
 the draft. For many seeds, the first tokens sampled with plain decoding, with the draft model and
 with one-hot proposals (prompt lookup's kind) are tallied, and a chi-square test of homogeneity
 (alpha fixed at 0.001) must not tell the samples apart. Every draw is seeded, so the outcome is the
-same on every run. That the test size sees a wrong rule is shown in tests/unit/test_spec_sampling.py,
-where the same statistics catch two wrong rules.
+same on every run. Run with a wrong rule (every proposal kept), the same test must tell the samples
+apart, which shows the sample is big enough; tests/unit/test_spec_sampling.py catches subtler ones.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency
 
-from bakeoff.engines import LoadOptions, draft, open_engine
+from bakeoff.engines import LoadOptions, draft, open_engine, speculative
 from bakeoff.engines.base import GenParams, collect
 from bakeoff.engines.quantize import quantize_file
 from bakeoff.engines.speculative import PromptLookup
@@ -93,14 +93,21 @@ def test_draft_model_keeps_the_distribution(tiny_pair, plain_counts, always_draf
     assert pvalue > ALPHA, pvalue
 
 
-def test_one_hot_proposals_keep_the_distribution(tiny_pair, plain_counts, monkeypatch):
+def keep_every_draft(p, token, q, rng):   # a wrong rule: the output follows the proposals
+    return token, True
+
+
+@pytest.mark.parametrize("wrong", [False, True], ids=["rejection-rule", "wrong-rule"])
+def test_one_hot_proposals_keep_the_distribution(tiny_pair, plain_counts, monkeypatch, wrong):
     """Prompt lookup's path (q one-hot on the proposal) through the real engine: proposals are
     forced at every step (the last token again), since a random model rarely repeats the prompt."""
     target, _ = tiny_pair
     monkeypatch.setenv("BAKEOFF_SPECULATIVE_SAMPLED", "1")
     reset_settings()
     monkeypatch.setattr(PromptLookup, "draft", lambda self, cap=31: self.history[-1:][:cap])
+    if wrong:   # the same test, run on a wrong rule, must see the difference
+        monkeypatch.setattr(speculative, "judge", keep_every_draft)
     counts, drafted = speculative_counts(LoadOptions(n_ctx=256, speculative=True), target)
     assert drafted >= N
     pvalue = homogeneity_pvalue(plain_counts, counts)
-    assert pvalue > ALPHA, pvalue
+    assert (pvalue < ALPHA) if wrong else (pvalue > ALPHA), pvalue
