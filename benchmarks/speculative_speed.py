@@ -1,22 +1,31 @@
-"""Prompt-lookup speculative decoding against plain decoding, side by side, with identical answers.
+"""Speculative decoding against plain decoding, side by side, with identical answers.
 
 For every case of a suite (default: the starter suite), one greedy answer from the same model
-decoded plainly and with prompt lookup, alternating which goes first, --repeats times. Decode speed
-is output tokens after the first / seconds after the first token (Timings.output_tps, summed over
-a category's cases). Prints per category: cases, plain and lookup tok/s, the ratio with a 95%
-bootstrap interval over cases, drafted/accepted tokens; then the whole suite. Every answer must be
-token-for-token identical (text, finish reason, token count): a difference is printed and the
-script exits 1.
+decoded plainly, with prompt lookup, and (with --draft) with a draft model, rotating which goes
+first, --repeats times. Decode speed is output tokens after the first / seconds after the first
+token (Timings.output_tps, summed over a category's cases). Prints per category: cases, each
+side's tok/s, each speculative side's ratio to plain with a 95% bootstrap interval over cases,
+drafted/accepted tokens; then the whole suite. Every answer must be token-for-token identical
+(text, finish reason, token count): a difference is printed and the script exits 1.
 
-Optionally the same formatted prompts go through llama.cpp's own `llama-lookup` example (same
-model, threads, greedy, draft size); its decode speed is `n_predict / decode seconds` as it prints.
+llama.cpp's own examples run on the same formatted prompts, model(s), threads, greedy decoding
+and draft settings when their binaries are found (--bin DIR, else $LLAMA_BIN, else build/bin, else
+PATH; a missing one is skipped with a message): `llama-lookup` beside prompt lookup and
+`llama-speculative` beside the draft model. Their speed is `decoded N tokens in S seconds` as they
+print it. Build them from the llama.cpp sources llama-cpp-python vendors (as
+benchmarks/llamacpp_scorer_compare.py describes) with
+`cmake --build build -j --target llama-lookup llama-speculative`.
+
+A same-vocabulary pair without downloads: --derive-target Q8_0 quantizes --model (e.g. the
+embedded SmolLM2-135M Q4_1) to a Q8_0 copy in a temp dir with llama.cpp's quantizer, makes that
+copy the target and --model its draft.
 
 Targets (issue 17, on a quiet 2-core machine): extract and rewrite >= 1.5x; whole suite >= 1.15x;
-no category below 0.97x; against llama-lookup >= 1.0x.
+no category below 0.97x; against llama-lookup / llama-speculative >= 1.0x.
 
     .venv/bin/python benchmarks/speculative_speed.py [--model smollm2-135m] [--repeats 3]
         [--categories extract,rewrite] [--max-cases 2] [--max-tokens N]
-        [--llama-lookup /work/llamatools/build/bin/llama-lookup]
+        [--draft MODEL | --derive-target Q8_0] [--bin /work/llamatools/build/bin]
 """
 
 from __future__ import annotations
@@ -25,14 +34,19 @@ import argparse
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from bakeoff.engines import LoadOptions, open_engine
 from bakeoff.engines.base import Response, collect
+from bakeoff.engines.draft import MAX_DRAFT, P_MIN
+from bakeoff.engines.quantize import quantize_file
 from bakeoff.engines.speculative import PromptLookup
 from bakeoff.evals.cases import Case
 from bakeoff.evals.suite import load_suite
@@ -88,40 +102,123 @@ def pick_cases(cases: list[Case], categories: str | None, max_cases: int | None)
     return [c for cs in by_cat.values() for c in cs[:max_cases]]
 
 
-def run_llama_lookup(binary: str, model_path: str, prompt: str, n: int, threads: int,
-                     n_draft: int) -> tuple[int, float]:
-    """(tokens decoded, decode seconds) from llama.cpp's llama-lookup on one prompt."""
+def find_tool(name: str, bin_dir: str | None) -> str | None:
+    """A llama.cpp example binary: in --bin, $LLAMA_BIN, ./build/bin, or on PATH."""
+    for d in (bin_dir, os.environ.get("LLAMA_BIN"), "build/bin"):
+        if d and os.path.isfile(os.path.join(d, name)):
+            return os.path.join(d, name)
+    found = shutil.which(name)
+    if not found:
+        print(f"{name} not found (--bin DIR, $LLAMA_BIN, build/bin or PATH): its column is skipped")
+    return found
+
+
+def run_llama_tool(argv: list[str], prompt: str, n: int, threads: int, temp: float) -> tuple[int, float]:
+    """(tokens decoded, decode seconds) from llama-lookup / llama-speculative on one prompt."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write(prompt)
     try:
-        out = subprocess.run([binary, "-m", model_path, "-f", f.name, "-n", str(n), "-t", str(threads),
-                              "-c", str(N_CTX), "--temp", "0", "--spec-draft-n-max", str(n_draft)],
-                             capture_output=True, text=True, timeout=600)
+        out = subprocess.run([*argv, "-f", f.name, "-n", str(n), "-t", str(threads), "-c", str(N_CTX),
+                              "--temp", str(temp)], capture_output=True, text=True, timeout=600)
     finally:
         os.unlink(f.name)
     m = re.search(r"decoded\s+(\d+) tokens in\s+([\d.]+) seconds", out.stderr + out.stdout)
     if out.returncode != 0 or not m:
-        sys.exit(f"llama-lookup failed ({out.returncode}): {out.stderr[-2000:]}")
+        sys.exit(f"{os.path.basename(argv[0])} failed ({out.returncode}): {out.stderr[-2000:]}")
     return int(m.group(1)), float(m.group(2))
 
 
-def report(cases: list[Case], plain: Tally, fast: Tally, lookup: Tally | None) -> None:
+@dataclass
+class Side:
+    """One way of decoding: our engine (engine set) or a llama.cpp example (argv set)."""
+
+    name: str
+    tally: Tally
+    engine: Any = None
+    argv: list[str] | None = None
+    versus: str = "plain"        # the side its ratio is taken against
+
+
+def report(cases: list[Case], sides: list[Side]) -> None:
     groups: dict[str, list[str]] = defaultdict(list)
     for c in cases:
         groups[category(c)].append(c.id)
     groups["ALL"] = [c.id for c in cases]
-    head = f"{'category':10s} {'n':>3s} {'plain':>8s} {'lookup':>8s} {'ratio':>6s} {'95% CI':>13s}"
-    print(head + ("  llama-lookup  ours/theirs" if lookup else ""))
+    by_name = {s.name: s for s in sides}
+    head = f"{'category':10s} {'n':>3s}" + "".join(f" {s.name:>17s}" for s in sides)
+    print(head)
+    print("(tok/s; in brackets each side's ratio to its baseline: " + ", ".join(
+        f"{s.name} / {s.versus}" for s in sides[1:]) + ")")
     for cat, ids in groups.items():
-        p, f = plain.tps(ids), fast.tps(ids)
-        lo, hi = ratio_interval(fast, plain, ids)
-        line = f"{cat:10s} {len(ids):3d} {p:8.1f} {f:8.1f} {f / p if p else 0:6.2f} [{lo:5.2f}-{hi:5.2f}]"
-        if lookup:
-            t = lookup.tps(ids)
-            line += f"  {t:12.1f}  {f / t if t else 0:11.2f}"
+        line = f"{cat:10s} {len(ids):3d}"
+        for s in sides:
+            tps = s.tally.tps(ids)
+            if s.name == "plain":
+                line += f" {tps:17.1f}"
+                continue
+            base = by_name[s.versus].tally.tps(ids)
+            line += f"{tps:10.1f} ({tps / base if base else 0:.2f}x)"
         print(line)
-    rate = fast.accepted / fast.drafted if fast.drafted else 0.0
-    print(f"drafted {fast.drafted} tokens, accepted {fast.accepted} ({rate:.0%})")
+    for s in sides[1:]:   # the whole suite's ratios with their intervals
+        lo, hi = ratio_interval(s.tally, by_name[s.versus].tally, groups["ALL"])
+        print(f"{s.name} / {s.versus}: 95% CI over cases [{lo:.2f}-{hi:.2f}]")
+    for s in sides:
+        if s.engine is not None and s.tally.drafted:
+            t = s.tally
+            print(f"{s.name}: drafted {t.drafted} tokens, accepted {t.accepted} ({t.accepted / t.drafted:.0%})")
+
+
+def open_sides(args: argparse.Namespace, threads: int, tmp: str) -> tuple[Any, list[Side]]:
+    """Our engines (plain, lookup, draft) and llama.cpp's examples that are present."""
+    ref = Registry().resolve(args.model)
+    draft = args.draft
+    if args.derive_target:
+        target = os.path.join(tmp, f"target-{args.derive_target}.gguf")
+        quantize_file(Path(ref.path), args.derive_target, Path(target), threads)
+        ref, draft = Registry().resolve(target), ref.path
+    opts = dict(n_ctx=N_CTX, threads=threads)
+    sides = [Side("plain", Tally(), open_engine(ref, LoadOptions(**opts, speculative=False))),
+             Side("lookup", Tally(), open_engine(ref, LoadOptions(**opts, speculative=True)))]
+    if draft:
+        sides.append(Side("draft", Tally(), open_engine(ref, LoadOptions(**opts, draft=draft))))
+    lookup = find_tool("llama-lookup", args.bin)
+    if lookup:
+        sides.append(Side("llama-lookup", Tally(), argv=[
+            lookup, "-m", ref.path, "--spec-draft-n-max", str(PromptLookup().max_draft)], versus="lookup"))
+    spec = find_tool("llama-speculative", args.bin) if draft else None
+    if spec:
+        path = Registry().resolve(draft).path
+        sides.append(Side("llama-speculative", Tally(), argv=[
+            spec, "-m", ref.path, "-md", path, "--spec-draft-n-max", str(MAX_DRAFT),
+            "--spec-draft-p-min", str(P_MIN)], versus="draft"))
+    return ref, sides
+
+
+def run_case(c: Case, rep: int, sides: list[Side], args: argparse.Namespace, threads: int) -> bool:
+    """Every side answers the case once; True when our sides' answers are identical."""
+    params = c.params.model_copy(update={"temperature": args.temperature, "seed": rep, **(
+        {"max_tokens": args.max_tokens} if args.max_tokens else {})})
+    ours = [s for s in sides if s.engine is not None]
+    k = rep % len(ours)
+    got = {}
+    for s in ours[k:] + ours[:k]:
+        r = collect(s.engine.chat(c.messages(), params))
+        s.tally.add(c.id, r)
+        got[s.name] = (r.text, r.finish_reason, r.usage.completion_tokens)
+    for s in sides:
+        if s.argv is not None:
+            prompt = ours[0].engine.format_chat(c.messages())
+            n_tok, secs = run_llama_tool(s.argv, prompt, params.max_tokens or 128, threads,
+                                         args.temperature)
+            s.tally.tokens[c.id] += n_tok
+            s.tally.seconds[c.id] += secs
+    if args.temperature > 0:   # sampled answers differ draw by draw; their distribution is tested
+        return True
+    for name, answer in got.items():
+        if answer != got["plain"]:
+            print(f"DIFFERENT ANSWER {c.id} ({name}): {got['plain']!r} vs {answer!r}")
+            return False
+    return True
 
 
 def main() -> None:
@@ -133,41 +230,29 @@ def main() -> None:
     ap.add_argument("--max-cases", type=int, default=None, help="cases per category (smoke runs)")
     ap.add_argument("--max-tokens", type=int, default=None, help="override the cases' max_tokens")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--llama-lookup", default=None, help="path to llama.cpp's llama-lookup binary")
+    ap.add_argument("--draft", default=None, help="a draft model for --model (same tokenizer, smaller)")
+    ap.add_argument("--derive-target", default=None, metavar="TYPE",
+                    help="quantize --model to TYPE as the target and let --model draft for it")
+    ap.add_argument("--temperature", type=float, default=0.0,
+                    help="sample instead of greedy decoding (seeded; answers are not compared: "
+                    "tests/integration/test_spec_sampling_tiny.py tests their distribution)")
+    ap.add_argument("--bin", default=None, help="folder with llama.cpp's llama-lookup/llama-speculative")
     args = ap.parse_args()
+    os.environ["BAKEOFF_SPECULATIVE_SAMPLED"] = "1"   # prompt lookup drafts sampled answers too
     threads = args.threads or get_settings().threads
-    ref = Registry().resolve(args.model)
     cases = pick_cases(load_suite(args.suite).cases, args.categories, args.max_cases)
-    plain_e = open_engine(ref, LoadOptions(n_ctx=N_CTX, threads=threads, speculative=False))
-    fast_e = open_engine(ref, LoadOptions(n_ctx=N_CTX, threads=threads, speculative=True))
-    n_draft = PromptLookup().max_draft
-    plain, fast = Tally(), Tally()
-    lookup = Tally() if args.llama_lookup else None
-    print(f"{ref.name}: {len(cases)} cases x {args.repeats} repeats, threads={threads}, "
-          f"greedy, load average {os.getloadavg()[0]:.2f}")
-    mismatches = 0
-    for rep in range(args.repeats):
-        for c in cases:
-            params = c.params.model_copy(update={"temperature": 0.0, **(
-                {"max_tokens": args.max_tokens} if args.max_tokens else {})})
-            order = [(plain_e, plain), (fast_e, fast)][:: 1 if rep % 2 == 0 else -1]
-            got = {}
-            for engine, tally in order:
-                r = collect(engine.chat(c.messages(), params))
-                tally.add(c.id, r)
-                got[id(tally)] = (r.text, r.finish_reason, r.usage.completion_tokens)
-            if got[id(plain)] != got[id(fast)]:
-                mismatches += 1
-                print(f"DIFFERENT ANSWER {c.id}: {got[id(plain)]!r} vs {got[id(fast)]!r}")
-            if lookup is not None:
-                n_tok, secs = run_llama_lookup(args.llama_lookup, ref.path, plain_e.format_chat(
-                    c.messages()), params.max_tokens or 128, threads, n_draft)
-                lookup.tokens[c.id] += n_tok
-                lookup.seconds[c.id] += secs
-    report(cases, plain, fast, lookup)
-    print(f"answers identical: {len(cases) * args.repeats - mismatches}/{len(cases) * args.repeats}")
+    with tempfile.TemporaryDirectory() as tmp:
+        ref, sides = open_sides(args, threads, tmp)
+        print(f"{ref.name}: {len(cases)} cases x {args.repeats} repeats, threads={threads}, "
+              f"temperature {args.temperature}, sides {', '.join(s.name for s in sides)}, "
+              f"load average {os.getloadavg()[0]:.2f}")
+        same = sum(run_case(c, rep, sides, args, threads) for rep in range(args.repeats) for c in cases)
+        report(cases, sides)
+    total = len(cases) * args.repeats
+    print(f"answers identical: {same}/{total}" if args.temperature == 0 else
+          "answers not compared (sampled)")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-    sys.exit(1 if mismatches else 0)
+    sys.exit(0 if same == total else 1)
 
 
 if __name__ == "__main__":

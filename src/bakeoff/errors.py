@@ -112,6 +112,26 @@ class EngineError(BakeoffError):
     """The engine failed while loading or generating."""
 
 
+class DraftModelError(InvalidParamsError):
+    """A draft model for speculative decoding cannot serve its target: another vocabulary, or not
+    smaller. Example: `--draft gemma3-270m` for smollm2-135m (different tokenizers)."""
+
+    def __init__(self, draft: str, target: str, problem: str, hint: str):
+        self.draft, self.target, self.problem = draft, target, problem
+        super().__init__(f"draft model {draft!r} cannot draft for {target!r}: {problem}",
+                         param="draft", hint=hint)
+
+
+class InsufficientMemoryError(BakeoffError):
+    """What was asked to load needs more memory than the machine has available."""
+
+    def __init__(self, what: str, needed: int, available: int, hint: str):
+        self.what, self.needed, self.available = what, needed, available
+        mib = 1 << 20
+        super().__init__(f"{what} needs about {needed / mib:,.0f} MiB of memory but "
+                         f"{available / mib:,.0f} MiB is available", hint)
+
+
 class UnsupportedError(BakeoffError):
     """The engine or model cannot do what was asked (e.g. embeddings, log-likelihood)."""
 

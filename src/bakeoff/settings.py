@@ -30,8 +30,14 @@ class Settings(BaseSettings):
                                    "other processes keep cores busy (see engines/threads.py); "
                                    "false: always the threads setting.")
     n_ctx: int = Field(default=4096, description="Default context window for local models.")
-    speculative: bool = Field(default=True, description="Prompt-lookup speculative decoding for "
-                              "greedy generation (same answers, fewer decode calls).")
+    speculative: bool = Field(default=True, description="Speculative decoding (prompt lookup, or a "
+                              "draft model when given): greedy answers are the same, with fewer "
+                              "decode calls.")
+    speculative_sampled: bool = Field(default=False, description="Prompt lookup for sampled "
+                                      "requests too (the rejection rule keeps the distribution, "
+                                      "but a seed gives other draws than plain decoding); off until "
+                                      "benchmarks/speculative_speed.py --temperature shows it pays. "
+                                      "A --draft model always drafts for sampled requests.")
     # Default hourly cost: AWS on-demand c7i.large (2 vCPU, 4 GiB), us-east-1, $0.08925/h
     # (https://aws.amazon.com/ec2/pricing/on-demand/, read 2026-11). It is the closest cloud
     # equivalent of the 2-core machine Bakeoff targets; set BAKEOFF_HOURLY_COST for your own.

@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bakeoff.engines import LoadOptions, open_engine
-from bakeoff.engines.base import GenParams, Message, collect
-from bakeoff.evals.suite import load_suite
+from bakeoff.engines.base import GenParams, collect
 from bakeoff.models.ref import ModelRef
+from bakeoff.settings import reset_settings
 from cli_run import run, run_json
-
-# Extraction and rewriting (drafts hit), and one case from other categories (drafts rarely do).
-CASES = ["extract-person-json", "extract-email", "extract-name", "rewrite-spelling",
-         "rewrite-polite", "rewrite-expand-nasa", "fact-capital-france", "math-word-problem",
-         "format-bullet-list"]
-COPY = [Message(role="user", content=(
-    "Repeat this text exactly: The quick brown fox jumps over the lazy dog. Bakeoff runs open "
-    "models on your own cases and reports which one answers best."))]
+from spec_cases import COPY, same_answers_on_cases
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +25,9 @@ def engines(smollm2_path):
 
 def test_starter_cases_answer_the_same_with_and_without_speculation(engines):
     plain, fast = engines
-    suite = {c.id: c for c in load_suite("starter").cases}
-    drafted = accepted = 0
-    for case_id in CASES:    # one engine after the other reuses cached prompt prefixes too
-        case = suite[case_id]
-        a = collect(plain.chat(case.messages(), case.params))
-        b = collect(fast.chat(case.messages(), case.params))
-        assert (b.text, b.finish_reason, b.usage) == (a.text, a.finish_reason, a.usage), case_id
-        assert a.timings.draft_tokens == 0
-        drafted += b.timings.draft_tokens
-        accepted += b.timings.accepted_tokens
+    timings = same_answers_on_cases(plain, fast)
+    drafted = sum(t.draft_tokens for t in timings)
+    accepted = sum(t.accepted_tokens for t in timings)
     assert 0 < accepted <= drafted
 
 
@@ -65,10 +51,19 @@ def test_stops_and_schemas_cut_the_answer_where_plain_decoding_does(engines):
         assert (b.text, b.finish_reason, b.usage) == (a.text, a.finish_reason, a.usage)
 
 
-def test_sampled_requests_decode_plainly(engines):
-    _, fast = engines
-    r = collect(fast.chat(COPY, GenParams(temperature=0.7, seed=3, max_tokens=16)))
-    assert r.timings.draft_tokens == 0 and r.usage.completion_tokens > 0
+def test_sampled_requests_decode_plainly_unless_the_setting_says(engines, monkeypatch):
+    plain, fast = engines
+    p = GenParams(temperature=0.3, seed=3, max_tokens=40)
+    r = collect(fast.chat(COPY, p))
+    assert r.timings.draft_tokens == 0 and r.timings.speculation.startswith("off: sampled")
+    monkeypatch.setenv("BAKEOFF_SPECULATIVE_SAMPLED", "1")
+    reset_settings()
+    a, b = collect(fast.chat(COPY, p)), collect(fast.chat(COPY, p))
+    assert a.text == b.text and a.usage.completion_tokens > 0
+    # A low temperature copies the text, so lookup drafts and the rejection rule keeps most.
+    assert a.timings.speculation == "prompt-lookup" and a.timings.accepted_tokens > 0
+    off = collect(plain.chat(COPY, p))
+    assert off.timings.draft_tokens == 0 and off.timings.speculation == "off"
 
 
 def test_ask_reports_drafts_and_no_speculative_turns_them_off(capsys):

@@ -15,6 +15,7 @@ from ..engines.options import LoadOptions
 from ..errors import BakeoffError, InvalidParamsError
 from ..runtime import record_exchange
 from .common import (
+    DRAFT,
     NO_SPECULATIVE,
     console,
     err_console,
@@ -29,9 +30,10 @@ from .common import (
 from .errors import report
 
 
-def load(model: str, n_ctx: int | None, speculative: bool | None = None) -> Engine:
+def load(model: str, n_ctx: int | None, speculative: bool | None = None, draft: str | None = None) -> Engine:
+    options = LoadOptions(n_ctx=n_ctx, speculative=speculative, draft=draft)
     with progress("assembling packaged model") as cb, spinner(f"loading {model}…"):
-        return open_engine(model, LoadOptions(n_ctx=n_ctx, speculative=speculative), progress=cb)
+        return open_engine(model, options, progress=cb)
 
 
 
@@ -69,7 +71,9 @@ def format_drafts(t: Timings) -> str:
     """Speculative decoding's share, when it drafted anything."""
     if t.acceptance is None:
         return ""
-    return f" · drafts {t.accepted_tokens}/{t.draft_tokens} accepted ({t.acceptance:.0%})"
+    source = t.speculation.removeprefix("draft:") if t.speculation.startswith("draft:") else ""
+    what = f"draft {source}: " if source else "drafts "
+    return f" · {what}{t.accepted_tokens}/{t.draft_tokens} accepted ({t.acceptance:.0%})"
 
 
 def _schema(path: str | None) -> dict | None:
@@ -93,12 +97,14 @@ def _schema(path: str | None) -> dict | None:
 @click.option("--stats", is_flag=True, help="Print usage and timings after the answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with text, usage and timings.")
 @NO_SPECULATIVE
+@DRAFT
 @gen_options()
 def ask_cmd(model: str, prompt: str, system: str | None, raw: bool, schema_path: str | None,
-            n_ctx: int | None, stats: bool, as_json: bool, no_speculative: bool, **gen: Any) -> None:
+            n_ctx: int | None, stats: bool, as_json: bool, no_speculative: bool, draft: str | None,
+            **gen: Any) -> None:
     """Ask MODEL one question and stream the answer."""
     params = params_from(gen, _schema(schema_path))
-    engine = load(model, n_ctx, False if no_speculative else None)
+    engine = load(model, n_ctx, False if no_speculative else None, draft)
     messages: list[Message] | str
     if raw:
         messages = prompt
@@ -127,12 +133,14 @@ HELP = "commands: /model NAME · /system TEXT · /reset · /exit"
 @click.option("--ctx", "n_ctx", type=int, default=None, help="Context window in tokens.")
 @click.option("--stats/--no-stats", default=False, help="Print timings after each answer.")
 @NO_SPECULATIVE
+@DRAFT
 @gen_options()
 def chat_cmd(model: str, system: str | None, n_ctx: int | None, stats: bool, no_speculative: bool,
-             **gen: Any) -> None:
-    """Multi-turn chat in the terminal. /model NAME switches model mid-conversation."""
+             draft: str | None, **gen: Any) -> None:
+    """Multi-turn chat in the terminal. /model NAME switches model mid-conversation (without
+    the --draft model, which drafts for MODEL only)."""
     params: GenParams = params_from(gen)
-    engine = load(model, n_ctx, False if no_speculative else None)
+    engine = load(model, n_ctx, False if no_speculative else None, draft)
     history: list[Message] = []
     console.print(f"chatting with {engine.ref.name} — {HELP}", markup=False)
     while True:

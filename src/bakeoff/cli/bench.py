@@ -11,10 +11,10 @@ import click
 from ..errors import InvalidParamsError
 from ..estimates import show_stat
 from ..evals.bench import get_task, run_benchmark, task_names
-from ..evals.bench.runner import LazyEngine
+from ..evals.bench.runner import BENCH_LOAD, LazyEngine
 from ..evals.columns import BENCHMARK
 from ..settings import get_settings
-from .common import console, err_console, gpu_layers_option, print_json, printable
+from .common import DRAFT, NO_SPECULATIVE, console, err_console, gpu_layers_option, print_json, printable
 
 
 def _split(value: str) -> list[str]:
@@ -54,12 +54,16 @@ def _progress_bar(label: str):
                     console=err_console, transient=True, disable=not sys.stderr.isatty())
 
 
-def run_all(tasks: list[str], models: list[str], limit: int | None, shots: int | None) -> list[Any]:
+def run_all(tasks: list[str], models: list[str], limit: int | None, shots: int | None,
+            speculative: bool | None = None, draft: str | None = None) -> list[Any]:
+    """Generation tasks (gsm8k, humaneval) decode with speculative decoding as the options say;
+    scores do not depend on it (greedy answers are the same)."""
+    options = BENCH_LOAD.model_copy(update={"speculative": speculative, "draft": draft})
     for t in tasks:  # fail on a bad task name before loading any model
         get_task(t).docs()
     results = []
     for model in models:
-        lazy = LazyEngine(model, get_settings(), None)
+        lazy = LazyEngine(model, get_settings(), None, options)
         try:
             for task in tasks:
                 with _progress_bar(f"{model} · {task}") as bar:
@@ -80,8 +84,10 @@ def run_all(tasks: list[str], models: list[str], limit: int | None, shots: int |
 @click.option("--shots", type=click.IntRange(min=0), default=None, help="Few-shot examples per item.")
 @click.option("--list", "list_tasks", is_flag=True, help="List the benchmark tasks and exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print scores with n and standard errors as JSON.")
+@NO_SPECULATIVE
+@DRAFT
 def bench_cmd(tasks: str | None, models: str | None, limit: int | None, shots: int | None,
-              list_tasks: bool, as_json: bool) -> None:
+              list_tasks: bool, as_json: bool, no_speculative: bool, draft: str | None) -> None:
     """Score models on standard benchmarks (TASKS: comma-separated, e.g. hellaswag,piqa,arc_easy).
 
     Results are stored per item; running the same command again reuses them, and an interrupted
@@ -94,7 +100,7 @@ def bench_cmd(tasks: str | None, models: str | None, limit: int | None, shots: i
                                  hint="e.g. bakeoff bench hellaswag,piqa --models smollm2-135m --limit 100; "
                                       "`bakeoff bench --list` shows the tasks")
     task_list, model_list = _split(tasks), _split(models)
-    results = run_all(task_list, model_list, limit, shots)
+    results = run_all(task_list, model_list, limit, shots, False if no_speculative else None, draft)
     if as_json:
         print_json([r.to_dict() for r in results])
     else:  # rows come model by model, task by task; show each model as the user named it

@@ -155,4 +155,10 @@ def gpu_layers_option(fn: Callable) -> Callable:
 
 NO_SPECULATIVE = click.option(
     "--no-speculative", "no_speculative", is_flag=True,
-    help="Turn off prompt-lookup speculative decoding of greedy answers (the answers are the same).")
+    help="Turn off speculative decoding (prompt lookup, or the --draft model). Greedy answers are "
+    "the same either way; sampled ones follow the same distribution.")
+DRAFT = click.option(
+    "--draft", "draft", default=None, metavar="MODEL",
+    help="A smaller model with the same tokenizer drafts tokens for the model to verify in one "
+    "batch (speculative decoding; answers unchanged). Checked for vocabulary, size and memory "
+    "before anything loads.")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..errors import EngineError, IncomparableRunsError, QualityGateError
+from ..errors import EngineError, IncomparableRunsError, InvalidParamsError, QualityGateError
 from ..evals.columns import benchmark_columns, row_text
 from ..evals.compare import ranking_note
 from ..evals.costs import format_break_even, prices_note
@@ -24,6 +24,7 @@ from ..evals.stats import PairedComparison, verdict
 from ..store import connect
 from ..store.evals import get_run
 from .common import (
+    DRAFT,
     NO_SPECULATIVE,
     SafeConsole,
     console,
@@ -143,14 +144,19 @@ class BarProgress:
               help="Also write JUnit XML here: one test case per case × model (and the gate's checks).")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard and report paths as JSON.")
 @NO_SPECULATIVE
+@DRAFT
 def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool, repeats: int | None,
             judge: str | None, threads: int | None, concurrency: int, fail_under: float | None,
-            baseline: str | None, junit: str | None, as_json: bool, no_speculative: bool) -> None:
+            baseline: str | None, junit: str | None, as_json: bool, no_speculative: bool,
+            draft: str | None) -> None:
     """Run models on a suite (default: the starter suite on the packaged models) and compare them.
 
     Exit status: 0 done (and the gate passed), 7 the quality gate failed (--fail-under, --baseline),
     1 every model failed, 2 bad input, 3 unknown model/run, 4 bad model file, 5 resources,
     6 remote endpoint unreachable."""
+    if draft and concurrency > 1:
+        raise InvalidParamsError("--draft drafts for one case at a time", param="draft",
+                                 hint="leave out --concurrency, or --draft (prompt lookup needs no draft)")
     suite = load(suite_name)  # a malformed suite stops here, before any model loads
     if suite.unsupported:
         err_console.print(f"{suite.path}: {len(suite.unsupported)} item(s) Bakeoff does not support "
@@ -161,7 +167,8 @@ def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool,
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     options = RunOptions(use_cache=not no_cache, speed=not no_speed,
                          speed_repeats=repeats or DEFAULT_REPEATS, judge=judge, threads=threads,
-                         concurrency=concurrency, speculative=False if no_speculative else None)
+                         concurrency=concurrency, speculative=False if no_speculative else None,
+                         draft=draft)
     with BarProgress(enabled=not as_json) as prog:
         try:
             run_id = run_suite(suite, names, options, progress=prog)  # type: ignore[arg-type]

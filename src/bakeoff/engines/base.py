@@ -117,13 +117,14 @@ class Timings:
     draft_tokens: int = 0           # tokens proposed by speculative drafts
     accepted_tokens: int = 0        # drafted tokens that verification kept (output tokens)
     threads: int = 0                # fewest CPU threads llama.cpp used (fewer while cores are busy)
+    speculation: str = ""           # what drafted: prompt-lookup, draft:NAME, off (with why)
 
     @property
     def acceptance(self) -> float | None:
         """Share of drafted tokens kept (None when nothing was drafted)."""
         return self.accepted_tokens / self.draft_tokens if self.draft_tokens else None
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -255,6 +256,7 @@ class Engine(ABC):
     supports_prompt_logprobs: ClassVar[bool] = False  # ... and returns prompt log-probabilities
     can_batch: ClassVar[bool] = False   # the continuous-batching scheduler can drive it (`backend`)
     supports_window_logprobs: ClassVar[bool] = False  # window_logprobs(): whole next-token distributions
+    supports_draft: ClassVar[bool] = False   # speculative decoding with a draft model (--draft)
     concurrency: int = 1                # requests it serves at once
 
     @classmethod

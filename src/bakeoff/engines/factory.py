@@ -59,6 +59,17 @@ def batched(engine: Engine, options: LoadOptions) -> Engine:
     return _import(SCHEDULER)(engine, max_queue=options.max_queue)
 
 
+def check_draft_support(ref: ModelRef, cls: type[Engine], options: LoadOptions) -> None:
+    """A draft model drives one sequence of an in-process engine; say so before anything loads."""
+    if not cls.supports_draft:
+        raise UnsupportedError(f"{ref.name} cannot use a draft model (its engine is {ref.engine})",
+                               "leave out --draft; a draft runs beside a local GGUF model")
+    if cls.can_batch and options.wants_scheduler():
+        raise UnsupportedError("a draft model drafts for one request at a time, not in the "
+                               "continuous-batching scheduler", "use --concurrency 1, or leave "
+                               "out --draft (prompt lookup needs no draft)")
+
+
 def open_engine(model: ModelRef | str, options: LoadOptions | None = None, *,
                 settings: Settings | None = None, progress: Progress | None = None) -> Engine:
     """Resolve a name (or take a ref), load the engine for `options`, and batch it if asked."""
@@ -66,6 +77,8 @@ def open_engine(model: ModelRef | str, options: LoadOptions | None = None, *,
     options = options or LoadOptions()
     ref = resolve_model(model, settings, progress)
     cls = engine_class(ref.engine)
+    if options.draft:
+        check_draft_support(ref, cls, options)
     engine = cls.load(ref, options, settings)
     if cls.can_batch and options.wants_scheduler():
         return batched(engine, options)

@@ -292,8 +292,11 @@ class LlamaHandle(Vocab):
 
 def make_sampler(handle: LlamaHandle, *, temperature: float, top_k: int, top_p: float, min_p: float,
                  repeat_penalty: float, seed: int | None, grammar: str | None = None,
-                 frequency_penalty: float = 0.0, presence_penalty: float = 0.0):
-    """A llama.cpp sampler chain for these parameters (caller frees it with free_sampler)."""
+                 frequency_penalty: float = 0.0, presence_penalty: float = 0.0, draw: bool = True):
+    """A llama.cpp sampler chain for these parameters (caller frees it with free_sampler).
+
+    draw=False leaves out the final random draw of a sampled chain: applied to logits, the chain
+    then leaves the candidates and scaled logits the draw would pick from (engines/sampling.py)."""
     if grammar:
         check_grammar(grammar)   # before llama.cpp parses it: bounded size, nesting, repetitions
     ll = handle.ll
@@ -319,7 +322,8 @@ def make_sampler(handle: LlamaHandle, *, temperature: float, top_k: int, top_p: 
     if min_p > 0:
         add(ll.llama_sampler_init_min_p(min_p, 1))
     add(ll.llama_sampler_init_temp(temperature))
-    add(ll.llama_sampler_init_dist(ll.LLAMA_DEFAULT_SEED if seed is None else seed & 0xFFFFFFFF))
+    if draw:
+        add(ll.llama_sampler_init_dist(ll.LLAMA_DEFAULT_SEED if seed is None else seed & 0xFFFFFFFF))
     return chain
 
 

@@ -25,12 +25,13 @@ from ..models.sources import check_present
 from ..settings import Settings, get_settings
 from .base import Chunk, GenParams, LogLik, LogLikRequest, Message, Timings, TokenEngine, TokenLogprob, Usage
 from .chat_template import ChatTemplate
+from .draft import DraftPlan, DraftRunner, plan_draft
 from .grammar import schema_to_grammar
 from .llama_lowlevel import LlamaHandle, engine_version
 from .logits import window_logprobs as logits_over_window
 from .loglik import LogLikScorer, Pair, score_pairs, split_pair
 from .options import LoadOptions, LoadPlan
-from .speculative import PromptLookup, Speculator
+from .spec_request import open_request
 from .text import StopMatcher, Utf8Stream
 from .toolcalls import template_supports_tools
 
@@ -73,6 +74,7 @@ class SeqGen:
         self.h = handle
         self.params = params
         grammar = params.grammar or (schema_to_grammar(params.json_schema) if params.json_schema else None)
+        self.grammar = grammar
         self.sampler = handle.new_sampler(temperature=params.temperature, top_k=params.top_k,
                                           top_p=params.top_p, min_p=params.min_p,
                                           repeat_penalty=params.repeat_penalty, seed=params.seed,
@@ -94,6 +96,12 @@ class SeqGen:
         if lp is not None:
             lp = [self._token_logprob(token, lp)]
         return token, lp
+
+    def logprob_entry(self, batch_index: int, token: int) -> list[TokenLogprob] | None:
+        """The logprobs entry for `token` chosen from output batch_index (None: not asked for)."""
+        if self.params.logprobs is None:
+            return None
+        return [self._token_logprob(token, self._logprobs(batch_index))]
 
     def _logprobs(self, batch_index: int) -> np.ndarray:
         return log_softmax(self.h.logits(batch_index))
@@ -152,6 +160,7 @@ class SeqGen:
 
 class LlamaCppEngine(TokenEngine):
     can_batch: ClassVar[bool] = True
+    supports_draft: ClassVar[bool] = True
     supports_window_logprobs: ClassVar[bool] = True
 
     @classmethod
@@ -173,16 +182,18 @@ class LlamaCppEngine(TokenEngine):
     def load(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> LlamaCppEngine:
         plan = cls.plan(ref, options, settings)
         speculative = settings.speculative if options.speculative is None else options.speculative
+        seq_ctx = plan.n_ctx if plan.kv_unified else plan.n_ctx // plan.sequences
+        draft = plan_draft(ref, options.draft, seq_ctx, settings) if options.draft and speculative else None
         if options.adapters:  # the engine's ref names every adapter it runs with
             ref = dataclasses.replace(ref, adapters=[*ref.adapters, *options.adapters])
         return cls(ref, n_ctx=plan.n_ctx, n_threads=options.threads or settings.threads,
                    n_seq_max=plan.sequences, n_batch=options.n_batch, kv_unified=plan.kv_unified,
-                   n_gpu_layers=options.gpu_layers, speculative=speculative)
+                   n_gpu_layers=options.gpu_layers, speculative=speculative, draft=draft)
 
     def __init__(self, ref: ModelRef, *, n_ctx: int | None = None, n_threads: int | None = None,
                  n_seq_max: int = 1, n_batch: int = 512, embeddings: bool = False,
                  kv_unified: bool = True, n_gpu_layers: int | str | None = None,
-                 speculative: bool = False):
+                 speculative: bool = False, draft: DraftPlan | None = None):
         if not ref.path:
             raise ModelFileError(ref.name, "has no model file", "run `bakeoff models` to check it")
         settings = get_settings()
@@ -203,7 +214,8 @@ class LlamaCppEngine(TokenEngine):
         self._lock = threading.RLock()
         self._cached: list[int] = []   # tokens whose KV entries sit in sequence 0
         self._formatter = None
-        self.speculative = speculative   # prompt lookup on greedy requests (see speculator())
+        self.speculative = speculative   # prompt lookup or the draft model (spec_request.py)
+        self.draft = DraftRunner(draft, self.h.n_threads, settings.adaptive_threads) if draft else None
 
     # --- contract ---------------------------------------------------------------------------
     @property
@@ -223,8 +235,13 @@ class LlamaCppEngine(TokenEngine):
                 "thread_policy": "adaptive" if self.h.governor.adaptive else "fixed",
                 "quantization": self.gguf.quantization, "architecture": self.gguf.architecture,
                 "device": device, "gpu_layers": self.h.n_gpu_layers,
-                "speculative": "prompt-lookup (greedy)" if self.speculative and device == "cpu" else "off",
+                "speculative": self._spec_mode(device),
                 **({"adapters": [a.path for a in self.ref.adapters]} if self.ref.adapters else {})}
+
+    def _spec_mode(self, device: str) -> str:
+        if not self.speculative or device != "cpu":
+            return "off"
+        return f"draft:{self.draft.ref.name}" if self.draft else "prompt-lookup"
 
     def tool_template(self) -> str | None:
         template = self.gguf.chat_template or self.h.chat_template()
@@ -291,31 +308,19 @@ class LlamaCppEngine(TokenEngine):
         max_new = self.check_fits(len(tokens), params)  # raise before the stream starts
         return self._stream(tokens, params, max_new)
 
-    def speculator(self, params: GenParams) -> Speculator:
-        """Prompt lookup for greedy requests when enabled; plain one-token steps otherwise.
-
-        Sampled requests decode plainly: their answers would be the same with a seed (each
-        position is sampled in order from the same logits), but drafts are rarely kept there.
-        Layers on a GPU decode plainly too: batched logits were found identical to one-token
-        decoding on the CPU backend only, and GPU kernels differ by batch size.
-        """
-        on = self.speculative and params.temperature <= 0 and self.h.n_gpu_layers == 0
-        return Speculator(PromptLookup() if on else None)
-
     def _stream(self, tokens: list[int], params: GenParams, max_new: int) -> Iterator[Chunk]:
         with self._lock:
             t0 = time.perf_counter()
             load_s, self._load_pending = self._load_pending, 0.0
             seq = SeqGen(self.h, params, len(tokens), max_new)
-            spec = self.speculator(params)
             out: list[Chunk] = []
 
-            def pick(i: int) -> tuple[int, bool]:
-                token, lps = seq.sample(i)
-                text = seq.accept(token)
+            def emit(text: str, lps: list[TokenLogprob] | None) -> None:
                 if text or lps:
                     out.append(Chunk(text=text, logprobs=lps))
-                return token, seq.done
+
+            req = open_request(self.h, seq, emit, speculative=self.speculative, draft=self.draft,
+                               lookup_sampled=get_settings().speculative_sampled)
 
             try:
                 evaluated, reused = 0, 0
@@ -328,27 +333,29 @@ class LlamaCppEngine(TokenEngine):
                 t_prefill = time.perf_counter()
                 pending, pos = None, len(tokens)
                 if not seq.done:
-                    token, done = pick(-1)
+                    token, done = req.pick(-1)
                     pending = None if done else token
-                    spec.start(tokens)
+                    req.spec.start(tokens)
                 while True:
                     yield from out
                     out.clear()
                     if pending is None:
                         break
                     try:
-                        kept, pending = spec.step(self.h, 0, pos, pending, pick, seq.max_new - seq.n_out)
+                        kept, pending = req.step(self.h, pos, pending, seq.max_new - seq.n_out)
                     except BaseException:
                         self._cached = []   # the KV cache may hold part of a step
                         raise
                     self._cached.extend(kept)
                     pos += len(kept)
                 usage = Usage(len(tokens), seq.n_out)
+                stats = req.spec.stats
                 timings = replace(seq.timings(t0, t_prefill, evaluated, load_s, reused),
-                                  draft_tokens=spec.stats.drafted, accepted_tokens=spec.stats.accepted,
-                                  threads=self.h.governor.take_fewest())
+                                  draft_tokens=stats.drafted, accepted_tokens=stats.accepted,
+                                  speculation=req.spec.mode, threads=self.h.governor.take_fewest())
                 yield Chunk(finish_reason=seq.finish_reason, usage=usage, timings=timings)
             finally:
+                req.close()
                 seq.close()
 
     # --- log-likelihood (multiple-choice scoring) -------------------------------------------
@@ -388,4 +395,6 @@ class LlamaCppEngine(TokenEngine):
         return self.h.bos if self.h.add_bos and self.h.bos >= 0 else None
 
     def close(self) -> None:
+        if self.draft is not None:
+            self.draft.close()
         self.h.close()

@@ -2,8 +2,7 @@
 
 Engines read the fields that apply to them (a remote endpoint has no threads or KV cache). What
 comes next belongs here as fields too, read by the engines that support them (GPU layers to
-offload are one; LoRA adapters applied at load time and a draft model for speculative decoding
-come next).
+offload, LoRA adapters applied at load time, and a draft model for speculative decoding).
 """
 
 from __future__ import annotations
@@ -38,8 +37,13 @@ class LoadOptions(BaseModel):
     sequences: int = Field(1, ge=1, description="KV sequences for scoring several continuations "
                            "of one context together (log-likelihood), without the scheduler.")
     n_batch: int = Field(512, ge=1, description="Tokens evaluated per decode call.")
-    speculative: bool | None = Field(None, description="Prompt-lookup speculative decoding for "
-                                     "greedy requests (None: the speculative setting).")
+    speculative: bool | None = Field(None, description="Speculative decoding: prompt lookup, or "
+                                     "the draft model when one is given; exact for greedy answers "
+                                     "and in distribution for sampled ones (None: the speculative "
+                                     "setting).")
+    draft: str | None = Field(None, description="A smaller model with the same tokenizer that drafts "
+                              "tokens for the target to verify (a model name or GGUF path); checked "
+                              "for vocabulary, size and memory before anything loads.")
     kv_layout: Literal["auto", "split", "shared"] = Field(
         "auto", description="Batched KV cache: split gives each sequence its own n_ctx cells; shared "
         "is one pool of n_ctx cells (a full pool stops the newest request); auto splits when that "

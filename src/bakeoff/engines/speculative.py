@@ -12,6 +12,10 @@ The exactness rests on llama.cpp giving the same logits for a token whether it i
 or in a batch; measured bit-identical on CPU for batches of up to 32 tokens, so a verification
 batch never exceeds MAX_VERIFY tokens.
 
+Drafters: `PromptLookup` here, and a smaller model with the same vocabulary (engines/draft.py).
+A sampled request is verified by the rejection rule in engines/sampling.py instead of token
+equality (`step_sampled`), which keeps the output distribution the target's own.
+
 The strategy needs only a narrow model interface (`Verifier`): decode tokens with logits, and
 remove a sequence's KV cells. Sampling and stop handling stay with the caller (`pick`).
 """
@@ -22,6 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
+from .sampling import SampledSeq, draw, judge
+
 MAX_VERIFY = 32   # tokens per verification batch (see the module docstring)
 
 
@@ -29,6 +37,17 @@ class Verifier(Protocol):
     def decode(self, tokens: Sequence[int], positions: Sequence[int], seq_ids: Sequence[int],
                want_logits: Sequence[bool]) -> None: ...
     def seq_rm(self, seq_id: int, p0: int = -1, p1: int = -1) -> bool: ...
+
+
+class Drafter(Protocol):
+    """Proposes tokens to follow the history; `q` holds the proposal distributions of the last
+    draft, one per token (None: each token was proposed with certainty, a one-hot q)."""
+
+    q: list[np.ndarray] | None
+
+    def extend(self, tokens: Sequence[int]) -> None: ...
+    def draft(self, cap: int = MAX_VERIFY - 1) -> list[int]: ...
+    def feedback(self, drafted: int, accepted: int) -> None: ...
 
 
 # pick(i) samples from output i of the last decode, records the token, and says whether the
@@ -59,6 +78,8 @@ class PromptLookup:
     and a long copied span is verified in few decodes.
     """
 
+    q = None   # drafts are certain proposals (one-hot) for the rejection rule
+
     def __init__(self, max_draft: int = 16, ngram_max: int = 4, ngram_min: int = 2,
                  first_draft: int = 4):
         if not 1 <= ngram_min <= ngram_max:
@@ -78,13 +99,14 @@ class PromptLookup:
                 self._next[tuple(h[end - n:end])] = end
             h.append(tok)
 
-    def draft(self) -> list[int]:
-        """Up to max_draft tokens that followed the longest earlier match of the history's tail."""
+    def draft(self, cap: int = MAX_VERIFY - 1) -> list[int]:
+        """Up to max_draft (and cap) tokens that followed the longest earlier match of the
+        history's tail."""
         h = self.history
         for n in range(min(self.ngram_max, len(h)), self.ngram_min - 1, -1):
             start = self._next.get(tuple(h[len(h) - n:]))
             if start is not None:
-                return h[start:start + self.limit]
+                return h[start:start + min(self.limit, cap)]
         return []
 
     def feedback(self, drafted: int, accepted: int) -> None:
@@ -98,9 +120,10 @@ class PromptLookup:
 class Speculator:
     """Drives one sequence's decode steps: each step evaluates the pending token plus a draft."""
 
-    def __init__(self, drafter: PromptLookup | None):
+    def __init__(self, drafter: Drafter | None, mode: str = ""):
         self.drafter = drafter
         self.stats = SpecStats()
+        self.mode = mode or ("off" if drafter is None else type(drafter).__name__)  # for timings
 
     def start(self, history: Sequence[int]) -> None:
         """The tokens already in the sequence (the prompt) before the first pending token."""
@@ -115,26 +138,58 @@ class Speculator:
         Returns the tokens now in the KV cache (token and the accepted draft) and the next
         pending token, or None when the sequence finished.
         """
-        draft: list[int] = []
-        if self.drafter is not None:
-            self.drafter.extend([token])
-            draft = self.drafter.draft()[:max(room - 1, 0)]
-        batch = [token, *draft]
+        batch = self._propose(model, seq_id, pos, token, room)
         n = len(batch)
-        model.decode(batch, range(pos, pos + n), [seq_id] * n, [True] * n)
-        if draft:
-            self.stats.drafted += len(draft)
-            self.stats.verify_batches += 1
         kept = 1
         while True:
             nxt, done = pick(kept - 1)
             if done or kept == n or nxt != batch[kept]:
                 break
             kept += 1
+        return self._settle(model, seq_id, pos, batch, kept, nxt, done)
+
+    def step_sampled(self, model: Verifier, seq_id: int, pos: int, token: int, seq: SampledSeq,
+                     room: int = MAX_VERIFY) -> tuple[list[int], int | None]:
+        """`step` for a sampled request: each drafted token is kept or replaced by the rejection
+        rule (engines/sampling.py); when all are kept, one more token is drawn from the target."""
+        batch = self._propose(model, seq_id, pos, token, room)
+        qs = self.drafter.q if self.drafter is not None else None
+        n = len(batch)
+        kept = 1
+        while True:
+            p = seq.probs(kept - 1)
+            if kept < n:
+                nxt, ok = judge(p, batch[kept], qs[kept - 1] if qs else None, seq.rng)
+            else:
+                nxt, ok = draw(p, seq.rng), False
+            done = seq.commit(kept - 1, nxt)
+            if done or not ok:
+                break
+            kept += 1
+        return self._settle(model, seq_id, pos, batch, kept, nxt, done)
+
+    def _propose(self, model: Verifier, seq_id: int, pos: int, token: int, room: int) -> list[int]:
+        """Draft after `token` (never past `room`) and evaluate both in one decode."""
+        draft: list[int] = []
+        if self.drafter is not None:
+            self.drafter.extend([token])
+            draft = self.drafter.draft(max(room - 1, 0))[:max(room - 1, 0)]
+        batch = [token, *draft]
+        n = len(batch)
+        model.decode(batch, range(pos, pos + n), [seq_id] * n, [True] * n)
+        if draft:
+            self.stats.drafted += len(draft)
+            self.stats.verify_batches += 1
+        return batch
+
+    def _settle(self, model: Verifier, seq_id: int, pos: int, batch: list[int], kept: int,
+                nxt: int, done: bool) -> tuple[list[int], int | None]:
+        """Drop the rejected cells, count, and tell the drafter what was kept."""
+        n = len(batch)
         if kept < n:
             model.seq_rm(seq_id, pos + kept, -1)
         self.stats.accepted += kept - 1
-        if self.drafter is not None and draft:
-            self.drafter.feedback(len(draft), kept - 1)
+        if self.drafter is not None and n > 1:
+            self.drafter.feedback(n - 1, kept - 1)
             self.drafter.extend(batch[1:kept])
         return batch[:kept], None if done else nxt

@@ -50,7 +50,8 @@ class RunOptions:
     workloads: tuple[Workload, ...] = WORKLOADS
     threads: int | None = None        # llama.cpp threads (default: the threads setting)
     concurrency: int = 1              # cases in flight per model (local models: continuously batched)
-    speculative: bool | None = None   # prompt lookup on greedy requests (None: the setting)
+    speculative: bool | None = None   # speculative decoding (None: the setting)
+    draft: str | None = None          # a draft model for every local model (engines/draft.py)
 
     def identity(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "use_cache"}
@@ -166,7 +167,7 @@ class Runner:
             fingerprint = model_fingerprint(ref, self.settings)
             with RssSampler() as rss:
                 self.progress.phase(ref.name, "loading")
-                engine = open_engine(ref, self.load_options(), settings=self.settings)
+                engine = open_engine(ref, self.load_options(ref), settings=self.settings)
                 try:
                     info = engine.info()
                     self.run_cases(run_id, engine, fingerprint or ref.name)
@@ -184,11 +185,13 @@ class Runner:
             S.set_model_status(self.db, run_id, ref.name, "failed", error=reason)
             self.progress.model_end(ref.name, "failed", reason)
 
-    def load_options(self) -> LoadOptions:
-        """Each case in flight gets its own KV sequence with the whole context (a split cache)."""
+    def load_options(self, ref: ModelRef) -> LoadOptions:
+        """Each case in flight gets its own KV sequence with the whole context (a split cache).
+        A draft model drafts for the local models of the bakeoff (a remote one decodes elsewhere)."""
         return LoadOptions(n_ctx=self.options.n_ctx, threads=self.options.threads,
                            concurrency=self.options.concurrency, kv_layout="split",
-                           speculative=self.options.speculative)
+                           speculative=self.options.speculative,
+                           draft=None if ref.is_remote else self.options.draft)
 
     def run_cases(self, run_id: int, engine: Engine, fingerprint: str) -> None:
         name = engine.ref.name

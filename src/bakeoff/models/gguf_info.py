@@ -39,6 +39,7 @@ class GGUFInfo:
     chat_template: str | None
     n_tensors: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    array_digests: dict[str, str] = field(default_factory=dict)   # see GGUFHeader.array_digests
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,4 +179,5 @@ def _build_info(path: Path, size: int, header: GGUFHeader, n_params: int, types:
         n_vocab=header.array_lengths.get("tokenizer.ggml.tokens") or hp("vocab_size"),
         sliding_window=hp("attention.sliding_window"), license=text("general.license"),
         chat_template=text("tokenizer.chat_template"), n_tensors=len(header.tensors), metadata=meta,
+        array_digests=header.array_digests,
     )

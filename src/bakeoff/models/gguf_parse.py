@@ -8,6 +8,7 @@ corrupt header fails here with a clear error instead of exhausting memory.
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import struct
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ class GGUFHeader:
     array_lengths: dict[str, int]
     tensors: list[TensorInfo]
     data_start: int
+    # blake2b of each array's encoded bytes: two files with the same digest for
+    # tokenizer.ggml.tokens have the same vocabulary, without decoding 262k strings.
+    array_digests: dict[str, str]
 
 
 class _Cursor:
@@ -117,12 +121,15 @@ def _parse(cur: _Cursor) -> GGUFHeader:
                              f"more than a {cur.size}-byte file can hold")
     meta: dict[str, Any] = {}
     lengths: dict[str, int] = {}
+    digests: dict[str, str] = {}
     for _ in range(n_kv):
         key = cur.string()
         vtype = cur.unpack("I")
         if vtype == _ARRAY:
+            start = cur.pos
             items, count = cur.array()
             meta[key], lengths[key] = items, count
+            digests[key] = hashlib.blake2b(cur.buf[start:cur.pos], digest_size=16).hexdigest()
         else:
             meta[key] = cur.value(vtype)
     tensors = []
@@ -137,7 +144,7 @@ def _parse(cur: _Cursor) -> GGUFHeader:
     if not isinstance(align, int) or align <= 0 or align & (align - 1):
         raise GGUFParseError(f"invalid general.alignment {align!r}")
     data_start = (cur.pos + align - 1) // align * align
-    return GGUFHeader(version, meta, lengths, tensors, data_start)
+    return GGUFHeader(version, meta, lengths, tensors, data_start, digests)
 
 
 def tensor_nbytes(t: TensorInfo) -> int:

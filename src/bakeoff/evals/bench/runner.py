@@ -86,13 +86,14 @@ def evaluate_item(spec: TaskSpec, engine: Engine, docs: list[dict[str, Any]], id
 class LazyEngine:
     """Opens the model on first use only (a fully cached run never loads it); closes what it opened."""
 
-    def __init__(self, model: str, settings: Settings, engine: Engine | None):
-        self.model, self.settings, self.engine = model, settings, engine
+    def __init__(self, model: str, settings: Settings, engine: Engine | None,
+                 options: LoadOptions = BENCH_LOAD):
+        self.model, self.settings, self.engine, self.options = model, settings, engine, options
         self.owned = engine is None
 
     def open_engine(self) -> Engine:
         if self.engine is None:
-            self.engine = open_engine(self.model, BENCH_LOAD, settings=self.settings)
+            self.engine = open_engine(self.model, self.options, settings=self.settings)
         return self.engine
 
     def info(self) -> dict[str, Any]:

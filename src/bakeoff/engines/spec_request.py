@@ -1,0 +1,94 @@
+"""How one request of the single-sequence llama.cpp engine decodes: the speculation it gets and
+the two ways its tokens are chosen.
+
+Greedy requests (temperature 0) are verified by token equality: the request's own sampler chain
+picks at each position, and a drafted token stays when it is the one picked, so the answer is
+token for token plain decoding's. Sampled requests are verified by the rejection rule
+(engines/sampling.py): every token of the request, drafted or not, comes from the distribution
+the request's sampler defines, drawn with a generator seeded by the request's seed.
+
+`mode` says in the request's timings what ran: "prompt-lookup", "draft:NAME", or "off" with the
+reason when speculation was asked for and could not be exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .draft import DraftRunner, ModelDrafter
+from .sampling import TargetDist, draw
+from .speculative import PromptLookup, Speculator
+
+# emit(text, logprobs) passes what a token produced to the stream.
+Emit = Callable[[str, Any], None]
+OFF_GPU = "off: layers on the GPU (verification is exact on the CPU backend only)"
+OFF_SAMPLED = "off: sampled request (prompt lookup drafts sampled answers with speculative_sampled)"
+
+
+class SampledPicker:
+    """A sampled request's token choices through its sampler as a distribution (SampledSeq)."""
+
+    def __init__(self, seq: Any, dist: TargetDist, emit: Emit):
+        self.seq, self.dist, self.emit = seq, dist, emit
+        self.rng = np.random.default_rng(seq.params.seed)
+
+    def probs(self, i: int) -> np.ndarray:
+        return self.dist.probs(self.seq.h.logits(i))
+
+    def commit(self, i: int, token: int) -> bool:
+        lps = self.seq.logprob_entry(i, token)
+        self.dist.accept(token)
+        self.emit(self.seq.accept(token), lps)
+        return self.seq.done
+
+    def pick(self, i: int) -> tuple[int, bool]:
+        token = draw(self.probs(i), self.rng)
+        return token, self.commit(i, token)
+
+
+class SpecRequest:
+    """The speculator for one request and the pick/step functions the decode loop calls."""
+
+    def __init__(self, seq: Any, emit: Emit, drafter: Any = None, mode: str = "off",
+                 sampled: SampledPicker | None = None):
+        self.seq, self.emit, self.sampled = seq, emit, sampled
+        self.spec = Speculator(drafter, mode)
+
+    def pick(self, i: int) -> tuple[int, bool]:
+        if self.sampled is not None:
+            return self.sampled.pick(i)
+        token, lps = self.seq.sample(i)
+        self.emit(self.seq.accept(token), lps)
+        return token, self.seq.done
+
+    def step(self, model: Any, pos: int, token: int, room: int) -> tuple[list[int], int | None]:
+        if self.sampled is not None:
+            return self.spec.step_sampled(model, 0, pos, token, self.sampled, room)
+        return self.spec.step(model, 0, pos, token, self.pick, room)
+
+    def close(self) -> None:
+        if self.sampled is not None:
+            self.sampled.dist.close()
+
+
+def open_request(h: Any, seq: Any, emit: Emit, *, speculative: bool,
+                 draft: DraftRunner | None, lookup_sampled: bool = False) -> SpecRequest:
+    """Prompt lookup, or the draft model when the engine has one; off when not asked, on a GPU,
+    and for sampled requests without a draft unless `lookup_sampled` (the setting)."""
+    if not speculative:
+        return SpecRequest(seq, emit)
+    if h.n_gpu_layers > 0:
+        return SpecRequest(seq, emit, mode=OFF_GPU)
+    if seq.params.temperature > 0 and draft is None and not lookup_sampled:
+        return SpecRequest(seq, emit, mode=OFF_SAMPLED)
+    sampled = None
+    if seq.params.temperature > 0:
+        sampled = SampledPicker(seq, TargetDist.build(h, seq.params, seq.grammar), emit)
+    if draft is None:
+        return SpecRequest(seq, emit, PromptLookup(), "prompt-lookup", sampled)
+    guide = sampled.dist if sampled is not None else seq.sampler
+    drafter = ModelDrafter(draft, guide, sampled is not None, sampled.rng if sampled else None)
+    return SpecRequest(seq, emit, drafter, f"draft:{draft.ref.name}", sampled)

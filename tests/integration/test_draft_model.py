@@ -1,0 +1,118 @@
+"""A draft model on a real pair: SmolLM2-135M Q8_0 (target) drafted for by the embedded Q4_1.
+
+The Q8_0 target is derived from the embedded Q4_1 file with llama.cpp's own quantizer in the
+test's temp dir (no downloads): the two files share the tokenizer and the Q4_1 is smaller.
+Greedy answers must be token for token those of plain decoding; bad pairs fail before anything
+loads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bakeoff.engines import LoadOptions, open_engine
+from bakeoff.engines import llamacpp as llamacpp_module
+from bakeoff.engines.base import GenParams, collect
+from bakeoff.engines.quantize import quantize_file
+from bakeoff.errors import DraftModelError, InsufficientMemoryError, UnsupportedError
+from bakeoff.models import fit
+from bakeoff.models.gguf_info import read_gguf_info
+from cli_run import run, run_json
+from spec_cases import COPY, FEW, same_answers_on_cases
+
+
+@pytest.fixture(scope="module")
+def target_path(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("draft-pair") / "SmolLM2-135M-Instruct-Q8_0.gguf"
+    quantize_file(smollm2_path, "Q8_0", out, threads=2)
+    return out
+
+
+@pytest.fixture(scope="module")
+def engines(target_path: Path, smollm2_path: Path):
+    plain = open_engine(str(target_path), LoadOptions(n_ctx=2048, speculative=False))
+    drafted = open_engine(str(target_path), LoadOptions(n_ctx=2048, draft=str(smollm2_path)))
+    yield plain, drafted
+    plain.close()
+    drafted.close()
+
+
+def test_starter_cases_answer_the_same_with_a_draft_model(engines):
+    plain, drafted = engines
+    timings = same_answers_on_cases(plain, drafted, FEW)
+    assert all(t.speculation.startswith("draft:") for t in timings)
+    drafted_n = sum(t.draft_tokens for t in timings)
+    accepted = sum(t.accepted_tokens for t in timings)
+    # The Q4_1 draft agrees with its own Q8_0 requantization most of the time.
+    assert drafted_n > 0 and accepted / drafted_n > 0.5
+
+
+def test_logprobs_stops_and_schemas_match_plain_decoding(engines):
+    plain, drafted = engines
+    for p in (GenParams(temperature=0, max_tokens=40, logprobs=2),
+              GenParams(temperature=0, max_tokens=40, stop=["lazy"]),
+              GenParams(temperature=0, max_tokens=30, json_schema={
+                  "type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]})):
+        a, b = collect(plain.chat(COPY, p)), collect(drafted.chat(COPY, p))
+        assert (b.text, b.finish_reason, b.usage) == (a.text, a.finish_reason, a.usage)
+        assert [(x.token, x.logprob) for x in a.logprobs] == [(x.token, x.logprob) for x in b.logprobs]
+        assert b.timings.accepted_tokens > 0
+
+
+def test_sampled_requests_are_drafted_and_reproducible_with_a_seed(engines):
+    _, drafted = engines
+    p = GenParams(temperature=0.7, seed=11, max_tokens=24)
+    a, b = collect(drafted.chat(COPY, p)), collect(drafted.chat(COPY, p))
+    assert a.text == b.text and a.usage.completion_tokens > 0
+    assert a.timings.draft_tokens > 0 and a.timings.speculation.startswith("draft:")
+
+
+def test_ask_with_draft_reports_it(capsys, engines, target_path, smollm2_path):
+    plain, _ = engines
+    args = ("ask", str(target_path), COPY[0].content, "--temperature", "0", "--max-tokens", "24")
+    on = run_json(capsys, *args, "--draft", str(smollm2_path))
+    assert on["text"] == collect(plain.chat(COPY, GenParams(temperature=0, max_tokens=24))).text
+    assert on["settings"]["speculative"].startswith("draft:") and on["timings"]["accepted_tokens"] > 0
+    code, _, err = run(capsys, *args, "--draft", str(smollm2_path), "--stats")
+    assert code == 0 and "draft " in err and "accepted (" in err
+
+
+@pytest.fixture
+def nothing_loads(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("a model was loaded before the draft was checked")
+    monkeypatch.setattr(llamacpp_module, "LlamaHandle", refuse)
+
+
+def test_draft_with_another_vocabulary_fails_before_loading(nothing_loads, capsys):
+    with pytest.raises(DraftModelError) as err:
+        open_engine("smollm2-135m", LoadOptions(draft="gemma3-270m"))
+    assert "another tokenizer" in str(err.value) and "gemma" in str(err.value).lower()
+    code, _, out = run(capsys, "ask", "smollm2-135m", "hi", "--draft", "gemma3-270m")
+    assert code == 2 and "cannot draft for" in out and "Traceback" not in out
+
+
+def test_draft_larger_than_target_fails_before_loading(nothing_loads, target_path, smollm2_path):
+    with pytest.raises(DraftModelError) as err:
+        open_engine(str(smollm2_path), LoadOptions(draft=str(target_path)))
+    assert "not smaller" in str(err.value) and "swap" in str(err.value)
+    with pytest.raises(DraftModelError, match="same file"):
+        open_engine(str(smollm2_path), LoadOptions(draft=str(smollm2_path)))
+
+
+def test_draft_that_does_not_fit_in_memory_fails_before_loading(nothing_loads, monkeypatch, capsys,
+                                                                target_path, smollm2_path):
+    need = fit.estimate(read_gguf_info(str(target_path)), 2048).total_bytes  # target alone fits
+    monkeypatch.setattr(fit, "available_bytes", lambda: need + (1 << 20))
+    with pytest.raises(InsufficientMemoryError) as err:
+        open_engine(str(target_path), LoadOptions(n_ctx=2048, draft=str(smollm2_path)))
+    assert err.value.needed > err.value.available
+    code, _, out = run(capsys, "ask", str(target_path), "hi", "--ctx", "2048", "--draft", str(smollm2_path))
+    assert code == 5 and "with its draft model needs about" in out
+
+
+def test_draft_in_the_batching_scheduler_is_refused_before_loading(nothing_loads, target_path, smollm2_path):
+    with pytest.raises(UnsupportedError, match="one request at a time"):
+        open_engine(str(target_path), LoadOptions(concurrency=4, draft=str(smollm2_path)))

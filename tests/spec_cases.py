@@ -1,0 +1,34 @@
+"""Requests the speculative-decoding tests share: starter cases where drafts hit and where they
+rarely do, and a prompt whose answer copies it."""
+
+from typing import Any
+
+from bakeoff.engines.base import Message, Timings, collect
+from bakeoff.evals.suite import load_suite
+
+# Extraction and rewriting (drafts hit), and one case from other categories (drafts rarely do).
+CASES = ["extract-person-json", "extract-email", "extract-name", "rewrite-spelling",
+         "rewrite-polite", "rewrite-expand-nasa", "fact-capital-france", "math-word-problem",
+         "format-bullet-list"]
+# One case per category, for the slower draft-model pair.
+FEW = ["extract-person-json", "rewrite-spelling", "fact-capital-france", "math-word-problem",
+       "format-bullet-list"]
+COPY = [Message(role="user", content=(
+    "Repeat this text exactly: The quick brown fox jumps over the lazy dog. Bakeoff runs open "
+    "models on your own cases and reports which one answers best."))]
+
+
+def same_answers_on_cases(plain: Any, fast: Any, cases: list[str] = CASES) -> list[Timings]:
+    """Each case answered by both engines (greedy, as the starter suite asks): the answers
+    must be identical; returns the speculative side's timings."""
+    suite = {c.id: c for c in load_suite("starter").cases}
+    out = []
+    for case_id in cases:    # one engine after the other reuses cached prompt prefixes too
+        case = suite[case_id]
+        params = case.params.model_copy(update={"temperature": 0.0})
+        a = collect(plain.chat(case.messages(), params))
+        b = collect(fast.chat(case.messages(), params))
+        assert (b.text, b.finish_reason, b.usage) == (a.text, a.finish_reason, a.usage), case_id
+        assert a.timings.draft_tokens == 0
+        out.append(b.timings)
+    return out
