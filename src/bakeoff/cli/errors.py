@@ -21,6 +21,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (E.SuiteError, 2),
     (E.HomeNotWritableError, 5),
     (E.WontFitError, 5),
+    (E.DiskSpaceError, 5),
     (E.PackageMissingError, 5),
     (E.BusyError, 5),
     (E.RemoteError, 6),
