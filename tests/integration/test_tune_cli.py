@@ -73,13 +73,14 @@ def test_tune_registers_a_model_that_works_everywhere(tiny_data, bakeoff_home: P
     assert "smollm2-135m+orders" in listed[TUNED]["aliases"]
     assert f"{TUNED}-merged" in listed and not listed[f"{TUNED}-merged"].get("adapters")
     answers = {}
-    for name in ("smollm2-135m+orders", f"{TUNED}-merged"):
+    assert "smollm2-135m+orders-merged" in listed[f"{TUNED}-merged"]["aliases"]
+    for name in ("smollm2-135m+orders", "smollm2-135m+orders-merged"):
         assert main(["ask", name, "Order from Ann Lee: 2 x lamp, ship to Oslo.",
                      "--temperature", "0", "--max-tokens", "16", "--json"]) == 0
         answers[name] = json.loads(capsys.readouterr().out)
     assert answers["smollm2-135m+orders"]["usage"]["completion_tokens"] > 0
     # The same greedy answer from the adapter at load time and from the merged file.
-    assert answers["smollm2-135m+orders"]["text"] == answers[f"{TUNED}-merged"]["text"]
+    assert answers["smollm2-135m+orders"]["text"] == answers["smollm2-135m+orders-merged"]["text"]
     assert main(["show", f"{TUNED}-merged"]) == 0
     assert "folded into this file" in capsys.readouterr().out
     # `bakeoff merge` later, as F16; again: kept, not rewritten.

@@ -99,10 +99,12 @@ def tuned_ref(lineage: Lineage, folder: Path, aliases: Iterable[str] = ()) -> Mo
                     adapters=[Adapter(str(folder / ADAPTER_FILE))])
 
 
-def merged_refs(lineage: Lineage, folder: Path) -> Iterable[ModelRef]:
+def merged_refs(lineage: Lineage, folder: Path, aliases: Iterable[str] = ()) -> Iterable[ModelRef]:
     for m in lineage.merged:
         if (folder / m.file).is_file():
-            yield ModelRef(name=m.name, engine="llamacpp", source="tuned", path=str(folder / m.file))
+            suffix = m.name.split("+", 1)[1]
+            yield ModelRef(name=m.name, engine="llamacpp", source="tuned", path=str(folder / m.file),
+                           aliases=[f"{a}+{suffix}" for a in aliases])
 
 
 def tuned_refs(settings: Settings) -> Iterable[ModelRef]:
@@ -119,7 +121,7 @@ def tuned_refs(settings: Settings) -> Iterable[ModelRef]:
         if lineage and Path(lineage.base_path).is_file():
             yield tuned_ref(lineage, folder, aliases.get(lineage.base, []))
         if lineage:
-            yield from merged_refs(lineage, folder)
+            yield from merged_refs(lineage, folder, aliases.get(lineage.base, []))
 
 
 def lineage_of(ref: ModelRef, settings: Settings) -> Lineage | None:
