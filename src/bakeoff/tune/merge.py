@@ -12,9 +12,9 @@ for rotary embeddings is already in the adapter's B (export.py), so the sum land
 Where export-lora writes merged tensors as F16 (a quantized 4-bit base becomes a ~4x larger file),
 each merged tensor here keeps the base tensor's own type: it is dequantized, summed in float32 and
 requantized with ggml's own quantizer (engines/quantize.py), so the merged file has the base's size
-and speed. That rounding is the only difference from base+adapter, measured in
-tests/integration/test_tune_merge.py. `F16` writes every non-F32 tensor as F16 instead (no
-requantization error, 2 bytes a weight). Tensors the adapter leaves alone are copied byte for byte.
+and speed. That rounding is the only difference from base+adapter; on 4-bit types it is about as
+large as a small adapter's own effect (tests/integration/test_tune_equivalence.py measures both).
+`F16` writes every non-F32 tensor as F16 instead (no requantization error, 2 bytes a weight). Tensors the adapter leaves alone are copied byte for byte.
 The output is written under a temporary name and renamed when complete; the disk is checked first.
 """
 
