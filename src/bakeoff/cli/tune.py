@@ -96,6 +96,8 @@ def print_merged(m: Any, created: bool) -> None:
 
 
 MERGE_TYPE = click.Choice(["same", "F16"], case_sensitive=False)
+MERGE_TYPE_HELP = ("Tensor types of the merged file: the base's own (requantized: small, but 4-bit rounding "
+                   "blurs a small adapter), or F16 (faithful, 2 bytes a weight).")
 
 
 @click.command("tune")
@@ -112,8 +114,7 @@ MERGE_TYPE = click.Choice(["same", "F16"], case_sensitive=False)
 @click.option("--merge", is_flag=True, help="Also write BASE+NAME-merged: a standalone GGUF with the "
               "adapter folded into the base weights.")
 @click.option("--merge-type", type=MERGE_TYPE, default="same", show_default=True,
-              help="Tensor types of the merged file: the base's own (requantized: small, but 4-bit rounding "
-              "blurs a small adapter), or F16 (faithful, 2 bytes a weight).")
+              help=MERGE_TYPE_HELP)
 @config_options
 def tune_cmd(base: str, data: Path, eval_file: Path | None, name: str, threads: int | None,
              restart: bool, no_compare: bool, merge: bool, merge_type: str, **hp: Any) -> None:
@@ -145,8 +146,7 @@ def merge_mode(choice: str) -> str:
 @click.command("merge")
 @click.argument("model")
 @click.option("--type", "merge_type", type=MERGE_TYPE, default="same", show_default=True,
-              help="Tensor types of the merged file: the base's own (requantized: small, but 4-bit rounding "
-              "blurs a small adapter), or F16 (faithful, 2 bytes a weight).")
+              help=MERGE_TYPE_HELP)
 def merge_cmd(model: str, merge_type: str) -> None:
     """Fold a tuned model's adapter (BASE+NAME) into its base weights: a standalone GGUF registered
     as BASE+NAME-merged, next to the adapter; the base file is never changed."""

@@ -14,8 +14,9 @@ each merged tensor here keeps the base tensor's own type: it is dequantized, sum
 requantized with ggml's own quantizer (engines/quantize.py), so the merged file has the base's size
 and speed. That rounding is the only difference from base+adapter; on 4-bit types it is about as
 large as a small adapter's own effect (tests/integration/test_tune_equivalence.py measures both).
-`F16` writes every non-F32 tensor as F16 instead (no requantization error, 2 bytes a weight). Tensors the adapter leaves alone are copied byte for byte.
-The output is written under a temporary name and renamed when complete; the disk is checked first.
+`F16` writes every non-F32 tensor as F16 instead (no requantization error, 2 bytes a weight).
+Tensors the adapter leaves alone are copied byte for byte. The output is written under a temporary
+name and renamed when complete; the disk is checked first.
 """
 
 from __future__ import annotations
