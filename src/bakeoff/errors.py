@@ -226,6 +226,16 @@ class WontFitError(TrainingError):
                          f"{available / gib:.1f} GiB is available", hint)
 
 
+class DiskSpaceError(BakeoffError, OSError):
+    """A file would not fit on its disk; nothing was written."""
+
+    def __init__(self, path: str, needed: int, free: int, hint: str = "free some space or choose another folder"):
+        self.path, self.needed, self.free = path, needed, free
+        gib = 1024 ** 3
+        super().__init__(f"writing {path} needs about {needed / gib:.2f} GiB but its disk has "
+                         f"{free / gib:.2f} GiB free", hint)
+
+
 class DivergedError(TrainingError):
     """The training loss became NaN or infinite, or grew far above where it started."""
 

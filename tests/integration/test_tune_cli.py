@@ -37,7 +37,7 @@ def test_tune_registers_a_model_that_works_everywhere(tiny_data, bakeoff_home: P
     train, held = tiny_data
     args = ["tune", "smollm2-135m", "--data", str(train), "--eval", str(held), "--name", "orders",
             "--max-steps", "1", "--batch-size", "4", "--rank", "2", "--targets", "q_proj,v_proj",
-            "--threads", "2"]
+            "--threads", "2", "--merge"]
     assert main(args) == 0
     out = capsys.readouterr()
     assert f"registered {TUNED}" in out.out
@@ -56,15 +56,40 @@ def test_tune_registers_a_model_that_works_everywhere(tiny_data, bakeoff_home: P
     assert not (folder / "checkpoint.pt").exists()
     report = Path(out.out.split("report: ")[1].split()[0])
     assert 'id="chart-loss"' in report.read_text() and "McNemar" in report.read_text()
+    # The loss curve is stored with the run: re-rendering the report draws it again.
+    report.unlink()
+    assert main(["report", str(held_out["run_id"])]) == 0
+    capsys.readouterr()
+    assert 'id="chart-loss"' in report.read_text() and "training loss" in report.read_text()
+    # --merge: a standalone file in the base's own type, registered, never the base file.
+    assert f"merged: {TUNED}-merged (Q4_1," in out.out
+    merged = lineage["merged"][0]
+    assert merged["tensor_type"] == "Q4_1" and (folder / merged["file"]).is_file()
+    assert sha256_file(smollm2_path) == lineage["base_sha256"]
 
     # It is a model like any other: listed (with the base's aliases), shown, asked.
     assert main(["models", "--json"]) == 0
     listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
     assert "smollm2-135m+orders" in listed[TUNED]["aliases"]
-    assert main(["ask", "smollm2-135m+orders", "Order from Ann Lee: 2 x lamp, ship to Oslo.",
-                 "--temperature", "0", "--max-tokens", "8", "--json"]) == 0
-    answer = json.loads(capsys.readouterr().out)
-    assert answer["usage"]["completion_tokens"] > 0
+    assert f"{TUNED}-merged" in listed and not listed[f"{TUNED}-merged"].get("adapters")
+    answers = {}
+    assert "smollm2-135m+orders-merged" in listed[f"{TUNED}-merged"]["aliases"]
+    for name in ("smollm2-135m+orders", "smollm2-135m+orders-merged"):
+        assert main(["ask", name, "Order from Ann Lee: 2 x lamp, ship to Oslo.",
+                     "--temperature", "0", "--max-tokens", "16", "--json"]) == 0
+        answers[name] = json.loads(capsys.readouterr().out)
+    assert answers["smollm2-135m+orders"]["usage"]["completion_tokens"] > 0
+    # The same greedy answer from the adapter at load time and from the merged file.
+    assert answers["smollm2-135m+orders"]["text"] == answers["smollm2-135m+orders-merged"]["text"]
+    assert main(["show", f"{TUNED}-merged"]) == 0
+    assert "folded into this file" in capsys.readouterr().out
+    # `bakeoff merge` later, as F16; again: kept, not rewritten.
+    assert main(["merge", "smollm2-135m+orders", "--type", "f16"]) == 0
+    assert f"merged: {TUNED}-merged-F16 (F16," in capsys.readouterr().out
+    assert main(["merge", "smollm2-135m+orders", "--type", "F16"]) == 0
+    assert "already merged" in capsys.readouterr().out
+    assert main(["merge", "smollm2-135m", "--type", "F16"]) == 2
+    assert "not a tuned model" in capsys.readouterr().err
     # Running it again is refused (nothing is overwritten without --restart).
     assert main(args) == 1
     assert "already exists" in capsys.readouterr().err

@@ -12,6 +12,9 @@ Two bases:
   Q4_1 products, which moves log-probabilities by a few tenths of a nat with or without an
   adapter, so here the check is that the adapter loads and moves the distribution the same way
   (relative L2 error of the effect below 0.5 on the top tokens).
+
+And the merged model (`bakeoff merge`): the adapter folded into the weights must answer as the base
+plus the adapter at load time does (see the constants before the merge tests for the tolerances).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from bakeoff.engines.llamacpp import log_softmax  # noqa: E402
 from bakeoff.models.gguf_info import read_gguf_info  # noqa: E402
 from bakeoff.models.ref import Adapter, ModelRef  # noqa: E402
 from bakeoff.tune.export import BaseShape, LoraPair, lora_pairs, write_adapter  # noqa: E402
+from bakeoff.tune.merge import write_merged  # noqa: E402
 
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "<|im_start|>user\nName three colors.<|im_end|>\n"
            "<|im_start|>assistant\n", "Once upon a time, in a small village,"]
@@ -87,6 +91,11 @@ def trained(smollm2_path: Path, tmp_path_factory):
 
 def llama_logprobs(path: Path, tokens: list[list[int]], adapter: Path | None) -> list[np.ndarray]:
     """Next-token log-probabilities from llama.cpp, the adapter given as a load option."""
+    return [lp[-1] for lp in position_logprobs(path, tokens, adapter)]
+
+
+def position_logprobs(path: Path, tokens: list[list[int]], adapter: Path | None) -> list[np.ndarray]:
+    """Log-probabilities after every prefix of every prompt: [positions, n_vocab] per prompt."""
     from bakeoff.engines import LoadOptions, open_engine
 
     ref = ModelRef("smollm2", "llamacpp", "file", path=str(path))
@@ -96,8 +105,8 @@ def llama_logprobs(path: Path, tokens: list[list[int]], adapter: Path | None) ->
         out = []
         for t in tokens:
             engine.h.clear()
-            engine.h.decode_sequence(t, 0)
-            out.append(log_softmax(engine.h.logits(-1).astype(np.float64)))
+            engine.h.decode(t, range(len(t)), [0] * len(t), [True] * len(t))
+            out.append(np.stack([log_softmax(engine.h.logits(i).astype(np.float64)) for i in range(len(t))]))
         return out
     finally:
         engine.close()
@@ -105,26 +114,7 @@ def llama_logprobs(path: Path, tokens: list[list[int]], adapter: Path | None) ->
 
 def f32_copy(src: Path, dst: Path) -> Path:
     """The same model with every tensor dequantized to F32 (metadata copied as it is)."""
-    import gguf
-
-    reader = gguf.GGUFReader(str(src))
-    arch = reader.fields["general.architecture"].contents()
-    writer = gguf.GGUFWriter(str(dst), arch)
-    for key, field in reader.fields.items():
-        if key.startswith("GGUF.") or key in ("general.architecture", "general.file_type"):
-            continue
-        vtype = field.types[0]
-        sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(key, field.contents(), vtype, sub_type=sub)
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    for t in reader.tensors:
-        data = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
-        writer.add_tensor(t.name, data.reshape([int(x) for x in reversed(t.shape)]))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return dst
+    return write_merged(src, None, dst, "F32").path
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +202,78 @@ def test_query_key_rows_are_permuted_into_gguf_order(trained, f32_base, monkeypa
     monkeypatch.setattr(export, "to_gguf_b", lambda pair, name, shape: pair.b)
     path = write_adapter(trained["dir"] / "qk-unpermuted.gguf", trained["qk_pairs"], trained["shape"], ALPHA)
     assert max_error(trained, f32_base, path, "torch_qk") > TOLERANCE
+
+
+# --- the merged model (`bakeoff merge`, `tune --merge`) --------------------------------------------
+# Greedy answers are compared position by position (teacher-forced over the prompts, so one early
+# difference does not hide the rest) as top-1 agreement, and distributions as KL(base+adapter ||
+# merged) in nats. F32: the merge is exact up to float summation order (same tolerance as above).
+# Q4_1: the merged tensors are requantized to Q4_1, a fresh 4-bit rounding; that rounding is the
+# whole difference, so agreement is high but not total (measured: top-1 0.97, KL 0.036 nats,
+# n=34 positions). It is as large as this q/v adapter's own effect (KL 0.034 between base+adapter
+# and the base alone): a 4-bit merge keeps the file small but blurs a small adapter; F16 keeps it
+# (KL 7e-6). A merge with the wrong scale is further off (KL 0.075).
+MERGE_F32_TOLERANCE = TOLERANCE  # measured 0.006 nats
+MIN_TOP1_AGREEMENT = 0.95      # F32 and F16 merges (measured 1.0)
+MIN_TOP1_Q4_1 = 0.9
+
+
+def agreement(p: list[np.ndarray], q: list[np.ndarray]) -> tuple[float, float, int]:
+    """(mean KL(p || q) in nats, share of positions with the same top-1 token, positions)."""
+    p_all, q_all = np.concatenate(p), np.concatenate(q)
+    kl = float(np.mean(np.sum(np.exp(p_all) * (p_all - q_all), axis=-1)))
+    top1 = float(np.mean(p_all.argmax(-1) == q_all.argmax(-1)))
+    return kl, top1, len(p_all)
+
+
+@pytest.fixture(scope="module")
+def adapter_file(trained):
+    return write_adapter(trained["dir"] / "merge-src.gguf", trained["pairs"], trained["shape"], ALPHA)
+
+
+def test_merged_f32_model_equals_base_plus_adapter(trained, f32_base, adapter_file):
+    path, _ = f32_base
+    merged = write_merged(path, adapter_file, trained["dir"] / "merged-f32.gguf")
+    assert merged.merged_tensors == len(trained["pairs"]) and merged.tensor_type == "F32"
+    want = position_logprobs(path, trained["tokens"], adapter_file)
+    got = position_logprobs(merged.path, trained["tokens"], None)
+    err = max(float(np.abs(w[i][np.argsort(-w[i])[:TOP]] - g[i][np.argsort(-w[i])[:TOP]]).max())
+              for w, g in zip(want, got) for i in range(len(w)))
+    kl, top1, n = agreement(want, got)
+    print(f"merged F32: max |logprob diff| {err:.5f} nats, KL {kl:.2e}, top-1 agreement {top1:.3f} (n={n})")
+    assert err < MERGE_F32_TOLERANCE and top1 == 1.0
+
+
+def test_merged_q4_1_model_keeps_the_base_type_and_answers_like_base_plus_adapter(trained, f32_base,
+                                                                                   adapter_file):
+    import gguf
+
+    base = trained["path"]
+    merged = write_merged(base, adapter_file, trained["dir"] / "merged-q4_1.gguf", name="merged")
+    types = {t.name: t.tensor_type for t in gguf.GGUFReader(str(base)).tensors}
+    assert {t.name: t.tensor_type for t in gguf.GGUFReader(str(merged.path)).tensors} == types
+    assert merged.tensor_type == "Q4_1" and abs(merged.size_bytes - base.stat().st_size) < 4096
+    runtime = position_logprobs(base, trained["tokens"], adapter_file)
+    kl, top1, n = agreement(runtime, position_logprobs(merged.path, trained["tokens"], None))
+    noise, noise_top1, _ = agreement(position_logprobs(f32_base[0], trained["tokens"], adapter_file), runtime)
+    wrong = write_merged(base, write_adapter(trained["dir"] / "merge-2x.gguf", trained["pairs"], trained["shape"],
+                                             2 * ALPHA), trained["dir"] / "merged-2x.gguf")
+    kl_wrong, top1_wrong, _ = agreement(runtime, position_logprobs(wrong.path, trained["tokens"], None))
+    effect, top1_effect, _ = agreement(runtime, position_logprobs(base, trained["tokens"], None))
+    print(f"merged Q4_1 vs base+adapter: KL {kl:.4f} nats, top-1 agreement {top1:.3f} (n={n}); "
+          f"llama.cpp's activation rounding (F32 vs Q4_1 file, adapter at load): KL {noise:.4f}, "
+          f"top-1 {noise_top1:.3f}; merged with 2x scale: KL {kl_wrong:.3f}, top-1 {top1_wrong:.3f}; "
+          f"base without the adapter: KL {effect:.3f}, top-1 {top1_effect:.3f}")
+    assert top1 >= MIN_TOP1_Q4_1 and kl_wrong > kl
+
+
+def test_merged_f16_model_is_f16_and_close_to_the_float_model(trained, f32_base, adapter_file):
+    import gguf
+
+    merged = write_merged(trained["path"], adapter_file, trained["dir"] / "merged-f16.gguf", "F16")
+    kinds = {t.tensor_type for t in gguf.GGUFReader(str(merged.path)).tensors}
+    assert kinds <= {gguf.GGMLQuantizationType.F16, gguf.GGMLQuantizationType.F32} and merged.tensor_type == "F16"
+    want = position_logprobs(f32_base[0], trained["tokens"], adapter_file)
+    kl, top1, n = agreement(want, position_logprobs(merged.path, trained["tokens"], None))
+    print(f"merged F16 vs F32 base+adapter: KL {kl:.2e}, top-1 agreement {top1:.3f} (n={n})")
+    assert top1 >= MIN_TOP1_AGREEMENT and kl < 1e-3

@@ -157,3 +157,19 @@ def test_recursive_alias_is_refused_and_ordinary_aliases_work(tmp_path: Path) ->
         "  - id: two\n    vars: *v\n    assert: [{type: icontains, value: paris}]\n"
     suite = load_suite(write(tmp_path, shared, "shared.yaml"))
     assert [c.prompt for c in suite.cases] == ["Question: Capital of France?"] * 2
+
+
+def test_case_history_is_sent_before_the_prompt_and_validated(tmp_path: Path) -> None:
+    plain = load_suite(write(tmp_path, GOOD))
+    multi = load_suite(write(tmp_path, GOOD + """\
+    history:
+      - {role: user, content: "I mean the country."}
+      - {role: assistant, content: "Understood."}
+""", "multi.yaml"))
+    assert [(m.role, m.content) for m in multi.cases[0].messages()] == [
+        ("system", "Be brief about geography."), ("user", "I mean the country."),
+        ("assistant", "Understood."), ("user", "Question: Capital of France?")]
+    assert multi.sha256 != plain.sha256        # a different conversation is a different suite
+    bad = write(tmp_path, GOOD + "    history: [{role: robot, content: hi}]\n", "bad.yaml")
+    err = error_of(bad)
+    assert err.line == 11 and "history[0].role" in str(err)

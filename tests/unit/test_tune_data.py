@@ -138,3 +138,31 @@ def test_csv_cells_keep_their_line_breaks(tmp_path):
     csv_file.write_text('prompt,completion\n"Write a haiku\nabout rain",' + '"Soft rain\non the roof"\n')
     (ex,), _ = read_examples(csv_file)
     assert ex.prompt_messages[-1].content == "Write a haiku\nabout rain" and ex.target == "Soft rain\non the roof"
+
+
+def test_multi_turn_held_out_case_asks_the_whole_conversation(tmp_path):
+    """The held-out suite keeps the earlier turns: the case asks exactly what training taught
+    (system, earlier exchanges, then the last question), not the last question alone."""
+    from bakeoff.evals.suite import load_suite
+    from bakeoff.tune.compare import write_suite
+
+    conversation = {"messages": [
+        {"role": "system", "content": "Answer in one word."},
+        {"role": "user", "content": "My name is Ann."}, {"role": "assistant", "content": "Noted.", "weight": 0},
+        {"role": "user", "content": "What is my name?"}, {"role": "assistant", "content": "Ann"}]}
+    data = load_dataset(_jsonl(tmp_path / "t.jsonl", [chat("a", "b")]),
+                        _jsonl(tmp_path / "e.jsonl", [conversation, chat("2+2?", "4")]))
+    case, single = load_suite(write_suite(data.eval, tmp_path, "m", 16)).cases
+    assert [(m.role, m.content) for m in case.messages()] == [
+        ("system", "Answer in one word."), ("user", "My name is Ann."), ("assistant", "Noted."),
+        ("user", "What is my name?")]
+    assert case.asserts[0]["value"] == "Ann"
+    assert [(m.role, m.content) for m in single.messages()] == [("user", "2+2?")]
+
+
+def test_held_out_conversation_must_end_with_a_question(tmp_path):
+    odd = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x", "weight": 0},
+                        {"role": "assistant", "content": "y"}]}
+    with pytest.raises(SuiteError) as err:
+        load_dataset(_jsonl(tmp_path / "t.jsonl", [chat("a", "b")]), _jsonl(tmp_path / "e.jsonl", [odd]))
+    assert "e.jsonl:1" in str(err.value) and "user message" in str(err.value)

@@ -60,3 +60,27 @@ def test_adapter_file_has_llamacpp_layout(tmp_path: Path) -> None:
     shapes = {t.name: t.shape.tolist() for t in reader.tensors}   # ggml ne order: [in, rank] / [rank, out]
     assert shapes == {"blk.0.attn_q.weight.lora_a": [n_in, rank], "blk.0.attn_q.weight.lora_b": [rank, n_in],
                       "blk.1.ffn_down.weight.lora_a": [n_in, rank], "blk.1.ffn_down.weight.lora_b": [rank, n_out]}
+
+
+def test_merged_files_are_standalone_models_with_the_tunes_lineage(bakeoff_home: Path, tmp_path: Path) -> None:
+    from bakeoff.settings import get_settings
+    from bakeoff.tune.registry import MergedFile, lineage_of
+
+    folder = bakeoff_home / "tuned" / f"{BASE}+m"
+    folder.mkdir(parents=True)
+    (folder / ADAPTER_FILE).write_bytes(b"GGUF")
+    (folder / f"{BASE}+m-merged.gguf").write_bytes(b"GGUF")
+    lineage = _lineage(f"{BASE}+m", str(tmp_path / "moved-away.gguf"))     # the base is gone
+    lineage.merged = [MergedFile(name=f"{BASE}+m-merged", file=f"{BASE}+m-merged.gguf", tensor_type="Q4_1",
+                                 sha256="00" * 32, size_bytes=4, created="2026-11-30T00:00:00+00:00"),
+                      MergedFile(name=f"{BASE}+m-merged-F16", file="deleted.gguf", tensor_type="F16",
+                                 sha256="11" * 32, size_bytes=4, created="2026-11-30T00:00:00+00:00")]
+    write_lineage(folder, lineage)
+    names = [r.name for r in Registry().list()]
+    # The adapter needs its base, so BASE+m is not listed; the merged file runs alone, so it is.
+    assert f"{BASE}+m" not in names and f"{BASE}+m-merged" in names and f"{BASE}+m-merged-F16" not in names
+    ref = Registry().resolve(f"{BASE}+m-merged")
+    assert ref.path == str(folder / f"{BASE}+m-merged.gguf") and not ref.adapters
+    found = lineage_of(ref, get_settings())
+    assert found is not None and found.name == f"{BASE}+m"
+    assert summary(found)["merged (Q4_1)"].startswith(f"{BASE}+m-merged: ")

@@ -22,6 +22,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (E.HomeNotWritableError, 5),
     (E.WontFitError, 5),
     (E.InsufficientMemoryError, 5),
+    (E.DiskSpaceError, 5),
     (E.PackageMissingError, 5),
     (E.BusyError, 5),
     (E.RemoteError, 6),

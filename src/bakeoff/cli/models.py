@@ -130,7 +130,8 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
                  ("vocabulary", str(info.n_vocab)), ("licence", info.license or ref.license or "?")]:
         t.add_row(k, v)
     if lineage:  # a tuned model: the adapter on top of the base file, and where it came from
-        for k, v in [("adapter", ", ".join(a.path for a in ref.adapters)), *summary(lineage).items()]:
+        adapter = ", ".join(a.path for a in ref.adapters) or "folded into this file (merged)"
+        for k, v in [("adapter", adapter), *summary(lineage).items()]:
             t.add_row(k, v)
     console.print(t)
     m = Table(title=f"memory at context {est.n_ctx}")

@@ -85,6 +85,23 @@ def print_outcome(outcome: Any) -> None:
                       markup=False)
     if outcome.report:
         console.print(f"report: {outcome.report}", markup=False, soft_wrap=True)
+    if outcome.merged:
+        print_merged(outcome.merged, True)
+
+
+def print_merged(m: Any, created: bool) -> None:
+    verb = "merged" if created else "already merged"
+    console.print(f"{verb}: {m.name} ({m.tensor_type}, {m.size_bytes / 2 ** 20:.0f} MiB, a standalone "
+                  f"GGUF that needs no adapter)", markup=False, soft_wrap=True)
+    if m.tensor_type not in ("F32", "F16", "BF16", "Q8_0"):
+        err_console.print(f"note: requantizing to {m.tensor_type} rounds away much of a small adapter's update "
+                          "(measured: as far from base+adapter as the base itself); `--type F16` keeps it",
+                          markup=False, soft_wrap=True)
+
+
+MERGE_TYPE = click.Choice(["same", "F16"], case_sensitive=False)
+MERGE_TYPE_HELP = ("Tensor types of the merged file: the base's own (requantized: small, but 4-bit rounding "
+                   "blurs a small adapter), or F16 (faithful, 2 bytes a weight).")
 
 
 @click.command("tune")
@@ -98,9 +115,13 @@ def print_outcome(outcome: Any) -> None:
               help="CPU threads for training and the bakeoff (default: the physical cores).")
 @click.option("--restart", is_flag=True, help="Discard a checkpoint or an existing BASE+NAME and start over.")
 @click.option("--no-compare", is_flag=True, help="Skip the held-out bakeoff of base against tuned.")
+@click.option("--merge", is_flag=True, help="Also write BASE+NAME-merged: a standalone GGUF with the "
+              "adapter folded into the base weights.")
+@click.option("--merge-type", type=MERGE_TYPE, default="same", show_default=True,
+              help=MERGE_TYPE_HELP)
 @config_options
 def tune_cmd(base: str, data: Path, eval_file: Path | None, name: str, threads: int | None,
-             restart: bool, no_compare: bool, **hp: Any) -> None:
+             restart: bool, no_compare: bool, merge: bool, merge_type: str, **hp: Any) -> None:
     """Fine-tune a LoRA adapter for BASE on your data, on this CPU; the same command resumes."""
     from ..errors import InvalidParamsError
     from ..settings import get_settings
@@ -113,7 +134,8 @@ def tune_cmd(base: str, data: Path, eval_file: Path | None, name: str, threads: 
     except ValueError as exc:
         raise InvalidParamsError(f"invalid hyperparameter: {exc}") from None
     settings = get_settings()
-    req = TuneRequest(base, name, data, eval_file, cfg, threads or settings.threads, restart, not no_compare)
+    req = TuneRequest(base, name, data, eval_file, cfg, threads or settings.threads, restart, not no_compare,
+                      merge_mode(merge_type) if merge else None)
     from .run import BarProgress
 
     with TrainBar() as bar:
@@ -121,5 +143,34 @@ def tune_cmd(base: str, data: Path, eval_file: Path | None, name: str, threads: 
     print_outcome(outcome)
 
 
+def merge_mode(choice: str) -> str:
+    return "same" if choice.lower() == "same" else "F16"
+
+
+@click.command("merge")
+@click.argument("model")
+@click.option("--type", "merge_type", type=MERGE_TYPE, default="same", show_default=True,
+              help=MERGE_TYPE_HELP)
+def merge_cmd(model: str, merge_type: str) -> None:
+    """Fold a tuned model's adapter (BASE+NAME) into its base weights: a standalone GGUF registered
+    as BASE+NAME-merged, next to the adapter; the base file is never changed."""
+    from ..errors import InvalidParamsError
+    from ..models.registry import Registry
+    from ..settings import get_settings
+    from ..tune.merge import merge_tuned
+    from ..tune.registry import lineage_of
+
+    settings = get_settings()
+    ref = Registry(settings).resolve(model)
+    lineage = lineage_of(ref, settings) if ref.adapters else None
+    if lineage is None:
+        raise InvalidParamsError(f"{ref.name} is not a tuned model with an adapter",
+                                 hint="merge a model made by `bakeoff tune` (listed as BASE+NAME)")
+    folder = Path(ref.adapters[0].path).parent
+    record, created = merge_tuned(lineage, folder, merge_mode(merge_type), settings)
+    print_merged(record, created)
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(tune_cmd)
+    cli.add_command(merge_cmd)

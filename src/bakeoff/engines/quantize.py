@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import EngineError, InvalidParamsError
 from ..models.gguf_info import read_gguf_info
 from .llama_lowlevel import backend_init
@@ -125,3 +127,48 @@ def quantize(src: Path, targets: list[str], out_dir: Path, threads: int) -> tupl
                                                 info.quantization, "type": target}))
         made.append(Quantized(target, out, out.stat().st_size, created))
     return made, source_warning(info.quantization)
+
+
+# --- one tensor at a time (merging an adapter into its base) --------------------------------------
+
+def _ggml():
+    """libggml as llama-cpp-python loads it, with the three functions used here typed."""
+    from llama_cpp._ggml import libggml
+
+    if not getattr(libggml, "_bakeoff_typed", False):
+        libggml.ggml_row_size.argtypes = [ctypes.c_int, ctypes.c_int64]
+        libggml.ggml_row_size.restype = ctypes.c_size_t
+        libggml.ggml_quantize_requires_imatrix.argtypes = [ctypes.c_int]
+        libggml.ggml_quantize_requires_imatrix.restype = ctypes.c_bool
+        libggml.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                                ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+        libggml.ggml_quantize_chunk.restype = ctypes.c_size_t
+        libggml._bakeoff_typed = True
+    return libggml
+
+
+def row_bytes(ggml_type: int, n_per_row: int) -> int:
+    """Bytes of one row of `n_per_row` values stored as `ggml_type` (ggml's own block sizes)."""
+    return int(_ggml().ggml_row_size(ggml_type, n_per_row))
+
+
+def needs_imatrix(ggml_type: int) -> bool:
+    return bool(_ggml().ggml_quantize_requires_imatrix(ggml_type))
+
+
+def quantize_rows(values: np.ndarray, ggml_type: int) -> np.ndarray:
+    """float32 values [..., n_per_row] -> their bytes as `ggml_type` [..., row bytes], through ggml's
+    own quantizer (ggml_quantize_chunk: the reference rounding llama-quantize uses without an
+    importance matrix; F32, F16 and BF16 are plain conversions)."""
+    if needs_imatrix(ggml_type):
+        raise InvalidParamsError(f"ggml type {ggml_type} needs an importance matrix to quantize",
+                                 hint="write the merged model as F16 instead")
+    n_per_row = values.shape[-1]
+    rows = np.ascontiguousarray(values, dtype=np.float32).reshape(-1, n_per_row)
+    width = row_bytes(ggml_type, n_per_row)
+    out = np.empty((rows.shape[0], width), dtype=np.uint8)
+    done = _ggml().ggml_quantize_chunk(ggml_type, rows.ctypes.data, out.ctypes.data, 0,
+                                       rows.shape[0], n_per_row, None)
+    if done != out.nbytes:
+        raise EngineError(f"ggml quantized {done} bytes, expected {out.nbytes}")
+    return out.reshape(*values.shape[:-1], width)

@@ -71,7 +71,8 @@ def build_case(suite: SuiteSpec, case: CaseSpec, index: int, where: Located, pat
                 prompt=render(template, values), vars=values, asserts=asserts,
                 threshold=case.threshold if case.threshold is not None else suite.defaults.threshold,
                 params=_case_params(suite, case, where, path, suite_where), source=f"{where.file}:{line}",
-                examples=[(e.user, e.assistant) for e in suite.examples], tools=tools, forced=forced)
+                examples=[(e.user, e.assistant) for e in suite.examples], tools=tools, forced=forced,
+                history=[(t.role, t.content) for t in case.history])
 
 
 def _case_tools(suite: SuiteSpec, case: CaseSpec, where: Located, path: Loc) -> tuple[list[Tool], str | None]:

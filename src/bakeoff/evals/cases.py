@@ -44,11 +44,13 @@ class Case:
     scoring: str = "bakeoff"         # how assertions combine: "bakeoff" or "promptfoo" (evals.grade)
     tools: list[Tool] = field(default_factory=list)   # functions offered to the model
     forced: str | None = None        # a call is required: "*" (any offered function) or its name
+    history: list[tuple[str, str]] = field(default_factory=list)  # earlier turns (role, content)
 
     def messages(self) -> list[Message]:
         msgs = [Message(role="system", content=self.system)] if self.system else []
         for user, assistant in self.examples:
             msgs += [Message(role="user", content=user), Message(role="assistant", content=assistant)]
+        msgs += [Message(role=role, content=content) for role, content in self.history]
         return msgs + [Message(role="user", content=self.prompt)]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,39 @@ def ranks_of(rows: list[dict[str, Any]]) -> dict[str, int]:
     return {r["model"]: r["rank"] for r in rows if r.get("rank") is not None}
 
 
+@dataclass(frozen=True)
+class Figure:
+    """A line figure stored with a run (store.evals.save_figure), drawn whenever the report is
+    rendered: `bakeoff report N` shows what the run that made it showed."""
+
+    key: str                 # one per run: a rewrite replaces it; also the SVG's id
+    title: str
+    values: list[float]
+    x_label: str
+    y_label: str
+    caption: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def panel(self) -> Panel:
+        from .charts import line_chart
+
+        svg = line_chart(self.values, self.title, self.x_label, self.y_label, f"chart-{self.key}")
+        return Panel(self.title, svg, self.caption)
+
+
+def stored_panels(run: dict[str, Any]) -> list[Panel]:
+    """The run's stored figures, drawn; a stored figure this version cannot read is skipped."""
+    out = []
+    for fig in run.get("figures") or []:
+        try:
+            out.append(Figure(**fig).panel())
+        except TypeError:
+            continue
+    return out
+
+
 def render_html(run: dict[str, Any], rows: list[dict[str, Any]],
                 pairs: list[PairedComparison], panels: list[Panel] | None = None,
                 notes: list[str] | None = None) -> str:
@@ -99,7 +132,8 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]],
                            break_even=[{"model": r["model"], "basis": r["cost_basis"],
                                         "text": format_break_even(r["break_even"])}
                                        for r in rows if r["break_even"]],
-                           resamples=BOOTSTRAP_RESAMPLES, panels=panels or [], notes=notes or [])
+                           resamples=BOOTSTRAP_RESAMPLES, panels=stored_panels(run) + (panels or []),
+                           notes=notes or [])
 
 
 CSV_COLUMNS = ["run", "model", "case_id", "status", "score", "pass_score", "reason", "output",

@@ -23,7 +23,7 @@ benchmarks: [{task: arc_easy, limit: 50, shots: 0}]
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +38,14 @@ class AssertSpec(BaseModel):
     metric: str | None = Field(None, description="Similarity metric: rouge-l or levenshtein.")
 
 
+class Turn(BaseModel):
+    """One earlier message of a case's conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
 class CaseSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     id: str | None = None
@@ -45,6 +53,9 @@ class CaseSpec(BaseModel):
     vars: dict[str, Any] = Field(default_factory=dict)
     prompt: str | None = Field(None, description="Overrides the suite's prompt template.")
     system: str | None = None
+    history: list[Turn] = Field(default_factory=list,
+                                description="Earlier turns of the conversation, sent before the prompt "
+                                            "(multi-turn cases).")
     asserts: list[AssertSpec] = Field(default_factory=list, alias="assert")
     params: dict[str, Any] = Field(default_factory=dict)
     threshold: float | None = Field(None, ge=0.0, le=1.0,

@@ -57,6 +57,7 @@ class Suite:
         payload: list[Any] = [[c.id, c.system, c.examples, c.prompt, c.params.cache_key(), c.threshold,
                     [{k: v for k, v in a.items() if not k.startswith("_")} for a in c.asserts]]
                    + ([[t.spec() for t in c.tools], c.forced] if c.tools else [])
+                   + ([["history", c.history]] if c.history else [])   # older suites keep their hash
                    for c in self.cases]
         payload.append([b.model_dump() for b in self.benchmarks])
         if self.contestants or any(c.scoring != "bakeoff" for c in self.cases):  # older suites keep their hash

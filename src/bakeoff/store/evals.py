@@ -74,10 +74,20 @@ def _m001_tables(db: sqlite3.Connection) -> None:
         )""")
 
 
-MIGRATIONS = [("evals_001_tables", _m001_tables)]
+def _m002_figures(db: sqlite3.Connection) -> None:
+    db.execute("""
+        CREATE TABLE evals_run_figures (
+            run_id INTEGER NOT NULL REFERENCES evals_runs(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,               -- one figure per key and run (a rewrite replaces it)
+            figure TEXT NOT NULL,            -- JSON: title, axis labels, values, caption
+            PRIMARY KEY (run_id, key)
+        )""")
+
+
+MIGRATIONS = [("evals_001_tables", _m001_tables), ("evals_002_figures", _m002_figures)]
 
 _JSON_COLS = {"models", "settings", "info", "prompt", "assertions", "usage", "timings", "samples",
-              "summary"}
+              "summary", "figure"}
 
 
 def _row(r: sqlite3.Row | None) -> dict[str, Any] | None:
@@ -159,6 +169,13 @@ def cache_put(db: sqlite3.Connection, key: str, response: dict[str, Any]) -> Non
                    (key, json.dumps(response)))
 
 
+def save_figure(db: sqlite3.Connection, run_id: int, key: str, figure: dict[str, Any]) -> None:
+    """A figure shown with the run's report (e.g. a tune's training loss), kept so a re-render has it."""
+    with transaction(db):
+        db.execute("INSERT OR REPLACE INTO evals_run_figures (run_id, key, figure) VALUES (?,?,?)",
+                   (run_id, key, json.dumps(figure)))
+
+
 def get_run(db: sqlite3.Connection, run_id: int) -> dict[str, Any] | None:
     run = _row(db.execute("SELECT * FROM evals_runs WHERE id=?", (run_id,)).fetchone())
     if run is None:
@@ -169,6 +186,8 @@ def get_run(db: sqlite3.Connection, run_id: int) -> dict[str, Any] | None:
         "SELECT * FROM evals_results WHERE run_id=? ORDER BY model, position", (run_id,))]
     run["speed"] = [_row(r) for r in db.execute(
         "SELECT * FROM evals_speed WHERE run_id=? ORDER BY model, workload", (run_id,))]
+    run["figures"] = [_row(r)["figure"] for r in db.execute(  # type: ignore[index]
+        "SELECT figure FROM evals_run_figures WHERE run_id=? ORDER BY rowid", (run_id,))]
     return run
 
 

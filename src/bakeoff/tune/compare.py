@@ -1,7 +1,8 @@
 """Proof that a tune helped: a bakeoff of base against tuned on the held-out cases.
 
-The held-out examples are written as a bakeoff suite (each case asks the last user turn, with the
-system prompt, and passes when the answer equals the expected one), run greedy through the normal
+The held-out examples are written as a bakeoff suite (each case is the whole conversation up to
+the answer being learned: the system prompt, the earlier turns as the case's history, the last
+user turn as its prompt; it passes when the answer equals the expected one), run greedy through the normal
 runner (stored, cached, resumable, with its HTML report), then paired case by case: wins, losses,
 ties and the exact McNemar test on the discordant pairs.
 """
@@ -30,12 +31,14 @@ def write_suite(examples: list[Example], folder: Path, name: str, max_tokens: in
     cases = []
     for i, ex in enumerate(examples):
         msgs = ex.prompt_messages
-        system = next((m.content for m in msgs if m.role == "system"), None)
-        user = [m.content for m in msgs if m.role == "user"][-1]
-        case = {"id": f"heldout-{i + 1:03d}", "description": ex.source, "vars": {"input": user},
+        system = msgs[0].content if msgs[0].role == "system" else None
+        history = [{"role": m.role, "content": m.content} for m in msgs[1 if system else 0:-1]]
+        case = {"id": f"heldout-{i + 1:03d}", "description": ex.source, "vars": {"input": msgs[-1].content},
                 "assert": [{"type": "equals", "value": ex.target}]}
         if system:
             case["system"] = system
+        if history:
+            case["history"] = history
         cases.append(case)
     suite = {"name": f"{name} held out", "prompt": "{{input}}",
              "params": {"temperature": 0, "max_tokens": max_tokens}, "cases": cases}
@@ -76,16 +79,18 @@ def compare(suite_path: Path, base: ModelRef, tuned: ModelRef, settings: Setting
     return paired(run, base.name, tuned.name), run
 
 
-def write_report(run: dict, loss_curve: list[float], name: str, held: HeldOut) -> Path:
+def write_report(run: dict, loss_curve: list[float], name: str, held: HeldOut, settings: Settings) -> Path:
     """The run's HTML report with the training loss curve and the paired result beside the
-    leaderboard."""
-    from ..evals.charts import line_chart
+    leaderboard. The curve is stored with the run, so `bakeoff report N` draws it again."""
     from ..evals.metrics import board
-    from ..evals.report import Panel, write_reports
+    from ..evals.report import Figure, write_reports
 
-    svg = line_chart(loss_curve, f"{name}: training loss", "optimizer step",
-                     "loss per learned token", "chart-loss")
     caption = (f"Held out, paired per case (n={held.n}): tuned wins {held.wins}, loses {held.losses}, "
                f"ties {held.ties}; exact McNemar p = {held.mcnemar_p:.2g}.")
+    figure = Figure("loss", f"{name}: training loss", list(loss_curve), "optimizer step",
+                    "loss per learned token", caption)
+    db = connect(settings)
+    S.save_figure(db, run["id"], figure.key, figure.to_dict())
+    run = S.get_run(db, run["id"]) or run
     rows, pairs = board(run)
-    return write_reports(run, rows, pairs, [Panel("Training loss", svg, caption)])["html"]
+    return write_reports(run, rows, pairs)["html"]

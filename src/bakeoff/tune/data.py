@@ -214,6 +214,16 @@ def check_leakage(train: list[Example], held_out: list[Example]) -> None:
                               "measures memory, not learning")
 
 
+def check_askable(held_out: list[Example]) -> None:
+    """A held-out case asks the conversation up to its answer: it must end with a user turn."""
+    for ex in held_out:
+        msgs = ex.prompt_messages
+        if not msgs or msgs[-1].role != "user":
+            raise SuiteError("a held-out conversation must reach its answer from a user message "
+                             f"(the answer follows {msgs[-1].role if msgs else 'nothing'})", ex.source,
+                             hint="put the user's question right before the assistant answer being learned")
+
+
 def load_dataset(data: str | Path, eval_file: str | Path | None = None, *,
                  eval_fraction: float = 0.2, seed: int = 0) -> Dataset:
     train, raw = read_examples(data)
@@ -226,4 +236,5 @@ def load_dataset(data: str | Path, eval_file: str | Path | None = None, *,
     else:
         train, held_out = split(train, eval_fraction, seed)
     check_leakage(train, held_out)
+    check_askable(held_out)
     return Dataset(train, held_out, digest.hexdigest(), files)

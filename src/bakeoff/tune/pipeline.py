@@ -22,7 +22,16 @@ from ..settings import Settings
 from .config import TuneConfig
 from .data import Dataset, load_dataset
 from .export import BaseShape, check_tunable, write_adapter
-from .registry import ADAPTER_FILE, CHECKPOINT_FILE, HeldOut, Lineage, read_lineage, tuned_dir, write_lineage
+from .registry import (
+    ADAPTER_FILE,
+    CHECKPOINT_FILE,
+    HeldOut,
+    Lineage,
+    MergedFile,
+    read_lineage,
+    tuned_dir,
+    write_lineage,
+)
 from .tokens import Encoded, encode_all
 from .train import Trainer, TrainProgress, TrainResult, attach_lora, check_fits, load_base
 
@@ -39,6 +48,7 @@ class TuneRequest:
     threads: int | None = None
     restart: bool = False
     compare: bool = True          # bake off base against tuned on the held-out cases
+    merge: str | None = None      # also write a merged GGUF: "same" (the base's types) or "F16"
 
 
 @dataclass
@@ -58,6 +68,7 @@ class TuneOutcome:
     lineage: Lineage
     run: dict | None
     report: Path | None = None
+    merged: MergedFile | None = None
 
 
 def resolve_base(name: str, settings: Settings) -> tuple[ModelRef, GGUFInfo]:
@@ -164,8 +175,15 @@ def tune(req: TuneRequest, settings: Settings, progress: TrainProgress,
         suite = write_suite(p.dataset.eval, p.folder, p.name, max_answer_tokens(p))
         held, run = compare(suite, p.base, ref, settings, req.threads, eval_progress)
     record = lineage(p, req, result, held, settings)
-    report = write_report(run, record.loss_curve, p.name, held) if run and held else None
+    report = write_report(run, record.loss_curve, p.name, held, settings) if run and held else None
     write_lineage(p.folder, record)          # registration: from here on the model is listed
     (p.folder / CHECKPOINT_FILE).unlink(missing_ok=True)
+    merged = None
+    if req.merge:
+        from .merge import merge_tuned
+
+        progress.note(f"registered {p.name}; folding the adapter into a standalone GGUF "
+                      f"(if this stops, `bakeoff merge {p.name}` finishes it)")
+        merged, _ = merge_tuned(record, p.folder, req.merge, settings)
     progress.note(f"done in {time.perf_counter() - t0:.0f} s")
-    return TuneOutcome(ref, record, run, report)
+    return TuneOutcome(ref, record, run, report, merged)

@@ -36,6 +36,18 @@ class HeldOut(BaseModel):
     run_id: int | None = None
 
 
+class MergedFile(BaseModel):
+    """A standalone GGUF with the adapter folded into the base weights (`bakeoff merge`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="Model name: BASE+NAME-merged (-F16 when written as F16).")
+    file: str = Field(description="File name inside the tuned model's folder.")
+    tensor_type: str = Field(description="Type of the merged tensors: the base's (e.g. Q4_1), or F16.")
+    sha256: str
+    size_bytes: int
+    created: str
+
+
 class Lineage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -55,6 +67,7 @@ class Lineage(BaseModel):
     versions: dict[str, str]
     created: str
     held_out: HeldOut | None = None
+    merged: list[MergedFile] = Field(default_factory=list)
 
 
 def tuned_dir(settings: Settings, name: str) -> Path:
@@ -84,8 +97,17 @@ def tuned_ref(lineage: Lineage, folder: Path, aliases: Iterable[str] = ()) -> Mo
                     adapters=[Adapter(str(folder / ADAPTER_FILE))])
 
 
+def merged_refs(lineage: Lineage, folder: Path, aliases: Iterable[str] = ()) -> Iterable[ModelRef]:
+    for m in lineage.merged:
+        if (folder / m.file).is_file():
+            suffix = m.name.split("+", 1)[1]
+            yield ModelRef(name=m.name, engine="llamacpp", source="tuned", path=str(folder / m.file),
+                           aliases=[f"{a}+{suffix}" for a in aliases])
+
+
 def tuned_refs(settings: Settings) -> Iterable[ModelRef]:
-    """Registry source: every finished tune whose base file is still where it was trained from."""
+    """Registry source: every finished tune whose base file is still where it was trained from,
+    and the merged files made from it (standalone: listed even when the base has moved)."""
     from ..models.packaged import packaged_refs
 
     root = settings.home / "tuned"
@@ -96,12 +118,16 @@ def tuned_refs(settings: Settings) -> Iterable[ModelRef]:
         lineage = read_lineage(folder)
         if lineage and Path(lineage.base_path).is_file():
             yield tuned_ref(lineage, folder, aliases.get(lineage.base, []))
+        if lineage:
+            yield from merged_refs(lineage, folder, aliases.get(lineage.base, []))
 
 
 def lineage_of(ref: ModelRef, settings: Settings) -> Lineage | None:
+    """Where a tuned model (BASE+NAME) or a merged one (its file in the tune's folder) came from."""
     if ref.source != "tuned":
         return None
-    return read_lineage(tuned_dir(settings, ref.name))
+    folder = tuned_dir(settings, ref.name) if ref.adapters else Path(ref.path or "").parent
+    return read_lineage(folder)
 
 
 def summary(lineage: Lineage) -> dict[str, Any]:
@@ -114,6 +140,8 @@ def summary(lineage: Lineage) -> dict[str, Any]:
                        f"alpha {hp.get('alpha')}, lr {hp.get('lr')}, {lineage.train_seconds:.0f} s",
            "loss": (f"{lineage.loss_curve[0]:.3f} → {lineage.loss_curve[-1]:.3f}"
                     if lineage.loss_curve else "?")}
+    for m in lineage.merged:
+        out[f"merged ({m.tensor_type})"] = f"{m.name}: {m.file}, {m.size_bytes / 2 ** 20:.0f} MiB"
     if lineage.held_out:
         h = lineage.held_out
         out["held out"] = (f"base {h.base_passed}/{h.n}, tuned {h.tuned_passed}/{h.n}; "
