@@ -139,8 +139,7 @@ class Scheduler:
 
     def stats(self) -> dict[str, int]:
         return {"queued": len(self.pending), "active": sum(s.req is not None for s in self.slots),
-                "slots": len(self.slots), "steps": self.steps, "drafted": self.drafted,
-                "accepted": self.accepted}
+                "slots": len(self.slots), "steps": self.steps}
 
     # --- admission ----------------------------------------------------------------------------
     def take_admissible(self) -> list[Request]:
