@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from ..errors import EngineError
 from .base import Chunk, ChunkStream, GenParams, LogLik, LogLikRequest, Message, PromptChunk, TokenEngine
 from .batch_stream import Request
+from .batching_drafts import speculative_layout
 from .embedding import Embedder
 from .llamacpp import LlamaCppEngine
 from .scheduler import Scheduler
@@ -32,9 +33,11 @@ class BatchedEngine(TokenEngine):
     def __init__(self, inner: LlamaCppEngine, *, max_queue: int | None = None):
         self.inner = inner
         self.ref = inner.ref
-        # Prompt lookup where the engine's own decoding uses it: on, and on the CPU (batched
-        # logits were measured identical to one-token decoding there, not on GPU kernels).
-        speculative = inner.speculative and inner.h.n_gpu_layers == 0
+        # Prompt lookup where the engine's own decoding uses it (on, and on the CPU: batched logits
+        # were measured identical to one-token decoding there, not on GPU kernels), with a KV
+        # layout where a token's logits do not depend on the other sequences.
+        speculative = (inner.speculative and inner.h.n_gpu_layers == 0
+                       and speculative_layout(inner.h.kv_unified, inner.h.n_seq_max))
         self.sched = Scheduler(inner.h, self.ref.name, max_queue, speculative=speculative)
         self.concurrency = len(self.sched.slots)
         self._cv = threading.Condition()

@@ -4,10 +4,16 @@ suit llama.cpp's sub-batching of a KV cache split into one stream per sequence."
 
 from __future__ import annotations
 
-# The most tokens a step with drafts decodes (all sequences' next tokens and drafts together). On
-# SmolLM2-135M Q4_1, CPU, 2 threads, 8 sequences (split and unified KV cache), the logits of every
-# token in decodes mixing 8 sequences x 1..32 tokens were bit-identical to decoding the same token
-# alone in one sequence (benchmarks/batch_exactness.py): MEASURED_BOUND_PLACEHOLDER
+# The most tokens a step with drafts decodes (all sequences' next tokens and drafts together).
+# Measured with benchmarks/batch_exactness.py on SmolLM2-135M Q4_1, CPU, 2 threads, 8 sequences,
+# 40 greedy steps each (n = 328 logit vectors per setting): with a KV cache split into one stream
+# per sequence, every token's logits in decodes mixing the 8 sequences with 1..32 tokens each (up
+# to 102 tokens a decode) and in one 8-prompt prefill were bit-identical to decoding the token alone
+# in a one-sequence context. With one shared pool of cells they were not, even at one token per
+# sequence (328/328 differ, max |diff| 1.4; 192/192 against the same context's own one-sequence
+# decoding): there a token's logits depend on the other sequences, so drafts run only with a split
+# cache or a single sequence (speculative_layout). The bound stays at the 32 tokens measured for
+# one sequence (engines/speculative.py), well inside what was seen.
 MAX_DRAFT_BATCH = 32
 
 # A decode's fixed cost in units of the cost of one more token in it. With n sequences generating,
@@ -16,6 +22,11 @@ MAX_DRAFT_BATCH = 32
 # compute for each. From llama-batched-bench on SmolLM2-135M, 2 threads: 88 tok/s for one
 # sequence (11.4 ms a step), 230 tok/s for 8 (34.8 ms): 3.3 ms a token, 8.1 ms fixed.
 DECODE_FIXED_TOKENS = 2.4
+
+
+def speculative_layout(kv_unified: bool, n_seq_max: int) -> bool:
+    """Whether a KV cache layout keeps verification exact (see MAX_DRAFT_BATCH)."""
+    return not kv_unified or n_seq_max == 1
 
 
 def fit_drafts(drafts: list[list[int]], budget: int, *, even: bool) -> list[list[int]]:
