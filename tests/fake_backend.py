@@ -10,7 +10,7 @@ only makes the fake's cache fill sooner.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,11 +25,23 @@ def next_token(seq: Sequence[int]) -> int:
     return (7 * sum(seq) + 3 * len(seq)) % (VOCAB - 1) + 1
 
 
-def reference(prompt: Sequence[int], n: int) -> list[int]:
+def copying(seq: Sequence[int]) -> int:
+    """A model that mostly repeats its sequence with period 5, and breaks the pattern every 7th
+    position: prompt lookup's drafts are then often kept whole, sometimes in part, sometimes not."""
+    n = len(seq)
+    if n % 7 == 0 or n < 5:
+        return next_token(seq)
+    return seq[n - 5]
+
+
+Rule = Callable[[Sequence[int]], int]
+
+
+def reference(prompt: Sequence[int], n: int, rule: Rule = next_token) -> list[int]:
     """What greedy decoding must produce for this prompt, one token at a time."""
     seq, out = list(prompt), []
     for _ in range(n):
-        out.append(next_token(seq))
+        out.append(rule(seq))
         seq.append(out[-1])
     return out
 
@@ -42,8 +54,13 @@ class FakeBackend:
     n_vocab = VOCAB
     bos = -1
 
-    def __init__(self, n_seq_max: int = 2, n_batch: int = 16, cells: int = 4096):
+    def __init__(self, n_seq_max: int = 2, n_batch: int = 16, cells: int = 4096, rule: Rule = next_token,
+                 kv_unified: bool = True):
         self.n_seq_max, self.n_batch, self.cells = n_seq_max, n_batch, cells
+        self.kv_unified = kv_unified
+        self.rule = rule
+        self.batches: list[tuple[int, int, int]] = []   # per decode: tokens, logits, sequences
+        self.shapes: list[set[int]] = []                # per decode: tokens per sequence
         self.kv: dict[int, list[int]] = {i: [] for i in range(n_seq_max)}
         self.outputs: list[int] = []     # predicted token per batch index of the last decode
         self.evaluated = 0               # tokens decoded, in all
@@ -66,12 +83,14 @@ class FakeBackend:
         for t, p, s, want in zip(tokens, positions, seq_ids, want_logits):
             assert p == len(self.kv[s]), f"sequence {s}: position {p} after {len(self.kv[s])} cells"
             self.kv[s].append(t)
-            self.outputs.append(next_token(self.kv[s]) if want else -1)
+            self.outputs.append(self.rule(self.kv[s]) if want else -1)
         self.evaluated += len(tokens)
+        self.batches.append((len(tokens), sum(map(bool, want_logits)), len(set(seq_ids))))
+        self.shapes.append({seq_ids.count(s) for s in set(seq_ids)})   # tokens per sequence
         self.decodes += 1
 
     def seq_rm(self, seq_id: int, p0: int = -1, p1: int = -1) -> bool:
-        assert p1 == -1
+        assert p1 == -1 and p0 <= len(self.kv[seq_id]), f"sequence {seq_id}: no cells from {p0}"
         self.kv[seq_id] = [] if p0 < 0 else self.kv[seq_id][:p0]
         return True
 

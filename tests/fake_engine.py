@@ -17,6 +17,7 @@ class FakeEngine(Engine):
     """Answers with responder(prompt); words stream one at a time; timings are real clock times."""
 
     responders: dict[str, Responder] = {}
+    drafts: dict[str, tuple[int, int]] = {}   # model -> (drafted, accepted) tokens per answer
 
     def __init__(self, ref: ModelRef, **_: object):
         self.ref = ref
@@ -40,8 +41,10 @@ class FakeEngine(Engine):
         for i, w in enumerate(words):
             yield Chunk(text=w if i == 0 else " " + w)
         total = time.perf_counter() - t0
+        drafted, accepted = self.drafts.get(self.ref.name, (0, 0))
         yield Chunk(finish_reason="stop", usage=Usage(len(prompt.split()), len(words)),
-                    timings=Timings(ttft_s=total / 2, output_tps=100.0, prompt_tps=1000.0, total_s=total))
+                    timings=Timings(ttft_s=total / 2, output_tps=100.0, prompt_tps=1000.0, total_s=total,
+                                    draft_tokens=drafted, accepted_tokens=accepted))
 
     def loglikelihood(self, requests: list[LogLikRequest]) -> list[LogLik]:
         return [LogLik(-float(len(r.continuation)), True, len(r.continuation.split())) for r in requests]

@@ -12,7 +12,7 @@ from .catalog.load import catalog
 from .catalog.queries import row
 from .errors import NotFoundError
 from .estimates import show_stat
-from .evals.columns import BENCHMARK, benchmark_columns, row_text
+from .evals.columns import BENCHMARK, benchmark_columns, row_text, speculated
 from .evals.compare import pair_matrix, ranking_note
 from .evals.metrics import board
 from .evals.report import charts, prices_note, ranks_of, render_html
@@ -49,6 +49,7 @@ def bakeoff_board(db: sqlite3.Connection, run_id: int) -> dict[str, Any]:
                       "baseline_rss_bytes": (r.get("info") or {}).get("baseline_rss_bytes"),
                       "text": row_text(r, (t for t, _ in benchmarks))}
                      for r in rows],
+            "drafts": speculated(rows),   # show the draft-acceptance column
             "charts": charts(rows), "prices_note": prices_note(), "ranking": ranking_note(pairs),
             "pairs": [asdict(p) for p in pair_matrix([r["model"] for r in rows], pairs, ranks_of(rows))]}
 

@@ -101,14 +101,19 @@ def test_benchmark_rows_flatten_metrics():
     assert [r["text"] for r in rows] == ["50.0 ± 7.0 (n=50)", "60.0 ± 7.0 (n=50)"]
 
 
-def test_terminal_board_and_report_show_the_same_strings(tmp_path):
-    undo = install({"fake-good": lambda p: "hi, 4", "fake-half": lambda p: "hi"})
+def bake(tmp_path, responders) -> int:
+    """Run SUITE against fake models answering with `responders`, speed measured; the run's id."""
+    undo = install(responders)
     try:
         (tmp_path / "s.yaml").write_text(SUITE)
-        run_id = run_suite(load_suite(tmp_path / "s.yaml"), ["fake-good", "fake-half"],
-                           RunOptions(speed_repeats=2, workloads=SMALL))
+        return run_suite(load_suite(tmp_path / "s.yaml"), list(responders),
+                         RunOptions(speed_repeats=2, workloads=SMALL))
     finally:
         undo()
+
+
+def test_terminal_board_and_report_show_the_same_strings(tmp_path):
+    run_id = bake(tmp_path, {"fake-good": lambda p: "hi, 4", "fake-half": lambda p: "hi"})
     db = connect()
     run = get_run(db, run_id)
     terminal = Console(width=400, file=io.StringIO(), record=True)
@@ -121,3 +126,42 @@ def test_terminal_board_and_report_show_the_same_strings(tmp_path):
     for text in rows.values():
         for key in ("pass_rate", "mean_score", "ttft_ms", "output_tps", "prompt_tps", "cost_blended"):
             assert text[key] in printed and f">{text[key]}<" in html, (key, text[key])
+
+
+def test_draft_acceptance_column_and_loaded_machine_warning_on_every_surface(tmp_path, monkeypatch):
+    """A model that ran speculative decoding gets a draft-acceptance column (the others a dash);
+    speed measured while the load average exceeded the CPUs is flagged in the CLI, UI and report."""
+    from bakeoff.cli.run import board_notes
+    from bakeoff.evals.metrics import board as metrics_board
+    from fake_engine import FakeEngine
+
+    monkeypatch.setitem(FakeEngine.drafts, "fake-spec", (10, 7))
+    monkeypatch.setattr("bakeoff.evals.speed.os.getloadavg", lambda: (9.5, 5.0, 2.0))
+    monkeypatch.setattr("bakeoff.evals.speed.os.cpu_count", lambda: 2)
+    run_id = bake(tmp_path, {"fake-spec": lambda p: "hi, 4", "fake-plain": lambda p: "hi"})
+    db = connect()
+    run = get_run(db, run_id)
+    board = boards.bakeoff_board(db, run_id)
+    rows = {r["model"]: r["text"] for r in board["rows"]}
+    assert board["drafts"] and rows["fake-spec"]["acceptance"] == "70% ± 0% (n=2)"
+    assert rows["fake-plain"]["acceptance"] == "–"
+    warning = rows["fake-spec"]["speed_warning"]
+    assert warning.startswith("speed measured on a loaded machine (load 9.5 on 2 CPUs)")
+    terminal = Console(width=400, file=io.StringIO(), record=True)
+    terminal.print(leaderboard_table(leaderboard(run), run))
+    printed = terminal.export_text()
+    assert "draft acceptance" in printed and "70% ± 0% (n=2)" in printed
+    rows_, pairs = metrics_board(run)
+    assert f"WARNING: fake-spec: {warning}" in board_notes(rows_, pairs, None)
+    html = boards.bakeoff_report_html(db, run_id)
+    assert ">70% ± 0% (n=2)<" in html and "draft acceptance" in html and warning in html
+
+
+def test_no_acceptance_column_without_speculation_and_no_warning_on_a_quiet_machine(tmp_path, monkeypatch):
+    monkeypatch.setattr("bakeoff.evals.speed.os.getloadavg", lambda: (0.5, 0.5, 0.5))
+    run_id = bake(tmp_path, {"fake-plain": lambda p: "hi"})
+    db = connect()
+    board = boards.bakeoff_board(db, run_id)
+    assert not board["drafts"] and board["rows"][0]["text"]["speed_warning"] == ""
+    html = boards.bakeoff_report_html(db, run_id)
+    assert "draft acceptance" not in html and "loaded machine" not in html

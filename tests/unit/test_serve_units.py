@@ -56,6 +56,13 @@ def test_metrics_text() -> None:
     assert 'bakeoff_tokens_total{model="m",kind="completion"} 5' in text
     assert 'bakeoff_time_to_first_token_seconds_bucket{model="m",le="0.25"} 1' in text
     assert 'bakeoff_queue_depth{model="m"} 3' in text and 'bakeoff_active_sequences{model="m"} 2' in text
+    assert "bakeoff_draft_tokens_total{" not in text   # nothing drafted yet: no series
+    m.finished("m", 10, 20, 0.2, 50.0, drafted=16, accepted=12)
+    m.finished("m", 10, 20, 0.2, 50.0, drafted=4, accepted=0)
+    text = m.render()
+    assert 'bakeoff_draft_tokens_total{model="m"} 20' in text
+    assert 'bakeoff_draft_accepted_tokens_total{model="m"} 12' in text
+    assert 'bakeoff_draft_acceptance_ratio{model="m"} 0.6000' in text
 
 
 def test_routes_over_a_fake_engine() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..errors import EngineError, IncomparableRunsError, InvalidParamsError, QualityGateError
-from ..evals.columns import benchmark_columns, row_text
+from ..evals.columns import benchmark_columns, row_text, speculated
 from ..evals.compare import ranking_note
 from ..evals.costs import format_break_even, prices_note
 from ..evals.formats.loader import load
@@ -52,9 +52,11 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
                   title_justify="left")
     benchmarks = benchmark_columns(rows)
     tools = any(r.get("tool_calls") for r in rows)
+    drafts = speculated(rows)
     for col in ("rank", "model", "pass rate ± SE (n)", "mean score ± SE", "$ per passing case",
                 *(["valid tool calls ± SE (n)"] if tools else []),
-                *(h for _, h in benchmarks), "TTFT ms", "output tok/s", "prompt tok/s", "$/1M blended 3:1",
+                *(h for _, h in benchmarks), "TTFT ms", "output tok/s", "prompt tok/s",
+                *(["draft acceptance ± SE (n answers)"] if drafts else []), "$/1M blended 3:1",
                 "peak RSS (+model)", "status"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -63,7 +65,8 @@ def leaderboard_table(rows: list[dict[str, Any]], run: dict[str, Any]) -> Any:
         bench = [text["benchmarks"][t] for t, _ in benchmarks]
         table.add_row(str(r["rank"]), r["model"], text["pass_rate"], text["mean_score"], text["cost_per_pass"],
                       *([text["tool_calls"]] if tools else []), *bench, text["ttft_ms"],
-                      text["output_tps"], text["prompt_tps"], text["cost_blended"], text["peak_rss"], status)
+                      text["output_tps"], text["prompt_tps"], *([text["acceptance"]] if drafts else []),
+                      text["cost_blended"], text["peak_rss"], status)
     return table
 
 
@@ -243,6 +246,7 @@ def board_notes(rows: list[dict[str, Any]], pairs: list[PairedComparison], resul
     loads = [f"{r['model']} {r['load_avg_1m']:.1f}" for r in rows if r["load_avg_1m"] is not None]
     if loads:
         lines.append(f"machine load (1-min average) during speed runs: {', '.join(loads)}")
+    lines += [f"WARNING: {r['model']}: {r['speed_warning']}" for r in rows if r.get("speed_warning")]
     for note in (prices_note(), ranking_note(pairs)):
         if note:
             lines.append(note)

@@ -8,7 +8,7 @@ from ..errors import ConfigError
 from ..hosts import is_loopback
 from ..models.registry import Registry
 from ..settings import get_settings
-from .common import gpu_layers_option
+from .common import NO_SPECULATIVE, gpu_layers_option
 
 
 def check_bind(host: str, api_key: str | None) -> None:
@@ -42,8 +42,9 @@ def check_models(names: list[str]) -> list[str]:
                    "all of it when slots x ctx of KV cache fits 1 GiB, else the slots share it.")
 @click.option("--threads", default=None, type=click.IntRange(1, 512),
               help="CPU threads for llama.cpp [default: physical cores].")
+@NO_SPECULATIVE
 def serve_cmd(host: str, port: int, models: tuple[str, ...], api_key: str | None, slots: int,
-              max_queue: int | None, n_ctx: int | None, threads: int | None) -> None:
+              max_queue: int | None, n_ctx: int | None, threads: int | None, no_speculative: bool) -> None:
     """Serve models behind an OpenAI-compatible API (http://HOST:PORT/v1)."""
     import uvicorn
 
@@ -52,6 +53,8 @@ def serve_cmd(host: str, port: int, models: tuple[str, ...], api_key: str | None
     check_bind(host, api_key)
     if threads:
         get_settings().threads = threads   # like --gpu-layers: this run's settings, read at load
+    if no_speculative:
+        get_settings().speculative = False
     names = check_models([n.strip() for m in models for n in m.split(",") if n.strip()])
     app = create_app(get_settings(), names or None, api_key=api_key, host=host, slots=slots,
                      max_queue=max_queue, n_ctx=n_ctx)

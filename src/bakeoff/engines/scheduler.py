@@ -8,14 +8,21 @@ has room), `decode` (one call for all of them), `advance` (record prompt progres
 Requests join and leave between steps, each in its own sequence id. Finished sequences keep their
 KV entries, so a later prompt that shares a prefix (a chat's earlier turns, a common system
 prompt) reuses them in place or copies them with seq_cp. A full shared KV cache first drops idle
-sequences' prefixes, then stops the newest request (a retryable busy error) so the others finish.
+sequences' prefixes, then drafts, then stops the newest request (a retryable busy error) so the
+others finish.
+
+Prompt lookup (engines/speculative.py) runs inside the same step: a greedy sequence's next token
+goes into the batch with the n-gram draft that follows it, logits at each position; `advance`
+samples them in order with the request's own sampler and keeps the draft while it matches, so each
+kept token was sampled from the logits one-token decoding gives (bit-identical within
+MAX_DRAFT_BATCH tokens, engines/batching_drafts.py), and rejected cells leave that sequence alone.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -23,8 +30,10 @@ import numpy as np
 from ..errors import BakeoffError, BusyError, ContextOverflowError, EngineError, InvalidParamsError
 from .base import Chunk, GenParams, PromptChunk, TokenLogprob, Usage
 from .batch_stream import Request, Slot
+from .batching_drafts import DECODE_FIXED_TOKENS, MAX_DRAFT_BATCH, fit_drafts
 from .llamacpp import SeqBackend, SeqGen, log_softmax
 from .loglik import common_prefix
+from .speculative import MAX_VERIFY, PromptLookup
 
 
 class BatchBackend(SeqBackend, Protocol):
@@ -33,6 +42,7 @@ class BatchBackend(SeqBackend, Protocol):
     n_seq_max: int      # sequences the KV cache holds
     n_batch: int        # most tokens one decode evaluates
     n_vocab: int
+    kv_unified: bool    # one pool of cells, or one stream per sequence
 
     @property
     def bos(self) -> int: ...   # -1 when the model has none
@@ -53,6 +63,7 @@ class Span:
     req: Request
     first: int
     n: int
+    tokens: Sequence[int] = ()   # a generating sequence's next token and its draft (to verify)
 
 
 @dataclass
@@ -70,11 +81,15 @@ class Batch:
     def room(self) -> int:
         return self.capacity - len(self.tokens)
 
+    @property
+    def drafted(self) -> int:
+        return sum(max(len(s.tokens) - 1, 0) for s in self.spans)
+
     def add(self, req: Request, tokens: Sequence[int], start: int, seq_id: int, *,
             all_logits: bool = False, last_logit: bool = True) -> None:
         """Tokens at positions start.. of sequence seq_id; logits for all or only the last."""
         n = len(tokens)
-        self.spans.append(Span(req, len(self.tokens), n))
+        self.spans.append(Span(req, len(self.tokens), n, () if req.prefilling else list(tokens)))
         self.tokens.extend(tokens)
         self.positions.extend(range(start, start + n))
         self.seq_ids.extend([seq_id] * n)
@@ -84,13 +99,16 @@ class Batch:
 
 
 class Scheduler:
-    def __init__(self, backend: BatchBackend, name: str, max_queue: int | None = None):
+    def __init__(self, backend: BatchBackend, name: str, max_queue: int | None = None, *,
+                 speculative: bool = False):
         self.b = backend
         self.name = name
+        self.speculative = speculative   # prompt lookup for greedy requests
         self.slots = [Slot(i) for i in range(backend.n_seq_max)]
         self.max_queue = max_queue if max_queue is not None else 4 * len(self.slots)
         self.pending: list[Request] = []
         self.steps = 0
+        self.drafted = self.accepted = 0   # draft tokens verified and kept, all requests
 
     # --- requests -----------------------------------------------------------------------------
     def check_prompt(self, tokens: list[int]) -> list[int]:
@@ -105,8 +123,10 @@ class Scheduler:
 
     def new_request(self, tokens: list[int], params: GenParams, max_new: int,
                     prompt_logprobs: int | None = None) -> Request:
-        """A request for checked prompt tokens that may generate up to max_new tokens."""
-        return Request(tokens, SeqGen(self.b, params, len(tokens), max_new), prompt_logprobs)
+        """A request for checked prompt tokens that may generate up to max_new tokens; greedy ones
+        carry a prompt-lookup drafter when speculation is on (sampled answers rarely match)."""
+        drafter = PromptLookup() if self.speculative and params.temperature <= 0 else None
+        return Request(tokens, SeqGen(self.b, params, len(tokens), max_new), prompt_logprobs, drafter)
 
     def submit(self, req: Request) -> None:
         if len(self.pending) >= self.max_queue:
@@ -191,25 +211,39 @@ class Scheduler:
     # --- one step -----------------------------------------------------------------------------
     def step(self) -> None:
         """One decode for every active sequence; then sample and stream."""
-        batch = self.plan_batch()
-        try:
-            self.decode(batch)
-        except ContextOverflowError:
-            # Even without idle prefixes the shared cache cannot hold this step (llama.cpp applied
-            # none of it): stop the newest request so the older ones can finish, and step again.
-            if not self.evict_newest():
-                raise
+        for drafts in (True, False):
+            batch = self.plan_batch(drafts)
+            try:
+                self.decode(batch)
+            except ContextOverflowError:
+                if batch.drafted:   # drafts are optional: first try the step without them
+                    continue
+                # Even without idle prefixes the shared cache cannot hold this step (llama.cpp
+                # applied none of it): stop the newest request so the older ones can finish.
+                if not self.evict_newest():
+                    raise
+                return
+            self.steps += 1
+            self.advance(batch)
             return
-        self.steps += 1
-        self.advance(batch)
 
-    def plan_batch(self) -> Batch:
-        """One token for each generating sequence, then prompt chunks while there is room."""
+    def plan_batch(self, drafts: bool = True) -> Batch:
+        """Each generating sequence's next token (with its draft, within MAX_DRAFT_BATCH), then
+        prompt chunks while there is room."""
         batch = Batch(self.b.n_batch)
-        for s in self.slots:
+        gen = [s for s in self.slots if s.req is not None and not s.req.prefilling]
+        # A step that evaluates a prompt has no drafts: it runs as it would without speculation
+        # (the new request's first token is not delayed, and the decode stays within the bound).
+        if len(gen) < sum(s.req is not None for s in self.slots):
+            drafts = False
+        worth = len(gen) / (len(gen) + DECODE_FIXED_TOKENS)
+        wanted = [s.req.draft(MAX_VERIFY - 1, worth) if drafts and s.req else [] for s in gen]
+        budget = min(self.b.n_batch, MAX_DRAFT_BATCH) - len(gen)
+        for s, draft in zip(gen, fit_drafts(wanted, budget, even=not self.b.kv_unified)):
             r = s.req
-            if r is not None and not r.prefilling and batch.room > 0:
-                batch.add(r, [r.next_token], len(s.kv), s.seq_id)
+            assert r is not None
+            if batch.room > 0:
+                batch.add(r, [r.next_token, *draft], len(s.kv), s.seq_id, all_logits=bool(draft))
         for s in self.slots:
             r = s.req
             if r is None or not r.prefilling or batch.room <= 0:
@@ -237,19 +271,47 @@ class Scheduler:
                 self._advance(span)
 
     def _advance(self, span: Span) -> None:
+        r = span.req
+        if r.prefilling:
+            if self._prefilled(span):
+                token = self._emit(r, span.first + span.n - 1)
+                r.grow([*r.tokens, token])
+                self._settled(r, token)
+            return
+        self._verify(span)
+
+    def _verify(self, span: Span) -> None:
+        """Sample a generating sequence's positions in order, keeping its draft while it matches;
+        the cells of the rejected positions leave that sequence's KV cache."""
         r, s = span.req, span.req.slot
         assert s is not None
-        if r.prefilling:
-            if not self._prefilled(span):
-                return
-            idx = span.first + span.n - 1
-        else:
-            s.kv.append(r.next_token)
-            idx = span.first
+        fed = span.tokens
+        kept = 0
+        while True:
+            s.kv.append(fed[kept])
+            token = self._emit(r, span.first + kept)
+            kept += 1
+            if r.seq.done or kept == len(fed) or token != fed[kept]:
+                break
+        if kept < len(fed) and not self.b.seq_rm(s.seq_id, len(s.kv), -1):
+            self._abort(r, EngineError(f"{self.name}: the model cannot roll back rejected draft "
+                                       "tokens", "serve it with --no-speculative"))
+            return
+        r.settle(len(fed) - 1, kept - 1)
+        self.drafted += len(fed) - 1
+        self.accepted += kept - 1
+        r.grow([*fed[1:kept], token])
+        self._settled(r, token)
+
+    def _emit(self, r: Request, idx: int) -> int:
+        """Sample the token after batch output idx, record it, and stream what it completes."""
         token, lps = r.seq.sample(idx)
         text = r.seq.accept(token)
         if text or lps:
             r.put(Chunk(text=text, logprobs=lps))
+        return token
+
+    def _settled(self, r: Request, token: int) -> None:
         if r.seq.done:
             self._complete(r)
         else:
@@ -300,8 +362,10 @@ class Scheduler:
 
     def _complete(self, r: Request) -> None:
         evaluated = r.n_eval - r.reused
+        timings = replace(r.seq.timings(r.t0, r.t_prefill, evaluated, 0.0, r.reused),
+                          draft_tokens=r.spec.drafted, accepted_tokens=r.spec.accepted)
         r.put(Chunk(finish_reason=r.seq.finish_reason, usage=Usage(len(r.tokens), r.seq.n_out),
-                    timings=r.seq.timings(r.t0, r.t_prefill, evaluated, 0.0, r.reused)))
+                    timings=timings))
         self._release(r, None)
 
     def _release(self, r: Request, error: BaseException | None) -> None:

@@ -17,6 +17,7 @@ PROMPT_TPS = Style(digits=0)
 COST = Style(digits=3, prefix="$")                                 # $0.123 (0.100–0.150)
 BENCHMARK = Style(digits=1, scale=100, with_n=True)                # accuracy in %: 61.0 ± 6.9 (n=50)
 AGGREGATE_TPS = Style(digits=1, with_n=True)                       # 41.2 (39.0–43.5, n=3)
+ACCEPTANCE = Style(digits=0, scale=100, unit="%", with_n=True)     # 62% ± 4% (n=12 answers)
 
 
 def benchmark_columns(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -24,6 +25,11 @@ def benchmark_columns(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     tasks = sorted({t for r in rows for t in r.get("benchmarks") or {}})
     return [(t, f"{t} ({next(r['benchmarks'][t]['metric'] for r in rows if t in (r.get('benchmarks') or {}))})")
             for t in tasks]
+
+
+def speculated(rows: list[dict[str, Any]]) -> bool:
+    """Whether the board shows a draft-acceptance column (some model ran speculative decoding)."""
+    return any(r.get("acceptance") for r in rows)
 
 
 def peak_rss(row: dict[str, Any]) -> str:
@@ -48,6 +54,8 @@ def row_text(row: dict[str, Any], tasks: Iterable[str] = ()) -> dict[str, Any]:
         "prompt_tps": show_stat(row.get("prompt_tps"), PROMPT_TPS),
         **{f"cost_{k}": show_stat(cost.get(k), COST) for k in ("input", "output", "blended")},
         "aggregate_tps": show_stat(row.get("concurrent"), AGGREGATE_TPS),
+        "acceptance": show_stat(row.get("acceptance"), ACCEPTANCE),   # speculative drafts kept
+        "speed_warning": row.get("speed_warning") or "",
         "peak_rss": peak_rss(row),
         "cost_per_pass": format_per_pass(row.get("cost_per_pass")),
         "benchmarks": {task: show_stat(scores.get(task), BENCHMARK) for task in (*tasks, *scores)},

@@ -8,7 +8,7 @@ from typing import Any
 from ..settings import get_settings
 from .compare import model_pairs, ranks, run_pairs
 from .costs import summarise
-from .speed import costs
+from .speed import costs, load_warning
 
 
 def pass_rate(statuses: list[str]) -> dict[str, float]:
@@ -28,6 +28,23 @@ def mean_se(values: list[float]) -> dict[str, float]:
     mean = sum(values) / n
     var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
     return {"value": mean, "se": math.sqrt(var / n), "n": n}
+
+
+def draft_acceptance(results: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Share of speculative draft tokens that verification kept, over the answers that drafted;
+    None when none did. A ratio of sums (accepted / drafted) whose standard error comes from the
+    spread between answers (delta method), since one answer's drafts are not independent."""
+    pairs = [(t.get("accepted_tokens", 0), t["draft_tokens"]) for r in results
+             if (t := r.get("timings") or {}).get("draft_tokens")]
+    if not pairs:
+        return None
+    n, accepted, drafted = len(pairs), sum(a for a, _ in pairs), sum(d for _, d in pairs)
+    ratio = accepted / drafted
+    se = float("nan")
+    if n > 1:
+        spread = sum((a - ratio * d) ** 2 for a, d in pairs) / (n - 1)
+        se = math.sqrt(spread / n) / (drafted / n)
+    return {"value": ratio, "se": se, "n": n, "drafted": drafted, "accepted": accepted}
 
 
 def valid_tool_calls(results: list[dict[str, Any]]) -> dict[str, float] | None:
@@ -69,6 +86,8 @@ def model_summary(run: dict[str, Any], model_row: dict[str, Any]) -> dict[str, A
         "cost": cost,
         **summarise(sorted(results, key=lambda r: r["position"]), cost, local),
         "load_avg_1m": speed.get("short", {}).get("workload", {}).get("load_avg_1m"),
+        "speed_warning": next(filter(None, (load_warning(s.get("workload") or {}) for s in speed.values())), None),
+        "acceptance": draft_acceptance(results),
         "peak_rss_bytes": info.get("peak_rss_bytes"),
         "benchmarks": {task: headline_score(b) for task, b in (info.get("benchmarks") or {}).items()},
         "info": info,

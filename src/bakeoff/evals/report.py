@@ -13,7 +13,7 @@ from typing import Any
 
 from ..settings import get_settings
 from .charts import Point, scatter
-from .columns import benchmark_columns, row_text
+from .columns import benchmark_columns, row_text, speculated
 from .compare import pair_matrix, ranking_note
 from .costs import format_break_even, prices_note, reference_prices
 from .stats import BOOTSTRAP_RESAMPLES, PairedComparison
@@ -125,7 +125,7 @@ def render_html(run: dict[str, Any], rows: list[dict[str, Any]],
     benchmarks = benchmark_columns(rows)
     shown = [{**r, "text": row_text(r, (t for t, _ in benchmarks))} for r in rows]
     return template.render(run=run, rows=shown, benchmarks=benchmarks, models=models,
-                           tool_calls=any(r.get("tool_calls") for r in rows),
+                           tool_calls=any(r.get("tool_calls") for r in rows), drafts=speculated(rows),
                            matrix=matrix(run, models), prices=prices, prices_note=prices_note(prices),
                            cost_chart=svg["cost"], speed_chart=svg["speed"],
                            pairs=pair_matrix(models, pairs, ranks_of(rows)), ranking=ranking_note(pairs),

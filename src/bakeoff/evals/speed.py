@@ -94,6 +94,16 @@ def machine_load() -> dict[str, float]:
         return {}
 
 
+def load_warning(workload: dict[str, Any]) -> str | None:
+    """A warning when a speed workload shared the CPUs with other work: its 1-minute load average
+    (which counts the measurement's own threads) above the number of CPUs, as when calibrating."""
+    load, cpus = workload.get("load_avg_1m"), workload.get("cpus")
+    if load is None or not cpus or load <= cpus:
+        return None
+    return (f"speed measured on a loaded machine (load {load:.1f} on {cpus:g} CPUs): its speed and "
+            f"cost columns read low; measure again when the machine is quiet")
+
+
 def measure_concurrent(engine: Engine, work: Workload, n: int, repeats: int) -> tuple[list[dict], dict]:
     """n requests at once (concurrency N): aggregate output tokens/s = all tokens / wall time."""
     from concurrent.futures import ThreadPoolExecutor

@@ -1,4 +1,5 @@
-"""Prometheus text metrics: requests, tokens, time to first token, output tokens/s, queue depth.
+"""Prometheus text metrics: requests, tokens, time to first token, output tokens/s, queue depth,
+speculative drafts (tokens drafted and kept, and the share kept).
 
 Small and dependency-free: counters and histograms keyed by label tuples, rendered on scrape.
 """
@@ -46,6 +47,7 @@ class Metrics:
         self._lock = threading.Lock()
         self.requests: dict[tuple[str, int], int] = defaultdict(int)
         self.tokens: dict[tuple[str, str], int] = defaultdict(int)
+        self.drafts: dict[tuple[str, str], int] = defaultdict(int)   # (model, drafted|accepted)
         self.ttft: dict[str, Histogram] = {}
         self.tps: dict[str, Histogram] = {}
         self.gauges = gauges or (lambda: {})
@@ -55,10 +57,13 @@ class Metrics:
             self.requests[(endpoint, status)] += 1
 
     def finished(self, model: str, prompt_tokens: int, completion_tokens: int, ttft_s: float,
-                 output_tps: float) -> None:
+                 output_tps: float, *, drafted: int = 0, accepted: int = 0) -> None:
         with self._lock:
             self.tokens[(model, "prompt")] += prompt_tokens
             self.tokens[(model, "completion")] += completion_tokens
+            if drafted:
+                self.drafts[(model, "drafted")] += drafted
+                self.drafts[(model, "accepted")] += accepted
             if completion_tokens:
                 self.ttft.setdefault(model, Histogram(TTFT_BUCKETS)).observe(ttft_s)
             if output_tps > 0:
@@ -82,8 +87,25 @@ class Metrics:
                     "# TYPE bakeoff_output_tokens_per_second histogram"]
             for model, h in sorted(self.tps.items()):
                 out += h.lines("bakeoff_output_tokens_per_second", _labels(model=model))
+            out += self._draft_lines()
         out += self._gauge_lines()
         return "\n".join(out) + "\n"
+
+    def _draft_lines(self) -> list[str]:
+        """Speculative decoding: draft tokens verified, those kept, and the share kept."""
+        models = sorted({m for m, _ in self.drafts})
+        out = ["# HELP bakeoff_draft_tokens_total Tokens proposed by speculative drafts (prompt lookup).",
+               "# TYPE bakeoff_draft_tokens_total counter"]
+        out += [f"bakeoff_draft_tokens_total{{{_labels(model=m)}}} {self.drafts[(m, 'drafted')]}" for m in models]
+        out += ["# HELP bakeoff_draft_accepted_tokens_total Drafted tokens that verification kept.",
+                "# TYPE bakeoff_draft_accepted_tokens_total counter"]
+        out += [f"bakeoff_draft_accepted_tokens_total{{{_labels(model=m)}}} {self.drafts[(m, 'accepted')]}"
+                for m in models]
+        out += ["# HELP bakeoff_draft_acceptance_ratio Accepted / drafted tokens since the server started.",
+                "# TYPE bakeoff_draft_acceptance_ratio gauge"]
+        out += [f"bakeoff_draft_acceptance_ratio{{{_labels(model=m)}}} "
+                f"{self.drafts[(m, 'accepted')] / self.drafts[(m, 'drafted')]:.4f}" for m in models]
+        return out
 
     def _gauge_lines(self) -> list[str]:
         stats = self.gauges()

@@ -60,7 +60,9 @@ def cached_of(last: Chunk) -> int:
 def record(request: Request, model: str, last: Chunk) -> None:
     t, u = last.timings, last.usage or Usage()
     request.app.state.metrics.finished(model, u.prompt_tokens, u.completion_tokens,
-                                       t.ttft_s if t else 0.0, t.output_tps if t else 0.0)
+                                       t.ttft_s if t else 0.0, t.output_tps if t else 0.0,
+                                       drafted=t.draft_tokens if t else 0,
+                                       accepted=t.accepted_tokens if t else 0)
 
 
 def _finite(x: float) -> float | None:

@@ -37,15 +37,17 @@ function runLabel(r) {
 
 // Every number arrives as text (r.text, from evals/columns.py): the same strings `bakeoff run`
 // prints and the HTML report shows.
-function boardTable(rows, benchmarks) {
+function boardTable(rows, benchmarks, drafts) {
   return table(["Rank", "Model", "Pass rate ± SE (n)", "Mean score ± SE", "$ per passing case",
                 ...benchmarks.map(([, header]) => header),
-                "TTFT ms", "Output tok/s", "Prompt tok/s", "$/1M blended 3:1", "Peak RSS (+model)", "Status"],
+                "TTFT ms", "Output tok/s", "Prompt tok/s", ...(drafts ? ["Draft acceptance ± SE (n answers)"] : []),
+                "$/1M blended 3:1", "Peak RSS (+model)", "Status"],
     rows.map(r => el("tr", { "data-testid": "bakeoff-row", "data-model": r.model },
       el("td", {}, String(r.rank)), el("td", {}, r.model), el("td", {}, r.text.pass_rate),
       el("td", {}, r.text.mean_score), el("td", {}, r.text.cost_per_pass),
       ...benchmarks.map(([task]) => el("td", {}, r.text.benchmarks[task])),
       el("td", {}, r.text.ttft_ms), el("td", {}, r.text.output_tps), el("td", {}, r.text.prompt_tps),
+      ...(drafts ? [el("td", { "data-testid": "acceptance" }, r.text.acceptance)] : []),
       el("td", {}, r.text.cost_blended), el("td", {}, r.text.peak_rss),
       el("td", {}, r.error ? `failed: ${r.error}` : r.status))));
 }
@@ -78,7 +80,9 @@ async function showRun(box, id) {
   const board = await api(`/api/bakeoffs/${encodeURIComponent(id)}`);
   box.replaceChildren(
     el("p", { class: "muted", "data-testid": "bakeoff-settings" }, settingsLine(board.run)),
-    boardTable(board.rows, board.benchmarks),
+    boardTable(board.rows, board.benchmarks, board.drafts),
+    ...board.rows.filter(r => r.text.speed_warning).map(r =>
+      el("p", { class: "warn", "data-testid": "speed-warning" }, `⚠ ${r.model}: ${r.text.speed_warning}`)),
     el("p", { class: "muted" }, "Pass-rate SE = √(p(1−p)/n); n = cases per model. Rank = 1 + the number of models significantly better (exact McNemar on the same cases, Holm-adjusted)."),
     ...(board.ranking ? [el("p", { "data-testid": "ranking" }, board.ranking)] : []),
     ...[pairTable(board.pairs || [])].filter(Boolean),
