@@ -30,9 +30,11 @@ class Settings(BaseSettings):
                                    "other processes keep cores busy (see engines/threads.py); "
                                    "false: always the threads setting.")
     n_ctx: int = Field(default=4096, description="Default context window for local models.")
-    speculative: bool = Field(default=True, description="Speculative decoding (prompt lookup, or a "
-                              "draft model when given): greedy answers are the same, with fewer "
-                              "decode calls.")
+    speculative: bool = Field(default=False, description="Prompt-lookup speculative decoding for "
+                              "greedy generation (same answers, fewer decode calls). Off by default: "
+                              "on the starter suite it measured 0.93x plain decoding on this project's "
+                              "2-core machine (benchmarks/speculative_speed.py); it pays on prompts the "
+                              "answer copies at length.")
     speculative_sampled: bool = Field(default=False, description="Prompt lookup for sampled "
                                       "requests too (the rejection rule keeps the distribution, "
                                       "but a seed gives other draws than plain decoding); off until "

@@ -100,11 +100,11 @@ def _schema(path: str | None) -> dict | None:
 @DRAFT
 @gen_options()
 def ask_cmd(model: str, prompt: str, system: str | None, raw: bool, schema_path: str | None,
-            n_ctx: int | None, stats: bool, as_json: bool, no_speculative: bool, draft: str | None,
+            n_ctx: int | None, stats: bool, as_json: bool, speculative: bool | None, draft: str | None,
             **gen: Any) -> None:
     """Ask MODEL one question and stream the answer."""
     params = params_from(gen, _schema(schema_path))
-    engine = load(model, n_ctx, False if no_speculative else None, draft)
+    engine = load(model, n_ctx, speculative, draft)
     messages: list[Message] | str
     if raw:
         messages = prompt
@@ -135,12 +135,12 @@ HELP = "commands: /model NAME · /system TEXT · /reset · /exit"
 @NO_SPECULATIVE
 @DRAFT
 @gen_options()
-def chat_cmd(model: str, system: str | None, n_ctx: int | None, stats: bool, no_speculative: bool,
+def chat_cmd(model: str, system: str | None, n_ctx: int | None, stats: bool, speculative: bool | None,
              draft: str | None, **gen: Any) -> None:
     """Multi-turn chat in the terminal. /model NAME switches model mid-conversation (without
     the --draft model, which drafts for MODEL only)."""
     params: GenParams = params_from(gen)
-    engine = load(model, n_ctx, False if no_speculative else None, draft)
+    engine = load(model, n_ctx, speculative, draft)
     history: list[Message] = []
     console.print(f"chatting with {engine.ref.name} — {HELP}", markup=False)
     while True:

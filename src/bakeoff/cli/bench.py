@@ -87,7 +87,7 @@ def run_all(tasks: list[str], models: list[str], limit: int | None, shots: int |
 @NO_SPECULATIVE
 @DRAFT
 def bench_cmd(tasks: str | None, models: str | None, limit: int | None, shots: int | None,
-              list_tasks: bool, as_json: bool, no_speculative: bool, draft: str | None) -> None:
+              list_tasks: bool, as_json: bool, speculative: bool | None, draft: str | None) -> None:
     """Score models on standard benchmarks (TASKS: comma-separated, e.g. hellaswag,piqa,arc_easy).
 
     Results are stored per item; running the same command again reuses them, and an interrupted
@@ -100,7 +100,7 @@ def bench_cmd(tasks: str | None, models: str | None, limit: int | None, shots: i
                                  hint="e.g. bakeoff bench hellaswag,piqa --models smollm2-135m --limit 100; "
                                       "`bakeoff bench --list` shows the tasks")
     task_list, model_list = _split(tasks), _split(models)
-    results = run_all(task_list, model_list, limit, shots, False if no_speculative else None, draft)
+    results = run_all(task_list, model_list, limit, shots, speculative, draft)
     if as_json:
         print_json([r.to_dict() for r in results])
     else:  # rows come model by model, task by task; show each model as the user named it

@@ -154,9 +154,10 @@ def gpu_layers_option(fn: Callable) -> Callable:
 
 
 NO_SPECULATIVE = click.option(
-    "--no-speculative", "no_speculative", is_flag=True,
-    help="Turn off speculative decoding (prompt lookup, or the --draft model). Greedy answers are "
-    "the same either way; sampled ones follow the same distribution.")
+    "--speculative/--no-speculative", "speculative", default=None,
+    help="Speculative decoding: prompt lookup (default: the speculative setting, off), or the --draft "
+    "model (on when one is named). Greedy answers are the same either way; sampled ones follow the "
+    "same distribution.")
 DRAFT = click.option(
     "--draft", "draft", default=None, metavar="MODEL",
     help="A smaller model with the same tokenizer drafts tokens for the model to verify in one "

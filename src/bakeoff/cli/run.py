@@ -150,7 +150,7 @@ class BarProgress:
 @DRAFT
 def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool, repeats: int | None,
             judge: str | None, threads: int | None, concurrency: int, fail_under: float | None,
-            baseline: str | None, junit: str | None, as_json: bool, no_speculative: bool,
+            baseline: str | None, junit: str | None, as_json: bool, speculative: bool | None,
             draft: str | None) -> None:
     """Run models on a suite (default: the starter suite on the packaged models) and compare them.
 
@@ -170,7 +170,7 @@ def run_cmd(suite_name: str, models: str | None, no_cache: bool, no_speed: bool,
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     options = RunOptions(use_cache=not no_cache, speed=not no_speed,
                          speed_repeats=repeats or DEFAULT_REPEATS, judge=judge, threads=threads,
-                         concurrency=concurrency, speculative=False if no_speculative else None,
+                         concurrency=concurrency, speculative=speculative,
                          draft=draft)
     with BarProgress(enabled=not as_json) as prog:
         try:

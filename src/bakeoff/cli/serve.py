@@ -44,7 +44,7 @@ def check_models(names: list[str]) -> list[str]:
               help="CPU threads for llama.cpp [default: physical cores].")
 @NO_SPECULATIVE
 def serve_cmd(host: str, port: int, models: tuple[str, ...], api_key: str | None, slots: int,
-              max_queue: int | None, n_ctx: int | None, threads: int | None, no_speculative: bool) -> None:
+              max_queue: int | None, n_ctx: int | None, threads: int | None, speculative: bool | None) -> None:
     """Serve models behind an OpenAI-compatible API (http://HOST:PORT/v1)."""
     import uvicorn
 
@@ -53,8 +53,8 @@ def serve_cmd(host: str, port: int, models: tuple[str, ...], api_key: str | None
     check_bind(host, api_key)
     if threads:
         get_settings().threads = threads   # like --gpu-layers: this run's settings, read at load
-    if no_speculative:
-        get_settings().speculative = False
+    if speculative is not None:
+        get_settings().speculative = speculative
     names = check_models([n.strip() for m in models for n in m.split(",") if n.strip()])
     app = create_app(get_settings(), names or None, api_key=api_key, host=host, slots=slots,
                      max_queue=max_queue, n_ctx=n_ctx)
