@@ -104,7 +104,11 @@ def test_ctrl_c_and_kill_9_then_rerun_resumes(tmp_path: Path, bakeoff_home: Path
     db_path = bakeoff_home / "bakeoff.db"
 
     def start_then(sig: int, at_least: int) -> subprocess.Popen:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A terminal's Ctrl-C reaches a process whose SIGINT is at its default; a test run started in
+        # the background (`make test &`) inherits SIGINT ignored, and Python then never raises
+        # KeyboardInterrupt. Restore the default in the child so the test sees what a user does.
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 180
         while len(_results(db_path)) < at_least and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
