@@ -13,7 +13,7 @@ import importlib
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -148,6 +148,12 @@ def _is_dir(path: Path, scan: Scan) -> bool:
 def env_dir(var: str) -> Path | None:
     value = os.environ.get(var)
     return Path(value).expanduser() if value else None
+
+
+def env_or(var: str, defaults: Callable[[], list[Path]]) -> list[Path]:
+    """The folder $var names when it is set (the tool then looks nowhere else), else the defaults."""
+    explicit = env_dir(var)
+    return [explicit] if explicit else defaults()
 
 
 def xdg_dir(settings: Settings, var: str, default: str) -> Path:

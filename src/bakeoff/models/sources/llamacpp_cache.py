@@ -16,7 +16,7 @@ from pathlib import Path
 from ... import jsontext
 from ...settings import Settings
 from ..ref import ModelRef
-from . import Scan, env_dir, found, read_small, stem, xdg_dir
+from . import Scan, env_or, found, read_small, stem, xdg_dir
 from .hf_cache import scan_repos
 
 
@@ -25,12 +25,12 @@ class LlamaCppCacheSource:
     title = "llama.cpp cache"
 
     def roots(self, settings: Settings) -> list[Path]:
-        explicit = env_dir("LLAMA_CACHE")
-        if explicit:
-            return [explicit]
-        if sys.platform == "darwin":
-            return [settings.user_home / "Library" / "Caches" / "llama.cpp"]
-        return [xdg_dir(settings, "XDG_CACHE_HOME", ".cache") / "llama.cpp"]
+        def defaults() -> list[Path]:
+            if sys.platform == "darwin":
+                return [settings.user_home / "Library" / "Caches" / "llama.cpp"]
+            return [xdg_dir(settings, "XDG_CACHE_HOME", ".cache") / "llama.cpp"]
+
+        return env_or("LLAMA_CACHE", defaults)
 
     def scan(self, root: Path, scan: Scan) -> Iterator[ModelRef]:
         named = _manifest_names(root, scan)

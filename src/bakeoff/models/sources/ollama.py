@@ -22,7 +22,7 @@ from typing import Any
 from ... import jsontext
 from ...settings import Settings
 from ..ref import ModelRef
-from . import Scan, digest_from_name, env_dir, found, read_small
+from . import Scan, digest_from_name, env_or, found, read_small
 
 DEFAULT_HOST, DEFAULT_NAMESPACE, DEFAULT_TAG = "registry.ollama.ai", "library", "latest"
 MEDIA = "application/vnd.ollama.image."
@@ -35,13 +35,10 @@ class OllamaSource:
     title = "Ollama"
 
     def roots(self, settings: Settings) -> list[Path]:
-        explicit = env_dir("OLLAMA_MODELS")
-        if explicit:
-            return [explicit]
-        roots = [settings.user_home / ".ollama" / "models"]
-        if settings.user_home == Path.home():
-            roots.append(SERVICE_STORE)
-        return roots
+        home = settings.user_home
+        # The Linux service install keeps its store apart; looked at only for the real home.
+        return env_or("OLLAMA_MODELS", lambda: [home / ".ollama" / "models"] +
+                      ([SERVICE_STORE] if home == Path.home() else []))
 
     def scan(self, root: Path, scan: Scan) -> Iterator[ModelRef]:
         manifests = root / "manifests"
