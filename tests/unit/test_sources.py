@@ -138,18 +138,20 @@ def test_an_unreadable_folder_is_skipped_with_a_note(home, gguf, monkeypatch):
     stores.gpt4all(home, "fine.gguf", gguf())
     locked = stores.lmstudio(home, "locked/Repo-GGUF", "x.gguf", gguf("x")).parent.parent
     locked.chmod(0)
-    if os.access(locked, os.R_OK):   # root reads anything: refuse it the way the kernel would
-        real = os.scandir
+    real = os.scandir
 
-        def scandir(path=".", _real=real):
-            if os.fspath(path) == str(locked):
-                raise PermissionError(13, "Permission denied", str(locked))
-            return _real(path)
+    def scandir(path=".", _real=real):
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(locked))
+        return _real(path)
 
-        monkeypatch.setattr(os, "scandir", scandir)
     try:
-        registry = Registry()
-        names = by_name(registry.list())
+        # Only while listing: pytest's own clean-up of tmp_path must see the real folder.
+        with monkeypatch.context() as m:
+            if os.access(locked, os.R_OK):   # root reads anything: refuse it the way the kernel would
+                m.setattr(os, "scandir", scandir)
+            registry = Registry()
+            names = by_name(registry.list())
     finally:
         locked.chmod(0o755)
     assert "gpt4all:fine.gguf" in names
