@@ -14,8 +14,9 @@ unknown and the entry lives in recent.yaml; a family record is NEW when every en
 
 Usage, from the repository root:
   .venv/bin/python docs/catalog-checks/sample.py --seed 1130 --strata 22 18
-  .venv/bin/python docs/catalog-checks/sample.py --seed 1131 --strata 16 14 --exclude docs/catalog-checks/sample-1130.tsv
-  .venv/bin/python docs/catalog-checks/sample.py --seed 1132 --n 40 --exclude docs/catalog-checks/sample-113[01].tsv
+  D=docs/catalog-checks
+  .venv/bin/python $D/sample.py --seed 1131 --strata 16 14 --exclude $D/sample-1130.tsv
+  .venv/bin/python $D/sample.py --seed 1132 --n 40 --exclude $D/sample-1130.tsv $D/sample-1131.tsv
 --n draws uniformly from the whole universe (no stratum over-weighted); --strata draws NEW first, then OLD.
 """
 

@@ -101,6 +101,9 @@ def test_components_carry_their_own_licence_not_the_release_fallback() -> None:
     gpt_oss = cat.families["gpt-oss"].openness
     assert gpt_oss.eval_results.license == "cc-by-4.0"
     assert "github.com/openai/gpt-oss" in (gpt_oss.inference_code.evidence or "")
+    # Licences read from the repositories, where notes had said "not verified".
+    assert cat.families["tinyllama"].openness.eval_code.license == "apache-2.0"
+    assert cat.get("openmath-mistral-7b").openness.model_card.license == "apache-2.0"
     # The class each change leads to, and the entry says why it differs from the MOT.
     for eid, cls in [("olmo-7b", 3), ("pythia-160m", None), ("granite-4.0-micro", None)]:
         assert scorecard(cat, cat.get(eid)).mof_class == cls, eid
