@@ -84,6 +84,41 @@ def test_facts_the_issue_found_wrong_are_fixed() -> None:
     assert "350 million" in cat.get("bloom-560m").sources.notes["params"]
 
 
+def test_components_carry_their_own_licence_not_the_release_fallback() -> None:
+    """Fourth review (seed 1132): where the Model Openness Tool lists a component without a licence it
+    falls back to the release's; the catalog records the component's own licence, or none."""
+    cat = catalog()
+    bloom = cat.families["bloom"].openness
+    assert bloom.eval_code.license == "mit"
+    assert bloom.architecture.license == bloom.training_code.license == bloom.inference_code.license == "bsd-3-clause"
+    assert cat.licences["bsd-3-clause"].mof_open
+    olmo, pythia = cat.families["olmo"].openness, cat.families["pythia"].openness
+    assert olmo.eval_data.license is None and "Paloma" in (olmo.eval_data.note or "")
+    assert pythia.data_card.license is None and pythia.datasets.license is None
+    granite4 = cat.families["granite-4"].openness
+    assert granite4.data_card.status == granite4.tech_report.status == "unknown"
+    assert "transformers" in (granite4.architecture.evidence or "")
+    gpt_oss = cat.families["gpt-oss"].openness
+    assert gpt_oss.eval_results.license == "cc-by-4.0"
+    assert "github.com/openai/gpt-oss" in (gpt_oss.inference_code.evidence or "")
+    # Licences read from the repositories, where notes had said "not verified".
+    assert cat.families["tinyllama"].openness.eval_code.license == "apache-2.0"
+    assert cat.get("openmath-mistral-7b").openness.model_card.license == "apache-2.0"
+    # The class each change leads to, and the entry says why it differs from the MOT.
+    for eid, cls in [("olmo-7b", 3), ("pythia-160m", None), ("granite-4.0-micro", None)]:
+        assert scorecard(cat, cat.get(eid)).mof_class == cls, eid
+        assert cat.get(eid).mot.differs, eid
+
+
+def test_cards_that_misstate_their_size_say_which_number_we_follow() -> None:
+    cat = catalog()
+    assert "6.3B billion" in cat.get("bloom-7b1").sources.notes["params"]
+    elyza = cat.get("elyza-japanese-llama-2-7b")
+    assert elyza.params_b == 6.74 and "6.27B" in elyza.sources.notes["params"]
+    assert elyza.sources.params.endswith("config.json")
+    assert "contradicts itself" in cat.get("falcon-7b").sources.notes["languages"]
+
+
 def _broken_copy(tmp_path: Path, edit) -> Path:
     data = tmp_path / "data"
     shutil.copytree(DATA_DIR, data)
