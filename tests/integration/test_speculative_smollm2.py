@@ -9,7 +9,7 @@ from bakeoff.engines.base import GenParams, collect
 from bakeoff.models.ref import ModelRef
 from bakeoff.settings import reset_settings
 from cli_run import run, run_json
-from spec_cases import COPY, same_answers_on_cases
+from spec_cases import COPY, draft_eagerly, same_answers_on_cases, seed_eager_costs
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def engines(smollm2_path):
     ref = ModelRef(name="SmolLM2-135M-Instruct-Q4_1", engine="llamacpp", source="packaged",
                    path=str(smollm2_path))
     plain = open_engine(ref, LoadOptions(n_ctx=2048, speculative=False))
-    fast = open_engine(ref, LoadOptions(n_ctx=2048, speculative=True))
+    fast = draft_eagerly(open_engine(ref, LoadOptions(n_ctx=2048, speculative=True)))
     yield plain, fast
     plain.close()
     fast.close()
@@ -66,7 +66,8 @@ def test_sampled_requests_decode_plainly_unless_the_setting_says(engines, monkey
     assert off.timings.draft_tokens == 0 and off.timings.speculation == "off"
 
 
-def test_ask_reports_drafts_and_speculation_is_off_by_default(capsys):
+def test_ask_reports_drafts_and_speculation_is_off_by_default(capsys, smollm2_path):
+    seed_eager_costs(str(smollm2_path))
     prompt = COPY[0].content
     args = ("ask", "smollm2-135m", prompt, "--temperature", "0", "--max-tokens", "30")
     on = run_json(capsys, *args, "--speculative")
