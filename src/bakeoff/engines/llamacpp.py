@@ -26,7 +26,7 @@ from ..settings import Settings, get_settings
 from .base import Chunk, GenParams, LogLik, LogLikRequest, Message, TokenEngine, TokenLogprob, Usage
 from .chat_template import ChatTemplate
 from .draft import DraftPlan, DraftRunner, plan_draft
-from .llama_lowlevel import LlamaHandle, engine_version
+from .llama_lowlevel import GRID, LlamaHandle, engine_version
 from .logits import window_logprobs as logits_over_window
 from .loglik import LogLikScorer, Pair, score_pairs, split_pair
 from .options import LoadOptions, LoadPlan
@@ -102,6 +102,7 @@ class LlamaCppEngine(TokenEngine):
         self._load_pending = self.load_s
         self._lock = threading.RLock()
         self._cached: list[int] = []   # tokens whose KV entries sit in sequence 0
+        self._grid_end = 0             # of which the first _grid_end were read in whole GRID chunks
         self._formatter = None
         self.speculative = speculative   # prompt lookup or the draft model (spec_request.py)
         self.draft = DraftRunner(draft, self.h.n_threads, settings.adaptive_threads) if draft else None
@@ -175,19 +176,22 @@ class LlamaCppEngine(TokenEngine):
         return room if params.max_tokens is None else min(params.max_tokens, room)
 
     def _prefill(self, tokens: list[int]) -> tuple[int, int]:
-        """Make sequence 0 hold `tokens`, reusing the cached prefix. Returns (evaluated, reused)."""
+        """Make sequence 0 hold `tokens`, reusing the cached prefix as far as it was computed in
+        complete GRID chunks (llama_lowlevel.GRID: so the answer never depends on what the cache
+        held). Returns (evaluated, reused)."""
         keep = 0
-        for a, b in zip(self._cached, tokens):
+        for a, b in zip(self._cached[:self._grid_end], tokens):
             if a != b:
                 break
             keep += 1
         keep = min(keep, len(tokens) - 1)  # the last prompt token is always evaluated for logits
+        keep -= keep % GRID
         if keep == 0 or not self.h.seq_rm(0, keep, -1):
             self.h.clear()
             keep = 0
-        self._cached = list(tokens[:keep])
-        self.h.decode_sequence(tokens[keep:], keep, seq_id=0)
-        self._cached = list(tokens)
+        self._cached, self._grid_end = list(tokens[:keep]), keep
+        self.h.decode_grid(tokens[keep:], keep, seq_id=0)
+        self._cached, self._grid_end = list(tokens), len(tokens) - len(tokens) % GRID
         return len(tokens) - keep, keep
 
     def generate_tokens(self, tokens: list[int], params: GenParams,
@@ -269,7 +273,7 @@ class LlamaCppEngine(TokenEngine):
             try:
                 return score_pairs(scorer, pairs)
             finally:
-                self._cached = scorer.cached
+                self._cached, self._grid_end = scorer.cached, 0   # read in its own chunks
 
     # --- full distributions (KL divergence against a reference) -------------------------------
     def window_logprobs(self, tokens: list[int], first: int) -> np.ndarray:
