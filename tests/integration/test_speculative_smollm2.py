@@ -81,3 +81,17 @@ def test_ask_reports_drafts_and_speculation_is_off_by_default(capsys, smollm2_pa
     assert code == 0 and "drafts " in err and "accepted (" in err
     logs = run_json(capsys, "logs")
     assert logs[0]["timings"]["draft_tokens"] > 0
+
+
+def test_a_model_whose_batches_round_differently_is_not_speculated(capsys):
+    """Gemma 3 270M Q4_K_M reads batches in tiles of 4, and its batched logits differ from
+    one-token decoding here: prompt lookup measures that and stays off instead of changing
+    answers. (Where a machine's kernels are exact for it, lookup runs and answers still match.)"""
+    args = ("ask", "gemma3-270m", COPY[0].content, "--temperature", "0", "--max-tokens", "24")
+    on = run_json(capsys, *args, "--speculative")
+    off = run_json(capsys, *args)
+    assert on["text"] == off["text"]
+    speculation = on["timings"]["speculation"]
+    assert speculation == "prompt-lookup" or "differ from one-token decoding" in speculation
+    again = run_json(capsys, *args, "--speculative")     # the measurement is cached, not repeated
+    assert again["timings"]["speculation"] == speculation

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
 from test_speculative import FakeModel, copy_rule, generate
 
 from bakeoff.engines import verify_cost
@@ -54,14 +56,41 @@ def test_costs_between_probed_sizes_are_interpolated_and_follow_observations():
     assert set(cost.known) == {1, 4}
 
 
-def test_probe_times_each_size_and_leaves_the_cache_as_it_was():
-    model = FakeModel(lambda t, p: t)
+class LogitModel(FakeModel):
+    """FakeModel with logits: a function of token and position, perturbed in batches larger than
+    `exact_up_to` (as llama.cpp's tiled kernels round differently)."""
+
+    def __init__(self, exact_up_to: int = 32):
+        super().__init__(lambda t, p: t)
+        self.exact_up_to = exact_up_to
+        self.rows: list[np.ndarray] = []
+
+    def decode(self, tokens, positions, seq_ids, want_logits):
+        super().decode(tokens, positions, seq_ids, want_logits)
+        noise = 1e-6 if len(tokens) > self.exact_up_to else 0.0
+        self.rows = [np.array([t, p, t * p], dtype=np.float32) + noise for t, p in zip(tokens, positions)]
+
+    def logits(self, i: int) -> np.ndarray:
+        return self.rows[i]
+
+
+@pytest.mark.parametrize("exact_up_to, expected", [(32, 32), (4, 4), (12, 8), (1, 1)])
+def test_probe_measures_costs_and_how_large_a_batch_stays_exact(exact_up_to, expected):
+    model = LogitModel(exact_up_to)
     model.cells = {0: 5, 1: 6}
-    seen = probe(model, 0, 2, 6)
-    assert sorted(seen) == list(verify_cost.PROBE_SIZES)
-    assert all(s > 0 for s in seen.values())
-    assert model.batches == list(verify_cost.PROBE_SIZES)
-    assert model.cells == {0: 5, 1: 6}
+    cost = probe(model, 0, 2, [5, 6], key="k")
+    assert sorted(cost.known) == list(verify_cost.PROBE_SIZES)
+    assert all(s > 0 for s in cost.known.values())
+    assert cost.exact == expected
+    assert model.cells == {0: 5, 1: 6}          # everything probed was removed again
+    if expected == 1:
+        assert cost.best_draft(0.99, 20) == 0    # never drafts where a batch changes the logits
+    else:
+        assert flat_exact(expected).best_draft(0.99, 40) == expected - 1
+
+
+def flat_exact(exact: int) -> VerifyCost:
+    return VerifyCost({1: 0.01, 32: 0.01}, exact=exact)
 
 
 def test_lookup_stops_drafting_a_kind_of_match_that_keeps_failing():
@@ -97,15 +126,15 @@ def generate_with_cost(rule, prompt, n, cost):
 
 
 def test_the_cache_round_trips_and_a_damaged_file_is_ignored():
-    cost = VerifyCost({1: 0.01, 8: 0.03}, key="model-a|threads=2")
+    cost = VerifyCost({1: 0.01, 8: 0.03}, key="model-a|threads=2", exact=4)
     save(cost)
     back = cached("model-a|threads=2")
-    assert back is not None and back.known == {1: 0.01, 8: 0.03}
+    assert back is not None and back.known == {1: 0.01, 8: 0.03} and back.exact == 4
     assert cached("model-b|threads=2") is None
     path = get_settings().home / "calibration" / "verify-cost.json"
     path.write_text("{not json", encoding="utf-8")
     assert cached("model-a|threads=2") is None
-    path.write_text(json.dumps({"version": 1, "entries": {"model-a|threads=2": {"1": "x"}}}), encoding="utf-8")
+    path.write_text(json.dumps({"version": 2, "entries": {"model-a|threads=2": {"1": "x"}}}), encoding="utf-8")
     assert cached("model-a|threads=2") is None
 
 

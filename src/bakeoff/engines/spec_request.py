@@ -26,6 +26,9 @@ from .verify_cost import VerifyCost, cached, probe, save
 # emit(text, logprobs) passes what a token produced to the stream.
 Emit = Callable[[str, Any], None]
 OFF_GPU = "off: layers on the GPU (verification is exact on the CPU backend only)"
+OFF_INEXACT = ("off: this model's batched logits differ from one-token decoding here (measured), so "
+               "drafts could change answers")
+OFF_NO_ROOM = "off: no room left in the context to measure what drafts cost"
 OFF_SAMPLED = "off: sampled request (prompt lookup drafts sampled answers with speculative_sampled)"
 
 
@@ -60,12 +63,16 @@ class CostBook:
         self.cost: VerifyCost | None = None
         self.stats = LookupStats()
 
-    def ready(self, model: Any, pos: int, token: int) -> VerifyCost:
+    def ready(self, model: Any, pos: int, tokens: list[int]) -> VerifyCost | None:
+        """The costs, probed at `pos` if need be; None when the context has no room left there to
+        probe (the request then decodes plainly)."""
         if self.cost is None:
             self.cost = cached(self.key)
-            if self.cost is None:
-                self.cost = VerifyCost(probe(model, 0, pos, token), self.key)
-                save(self.cost)
+        if self.cost is None:
+            if pos + MAX_VERIFY > getattr(model, "n_ctx_seq", pos + MAX_VERIFY):
+                return None
+            self.cost = probe(model, 0, pos, tokens, self.key)
+            save(self.cost)
         return self.cost
 
     def keep(self) -> None:
@@ -92,7 +99,13 @@ class SpecRequest:
 
     def step(self, model: Any, pos: int, token: int, room: int) -> tuple[list[int], int | None]:
         if self.book is not None and self.spec.cost is None:
-            self.spec.cost = self.spec.drafter.cost = self.book.ready(model, pos, token)  # type: ignore[union-attr]
+            lookup: PromptLookup = self.spec.drafter  # type: ignore[assignment]
+            cost = self.book.ready(model, pos, lookup.history[-MAX_VERIFY:])
+            if cost is None or cost.exact < 2:
+                self.spec.drafter, self.book = None, None
+                self.spec.mode = OFF_INEXACT if cost is not None else OFF_NO_ROOM
+            else:
+                self.spec.cost = lookup.cost = cost
         if self.sampled is not None:
             return self.spec.step_sampled(model, 0, pos, token, self.sampled, room)
         return self.spec.step(model, 0, pos, token, self.pick, room)

@@ -24,26 +24,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from ..atomic import write_text_atomic
 from ..settings import get_settings
 
 MAX_BATCH = 32
 PROBE_SIZES = (1, 2, 4, 8, 16, 32)
+EXACT_SIZES = (2, 3, 4, 5, 8, 13, 16, 31, 32)   # checked in order; the first mismatch stops
 EMA = 0.2          # weight of the newest observation of a size
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 class Decoder(Protocol):
     def decode(self, tokens: Sequence[int], positions: Sequence[int], seq_ids: Sequence[int],
                want_logits: Sequence[bool]) -> None: ...
     def seq_rm(self, seq_id: int, p0: int = -1, p1: int = -1) -> bool: ...
+    def logits(self, i: int) -> np.ndarray: ...
 
 
 class VerifyCost:
     """Seconds per decode of n tokens (each with logits), n = 1..MAX_BATCH."""
 
-    def __init__(self, known: dict[int, float], key: str = ""):
+    def __init__(self, known: dict[int, float], key: str = "", exact: int = MAX_BATCH):
         self.key = key
+        self.exact = exact   # the largest decode whose logits equal one-token decoding's (measured)
         self.known = {n: s for n, s in known.items() if 1 <= n <= MAX_BATCH and s > 0}
         self._table: list[float] = []
         self._rebuild()
@@ -75,7 +80,7 @@ class VerifyCost:
         drafted token is kept with probability p given the ones before it were."""
         best_d, best_rate = 0, 1.0 / self.cost(1)
         expected, pj = 1.0, 1.0
-        for d in range(1, min(available, MAX_BATCH - 1) + 1):
+        for d in range(1, min(available, self.exact - 1) + 1):
             pj *= p
             expected += pj
             rate = expected / self.cost(1 + d)
@@ -84,16 +89,39 @@ class VerifyCost:
         return best_d
 
 
-def probe(model: Decoder, seq_id: int, pos: int, token: int) -> dict[int, float]:
-    """Time one decode of each PROBE_SIZES at `pos` (copies of `token`), removing them after: the
-    sequence's cache is as it was."""
-    out: dict[int, float] = {}
+def probe(model: Decoder, seq_id: int, pos: int, tokens: Sequence[int], key: str = "") -> VerifyCost:
+    """Measure at `pos` (then remove what was decoded: the sequence's cache is as it was): the
+    time of one decode of each PROBE_SIZES, and the largest of EXACT_SIZES whose logits are
+    bit-identical to decoding the same tokens one at a time. `tokens`: recent tokens of the
+    sequence, repeated to fill the sizes."""
+    fill = [tokens[i % len(tokens)] for i in range(MAX_BATCH)]
+    known: dict[int, float] = {}
     for n in PROBE_SIZES:
         t0 = time.perf_counter()
-        model.decode([token] * n, range(pos, pos + n), [seq_id] * n, [True] * n)
-        out[n] = time.perf_counter() - t0
+        model.decode(fill[:n], range(pos, pos + n), [seq_id] * n, [True] * n)
+        known[n] = time.perf_counter() - t0
         model.seq_rm(seq_id, pos, -1)
-    return out
+    return VerifyCost(known, key, exact=_exact_limit(model, seq_id, pos, fill))
+
+
+def _exact_limit(model: Decoder, seq_id: int, pos: int, fill: list[int]) -> int:
+    """Exactness is what makes speculation answer-preserving, and it depends on the file's
+    quantization and the kernels: SmolLM2 Q4_1/Q8_0 matched one-token decoding at every size under
+    64 here, Gemma 3 270M Q4_K_M at none (its batches go through 4-token tiles)."""
+    one = []
+    for i in range(MAX_BATCH):
+        model.decode([fill[i]], [pos + i], [seq_id], [True])
+        one.append(model.logits(0))
+    model.seq_rm(seq_id, pos, -1)
+    exact = 1
+    for n in EXACT_SIZES:
+        model.decode(fill[:n], range(pos, pos + n), [seq_id] * n, [True] * n)
+        same = all(np.array_equal(model.logits(i), one[i]) for i in range(n))
+        model.seq_rm(seq_id, pos, -1)
+        if not same:
+            break
+        exact = n
+    return exact
 
 
 def cost_key(path: str, threads: int, build: str) -> str:
@@ -126,17 +154,18 @@ def cached(key: str) -> VerifyCost | None:
     if not isinstance(entry, dict):
         return None
     try:
-        known = {int(n): float(s) for n, s in entry.items()}
+        exact = int(entry.get("exact", 1))
+        known = {int(n): float(s) for n, s in entry.items() if n != "exact"}
     except (TypeError, ValueError):
         return None
-    return VerifyCost(known, key) if known.get(1, 0) > 0 else None
+    return VerifyCost(known, key, exact=max(1, min(exact, MAX_BATCH))) if known.get(1, 0) > 0 else None
 
 
 def save(cost: VerifyCost) -> None:
     """Keep `cost` for the next load of the same model (best effort: a read-only home only loses
     the cache)."""
     entries = _read_cache()
-    entries[cost.key] = {str(n): round(s, 6) for n, s in sorted(cost.known.items())}
+    entries[cost.key] = {"exact": cost.exact, **{str(n): round(s, 6) for n, s in sorted(cost.known.items())}}
     try:
         path = _cache_file()
         path.parent.mkdir(parents=True, exist_ok=True)
