@@ -93,16 +93,23 @@ def flat_exact(exact: int) -> VerifyCost:
     return VerifyCost({1: 0.01, 32: 0.01}, exact=exact)
 
 
-def test_lookup_stops_drafting_a_kind_of_match_that_keeps_failing():
+def test_lookup_drafts_once_free_evidence_says_it_pays_and_stops_when_drafts_fail():
     stats = LookupStats()
     cost = VerifyCost({1: 0.0085, 2: 0.0155, 4: 0.0199, 8: 0.0269, 16: 0.0480})
     lookup = PromptLookup(max_draft=31, cost=cost, stats=stats)
-    lookup.extend([1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2])
-    assert lookup.draft()                        # optimistic at first: a match is tried
-    for _ in range(10):
-        lookup.draft()
-        lookup.feedback(7, 0)                    # ... and every draft from it is rejected
-    assert stats.p(2) < 0.3
+    text = list(range(1, 60))
+    lookup.extend(text + [1, 2])
+    assert lookup.draft() == []                  # no evidence yet: plain decoding
+    steps = 0
+    while not lookup.draft():                    # the answer copies the text: each shadow
+        lookup.extend([lookup.history[-1] + 1])  # proposal turns out right
+        steps += 1
+        assert steps < 12
+    assert stats.p(4) > stats.PRIOR_KEPT / stats.PRIOR_SEEN   # learnt from shadows alone
+    for _ in range(30):
+        if not lookup.draft():
+            break
+        lookup.feedback(7, 0)                    # ... then every real draft is rejected
     assert lookup.draft() == []
 
 

@@ -73,10 +73,12 @@ class SpecStats:
 class LookupStats:
     """How often prompt lookup's drafted tokens were kept, by the length of the n-gram matched,
     over an engine's requests: p(n) is the chance a drafted token is kept given the ones before it
-    were. It starts optimistic (PRIOR: 4 of 5) so that a draft gets tried before it is judged, and
-    old counts fade (halved past FADE tokens seen) so a new kind of text is learnt again."""
+    were. Evidence costs nothing to gather: when no draft pays, the match's first token is still
+    compared with the token decoded (a "shadow" draft). The prior (1 of 2) drafts nothing until
+    such evidence says it pays, and old counts fade (halved past FADE tokens seen) so a new kind of
+    text is learnt again."""
 
-    PRIOR_KEPT, PRIOR_SEEN, FADE = 4.0, 5.0, 400.0
+    PRIOR_KEPT, PRIOR_SEEN, FADE = 1.0, 2.0, 200.0
 
     def __init__(self) -> None:
         self.kept: dict[int, float] = {}
@@ -123,9 +125,13 @@ class PromptLookup:
         self.history: list[int] = []
         self._next: dict[tuple[int, ...], int] = {}   # n-gram -> index of the token after it
         self._matched = 0   # the n-gram length behind the last draft
+        self._shadow: int | None = None   # the token a match proposed when no draft was made
 
     def extend(self, tokens: Sequence[int]) -> None:
         h = self.history
+        if self._shadow is not None and tokens:
+            self.stats.record(self._matched, 1, int(tokens[0] == self._shadow))
+            self._shadow = None
         for tok in tokens:
             end = len(h)   # the gram h[end-n:end] is followed by tok at index end
             for n in range(self.ngram_min, min(self.ngram_max, end) + 1):
@@ -143,7 +149,9 @@ class PromptLookup:
                 if self.cost is None:
                     return h[start:start + min(self.limit, cap)]
                 follow = h[start:start + min(self.max_draft, cap)]
-                return follow[:self.cost.best_draft(self.stats.p(n), len(follow))]
+                d = self.cost.best_draft(self.stats.p(n), len(follow))
+                self._shadow = follow[0] if d == 0 and follow else None
+                return follow[:d]
         return []
 
     def feedback(self, drafted: int, accepted: int) -> None:
