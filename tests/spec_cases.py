@@ -4,7 +4,10 @@ rarely do, and a prompt whose answer copies it."""
 from typing import Any
 
 from bakeoff.engines.base import Message, Timings, collect
+from bakeoff.engines.llama_lowlevel import engine_version
+from bakeoff.engines.verify_cost import VerifyCost, cost_key, save
 from bakeoff.evals.suite import load_suite
+from bakeoff.settings import get_settings
 
 # Extraction and rewriting (drafts hit), and one case from other categories (drafts rarely do).
 CASES = ["extract-person-json", "extract-email", "extract-name", "rewrite-spelling",
@@ -32,3 +35,27 @@ def same_answers_on_cases(plain: Any, fast: Any, cases: list[str] = CASES) -> li
         assert a.timings.draft_tokens == 0
         out.append(b.timings)
     return out
+
+
+class _Flat(VerifyCost):
+    """Any decode up to 32 tokens costs the same, whatever is measured: prompt lookup then
+    drafts every match, so exactness is checked on as many drafted tokens as possible (whether a
+    draft pays is the cost model's business, tested in tests/unit/test_verify_cost.py)."""
+
+    def __init__(self) -> None:
+        super().__init__({1: 1.0, 32: 1.0})
+
+    def observe(self, n: int, seconds: float) -> None:
+        pass
+
+
+def draft_eagerly(engine: Any) -> Any:
+    """Make a prompt-lookup engine draft whenever the history offers a match."""
+    engine.costs.cost = _Flat()
+    return engine
+
+
+def seed_eager_costs(model_path: str) -> None:
+    """The cost cache a fresh `bakeoff ask --speculative` will read: flat, so it drafts eagerly."""
+    threads = get_settings().threads
+    save(VerifyCost({1: 1.0, 32: 1.0}, cost_key(model_path, threads, engine_version())))

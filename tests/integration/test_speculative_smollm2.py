@@ -9,7 +9,7 @@ from bakeoff.engines.base import GenParams, collect
 from bakeoff.models.ref import ModelRef
 from bakeoff.settings import reset_settings
 from cli_run import run, run_json
-from spec_cases import COPY, same_answers_on_cases
+from spec_cases import COPY, draft_eagerly, same_answers_on_cases, seed_eager_costs
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def engines(smollm2_path):
     ref = ModelRef(name="SmolLM2-135M-Instruct-Q4_1", engine="llamacpp", source="packaged",
                    path=str(smollm2_path))
     plain = open_engine(ref, LoadOptions(n_ctx=2048, speculative=False))
-    fast = open_engine(ref, LoadOptions(n_ctx=2048, speculative=True))
+    fast = draft_eagerly(open_engine(ref, LoadOptions(n_ctx=2048, speculative=True)))
     yield plain, fast
     plain.close()
     fast.close()
@@ -66,7 +66,8 @@ def test_sampled_requests_decode_plainly_unless_the_setting_says(engines, monkey
     assert off.timings.draft_tokens == 0 and off.timings.speculation == "off"
 
 
-def test_ask_reports_drafts_and_speculation_is_off_by_default(capsys):
+def test_ask_reports_drafts_and_speculation_is_off_by_default(capsys, smollm2_path):
+    seed_eager_costs(str(smollm2_path))
     prompt = COPY[0].content
     args = ("ask", "smollm2-135m", prompt, "--temperature", "0", "--max-tokens", "30")
     on = run_json(capsys, *args, "--speculative")
@@ -80,3 +81,17 @@ def test_ask_reports_drafts_and_speculation_is_off_by_default(capsys):
     assert code == 0 and "drafts " in err and "accepted (" in err
     logs = run_json(capsys, "logs")
     assert logs[0]["timings"]["draft_tokens"] > 0
+
+
+def test_a_model_whose_batches_round_differently_is_not_speculated(capsys):
+    """Gemma 3 270M Q4_K_M reads batches in tiles of 4, and its batched logits differ from
+    one-token decoding here: prompt lookup measures that and stays off instead of changing
+    answers. (Where a machine's kernels are exact for it, lookup runs and answers still match.)"""
+    args = ("ask", "gemma3-270m", COPY[0].content, "--temperature", "0", "--max-tokens", "24")
+    on = run_json(capsys, *args, "--speculative")
+    off = run_json(capsys, *args)
+    assert on["text"] == off["text"]
+    speculation = on["timings"]["speculation"]
+    assert speculation == "prompt-lookup" or "differ from one-token decoding" in speculation
+    again = run_json(capsys, *args, "--speculative")     # the measurement is cached, not repeated
+    assert again["timings"]["speculation"] == speculation

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -23,17 +23,17 @@ from ..models.gguf_info import read_gguf_info
 from ..models.ref import ModelRef
 from ..models.sources import check_present
 from ..settings import Settings, get_settings
-from .base import Chunk, GenParams, LogLik, LogLikRequest, Message, Timings, TokenEngine, TokenLogprob, Usage
+from .base import Chunk, GenParams, LogLik, LogLikRequest, Message, TokenEngine, TokenLogprob, Usage
 from .chat_template import ChatTemplate
 from .draft import DraftPlan, DraftRunner, plan_draft
-from .grammar import schema_to_grammar
-from .llama_lowlevel import LlamaHandle, engine_version
+from .llama_lowlevel import GRID, LlamaHandle, engine_version
 from .logits import window_logprobs as logits_over_window
 from .loglik import LogLikScorer, Pair, score_pairs, split_pair
 from .options import LoadOptions, LoadPlan
-from .spec_request import open_request
-from .text import StopMatcher, Utf8Stream
+from .seqgen import SeqBackend, SeqGen, log_softmax  # noqa: F401  (SeqBackend, log_softmax: re-exported)
+from .spec_request import CostBook, open_request
 from .toolcalls import template_supports_tools
+from .verify_cost import cost_key
 
 # A batched model's KV cache is split into one stream per sequence (each request gets its full
 # context to itself, attention scans only its own cells, and a long request cannot evict or starve
@@ -42,120 +42,6 @@ from .toolcalls import template_supports_tools
 # 2 cores: the split cache decodes about 10% more tokens/s in process (llama-batched-bench: 230 vs
 # 206 tok/s).
 SPLIT_KV_BYTES = 1 << 30
-
-
-class SeqBackend(Protocol):
-    """What one sequence's generation needs from the model runtime (LlamaHandle provides it)."""
-
-    def piece(self, token: int) -> bytes: ...
-    def is_eog(self, token: int) -> bool: ...
-    def logits(self, i: int) -> np.ndarray: ...
-    def new_sampler(self, *, temperature: float, top_k: int, top_p: float, min_p: float,
-                    repeat_penalty: float, seed: int | None, grammar: str | None = None,
-                    frequency_penalty: float = 0.0, presence_penalty: float = 0.0) -> Any: ...
-    def sample(self, sampler: Any, i: int) -> int: ...
-    def free_sampler(self, sampler: Any) -> None: ...
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    m = logits.max()
-    return logits - (m + np.log(np.exp(logits - m).sum()))
-
-
-class SeqGen:
-    """Per-sequence generation state: sampler, text stream, stop matching, counters.
-
-    Shared by the single-sequence loop here and the continuous-batching scheduler. `handle` is a
-    LlamaHandle, or anything with its vocabulary, logits and sampler methods (scheduler tests
-    use a fake model).
-    """
-
-    def __init__(self, handle: SeqBackend, params: GenParams, n_prompt: int, max_new: int):
-        self.h = handle
-        self.params = params
-        grammar = params.grammar or (schema_to_grammar(params.json_schema) if params.json_schema else None)
-        self.grammar = grammar
-        self.sampler = handle.new_sampler(temperature=params.temperature, top_k=params.top_k,
-                                          top_p=params.top_p, min_p=params.min_p,
-                                          repeat_penalty=params.repeat_penalty, seed=params.seed,
-                                          grammar=grammar, frequency_penalty=params.frequency_penalty,
-                                          presence_penalty=params.presence_penalty)
-        self.utf8 = Utf8Stream()
-        self.stops = StopMatcher(params.stop)
-        self.n_prompt = n_prompt
-        self.max_new = max_new
-        self.n_out = 0
-        self.finish_reason: str | None = None if max_new > 0 else "length"
-        self.t_first: float | None = None
-
-    def sample(self, batch_index: int) -> tuple[int, list[TokenLogprob] | None]:
-        lp = None
-        if self.params.logprobs is not None:
-            lp = self._logprobs(batch_index)
-        token = self.h.sample(self.sampler, batch_index)
-        if lp is not None:
-            lp = [self._token_logprob(token, lp)]
-        return token, lp
-
-    def logprob_entry(self, batch_index: int, token: int) -> list[TokenLogprob] | None:
-        """The logprobs entry for `token` chosen from output batch_index (None: not asked for)."""
-        if self.params.logprobs is None:
-            return None
-        return [self._token_logprob(token, self._logprobs(batch_index))]
-
-    def _logprobs(self, batch_index: int) -> np.ndarray:
-        return log_softmax(self.h.logits(batch_index))
-
-    def _token_logprob(self, token: int, lps: np.ndarray) -> TokenLogprob:
-        k = self.params.logprobs or 0
-        top_ids = np.argpartition(-lps, k)[:k] if k else []
-        top = {self.h.piece(int(t)).decode("utf-8", "replace"): float(lps[t])
-               for t in sorted(top_ids, key=lambda t: -lps[t])}
-        return TokenLogprob(self.h.piece(token).decode("utf-8", "replace"), float(lps[token]), top)
-
-    def accept(self, token: int) -> str:
-        """Record a sampled token; returns the text that is safe to emit now."""
-        if self.t_first is None:
-            self.t_first = time.perf_counter()
-        if self.h.is_eog(token):
-            if not (self.params.ignore_eos or self.n_out < self.params.min_tokens):
-                self.finish_reason = "stop"
-                return self.stops.flush() + self._tail()
-            self.n_out += 1  # an end token that may not end: counted, never shown
-            if self.n_out >= self.max_new:
-                self.finish_reason = "length"
-                return self._tail()
-            return ""
-        self.n_out += 1
-        text, stopped = self.stops.feed(self.utf8.feed(self.h.piece(token)))
-        if stopped:
-            self.finish_reason = "stop"
-        elif self.n_out >= self.max_new:
-            self.finish_reason = "length"
-            text += self.stops.feed(self.utf8.flush())[0] + self.stops.flush()
-        return text
-
-    def _tail(self) -> str:
-        return self.stops.feed(self.utf8.flush())[0] + self.stops.flush()
-
-    @property
-    def done(self) -> bool:
-        return self.finish_reason is not None
-
-    def timings(self, t_start: float, t_prefill_end: float, n_evaluated: int, load_s: float,
-                cached: int) -> Timings:
-        now = time.perf_counter()
-        first = self.t_first or now
-        prefill = max(t_prefill_end - t_start, 1e-9)
-        after_first = now - first
-        return Timings(load_s=load_s, ttft_s=first - t_start,
-                       prompt_tps=n_evaluated / prefill if n_evaluated else 0.0,
-                       output_tps=(self.n_out - 1) / after_first if self.n_out > 1 and after_first > 0 else 0.0,
-                       total_s=now - t_start, cached_prompt_tokens=cached)
-
-    def close(self) -> None:
-        self.h.free_sampler(self.sampler)
-        self.sampler = None
 
 
 class LlamaCppEngine(TokenEngine):
@@ -216,9 +102,11 @@ class LlamaCppEngine(TokenEngine):
         self._load_pending = self.load_s
         self._lock = threading.RLock()
         self._cached: list[int] = []   # tokens whose KV entries sit in sequence 0
+        self._grid_end = 0             # of which the first _grid_end were read in whole GRID chunks
         self._formatter = None
         self.speculative = speculative   # prompt lookup or the draft model (spec_request.py)
         self.draft = DraftRunner(draft, self.h.n_threads, settings.adaptive_threads) if draft else None
+        self.costs = CostBook(cost_key(ref.path, self.h.n_threads, engine_version()))
 
     # --- contract ---------------------------------------------------------------------------
     @property
@@ -288,19 +176,22 @@ class LlamaCppEngine(TokenEngine):
         return room if params.max_tokens is None else min(params.max_tokens, room)
 
     def _prefill(self, tokens: list[int]) -> tuple[int, int]:
-        """Make sequence 0 hold `tokens`, reusing the cached prefix. Returns (evaluated, reused)."""
+        """Make sequence 0 hold `tokens`, reusing the cached prefix as far as it was computed in
+        complete GRID chunks (llama_lowlevel.GRID: so the answer never depends on what the cache
+        held). Returns (evaluated, reused)."""
         keep = 0
-        for a, b in zip(self._cached, tokens):
+        for a, b in zip(self._cached[:self._grid_end], tokens):
             if a != b:
                 break
             keep += 1
         keep = min(keep, len(tokens) - 1)  # the last prompt token is always evaluated for logits
+        keep -= keep % GRID
         if keep == 0 or not self.h.seq_rm(0, keep, -1):
             self.h.clear()
             keep = 0
-        self._cached = list(tokens[:keep])
-        self.h.decode_sequence(tokens[keep:], keep, seq_id=0)
-        self._cached = list(tokens)
+        self._cached, self._grid_end = list(tokens[:keep]), keep
+        self.h.decode_grid(tokens[keep:], keep, seq_id=0)
+        self._cached, self._grid_end = list(tokens), len(tokens) - len(tokens) % GRID
         return len(tokens) - keep, keep
 
     def generate_tokens(self, tokens: list[int], params: GenParams,
@@ -323,7 +214,7 @@ class LlamaCppEngine(TokenEngine):
                     out.append(Chunk(text=text, logprobs=lps))
 
             req = open_request(self.h, seq, emit, speculative=self.speculative, draft=self.draft,
-                               lookup_sampled=get_settings().speculative_sampled)
+                               lookup_sampled=get_settings().speculative_sampled, book=self.costs)
 
             try:
                 evaluated, reused = 0, 0
@@ -382,7 +273,7 @@ class LlamaCppEngine(TokenEngine):
             try:
                 return score_pairs(scorer, pairs)
             finally:
-                self._cached = scorer.cached
+                self._cached, self._grid_end = scorer.cached, 0   # read in its own chunks
 
     # --- full distributions (KL divergence against a reference) -------------------------------
     def window_logprobs(self, tokens: list[int], first: int) -> np.ndarray:
@@ -398,6 +289,7 @@ class LlamaCppEngine(TokenEngine):
         return self.h.bos if self.h.add_bos and self.h.bos >= 0 else None
 
     def close(self) -> None:
+        self.costs.keep()
         if self.draft is not None:
             self.draft.close()
         self.h.close()

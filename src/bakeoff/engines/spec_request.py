@@ -20,11 +20,15 @@ import numpy as np
 
 from .draft import DraftRunner, ModelDrafter
 from .sampling import TargetDist, draw
-from .speculative import PromptLookup, Speculator
+from .speculative import MAX_VERIFY, LookupStats, PromptLookup, Speculator
+from .verify_cost import VerifyCost, cached, probe, save
 
 # emit(text, logprobs) passes what a token produced to the stream.
 Emit = Callable[[str, Any], None]
 OFF_GPU = "off: layers on the GPU (verification is exact on the CPU backend only)"
+OFF_INEXACT = ("off: this model's batched logits differ from one-token decoding here (measured), so "
+               "drafts could change answers")
+OFF_NO_ROOM = "off: no room left in the context to measure what drafts cost"
 OFF_SAMPLED = "off: sampled request (prompt lookup drafts sampled answers with speculative_sampled)"
 
 
@@ -49,13 +53,42 @@ class SampledPicker:
         return token, self.commit(i, token)
 
 
+class CostBook:
+    """An engine's verification costs (probed on its first draft, or read from the cache) and its
+    prompt-lookup statistics, kept across its requests. `key` names the model file, threads and
+    llama.cpp build the costs belong to."""
+
+    def __init__(self, key: str):
+        self.key = key
+        self.cost: VerifyCost | None = None
+        self.stats = LookupStats()
+
+    def ready(self, model: Any, pos: int, tokens: list[int]) -> VerifyCost | None:
+        """The costs, probed at `pos` if need be; None when the context has no room left there to
+        probe (the request then decodes plainly)."""
+        if self.cost is None:
+            self.cost = cached(self.key)
+        if self.cost is None:
+            if pos + MAX_VERIFY > getattr(model, "n_ctx_seq", pos + MAX_VERIFY):
+                return None
+            self.cost = probe(model, 0, pos, tokens, self.key)
+            save(self.cost)
+        return self.cost
+
+    def keep(self) -> None:
+        """Cache the costs as followed while decoding, for the next load of this model."""
+        if self.cost is not None:
+            save(self.cost)
+
+
 class SpecRequest:
     """The speculator for one request and the pick/step functions the decode loop calls."""
 
     def __init__(self, seq: Any, emit: Emit, drafter: Any = None, mode: str = "off",
-                 sampled: SampledPicker | None = None):
+                 sampled: SampledPicker | None = None, book: CostBook | None = None):
         self.seq, self.emit, self.sampled = seq, emit, sampled
         self.spec = Speculator(drafter, mode)
+        self.book = book if isinstance(drafter, PromptLookup) else None
 
     def pick(self, i: int) -> tuple[int, bool]:
         if self.sampled is not None:
@@ -65,6 +98,14 @@ class SpecRequest:
         return token, self.seq.done
 
     def step(self, model: Any, pos: int, token: int, room: int) -> tuple[list[int], int | None]:
+        if self.book is not None and self.spec.cost is None:
+            lookup: PromptLookup = self.spec.drafter  # type: ignore[assignment]
+            cost = self.book.ready(model, pos, lookup.history[-MAX_VERIFY:])
+            if cost is None or cost.exact < 2:
+                self.spec.drafter, self.book = None, None
+                self.spec.mode = OFF_INEXACT if cost is not None else OFF_NO_ROOM
+            else:
+                self.spec.cost = lookup.cost = cost
         if self.sampled is not None:
             return self.spec.step_sampled(model, 0, pos, token, self.sampled, room)
         return self.spec.step(model, 0, pos, token, self.pick, room)
@@ -75,7 +116,8 @@ class SpecRequest:
 
 
 def open_request(h: Any, seq: Any, emit: Emit, *, speculative: bool,
-                 draft: DraftRunner | None, lookup_sampled: bool = False) -> SpecRequest:
+                 draft: DraftRunner | None, lookup_sampled: bool = False,
+                 book: CostBook | None = None) -> SpecRequest:
     """Prompt lookup, or the draft model when the engine has one; off when not asked, on a GPU,
     and for sampled requests without a draft unless `lookup_sampled` (the setting)."""
     if not speculative:
@@ -88,7 +130,8 @@ def open_request(h: Any, seq: Any, emit: Emit, *, speculative: bool,
     if seq.params.temperature > 0:
         sampled = SampledPicker(seq, TargetDist.build(h, seq.params, seq.grammar), emit)
     if draft is None:
-        return SpecRequest(seq, emit, PromptLookup(), "prompt-lookup", sampled)
+        lookup = PromptLookup(max_draft=MAX_VERIFY - 1, stats=book.stats) if book else PromptLookup()
+        return SpecRequest(seq, emit, lookup, "prompt-lookup", sampled, book)
     guide = sampled.dist if sampled is not None else seq.sampler
     drafter = ModelDrafter(draft, guide, sampled is not None, sampled.rng if sampled else None)
     return SpecRequest(seq, emit, drafter, f"draft:{draft.ref.name}", sampled)

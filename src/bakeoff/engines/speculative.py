@@ -22,6 +22,7 @@ remove a sequence's KV cells. Sampling and stop handling stay with the caller (`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,6 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from .sampling import SampledSeq, draw, judge
+from .verify_cost import VerifyCost
 
 MAX_VERIFY = 32   # tokens per verification batch (see the module docstring)
 
@@ -68,31 +70,68 @@ class SpecStats:
         return self.accepted / self.drafted if self.drafted else 0.0
 
 
+class LookupStats:
+    """How often prompt lookup's drafted tokens were kept, by the length of the n-gram matched,
+    over an engine's requests: p(n) is the chance a drafted token is kept given the ones before it
+    were. Evidence costs nothing to gather: when no draft pays, the match's first token is still
+    compared with the token decoded (a "shadow" draft). The prior (1 of 2) drafts nothing until
+    such evidence says it pays, and old counts fade (halved past FADE tokens seen) so a new kind of
+    text is learnt again."""
+
+    PRIOR_KEPT, PRIOR_SEEN, FADE = 1.0, 2.0, 200.0
+
+    def __init__(self) -> None:
+        self.kept: dict[int, float] = {}
+        self.seen: dict[int, float] = {}
+
+    def p(self, n: int) -> float:
+        return (self.kept.get(n, 0.0) + self.PRIOR_KEPT) / (self.seen.get(n, 0.0) + self.PRIOR_SEEN)
+
+    def record(self, n: int, drafted: int, accepted: int) -> None:
+        """A draft of `drafted` tokens from an n-gram match kept `accepted`: each kept token was
+        examined, and so was the first rejected one."""
+        seen = self.seen.get(n, 0.0) + accepted + (1 if accepted < drafted else 0)
+        kept = self.kept.get(n, 0.0) + accepted
+        if seen > self.FADE:
+            seen, kept = seen / 2, kept / 2
+        self.seen[n], self.kept[n] = seen, kept
+
+
 class PromptLookup:
     """N-gram drafts from the sequence's own history, most recent occurrence first.
 
     `extend` feeds tokens as they become part of the history (prompt, then accepted tokens);
-    an index of each n-gram's latest continuation makes a draft O(ngram_max) to find. The draft
-    length adapts: it doubles after a fully accepted draft (up to max_draft) and falls back to
-    one more than the accepted count after a rejection, so a run of wrong guesses costs little
-    and a long copied span is verified in few decodes.
+    an index of each n-gram's latest continuation makes a draft O(ngram_max) to find.
+
+    With a `cost` (engines/verify_cost.py) the draft length is the one with the most expected
+    tokens per second, from what a decode of each size costs here and how often drafts from a
+    match of that length were kept (`stats`); plain decoding when no length pays. Without one
+    (the batching scheduler) the length adapts: it doubles after a fully accepted draft (up to
+    max_draft) and falls back to one more than the accepted count after a rejection.
     """
 
     q = None   # drafts are certain proposals (one-hot) for the rejection rule
 
     def __init__(self, max_draft: int = 16, ngram_max: int = 4, ngram_min: int = 2,
-                 first_draft: int = 4):
+                 first_draft: int = 4, cost: VerifyCost | None = None, stats: LookupStats | None = None):
         if not 1 <= ngram_min <= ngram_max:
             raise ValueError("need 1 <= ngram_min <= ngram_max")
         self.max_draft = max(0, min(max_draft, MAX_VERIFY - 1))
-        self.limit = min(first_draft, self.max_draft)   # the next draft's length
+        self.limit = min(first_draft, self.max_draft)   # the next draft's length (without a cost)
         self.ngram_max = ngram_max
         self.ngram_min = ngram_min
+        self.cost = cost
+        self.stats = stats if stats is not None else LookupStats()
         self.history: list[int] = []
         self._next: dict[tuple[int, ...], int] = {}   # n-gram -> index of the token after it
+        self._matched = 0   # the n-gram length behind the last draft
+        self._shadow: int | None = None   # the token a match proposed when no draft was made
 
     def extend(self, tokens: Sequence[int]) -> None:
         h = self.history
+        if self._shadow is not None and tokens:
+            self.stats.record(self._matched, 1, int(tokens[0] == self._shadow))
+            self._shadow = None
         for tok in tokens:
             end = len(h)   # the gram h[end-n:end] is followed by tok at index end
             for n in range(self.ngram_min, min(self.ngram_max, end) + 1):
@@ -100,17 +139,24 @@ class PromptLookup:
             h.append(tok)
 
     def draft(self, cap: int = MAX_VERIFY - 1) -> list[int]:
-        """Up to max_draft (and cap) tokens that followed the longest earlier match of the
-        history's tail."""
+        """Tokens that followed the longest earlier match of the history's tail: as many as pay
+        (with a cost), else up to the adaptive limit; never more than max_draft or cap."""
         h = self.history
         for n in range(min(self.ngram_max, len(h)), self.ngram_min - 1, -1):
             start = self._next.get(tuple(h[len(h) - n:]))
             if start is not None:
-                return h[start:start + min(self.limit, cap)]
+                self._matched = n
+                if self.cost is None:
+                    return h[start:start + min(self.limit, cap)]
+                follow = h[start:start + min(self.max_draft, cap)]
+                d = self.cost.best_draft(self.stats.p(n), len(follow))
+                self._shadow = follow[0] if d == 0 and follow else None
+                return follow[:d]
         return []
 
     def feedback(self, drafted: int, accepted: int) -> None:
-        """Adapt the draft length to how much of the last draft was kept."""
+        """Learn from how much of the last draft was kept."""
+        self.stats.record(self._matched, drafted, accepted)
         if accepted == drafted:
             self.limit = min(self.max_draft, max(1, self.limit) * 2)
         else:
@@ -120,8 +166,9 @@ class PromptLookup:
 class Speculator:
     """Drives one sequence's decode steps: each step evaluates the pending token plus a draft."""
 
-    def __init__(self, drafter: Drafter | None, mode: str = ""):
+    def __init__(self, drafter: Drafter | None, mode: str = "", cost: VerifyCost | None = None):
         self.drafter = drafter
+        self.cost = cost   # told how long each decode took (it chooses prompt lookup's lengths)
         self.stats = SpecStats()
         self.mode = mode or ("off" if drafter is None else type(drafter).__name__)  # for timings
 
@@ -176,7 +223,10 @@ class Speculator:
             draft = self.drafter.draft(max(room - 1, 0))[:max(room - 1, 0)]
         batch = [token, *draft]
         n = len(batch)
+        t0 = time.perf_counter()
         model.decode(batch, range(pos, pos + n), [seq_id] * n, [True] * n)
+        if self.cost is not None:
+            self.cost.observe(n, time.perf_counter() - t0)
         if draft:
             self.stats.drafted += len(draft)
             self.stats.verify_batches += 1
