@@ -103,7 +103,8 @@ def unlabelled_third_party_evidence() -> list[tuple[str, str, str]]:
     for owner, openness in records:
         for key, comp in openness.components():
             host = urlparse(comp.evidence or "").netloc.lower()
-            if host and host not in COMPONENT_HOSTS | MAKER_SITE_HOSTS and "third party" not in (comp.note or "").lower():
+            labelled = "third party" in (comp.note or "").lower()
+            if host and host not in COMPONENT_HOSTS | MAKER_SITE_HOSTS and not labelled:
                 found.append((owner, key, comp.evidence))
     return found
 
