@@ -101,6 +101,8 @@ def test_components_carry_their_own_licence_not_the_release_fallback() -> None:
     gpt_oss = cat.families["gpt-oss"].openness
     assert gpt_oss.eval_results.license == "cc-by-4.0"
     assert "github.com/openai/gpt-oss" in (gpt_oss.inference_code.evidence or "")
+    # Check 4 (seed 1133): Mixtral's supporting libraries (Mistral's cookbook) are MIT, not the release's Apache-2.0.
+    assert cat.families["mixtral"].openness.libraries.license == "mit"
     # Licences read from the repositories, where notes had said "not verified".
     assert cat.families["tinyllama"].openness.eval_code.license == "apache-2.0"
     assert cat.get("openmath-mistral-7b").openness.model_card.license == "apache-2.0"

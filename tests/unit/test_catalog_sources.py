@@ -88,3 +88,30 @@ def test_every_third_party_source_is_labelled_in_the_facts_note() -> None:
 ])
 def test_first_party_means_the_makers_own_pages(url: str, first: bool) -> None:
     assert first_party(url, {"meta-llama"}) is first
+
+
+# Where an openness component lives: code and model hosts, paper hosts, and the makers' own sites.
+COMPONENT_HOSTS = {"github.com", "huggingface.co", "hf.co"} | PAPER_HOSTS
+MAKER_SITE_HOSTS = set().union(*MAKER_SITES.values()) | {"pile.eleuther.ai"}
+
+
+def unlabelled_third_party_evidence() -> list[tuple[str, str, str]]:
+    cat = catalog()
+    records = [(e.id, e.openness) for e in cat.entries.values() if e.openness is not None]
+    records += [("family:" + f.id, f.openness) for f in cat.families.values()]
+    found = []
+    for owner, openness in records:
+        for key, comp in openness.components():
+            host = urlparse(comp.evidence or "").netloc.lower()
+            labelled = "third party" in (comp.note or "").lower()
+            if host and host not in COMPONENT_HOSTS | MAKER_SITE_HOSTS and not labelled:
+                found.append((owner, key, comp.evidence))
+    return found
+
+
+def test_component_evidence_is_the_component_or_labelled_third_party() -> None:
+    """Check 4 (seed 1133): Llama 4's weights cited a wiki page about them, unlabelled."""
+    found = unlabelled_third_party_evidence()
+    assert not found, "\n".join(f"{o}: openness.{k} evidence {u} is neither where the component lives nor the "
+                                f"maker's site; cite the maker's page or say 'third party' in the note"
+                                for o, k, u in found)
