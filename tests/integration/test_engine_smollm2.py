@@ -70,9 +70,13 @@ def test_max_tokens_is_capped_by_the_room_left(smollm2_engine):
     assert r.usage.prompt_tokens + r.usage.completion_tokens <= 2048
 
 
-def test_multi_turn_reuses_the_cached_prefix(smollm2_engine):
+def test_multi_turn_reuses_the_cached_prefix_in_whole_chunks(smollm2_engine):
     p = GenParams(temperature=0, max_tokens=8)
-    first = collect(smollm2_engine.chat(Q, p))
-    turn2 = Q + [Message(role="assistant", content=first.text), Message(role="user", content="Another one?")]
+    notes = "Notes: the bakery opens at six, closes at four, and bakes rye on Tuesdays. " * 8
+    first_turn = [Message(role="system", content=notes), *Q]
+    first = collect(smollm2_engine.chat(first_turn, p))
+    turn2 = first_turn + [Message(role="assistant", content=first.text), Message(role="user", content="Another one?")]
     r = collect(smollm2_engine.chat(turn2, p))
-    assert r.timings.cached_prompt_tokens >= len(smollm2_engine.chat_tokens(Q)) - 1
+    n = len(smollm2_engine.chat_tokens(first_turn))
+    # Reused up to the last 64-token chunk the first prompt filled (llama_lowlevel.GRID).
+    assert r.timings.cached_prompt_tokens == n - n % 64 > 0
