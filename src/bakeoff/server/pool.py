@@ -16,7 +16,7 @@ import psutil
 from ..engines.base import Engine
 from ..engines.factory import open_engine, plan_load
 from ..engines.options import LoadOptions, LoadPlan
-from ..errors import ModelNotFoundError
+from ..errors import InsufficientMemoryError, ModelNotFoundError
 from ..models.ref import ModelRef
 from ..models.registry import Registry
 from ..settings import Settings
@@ -95,7 +95,14 @@ class ModelPool:
         return {name: s for name, s in stats.items() if s}
 
     def _make_room(self, ref: ModelRef) -> None:
+        """Unload the least recently used models until `ref` fits the budget; a model that could not
+        fit a budget the user set even alone is refused before anything is unloaded."""
         need = self.footprint(ref)
+        if self.settings.memory_budget_gb > 0 and need > self.budget_bytes():
+            raise InsufficientMemoryError(
+                f"{ref.name} with its KV cache for {self.slots} slot(s)", need, self.budget_bytes(),
+                "raise BAKEOFF_MEMORY_BUDGET_GB, or serve with fewer --slots or a smaller --ctx",
+                limit="the server's memory budget")
         used = sum(self.footprint(e.ref) for e in self._engines.values())
         while self._engines and used + need > self.budget_bytes():
             _, old = self._engines.popitem(last=False)
