@@ -8,6 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from ..catalog.match import annotate_rows
 from ..engines.toolcalls import describe_format
 from ..errors import ModelFileError
 from ..estimates import human_bytes
@@ -47,8 +48,7 @@ def list_models(source: str | None = None, notes: list[str] | None = None) -> li
     if notes is not None:
         notes.extend(registry.notes)
     rows = [_row(r) for r in refs]
-    for hook in ROW_HOOKS:
-        hook(rows)
+    annotate_rows(rows)   # the catalog's id, licence and openness for files it knows
     return rows
 
 
@@ -56,8 +56,7 @@ def source_names() -> list[str]:
     return ["packaged", "local", *SOURCES, "endpoint"]
 
 
-# Other features add columns (catalog licence/openness matching) by appending here.
-ROW_HOOKS: list[Any] = []
+# Columns the catalog adds (annotate_rows), shown when any row has them.
 EXTRA_COLUMNS: list[str] = ["openness"]
 
 
@@ -82,7 +81,6 @@ def models_cmd(source: str | None, as_json: bool) -> None:
         print_json(rows)
         return
     table = Table(title=f"{len(rows)} models")
-    # Columns added by ROW_HOOKS (e.g. catalog openness) show when any row has them.
     extra = [c for c in EXTRA_COLUMNS if any(c in r for r in rows)]
     for col in ("name", "aliases", "arch", "params", "quant", "size", "context", "licence", "source", *extra):
         table.add_column(col, overflow="fold" if col in ("name", "aliases") else "ellipsis")
@@ -178,8 +176,3 @@ def _print_store_defaults(ref: Any) -> None:
     if o.system:
         console.print(f"{o.tool} system prompt", style="bold")
         console.print(o.system, markup=False)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(models_cmd)
-    cli.add_command(show_cmd)
