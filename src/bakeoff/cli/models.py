@@ -13,11 +13,12 @@ from ..engines.toolcalls import describe_format
 from ..errors import ModelFileError
 from ..estimates import human_bytes
 from ..models import fit, gpu
-from ..models.gguf_info import read_gguf_info
+from ..models.gguf_info import GGUFInfo, read_gguf_info
+from ..models.ref import ModelRef
 from ..models.registry import Registry
 from ..models.sources import SOURCES, check_present
 from ..settings import get_settings
-from ..tune.registry import lineage_of, summary
+from ..tune.registry import Lineage, lineage_of, summary
 from .common import console, err_console, human_count, print_json, progress
 
 
@@ -107,15 +108,23 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
         return
     info = read_gguf_info(check_present(ref).path)
     est = fit.estimate(info, n_ctx)
-    origin = asdict(ref.origin) if ref.origin else None
     offload = gpu.plan(get_settings().gpu_layers, info, est.n_ctx)
     lineage = lineage_of(ref, get_settings())
     if as_json:
-        print_json({"model": ref.to_dict(), "origin": origin, "gguf": info.to_dict(), "memory": est.to_dict(),
+        print_json({"model": ref.to_dict(), "origin": asdict(ref.origin) if ref.origin else None,
+                    "gguf": info.to_dict(), "memory": est.to_dict(),
                     "gpu": {**asdict(offload), "device": offload.device},
                     "tool_calls": describe_format(info.chat_template),
                     **({"lineage": lineage.model_dump(mode="json")} if lineage else {})})
         return
+    console.print(_facts_table(ref, info, lineage))
+    console.print(_memory_table(est))
+    console.print(gpu_line(offload), markup=False)
+    _print_template_and_metadata(ref, info)
+
+
+def _facts_table(ref: ModelRef, info: GGUFInfo, lineage: Lineage | None) -> Table:
+    """Where the file is and what it holds; for a tuned model, its adapter and where it came from."""
     t = Table(show_header=False, title=ref.name)
     for k, v in [("path", info.path), ("aliases", ", ".join(ref.aliases) or "-"),
                  ("found in", ", ".join(ref.sources or [ref.source])),
@@ -127,19 +136,24 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
                  ("embedding", str(info.n_embd)), ("heads / kv heads", f"{info.n_head} / {info.n_head_kv}"),
                  ("vocabulary", str(info.n_vocab)), ("licence", info.license or ref.license or "?")]:
         t.add_row(k, v)
-    if lineage:  # a tuned model: the adapter on top of the base file, and where it came from
+    if lineage:
         adapter = ", ".join(a.path for a in ref.adapters) or "folded into this file (merged)"
         for k, v in [("adapter", adapter), *summary(lineage).items()]:
             t.add_row(k, v)
-    console.print(t)
+    return t
+
+
+def _memory_table(est: fit.FitEstimate) -> Table:
     m = Table(title=f"memory at context {est.n_ctx}")
     for c in ("weights", "KV cache", "compute", "overhead", "total", "available", "verdict"):
         m.add_column(c)
     m.add_row(*(human_bytes(x) for x in (est.weights_bytes, est.kv_cache_bytes, est.compute_bytes,
                                           est.overhead_bytes, est.total_bytes, est.available_bytes)),
               est.verdict)
-    console.print(m)
-    console.print(gpu_line(offload), markup=False)
+    return m
+
+
+def _print_template_and_metadata(ref: ModelRef, info: GGUFInfo) -> None:
     console.print("chat template", style="bold")
     console.print(info.chat_template or "(none: plain 'User:/Assistant:' prompts are used)", markup=False)
     _print_store_defaults(ref)
