@@ -125,11 +125,12 @@ class DraftModelError(InvalidParamsError):
 class InsufficientMemoryError(BakeoffError):
     """What was asked to load needs more memory than the machine has available."""
 
-    def __init__(self, what: str, needed: int, available: int, hint: str):
+    def __init__(self, what: str, needed: int, available: int, hint: str, *, limit: str = ""):
+        """`limit` names a set limit `available` stands for (e.g. "the server's memory budget")."""
         self.what, self.needed, self.available = what, needed, available
         mib = 1 << 20
-        super().__init__(f"{what} needs about {needed / mib:,.0f} MiB of memory but "
-                         f"{available / mib:,.0f} MiB is available", hint)
+        have = f"{limit} is {available / mib:,.0f} MiB" if limit else f"{available / mib:,.0f} MiB is available"
+        super().__init__(f"{what} needs about {needed / mib:,.0f} MiB of memory but {have}", hint)
 
 
 class UnsupportedError(BakeoffError):

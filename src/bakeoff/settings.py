@@ -52,7 +52,8 @@ class Settings(BaseSettings):
                             description="Home folder whose tool stores (~/.ollama, ~/.lmstudio, "
                                         "~/.cache/...) are searched.")
     memory_budget_gb: float = Field(default=0.0,
-                                    description="Server memory budget for loaded models (0 = 60% of RAM).")
+                                    description="Server memory budget for loaded models (0 = 60% of RAM; "
+                                                "set, a model larger than it is refused).")
     api_key: str | None = Field(default=None, description="API key required by `bakeoff serve`.")
     gpu_layers: Literal["auto"] | Annotated[int, Field(ge=0)] = Field(
         default="auto", description="Model layers offloaded to the GPU: a count, or auto (all that "

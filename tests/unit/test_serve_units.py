@@ -19,6 +19,8 @@ from bakeoff.server.security import host_name, is_loopback
     (E.InvalidParamsError("bad", param="top_p"), 400, "invalid_value"),
     (E.UnsupportedError("no"), 400, "unsupported"),
     (E.BusyError(retry_after=2.4), 429, "server_busy"),
+    (E.InsufficientMemoryError("this model with its draft model", 3 << 30, 1 << 30, "leave out --draft"),
+     507, "insufficient_memory"),
     (RuntimeError("boom /secret/path"), 500, None),
 ])
 def test_error_table(exc: BaseException, status: int, code: str | None) -> None:

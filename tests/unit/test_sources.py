@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,48 @@ def test_a_kill_while_the_folder_list_is_written_keeps_the_old_list(tmp_path, ca
     monkeypatch.undo()
     assert folders_file(get_settings()).read_text() == listed
     assert [p.name for p in folders_file(get_settings()).parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def _age(*roots: Path) -> None:
+    """Date every folder and file under roots an hour back (stamps this old are trusted)."""
+    old = time.time() - 3600
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            for name in (*dirs, *files):
+                os.utime(os.path.join(folder, name), (old, old), follow_symlinks=False)
+        os.utime(root, (old, old))
+
+
+def test_the_stores_listing_is_reused_until_a_file_appears_changes_or_goes(home, gguf, bakeoff_home,
+                                                                             monkeypatch):
+    from bakeoff.models.sources import Scan
+
+    stores.ollama(home, "llama3.2", "1b", gguf("a"))
+    snap = stores.hf_cache(home, "bartowski/Tiny-GGUF", "Tiny-Q4_K_M.gguf", gguf("b"))
+    _age(home, bakeoff_home)
+    walked: list[str] = []
+    real = Scan.entries
+    monkeypatch.setattr(Scan, "entries", lambda self, folder: walked.append(str(folder)) or real(self, folder))
+    first = by_name(Registry().list())
+    assert walked and "hf:bartowski/Tiny-GGUF:Tiny-Q4_K_M.gguf" in first
+    walked.clear()
+    assert Registry().resolve("llama3.2:1b").path == first["ollama:llama3.2:1b"].path
+    assert walked == []   # nothing changed: no store was walked again
+    # A new tag deep in Ollama's manifests, a file dropped into BAKEOFF_HOME/models, and a manifest
+    # rewritten in place (the same tag pulled again) are all seen by the very next call.
+    stores.ollama(home, "qwen2.5", "0.5b", gguf("c"))
+    assert Registry().resolve("qwen2.5:0.5b").name == "ollama:qwen2.5:0.5b"
+    (bakeoff_home / "models" / "mine.gguf").write_bytes(gguf("d"))
+    assert Registry().resolve("mine").source == "local"
+    blob = stores.ollama(home, "llama3.2", "1b", gguf("e"))
+    assert Registry().resolve("llama3.2:1b").path == str(blob)
+    # A file that goes is gone from the next listing.
+    os.unlink(snap)
+    assert "hf:bartowski/Tiny-GGUF:Tiny-Q4_K_M.gguf" not in by_name(Registry().list())
+
+
+def test_a_store_folder_made_after_a_listing_is_seen(home, gguf):
+    _age(home)
+    assert "gpt4all:late.gguf" not in by_name(Registry().list())
+    stores.gpt4all(home, "late.gguf", gguf())
+    assert "gpt4all:late.gguf" in by_name(Registry().list())

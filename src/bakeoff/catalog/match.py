@@ -90,7 +90,7 @@ def match_ref(cat: Catalog, repo: str | None, meta: dict[str, Any]) -> Match | N
 
 
 def annotate_rows(rows: list[dict[str, Any]]) -> None:
-    """ROW_HOOKS hook for `bakeoff models`: add catalog id, licence and openness to local files."""
+    """For `bakeoff models`: add catalog id, licence and openness to local files."""
     cat = catalog()
     for r in rows:
         if r.get("status") != "ok" or not r.get("path"):

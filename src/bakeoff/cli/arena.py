@@ -83,7 +83,3 @@ def auto_cmd(prompts_file: str, judge_name: str, model_list: str, rounds: int, m
             console.print(f"#{out['id']} {m['a']} vs {m['b']}: {out['vote']['winner']}")
     for engine in engines.values():
         engine.close()
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(arena_group)

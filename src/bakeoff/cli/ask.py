@@ -195,8 +195,3 @@ def _slash_command(line: str, engine: Engine, system: str | None, history: list[
     else:
         console.print(HELP, markup=False)
     return engine, system
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(ask_cmd)
-    cli.add_command(chat_cmd)

@@ -115,7 +115,3 @@ def _list_tasks(as_json: bool) -> None:
         return
     for s in specs:
         console.print(f"{s.name:<14} {s.title:<14} {s.kind:<16} {', '.join(s.metrics)}")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(bench_cmd)

@@ -10,13 +10,11 @@ from rich.table import Table
 from rich.tree import Tree
 
 from ..catalog import load as catalog_load  # catalog_load.catalog(): looked up per call, swappable in tests
-from ..catalog.match import annotate_rows
 from ..catalog.queries import Filters, check_choice, query
 from ..evals.report import reference_prices
 from ..freshness import STALE_LABEL, is_stale, stale_note
 from .catalog_card import check_cmd, show_cmd
 from .common import console, print_json
-from .models import ROW_HOOKS
 
 
 def _list_table(rows: list[dict[str, Any]]) -> Table:
@@ -108,9 +106,5 @@ def tree_cmd(family: str, as_json: bool) -> None:
     console.print(tree)
 
 
-def register(cli: click.Group) -> None:
-    catalog_cmd.add_command(show_cmd)
-    catalog_cmd.add_command(check_cmd)
-    cli.add_command(catalog_cmd)
-    if annotate_rows not in ROW_HOOKS:
-        ROW_HOOKS.append(annotate_rows)
+catalog_cmd.add_command(show_cmd)
+catalog_cmd.add_command(check_cmd)

@@ -102,7 +102,3 @@ def test_cmd(name: str, as_json: bool) -> None:
     else:
         console.print(f"{name}: OK — model {engine.model_id} answered {resp.text.strip()!r} "
                       f"(TTFT {resp.timings.ttft_s * 1000:.0f} ms)", markup=False)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(endpoints_group)

@@ -59,7 +59,3 @@ def remove_cmd(path: Path) -> None:
         raise click.BadParameter(f"{path} is not in the list; `bakeoff folders` shows it", param_hint="PATH")
     _save(keep)
     console.print(f"removed {path}", markup=False)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(folders_cmd)

@@ -28,7 +28,3 @@ def logs_cmd(limit: int, as_json: bool) -> None:
                   f"{r['prompt_tokens']}+{r['completion_tokens']}", f"{tm.get('ttft_s', 0) * 1000:.0f}",
                   f"{tm.get('output_tps', 0):.1f}", r["response"][:60].replace("\n", " "))
     console.print(t)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(logs_cmd)

@@ -8,15 +8,17 @@ from typing import Any
 import click
 from rich.table import Table
 
+from ..catalog.match import annotate_rows
 from ..engines.toolcalls import describe_format
 from ..errors import ModelFileError
 from ..estimates import human_bytes
 from ..models import fit, gpu
-from ..models.gguf_info import read_gguf_info
+from ..models.gguf_info import GGUFInfo, read_gguf_info
+from ..models.ref import ModelRef
 from ..models.registry import Registry
 from ..models.sources import SOURCES, check_present
 from ..settings import get_settings
-from ..tune.registry import lineage_of, summary
+from ..tune.registry import Lineage, lineage_of, summary
 from .common import console, err_console, human_count, print_json, progress
 
 
@@ -47,8 +49,7 @@ def list_models(source: str | None = None, notes: list[str] | None = None) -> li
     if notes is not None:
         notes.extend(registry.notes)
     rows = [_row(r) for r in refs]
-    for hook in ROW_HOOKS:
-        hook(rows)
+    annotate_rows(rows)   # the catalog's id, licence and openness for files it knows
     return rows
 
 
@@ -56,8 +57,7 @@ def source_names() -> list[str]:
     return ["packaged", "local", *SOURCES, "endpoint"]
 
 
-# Other features add columns (catalog licence/openness matching) by appending here.
-ROW_HOOKS: list[Any] = []
+# Columns the catalog adds (annotate_rows), shown when any row has them.
 EXTRA_COLUMNS: list[str] = ["openness"]
 
 
@@ -82,7 +82,6 @@ def models_cmd(source: str | None, as_json: bool) -> None:
         print_json(rows)
         return
     table = Table(title=f"{len(rows)} models")
-    # Columns added by ROW_HOOKS (e.g. catalog openness) show when any row has them.
     extra = [c for c in EXTRA_COLUMNS if any(c in r for r in rows)]
     for col in ("name", "aliases", "arch", "params", "quant", "size", "context", "licence", "source", *extra):
         table.add_column(col, overflow="fold" if col in ("name", "aliases") else "ellipsis")
@@ -109,15 +108,23 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
         return
     info = read_gguf_info(check_present(ref).path)
     est = fit.estimate(info, n_ctx)
-    origin = asdict(ref.origin) if ref.origin else None
     offload = gpu.plan(get_settings().gpu_layers, info, est.n_ctx)
     lineage = lineage_of(ref, get_settings())
     if as_json:
-        print_json({"model": ref.to_dict(), "origin": origin, "gguf": info.to_dict(), "memory": est.to_dict(),
+        print_json({"model": ref.to_dict(), "origin": asdict(ref.origin) if ref.origin else None,
+                    "gguf": info.to_dict(), "memory": est.to_dict(),
                     "gpu": {**asdict(offload), "device": offload.device},
                     "tool_calls": describe_format(info.chat_template),
                     **({"lineage": lineage.model_dump(mode="json")} if lineage else {})})
         return
+    console.print(_facts_table(ref, info, lineage))
+    console.print(_memory_table(est))
+    console.print(gpu_line(offload), markup=False)
+    _print_template_and_metadata(ref, info)
+
+
+def _facts_table(ref: ModelRef, info: GGUFInfo, lineage: Lineage | None) -> Table:
+    """Where the file is and what it holds; for a tuned model, its adapter and where it came from."""
     t = Table(show_header=False, title=ref.name)
     for k, v in [("path", info.path), ("aliases", ", ".join(ref.aliases) or "-"),
                  ("found in", ", ".join(ref.sources or [ref.source])),
@@ -129,19 +136,24 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
                  ("embedding", str(info.n_embd)), ("heads / kv heads", f"{info.n_head} / {info.n_head_kv}"),
                  ("vocabulary", str(info.n_vocab)), ("licence", info.license or ref.license or "?")]:
         t.add_row(k, v)
-    if lineage:  # a tuned model: the adapter on top of the base file, and where it came from
+    if lineage:
         adapter = ", ".join(a.path for a in ref.adapters) or "folded into this file (merged)"
         for k, v in [("adapter", adapter), *summary(lineage).items()]:
             t.add_row(k, v)
-    console.print(t)
+    return t
+
+
+def _memory_table(est: fit.FitEstimate) -> Table:
     m = Table(title=f"memory at context {est.n_ctx}")
     for c in ("weights", "KV cache", "compute", "overhead", "total", "available", "verdict"):
         m.add_column(c)
     m.add_row(*(human_bytes(x) for x in (est.weights_bytes, est.kv_cache_bytes, est.compute_bytes,
                                           est.overhead_bytes, est.total_bytes, est.available_bytes)),
               est.verdict)
-    console.print(m)
-    console.print(gpu_line(offload), markup=False)
+    return m
+
+
+def _print_template_and_metadata(ref: ModelRef, info: GGUFInfo) -> None:
     console.print("chat template", style="bold")
     console.print(info.chat_template or "(none: plain 'User:/Assistant:' prompts are used)", markup=False)
     _print_store_defaults(ref)
@@ -178,8 +190,3 @@ def _print_store_defaults(ref: Any) -> None:
     if o.system:
         console.print(f"{o.tool} system prompt", style="bold")
         console.print(o.system, markup=False)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(models_cmd)
-    cli.add_command(show_cmd)

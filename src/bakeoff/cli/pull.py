@@ -47,7 +47,3 @@ def measured_quants(repo: str) -> QuantEvidence | None:
         return repo_quants(catalog(), db, repo)
     finally:
         db.close()
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(pull_cmd)

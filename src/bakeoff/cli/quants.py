@@ -125,8 +125,3 @@ def quants_table(report: Any) -> Any:
             f"{k.mean:.4f} ± {k.se:.4f} ({k.median:.4f}, {k.p99:.3f})" if k else "–",
             f"{k.top1:.1%} ± {k.top1_se:.1%} (n={k.n})" if k else "–", r.verdict)
     return table
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(quantize_cmd)
-    cli.add_command(quants_cmd)

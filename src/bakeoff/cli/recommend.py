@@ -109,7 +109,3 @@ def recommend_cmd(task: str, min_speed: str | None, max_memory: str | None, lice
                     "speed_checks": [c.to_dict() for c in checks]})
         return
     _print(rec, profile, error_summary(checks), verbose)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(recommend_cmd)

@@ -267,7 +267,3 @@ def gate_json(result: GateResult) -> dict[str, Any]:
     return {"passed": not result.failures, "failures": result.failures,
             "checks": [{"name": c.name, "failure": c.failure} for c in result.checks],
             "comparisons": [p.to_dict() for p in result.comparisons]}
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(run_cmd)

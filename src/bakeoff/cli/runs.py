@@ -93,9 +93,3 @@ def pair_summary(p: PairedComparison) -> str:
             f"ties {p.ties} ({p.both_pass} both pass, {p.both_fail} both fail) · mean score B − A "
             f"{p.score_diff:+.3f} (95% paired bootstrap interval {format_interval(p.ci_low, p.ci_high)})"
             f"\n→ {verdict(p)}")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(runs_cmd)
-    cli.add_command(report_cmd)
-    cli.add_command(diff_cmd)

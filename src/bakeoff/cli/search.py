@@ -100,7 +100,3 @@ def search_cmd(query: str, task: str | None, licence: str | None, fits: bool, li
                   "output tokens; the catalog's shape where it knows the model, else the file size, dense "
                   "assumed) — `bakeoff recommend` says how far off the speed model has been here", markup=False)
     console.print("pull one: bakeoff pull N (its * quantization) or bakeoff pull N:QUANT", markup=False)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(search_cmd)

@@ -63,7 +63,3 @@ def serve_cmd(host: str, port: int, models: tuple[str, ...], api_key: str | None
                f"({slots} slots per model{', API key required' if api_key else ''}); Ctrl-C stops",
                err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(serve_cmd)

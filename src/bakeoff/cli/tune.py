@@ -169,8 +169,3 @@ def merge_cmd(model: str, merge_type: str) -> None:
     folder = Path(ref.adapters[0].path).parent
     record, created = merge_tuned(lineage, folder, merge_mode(merge_type), settings)
     print_merged(record, created)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(tune_cmd)
-    cli.add_command(merge_cmd)

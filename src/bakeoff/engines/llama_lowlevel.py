@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ContextOverflowError, EngineError, InvalidParamsError
+from . import llama_models
 from .grammar import check_grammar
 from .threads import ThreadGovernor
 
@@ -157,17 +158,17 @@ class LlamaHandle(Vocab):
         import llama_cpp as ll
 
         self.ll = ll
-        mparams = ll.llama_model_default_params()
         # Layers offloaded to the GPU; a CPU-only build ignores this and says so here.
         self.gpu_offload = bool(ll.llama_supports_gpu_offload())
         self.n_gpu_layers = n_gpu_layers if self.gpu_offload else 0
-        mparams.n_gpu_layers = self.n_gpu_layers
-        mparams.use_mmap = True
-        self.model = ll.llama_model_load_from_file(path.encode(), mparams)
-        if not self.model:
-            raise EngineError(f"llama.cpp could not load {path}",
-                              "the file may use an architecture this llama.cpp build does not know")
-        self.adapters = [self._load_adapter(p) for p, _ in adapters]
+        # One loaded model per file, shared with other contexts (a base and its tuned variants).
+        self.shared: llama_models.SharedModel | None = llama_models.acquire(ll, path, self.n_gpu_layers)
+        self.model = self.shared.ptr
+        try:
+            self.adapters = [llama_models.adapter(ll, self.shared, p) for p, _ in adapters]
+        except EngineError:
+            self._release()
+            raise
         self._init_vocab()
         self.n_ctx_train = int(ll.llama_model_n_ctx_train(self.model))
         cparams = ll.llama_context_default_params()
@@ -185,7 +186,7 @@ class LlamaHandle(Vocab):
         cparams.no_perf = True
         self.ctx = ll.llama_init_from_model(self.model, cparams)
         if not self.ctx:
-            ll.llama_model_free(self.model)
+            self._release()
             raise EngineError(f"llama.cpp could not create a context of {n_ctx} tokens for {path}",
                               "lower the context size with --ctx")
         if self.adapters:
@@ -202,15 +203,6 @@ class LlamaHandle(Vocab):
         self.batch = ll.llama_batch_init(n_batch, 0, n_seq_max)
 
     # --- LoRA adapters ----------------------------------------------------------------------
-    def _load_adapter(self, path: str):
-        adapter = self.ll.llama_adapter_lora_init(self.model, path.encode())
-        if not adapter:
-            self.ll.llama_model_free(self.model)
-            raise EngineError(f"llama.cpp could not apply the LoRA adapter {path}",
-                              "it was made for another base model or is not a GGUF LoRA adapter; "
-                              "BAKEOFF_DEBUG=1 shows llama.cpp's reason")
-        return adapter
-
     def _set_adapters(self, scales: Sequence[float]) -> None:
         n = len(self.adapters)
         arr = (self.ll.llama_adapter_lora_p_ctypes * n)(*self.adapters)
@@ -310,8 +302,14 @@ class LlamaHandle(Vocab):
         if getattr(self, "ctx", None):
             self.ll.llama_batch_free(self.batch)
             self.ll.llama_free(self.ctx)
-            self.ll.llama_model_free(self.model)
             self.ctx = None
+        self._release()
+
+    def _release(self) -> None:
+        shared = getattr(self, "shared", None)
+        if shared is not None:
+            self.shared = None
+            llama_models.release(self.ll, shared)
 
 
 def make_sampler(handle: LlamaHandle, *, temperature: float, top_k: int, top_p: float, min_p: float,

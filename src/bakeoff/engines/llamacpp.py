@@ -61,8 +61,9 @@ class LlamaCppEngine(TokenEngine):
         split = batched and n > 1 and options.kv_layout != "shared" and (
             options.kv_layout == "split" or kv_cache_bytes(info, ctx * n) <= SPLIT_KV_BYTES)
         n_ctx = ctx * n if split else ctx
-        return LoadPlan(n_ctx=n_ctx, kv_unified=not split, sequences=n,
-                        bytes=os.path.getsize(ref.path) + kv_cache_bytes(info, n_ctx))
+        size = os.path.getsize(ref.path)   # one loaded copy serves every context of the file
+        return LoadPlan(n_ctx=n_ctx, kv_unified=not split, sequences=n, bytes=size + kv_cache_bytes(info, n_ctx),
+                        weights_file=os.path.realpath(ref.path), weights_bytes=size)
 
     @classmethod
     def load(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> LlamaCppEngine:

@@ -61,6 +61,8 @@ class LoadPlan:
     kv_unified: bool = True           # one pool of cells for every sequence, or one per sequence
     sequences: int = 1                # llama.cpp n_seq_max
     bytes: int = 0                    # memory the loaded model takes: file plus KV cache
+    weights_file: str | None = None   # the file whose loaded weights every load of it shares
+    weights_bytes: int = 0            # the part of `bytes` those shared weights take
 
     def kv_layout(self) -> dict[str, object]:
         return {"n_ctx": self.n_ctx, "kv_unified": self.kv_unified}

@@ -10,11 +10,10 @@ estimate = weights (the file is memory-mapped and read whole)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Protocol
 
 import psutil
 
-from .gguf_info import GGUFInfo
+from .gguf_info import GGUFInfo, ModelShape
 
 MIB = 1 << 20
 RUNTIME_OVERHEAD = 60 * MIB       # Python + llama.cpp shared libraries, measured on the embedded models
@@ -35,31 +34,6 @@ BITS_PER_WEIGHT = {"Q4_K_M": 4.08e9 * 8 / 6.74e9, "Q8_0": 34 * 8 / 32, "F16": 16
 QUANTS = ("Q4_K_M", "Q8_0", "F16")   # ascending quality and size
 
 
-class Shape(Protocol):
-    """What the estimate needs to know about a model (GGUFInfo and catalog shapes both have it)."""
-
-    architecture: str
-    n_layer: int | None
-    n_embd: int | None
-    n_head: int | None
-    n_head_kv: int | None
-    head_dim: int | None
-    n_vocab: int | None
-    sliding_window: int | None
-
-
-@dataclass
-class ModelShape:
-    architecture: str
-    n_layer: int | None = None
-    n_embd: int | None = None
-    n_head: int | None = None
-    n_head_kv: int | None = None
-    head_dim: int | None = None
-    n_vocab: int | None = None
-    sliding_window: int | None = None
-
-
 @dataclass
 class FitEstimate:
     weights_bytes: int
@@ -75,7 +49,7 @@ class FitEstimate:
         return asdict(self)
 
 
-def kv_cache_bytes(info: Shape, n_ctx: int, bytes_per_elem: int = 2, swa_full: bool = SWA_FULL) -> int:
+def kv_cache_bytes(info: ModelShape, n_ctx: int, bytes_per_elem: int = 2, swa_full: bool = SWA_FULL) -> int:
     if not (info.n_layer and info.n_head_kv and info.head_dim):
         return 0
     per_layer_pos = 2 * info.n_head_kv * info.head_dim * bytes_per_elem
@@ -89,7 +63,7 @@ def kv_cache_bytes(info: Shape, n_ctx: int, bytes_per_elem: int = 2, swa_full: b
     return per_layer_pos * info.n_layer * n_ctx
 
 
-def compute_bytes(info: Shape, n_ctx: int, n_batch: int = 512) -> int:
+def compute_bytes(info: ModelShape, n_ctx: int, n_batch: int = 512) -> int:
     """Scratch buffers: logits for one sequence plus activations for a batch."""
     vocab = info.n_vocab or 32000
     embd = info.n_embd or 1024
@@ -110,7 +84,7 @@ def available_bytes() -> int:
     return psutil.virtual_memory().available
 
 
-def _estimate(shape: Shape, weights: int, n_ctx: int, available: int | None) -> FitEstimate:
+def _estimate(shape: ModelShape, weights: int, n_ctx: int, available: int | None) -> FitEstimate:
     avail = available if available is not None else available_bytes()
     kv = kv_cache_bytes(shape, n_ctx)
     comp = compute_bytes(shape, n_ctx)
@@ -123,7 +97,7 @@ def estimate(info: GGUFInfo, n_ctx: int | None = None, available: int | None = N
     return _estimate(info, info.file_size, n_ctx or info.context_length or 4096, available)
 
 
-def estimate_download(size: int, shape: Shape | None = None, n_ctx: int = 4096,
+def estimate_download(size: int, shape: ModelShape | None = None, n_ctx: int = 4096,
                       available: int | None = None) -> FitEstimate:
     """Estimate for a file on the Hub, not downloaded yet: its size is the weights; the KV cache and
     buffers come from the model's shape when the catalog knows it, else are taken as 25% of the
@@ -139,7 +113,7 @@ def weights_bytes(n_params: float, quant: str) -> int:
     return int(n_params * BITS_PER_WEIGHT[quant] / 8)
 
 
-def estimate_quant(shape: Shape, n_params: float, quant: str, n_ctx: int,
+def estimate_quant(shape: ModelShape, n_params: float, quant: str, n_ctx: int,
                    available: int | None = None) -> FitEstimate:
     """Estimate for a model we have no file for: parameter count x the quantization's bits/weight."""
     return _estimate(shape, weights_bytes(n_params, quant), n_ctx, available)

@@ -20,21 +20,28 @@ GGUF_MAGIC = b"GGUF"
 
 
 @dataclass
-class GGUFInfo:
+class ModelShape:
+    """What the memory and speed estimates need to know about a model (models/fit.py): read from
+    its GGUF file (GGUFInfo is one), or from the catalog for a model not downloaded."""
+
+    architecture: str
+    n_layer: int | None = None
+    n_embd: int | None = None
+    n_head: int | None = None
+    n_head_kv: int | None = None
+    head_dim: int | None = None
+    n_vocab: int | None = None
+    sliding_window: int | None = None
+
+
+@dataclass(kw_only=True)
+class GGUFInfo(ModelShape):
     path: str
     file_size: int
-    architecture: str
     name: str | None
     n_params: int
     quantization: str
     context_length: int | None
-    n_layer: int | None
-    n_embd: int | None
-    n_head: int | None
-    n_head_kv: int | None
-    head_dim: int | None
-    n_vocab: int | None
-    sliding_window: int | None
     license: str | None
     chat_template: str | None
     n_tensors: int

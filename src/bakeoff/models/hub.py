@@ -119,7 +119,7 @@ def group_offers(files: list[RemoteFile]) -> list[Offer]:
     return sorted(groups.values(), key=lambda o: (o.size is None, o.size or 0))
 
 
-ShapeLookup = Callable[[str], "tuple[fit.Shape, int] | None"]   # repo -> (model shape, context)
+ShapeLookup = Callable[[str], "tuple[fit.ModelShape, int] | None"]   # repo -> (model shape, context)
 
 
 def _details(api: Any, item: Any, shapes: ShapeLookup | None, available: int,

@@ -19,8 +19,10 @@ from ..errors import AmbiguousModelError, ModelNotFoundError
 from ..settings import Settings, get_settings
 from .packaged import Progress, assemble_gemma, packaged_refs
 from .ref import ModelRef
+from .scan_cache import cached_listing
 from .sources import SOURCES as STORES
 from .sources import Scan, discover, stem
+from .sources import load_source as load_store
 from .sources.duplicates import merge_duplicates
 
 Source = Callable[[Settings], Iterable[ModelRef]]
@@ -49,6 +51,18 @@ def local_files(settings: Settings, scan: Scan) -> Iterable[ModelRef]:
         # A pulled file also answers to its Hugging Face repo (`bakeoff pull OWNER/REPO`).
         aliases = [rel[1].replace("__", "/", 1)] if len(rel) == 3 and rel[0] == "pulled" else []
         yield ModelRef(name=path.stem, engine="llamacpp", source="local", path=str(path), aliases=aliases)
+
+
+def store_refs(settings: Settings, scan: Scan) -> list[ModelRef]:
+    """Files under BAKEOFF_HOME/models, then every other tool's store, in source order."""
+    return [*local_files(settings, scan), *discover(settings, scan)]
+
+
+def store_key(settings: Settings) -> tuple[object, ...]:
+    """What a stores' listing depends on besides the files: the folders it starts from."""
+    roots = tuple((n, tuple(map(str, load_store(n).roots(settings))))
+                  for n in STORES if n in settings.sources)
+    return (str(settings.models_dir), roots)
 
 
 def _names(ref: ModelRef) -> set[str]:
@@ -103,10 +117,10 @@ class Registry:
         return ref
 
     def list(self) -> list[ModelRef]:
-        scan = Scan()
         refs: list[ModelRef] = [self._materialize(r) for r in packaged_refs(self.settings.models_dir)]
-        refs.extend(local_files(self.settings, scan))
-        refs.extend(discover(self.settings, scan))
+        stores, notes = cached_listing(store_key(self.settings), lambda s: store_refs(self.settings, s))
+        refs.extend(stores)
+        scan = Scan(notes)
         sources: list[Source] = [s for s in map(_load_source, SOURCES) if s] + list(_extra_sources)
         for source in sources:
             refs.extend(source(self.settings))

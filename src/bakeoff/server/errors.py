@@ -28,6 +28,9 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str | None]] = [
     (E.InvalidParamsError, 400, "invalid_request_error", "invalid_value"),
     (E.UnsupportedError, 400, "invalid_request_error", "unsupported"),
     (E.BusyError, 429, "rate_limit_error", "server_busy"),
+    # 507 Insufficient Storage: the server cannot hold what the request needs; retrying will not help
+    # until memory is freed or the limits change (the hint says which), unlike a busy 429/503.
+    (E.InsufficientMemoryError, 507, "server_error", "insufficient_memory"),
     (E.ModelFileError, 500, "server_error", "model_file_error"),
     (E.RemoteError, 502, "server_error", "upstream_error"),
     (E.EngineError, 503, "server_error", "engine_error"),

@@ -16,7 +16,7 @@ import psutil
 from ..engines.base import Engine
 from ..engines.factory import open_engine, plan_load
 from ..engines.options import LoadOptions, LoadPlan
-from ..errors import ModelNotFoundError
+from ..errors import InsufficientMemoryError, ModelNotFoundError
 from ..models.ref import ModelRef
 from ..models.registry import Registry
 from ..settings import Settings
@@ -95,12 +95,24 @@ class ModelPool:
         return {name: s for name, s in stats.items() if s}
 
     def _make_room(self, ref: ModelRef) -> None:
+        """Unload the least recently used models until `ref` fits the budget; a model that could not
+        fit a budget the user set even alone is refused before anything is unloaded."""
         need = self.footprint(ref)
-        used = sum(self.footprint(e.ref) for e in self._engines.values())
-        while self._engines and used + need > self.budget_bytes():
+        if self.settings.memory_budget_gb > 0 and need > self.budget_bytes():
+            raise InsufficientMemoryError(
+                f"{ref.name} with its KV cache for {self.slots} slot(s)", need, self.budget_bytes(),
+                "raise BAKEOFF_MEMORY_BUDGET_GB, or serve with fewer --slots or a smaller --ctx",
+                limit="the server's memory budget")
+        while self._engines and self._in_use([*self._engines.values()], ref) > self.budget_bytes():
             _, old = self._engines.popitem(last=False)
-            used -= self.footprint(old.ref)
             old.close()
+
+    def _in_use(self, engines: list[Engine], adding: ModelRef) -> int:
+        """Memory the loaded engines take with `adding` loaded too: a file's weights count once,
+        however many of them share it (a base and its tuned variants, engines/llama_models.py)."""
+        plans = [self._plan(e.ref) for e in engines] + [self._plan(adding)]
+        weights = {p.weights_file: p.weights_bytes for p in plans if p.weights_file}
+        return sum(p.bytes - p.weights_bytes for p in plans) + sum(weights.values())
 
     def loaded(self) -> list[str]:
         """Without the lock: /health must answer while a model loads (which holds it for long)."""

@@ -13,7 +13,10 @@ import importlib
 import os
 import re
 import stat
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,21 +35,48 @@ SOURCES: dict[str, str] = {
     "llamacpp": "bakeoff.models.sources.llamacpp_cache:SOURCE",
 }
 
+_WATCHING: ContextVar[Scan | None] = ContextVar("bakeoff_scan", default=None)
 _SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.I)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
+# A stamp read within this long of the path's last change may miss a change in the same clock
+# tick (file systems keep coarse times): it never matches, so the next listing looks again.
+RACY_NS = 2_000_000_000
+Stamp = tuple[int, int] | None   # (mtime_ns, size), None: missing; (-1, -1): changed just now
+
+
+def stamp(path: str | os.PathLike[str]) -> Stamp:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if st.st_mtime_ns > time.time_ns() - RACY_NS:
+        return (-1, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
 @dataclass
 class Scan:
-    """One listing's notes: what was skipped and why (shown under `bakeoff models`)."""
+    """One listing's notes: what was skipped and why (shown under `bakeoff models`), and a stamp of
+    every folder listed and small file read, taken before reading it: while they all still match,
+    a new listing would find the same models (models/scan_cache.py)."""
 
     notes: list[str] = field(default_factory=list)
+    seen: dict[str, Stamp] = field(default_factory=dict)
 
     def note(self, path: str | os.PathLike[str], why: str) -> None:
         self.notes.append(f"skipped {path}: {why}")
 
+    def watch(self, path: str | os.PathLike[str]) -> None:
+        self.seen.setdefault(os.fspath(path), stamp(path))
+
+    def unchanged(self) -> bool:
+        return all(stamp(path) == seen and seen != (-1, -1) for path, seen in self.seen.items())
+
     def entries(self, folder: Path) -> list[os.DirEntry[str]]:
         """The folder's entries, sorted by name; [] with a note when it cannot be read."""
+        self.watch(folder)
         try:
             with os.scandir(folder) as it:
                 return sorted(it, key=lambda e: e.name)
@@ -130,6 +160,7 @@ def discover(settings: Settings, scan: Scan) -> list[ModelRef]:
         source = load_source(name)
         for root in source.roots(settings):
             key = os.path.realpath(root)
+            scan.watch(root)   # a store folder made later is a change
             if key in seen_roots or not _is_dir(root, scan):
                 continue
             seen_roots.add(key)
@@ -143,6 +174,16 @@ def _is_dir(path: Path, scan: Scan) -> bool:
     except OSError as exc:
         scan.note(path, exc.strerror or str(exc))
         return False
+
+
+@contextmanager
+def watching(scan: Scan) -> Iterator[Scan]:
+    """Files read_small reads meanwhile are stamped in `scan` (sources read them deep in a walk)."""
+    token = _WATCHING.set(scan)
+    try:
+        yield scan
+    finally:
+        _WATCHING.reset(token)
 
 
 def env_dir(var: str) -> Path | None:
@@ -164,7 +205,11 @@ def xdg_dir(settings: Settings, var: str, default: str) -> Path:
 def read_small(path: Path, limit: int = 1 << 20) -> str | None:
     """A small text file (manifest, template, settings), or None if it is missing, huge, unreadable
     or not a regular file: opened without blocking and checked before reading, so a FIFO or a link
-    to /dev/zero in another tool's store cannot hang or flood a listing."""
+    to /dev/zero in another tool's store cannot hang or flood a listing. A listing under way
+    (`watching`) keeps the file's stamp."""
+    scan = _WATCHING.get()
+    if scan is not None:
+        scan.watch(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:

@@ -70,6 +70,7 @@ def _repo_files(tool: str, root: Path, repo_dir: Path, repo: str, scan: Scan) ->
             if rel in seen:
                 continue
             target = Path(os.path.realpath(path))
+            scan.watch(target)   # a download that completes later fills a missing blob
             if not target.exists():
                 scan.note(path, "broken link (its blob is missing: an interrupted download?)")
                 continue
