@@ -87,7 +87,9 @@ def test_generation_after_scoring_sees_a_consistent_cache(engine):
     engine.loglikelihood([LogLikRequest(prompt, " Mars"), LogLikRequest(prompt, " Venus")])
     after = collect(engine.complete(prompt, params))
     assert after.text == before
-    assert after.timings.cached_prompt_tokens > 0  # the scored context's prefix was reused
+    # Scoring reads contexts in its own chunks, so generation reuses none of them: reusing them
+    # could change answers (llama_lowlevel.GRID).
+    assert after.timings.cached_prompt_tokens == 0
 
 
 # SmolLM2-135M-Instruct Q4_1 on the first 20 HellaSwag validation items, 0-shot, lm-evaluation-harness
