@@ -54,6 +54,17 @@ def test_fit_recovers_the_costs_that_produced_the_measurements() -> None:
     for field in ("decode_params_per_s", "decode_s_per_layer", "decode_s_fixed", "prefill_flops_per_s",
                   "prefill_s_per_layer", "prefill_s_fixed"):
         assert getattr(fitted, field) == pytest.approx(getattr(true, field), rel=1e-6), field
+    # With each model's graph counted, output tokens are charged per operation instead of per layer.
+    ops = {"a": 576, "b": 511, "tiny": 44, "tiny-16": 310}
+    by_node = []
+    for name, layers, params in (("a", 30, 1.35e8), ("b", 18, 2.7e8), ("tiny", 2, 3.2e6), ("tiny-16", 16, 3.6e6)):
+        out_s = 5e-4 + ops[name] * 4e-6 + params / 24e9
+        by_node.append(CalibrationPoint(name, layers, 1e7, 2 * params, 1 / out_s, 1e3, 96, 32,
+                                        active_params=params, graph_nodes=ops[name]))
+    per_node = fit_profile(fixed_profile(), by_node)
+    assert per_node.decode_s_per_node == pytest.approx(4e-6, rel=1e-6) and per_node.decode_s_per_layer == 0
+    assert per_node.decode_s_fixed == pytest.approx(5e-4, rel=1e-6)
+    assert per_node.decode_params_per_s == pytest.approx(24e9, rel=1e-6)
     assert fitted.decode_bytes_per_s == fitted.bandwidth_gbs * 1e9    # the memory roof is measured
     # Two models cannot also give a fixed cost; one model puts all of the time on its weights.
     two = fit_profile(fixed_profile(), points[:2])

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import InvalidParamsError
 from ..models import fit
+from ..models.graph_cost import graph_basis
 from ..models.machine import MachineProfile
 from ..models.perf import SpeedPrediction, fmt_tps
 from ..models.quant_evidence import NO_EVIDENCE, QuantEvidence, pick_quant, unused_note
@@ -180,7 +181,7 @@ def _candidate(cat: Catalog, entry: Entry, task: str, c: Constraints, available:
         rule = f"quantization {quant} by the CPU rule (Q8_0 while its weights stay under 2 GiB, else Q4_K_M)"
         cand.quant_basis = f"{rule}; {unused_note(ev.quants, ests) if ev.quants else NO_EVIDENCE}"
     cand.reasons = _reasons(cat, cand, entry, ev, available,
-                            _assumed(profile, quant, c, ests[quant].n_ctx) + "; " + speed_error.describe())
+                            _assumed(profile, quant, c, ests[quant].n_ctx, entry) + "; " + speed_error.describe())
     return cand
 
 
@@ -195,10 +196,12 @@ def _measured_bits(sweep: QuantEvidence) -> dict[str, float]:
             for t, q in by_type.items()}
 
 
-def _assumed(profile: MachineProfile, quant: str, c: Constraints, n_ctx: int) -> str:
-    """The settings a predicted speed assumes."""
+def _assumed(profile: MachineProfile, quant: str, c: Constraints, n_ctx: int, entry: Entry) -> str:
+    """The settings a predicted speed assumes, and the graph size it charges for."""
+    a = entry.arch
+    graph = graph_basis(a.gguf, a.layers or 32, (a.experts_used or 0) if a.type == "moe" else 0)
     return (f"assumes {quant} weights, {profile.identity.get('threads', '?')} threads, {c.prompt_tokens} prompt "
-            f"then {c.output_tokens} output tokens, context {n_ctx}, F16 KV cache, one request at a time")
+            f"then {c.output_tokens} output tokens, context {n_ctx}, F16 KV cache, one request at a time; {graph}")
 
 
 def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: int, speed_note: str) -> list[str]:

@@ -25,7 +25,7 @@ import psutil
 
 from ..settings import Settings, get_settings
 
-PROFILE_VERSION = 2
+PROFILE_VERSION = 3          # 3: output tokens pay per graph operation, not per layer
 PROFILE_FILE = "machine.json"
 
 
@@ -72,6 +72,7 @@ class CalibrationPoint:
     prompt_tokens: int
     output_tokens: int
     active_params: float = 0.0  # weights multiplied per output token (0 in profiles saved before it)
+    graph_nodes: float = 0.0    # operations in llama.cpp's graph per output token (0: not counted)
 
     @property
     def decode_params(self) -> float:
@@ -94,6 +95,7 @@ class MachineProfile:
     decode_params_per_s: float = 0.0  # weights multiplied per second while decoding (the compute
                                       # roof; 0 in profiles saved before it: bytes alone)
     prefill_s_fixed: float = 0.0    # fixed cost per prompt token
+    decode_s_per_node: float = 0.0  # cost per graph operation per output token (0: the per-layer cost stands in)
     measured_at: str = ""
     load_avg_1m: float | None = None
     seconds: float = 0.0
@@ -118,8 +120,9 @@ class MachineProfile:
     def summary(self) -> str:
         """One line for the CLI: what the predictions rest on."""
         models = ", ".join(p.model for p in self.calibration) or "no model"
+        ops = f" plus {self.decode_s_per_node * 1e6:.1f} us per graph operation" if self.decode_s_per_node else ""
         return (f"machine model: {self.bandwidth_gbs:.1f} GB/s memory, {self.compute_gflops:.0f} GFLOP/s "
-                f"(numpy); llama.cpp decodes {self.decode_params_per_s / 1e9:.1f} G weights/s and reaches "
+                f"(numpy); llama.cpp decodes {self.decode_params_per_s / 1e9:.1f} G weights/s{ops} and reaches "
                 f"{self.prefill_flops_per_s / 1e9:.0f} GFLOP/s on prompts, calibrated on {models} "
                 f"({self.identity.get('threads')} threads, load {self.load_avg_1m or 0:.1f}, {self.measured_at})")
 

@@ -6,16 +6,19 @@ multiplying them at the rate W that llama.cpp's vector kernels reach on these th
 cores W binds: on the 2-core machine this project targets, SmolLM2-135M reads its 97 MB in about
 3.5 ms at numpy's 28 GB/s but takes about 10 ms a token. Prompt tokens (processed 512 at a time) are
 bound by arithmetic: about 2 floating-point operations per active weight per token, plus attention
-over the positions before it. Both pay a fixed cost per layer per token (building and running the
-graph, synchronising threads), which dominates for very small models:
+over the positions before it. Output tokens also pay for every operation in the graph llama.cpp
+runs per token (dispatching it and a barrier the threads wait at), which dominates for very small
+models; how many operations that is depends on the architecture (Gemma 3 runs half as many again per
+layer as a Llama), so it is counted per architecture (`models.graph_cost`, measured on tiny files).
+Prompt tokens, processed 512 at a time, share those costs, so a cost per layer stands in for them:
 
-    seconds per output token  = max(s0 + layers x s_layer + active params / W,
+    seconds per output token  = max(s0 + graph ops x s_op + active params / W,
                                     (active weight bytes + KV bytes at position c) / B)
     seconds per prompt token  = p0 + layers x p_layer + (2 x active params + attention FLOPs) / F
 
-W, F, the per-layer and the fixed costs come from a MachineProfile, fitted on models of different
-depth and size (`engines.calibrate`: the embedded models and a tiny 2-layer one); B is numpy's
-measured bandwidth. Counting weights rather than bytes for W matters: a float32 tiny model and a
+W, F, the per-operation, per-layer and fixed costs come from a MachineProfile, fitted on models of
+different depth and size (`engines.calibrate`: the embedded models and two tiny llamas of 2 and 16
+layers); B is numpy's measured bandwidth. Counting weights rather than bytes for W matters: a float32 tiny model and a
 4-bit one of as many weights take about as long per weight, not per byte. A mixture of
 experts reads only its active experts. Numbers are predictions: `benchmarks/predict_speed.py` and
 `check` say how far off they were against measurements.
@@ -31,6 +34,7 @@ from typing import Any
 
 from .fit import BITS_PER_WEIGHT
 from .gguf_parse import parse_header, tensor_nbytes
+from .graph_cost import decode_nodes
 from .machine import CalibrationPoint, MachineProfile
 
 KV_BYTES_PER_ELEM = 2        # llama.cpp's default F16 KV cache
@@ -45,6 +49,7 @@ class SpeedShape:
     n_layer: int
     kv_bytes_per_pos: float     # K and V bytes per cached position, all layers
     attn_flops_per_pos: float   # attention FLOPs per token per earlier position, all layers
+    graph_nodes: float = 0.0    # operations in llama.cpp's graph per output token (models.graph_cost)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,13 +66,17 @@ def _kv_numbers(n_layer: int | None, n_head: int | None, n_head_kv: int | None,
 
 def shape_for(n_params: float, quant: str, *, active_params: float | None = None,
               n_layer: int | None = None, n_head: int | None = None, n_head_kv: int | None = None,
-              head_dim: int | None = None, bits: float | None = None) -> SpeedShape:
+              head_dim: int | None = None, bits: float | None = None, arch: str | None = None,
+              experts_used: int = 0) -> SpeedShape:
     """A model we have no file for: parameter counts x the quantization's bits per weight (`bits`
-    when the caller measured them, e.g. from a quantization sweep's file sizes)."""
+    when the caller measured them, e.g. from a quantization sweep's file sizes); `arch` (llama.cpp's
+    name) and `experts_used` size its graph."""
     active = active_params or n_params
     kv, attn = _kv_numbers(n_layer, n_head, n_head_kv, head_dim)
+    layers = n_layer or 32
     return SpeedShape(read_bytes=active * (bits or BITS_PER_WEIGHT[quant]) / 8, active_params=active,
-                      n_layer=n_layer or 32, kv_bytes_per_pos=kv, attn_flops_per_pos=attn)
+                      n_layer=layers, kv_bytes_per_pos=kv, attn_flops_per_pos=attn,
+                      graph_nodes=float(decode_nodes(arch, layers, experts_used)[0]))
 
 
 def shape_from_gguf(info: Any) -> SpeedShape:
@@ -89,8 +98,10 @@ def shape_from_gguf(info: Any) -> SpeedShape:
         read += float(tensor_nbytes(t)) * share
         active += float(math.prod(t.shape)) * share     # weights multiplied per token
     kv, attn = _kv_numbers(info.n_layer, info.n_head, info.n_head_kv, info.head_dim)
-    return SpeedShape(read_bytes=read, active_params=active, n_layer=info.n_layer or 1,
-                      kv_bytes_per_pos=kv, attn_flops_per_pos=attn)
+    layers = info.n_layer or 1
+    nodes, _ = decode_nodes(arch, layers, int(used) if experts else 0)
+    return SpeedShape(read_bytes=read, active_params=active, n_layer=layers,
+                      kv_bytes_per_pos=kv, attn_flops_per_pos=attn, graph_nodes=float(nodes))
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,8 @@ class SpeedPrediction:
 
 def output_seconds(p: MachineProfile, s: SpeedShape, position: float) -> float:
     read = (s.read_bytes + s.kv_bytes_per_pos * position) / p.decode_bytes_per_s
-    overhead = p.decode_s_fixed + s.n_layer * p.decode_s_per_layer
+    graph = s.graph_nodes * p.decode_s_per_node if p.decode_s_per_node else s.n_layer * p.decode_s_per_layer
+    overhead = p.decode_s_fixed + graph
     if not p.decode_params_per_s:       # a profile saved before the compute roof: bytes alone
         return overhead + read
     # Reading overlaps with everything else the token costs, so it is a floor on the whole.
@@ -131,16 +143,18 @@ def predict(profile: MachineProfile, shape: SpeedShape, prompt_tokens: int = 100
 
 def predict_for_params(profile: MachineProfile, n_params: float, quant: str, *,
                        active_params: float | None = None, n_layer: int | None = None,
-                       prompt_tokens: int = 100, output_tokens: int = 300) -> SpeedPrediction:
+                       prompt_tokens: int = 100, output_tokens: int = 300,
+                       arch: str | None = None) -> SpeedPrediction:
     """Tokens/s for a model known only by its parameter count (a Hub search result, say): what
     `bakeoff search` shows before anything is downloaded. Pass active_params for a mixture of experts
     and n_layer when known (default 32); the KV cache is left out without the attention shape."""
-    shape = shape_for(n_params, quant, active_params=active_params, n_layer=n_layer)
+    shape = shape_for(n_params, quant, active_params=active_params, n_layer=n_layer, arch=arch)
     return predict(profile, shape, prompt_tokens, output_tokens)
 
 
 def _fit_costs(layers: list[float], work: list[float], seconds: list[float]) -> tuple[float, float, float]:
-    """Non-negative (fixed s, s per layer, work per s) for t = fixed + a x layers + work / rate.
+    """Non-negative (fixed s, s per unit, work per s) for t = fixed + a x units + work / rate (units:
+    layers for prompts, graph operations for output tokens).
 
     Least squares on relative error (each row divided by its t, so a 2 ms model counts as much as a
     20 ms one). Terms the points cannot support (a negative fit, or fewer points than terms) are
@@ -166,12 +180,15 @@ def fit_profile(base: MachineProfile, points: Iterable[CalibrationPoint]) -> Mac
 
     pts = list(points)
     layers = [float(p.n_layer) for p in pts]
-    s0, s_layer, w = _fit_costs(layers, [p.decode_params for p in pts], [1 / p.output_tps for p in pts])
+    by_node = all(p.graph_nodes for p in pts)     # points saved before graph counts: per layer
+    units = [p.graph_nodes for p in pts] if by_node else layers
+    s0, s_unit, w = _fit_costs(units, [p.decode_params for p in pts], [1 / p.output_tps for p in pts])
     p0, p_layer, flops = _fit_costs(layers, [p.prefill_flops for p in pts], [1 / p.prompt_tps for p in pts])
     # The calibration models are small enough to be compute-bound here; their fit gives W, and the
     # memory roof for bigger models is the bandwidth numpy measured.
     return replace(base, decode_params_per_s=w, decode_bytes_per_s=base.bandwidth_gbs * 1e9,
-                   decode_s_per_layer=s_layer, decode_s_fixed=s0,
+                   decode_s_per_layer=0.0 if by_node else s_unit, decode_s_per_node=s_unit if by_node else 0.0,
+                   decode_s_fixed=s0,
                    prefill_flops_per_s=flops, prefill_s_per_layer=p_layer, prefill_s_fixed=p0,
                    calibration=pts)
 

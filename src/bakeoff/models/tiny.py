@@ -1,7 +1,8 @@
 """Tiny random-weight GGUF models for architectures we have no real weights for.
 
 Tests load them through llama.cpp for every architecture the catalog lists; the speed model's
-calibration times one (a 2-layer model whose per-token cost is almost all fixed overhead).
+calibration times two llamas (2 and 12 layers: per-token cost almost all fixed overhead), and
+`engines.graph_table` counts the decode graph of every architecture here at 1, 2 and 3 layers.
 
 Tensor names come from gguf.constants.MODEL_TENSORS[arch] / TENSOR_NAMES, hyperparameters use the
 arch's GGUF keys, weights are random F32 (2 layers, width 64), and the tokenizer.ggml.* keys are
@@ -51,6 +52,10 @@ def _UP(v: int, kv: int) -> tuple[int, ...]:
 def _DOWN(v: int, kv: int) -> tuple[int, ...]:
     return (_E, _F)
 
+
+def _HEAD(v: int, kv: int) -> tuple[int, ...]:
+    return (HEAD_DIM,)
+
 _ATTN = [(T.ATTN_Q, _SQ), (T.ATTN_K, _KV), (T.ATTN_V, _KV), (T.ATTN_OUT, _SQ)]
 _FFN = [(T.FFN_GATE, _UP), (T.FFN_UP, _UP), (T.FFN_DOWN, _DOWN)]
 
@@ -87,6 +92,38 @@ SPECS: dict[str, dict[str, Any]] = {
                   blk=[(T.ATTN_NORM, _VEC), *_ATTN, (T.FFN_NORM, _VEC), *_FFN]),
 }
 
+# More layouts, as the catalog's newer families have them (the tensors and keys llama.cpp requires,
+# found by loading): used for the speed model's graph table and the predict_speed benchmark.
+_RMS = {"attention.layer_norm_rms_epsilon": 1e-6}
+_QK_NORM = [(T.ATTN_Q_NORM, _HEAD), (T.ATTN_K_NORM, _HEAD)]
+_LLAMA_GLOB = [(T.TOKEN_EMBD, _EMB), (T.OUTPUT_NORM, _VEC), (T.OUTPUT, _EMB)]
+_GEMMA2_BLK = [(T.ATTN_NORM, _VEC), *_ATTN, (T.ATTN_POST_NORM, _VEC), (T.FFN_PRE_NORM, _VEC), *_FFN,
+               (T.FFN_POST_NORM, _VEC)]
+SPECS.update({
+    # Qwen2 / Qwen2.5: the llama layout with biases on Q, K and V.
+    "qwen2": dict(arch="QWEN2", kv=2, hp=_RMS, glob=_LLAMA_GLOB,
+                  blk=[(T.ATTN_NORM, _VEC), *_ATTN, (T.FFN_NORM, _VEC), *_FFN],
+                  bias=[T.ATTN_Q, T.ATTN_K, T.ATTN_V]),
+    # Qwen3: RMS norms on each head's Q and K.
+    "qwen3": dict(arch="QWEN3", kv=2, hp=_RMS, glob=_LLAMA_GLOB,
+                  blk=[(T.ATTN_NORM, _VEC), *_ATTN, *_QK_NORM, (T.FFN_NORM, _VEC), *_FFN]),
+    # OLMo 2 / Olmo 3: norms after attention and the MLP instead of before, Q and K normed whole.
+    "olmo2": dict(arch="OLMO2", kv=2, hp=_RMS, glob=_LLAMA_GLOB,
+                  blk=[*_ATTN, (T.ATTN_Q_NORM, _VEC), (T.ATTN_K_NORM, lambda v, kv: (kv * HEAD_DIM,)),
+                       (T.ATTN_POST_NORM, _VEC), *_FFN, (T.FFN_POST_NORM, _VEC)]),
+    "gemma2": dict(arch="GEMMA2", kv=2, hp={**_RMS, "attention.sliding_window": 64}, glob=_LLAMA_GLOB[:2],
+                   blk=_GEMMA2_BLK),
+    "gemma3": dict(arch="GEMMA3", kv=2, hp={**_RMS, "attention.sliding_window": 64}, glob=_LLAMA_GLOB[:2],
+                   blk=[*_GEMMA2_BLK, *_QK_NORM]),
+    # BLOOM: fused QKV, layer norms with biases everywhere, ALiBi instead of RoPE.
+    "bloom": dict(arch="BLOOM", kv=N_HEAD, hp={"attention.layer_norm_epsilon": 1e-5},
+                  glob=[(T.TOKEN_EMBD, _EMB), (T.TOKEN_EMBD_NORM, _VEC), (T.OUTPUT_NORM, _VEC)],
+                  blk=[(T.ATTN_NORM, _VEC), (T.ATTN_QKV, lambda v, kv: (3 * _E, _E)), (T.ATTN_OUT, _SQ),
+                       (T.FFN_NORM, _VEC), (T.FFN_UP, _UP), (T.FFN_DOWN, _DOWN)],
+                  bias=[T.TOKEN_EMBD_NORM, T.OUTPUT_NORM, T.ATTN_NORM, T.ATTN_QKV, T.ATTN_OUT, T.FFN_NORM,
+                        T.FFN_UP, T.FFN_DOWN]),
+})
+
 
 @lru_cache(maxsize=2)   # reading a 49k-token vocabulary is slow; every tiny model shares it
 def _tokenizer_fields(source: Path) -> list[tuple[str, GGUFValueType, Any, GGUFValueType | None]]:
@@ -102,8 +139,10 @@ def _tokenizer_fields(source: Path) -> list[tuple[str, GGUFValueType, Any, GGUFV
 
 
 def write_tiny(kind: str, path: Path, tokenizer_from: Path, seed: int = 0,
-               chat_template: str | None = None) -> Path:
-    """A tiny random model of architecture `kind`; `chat_template` replaces the copied template."""
+               chat_template: str | None = None, n_layer: int = N_LAYER,
+               hparams: dict[str, Any] | None = None) -> Path:
+    """A tiny random model of architecture `kind`; `chat_template` replaces the copied template,
+    `hparams` override the spec's (e.g. expert_used_count)."""
     spec = SPECS[kind]
     arch_enum = MODEL_ARCH[spec["arch"]]
     arch = MODEL_ARCH_NAMES[arch_enum]
@@ -114,12 +153,13 @@ def write_tiny(kind: str, path: Path, tokenizer_from: Path, seed: int = 0,
     w.add_name(f"tiny random {kind}")
     w.add_uint32(f"{arch}.context_length", N_CTX)
     w.add_uint32(f"{arch}.embedding_length", N_EMBD)
-    w.add_uint32(f"{arch}.block_count", N_LAYER)
+    w.add_uint32(f"{arch}.block_count", n_layer)
     w.add_uint32(f"{arch}.feed_forward_length", N_FF)
     w.add_uint32(f"{arch}.attention.head_count", N_HEAD)
     w.add_uint32(f"{arch}.attention.head_count_kv", spec["kv"])
-    for key, value in spec["hp"].items():
-        (w.add_float32 if isinstance(value, float) else w.add_uint32)(f"{arch}.{key}", value)
+    for key, value in {**spec["hp"], **(hparams or {})}.items():
+        add_kv = w.add_bool if isinstance(value, bool) else w.add_float32 if isinstance(value, float) else w.add_uint32
+        add_kv(f"{arch}.{key}", value)
     for key, vtype, value, sub in tok:
         if key == "tokenizer.chat_template" and chat_template is not None:
             value = chat_template
@@ -138,7 +178,7 @@ def write_tiny(kind: str, path: Path, tokenizer_from: Path, seed: int = 0,
 
     for tensor, shape in spec["glob"]:
         add(tensor, shape(n_vocab, spec["kv"]))
-    for bid in range(N_LAYER):
+    for bid in range(n_layer):
         for tensor, shape in spec["blk"]:
             add(tensor, shape(n_vocab, spec["kv"]), bid)
     w.write_header_to_file()
