@@ -133,6 +133,8 @@ def _err(e: float | None) -> str:
 
 
 def _measured(xs: list[float]) -> str:
+    if len(xs) < 2:
+        return f"{statistics.median(xs):8.1f} (one run)"
     return f"{statistics.median(xs):8.1f} ({min(xs):.1f}–{max(xs):.1f}, ±{100 * spread(xs):.0f}%)"
 
 
@@ -186,8 +188,10 @@ def main() -> int:
     print(f"output tok/s within {TARGET:.0%} for the embedded models and every tiny file ({len(target)}): "
           + ("yes" if not bad else "no — " + ", ".join(f"{k} {100 * v:+.0f}%" for k, v in bad.items())))
     spreads = sorted(spread(s.outs) for s in subjects if s.kind != "local")
-    print(f"run-to-run spread of output tok/s (±half-range/median): median ±{100 * statistics.median(spreads):.0f}%, "
-          f"worst ±{100 * spreads[-1]:.0f}%; errors smaller than that are within this run's noise")
+    if a.repeats > 1:
+        mid = statistics.median(spreads)
+        print(f"run-to-run spread of output tok/s (±half-range/median): median ±{100 * mid:.0f}%, "
+              f"worst ±{100 * spreads[-1]:.0f}%; errors smaller than that are within this run's noise")
     print(f"n = {a.repeats} runs per model, {a.output} output tokens each; load average after: "
           f"{os.getloadavg()[0]:.2f}")
     return 0
