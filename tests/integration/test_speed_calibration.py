@@ -35,3 +35,19 @@ def test_calibration_gives_a_sane_consistent_profile_that_is_cached(smollm2_path
     big = expected_speed(cat.get("qwen2.5-7b-instruct"), "Q4_K_M", prof)
     small = expected_speed(cat.get("qwen2.5-0.5b-instruct"), "Q4_K_M", prof)
     assert 0 < big.output_tps < small.output_tps
+
+
+def test_tiny_calibration_models_are_built_at_their_depth_and_carry_their_graph() -> None:
+    """The two tiny llamas separate the cost per graph operation from the fixed cost: each point
+    records the operations its model runs per token (the table's count for a llama of that depth)."""
+    from bakeoff.engines.calibrate import tiny_kind
+    from bakeoff.models.graph_cost import decode_nodes
+
+    assert tiny_kind("tiny-llama-16") == ("llama", 16) and tiny_kind("tiny-llama") == ("llama", 2)
+    assert tiny_kind("smollm2-135m") is None
+    prof = calibrate(models=("tiny-llama", "tiny-llama-16"))
+    points = {p.model: p for p in prof.calibration}
+    assert points["tiny-llama-16"].n_layer == 16 and points["tiny-llama"].n_layer == 2
+    for p in points.values():
+        assert p.graph_nodes == decode_nodes("llama", p.n_layer)[0] and p.output_tokens == 64
+    assert prof.decode_params_per_s > 0 and prof.decode_s_per_node >= 0 and prof.decode_s_per_layer == 0
