@@ -2,7 +2,8 @@
 
 Models: the two embedded ones, a tiny random-weight file of every layout `bakeoff.models.tiny` builds
 (2 layers, width 64, SmolLM2's 49k vocabulary, as the tests build them: llama, mixtral, falcon,
-olmo, gemma, qwen2, qwen3, olmo2, gemma2, gemma3, bloom), and every other local GGUF Bakeoff lists.
+olmo, gemma, qwen2, qwen3, olmo2, gemma2, gemma3, smollm3, granite, bloom), and every other local
+GGUF Bakeoff lists.
 The machine profile is calibrated afresh first, exactly as `bakeoff recommend` does (a model it was
 calibrated on is marked "in-sample" and also gets the error of a profile refitted without it).
 

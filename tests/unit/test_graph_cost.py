@@ -14,7 +14,7 @@ from fixed_machine import fixed_profile
 def test_table_records_how_and_with_which_llama_cpp_it_was_counted() -> None:
     t = graph_table()
     assert t.llama_cpp_python and t.measured_at and "llama_graph_reserve" in t.method
-    assert {"llama", "llama+moe", "gemma3", "qwen3", "olmo2", "falcon"} <= set(t.archs)
+    assert {"llama", "llama+moe", "gemma3", "qwen3", "olmo2", "falcon", "granite", "smollm3"} <= set(t.archs)
 
 
 def test_nodes_grow_linearly_with_depth_and_with_experts_used() -> None:

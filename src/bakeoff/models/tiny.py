@@ -115,6 +115,14 @@ SPECS.update({
                    blk=_GEMMA2_BLK),
     "gemma3": dict(arch="GEMMA3", kv=2, hp={**_RMS, "attention.sliding_window": 64}, glob=_LLAMA_GLOB[:2],
                    blk=[*_GEMMA2_BLK, *_QK_NORM]),
+    # SmolLM3: the llama layout, RoPE left out of every 4th layer (files of 1-3 layers, as the graph
+    # table counts them, never reach one: it overcounts SmolLM3 by 2 of ~80 ops per 4 layers).
+    "smollm3": dict(arch="SMOLLM3", kv=2, hp=_RMS, glob=_LLAMA_GLOB,
+                    blk=[(T.ATTN_NORM, _VEC), *_ATTN, (T.FFN_NORM, _VEC), *_FFN]),
+    # Granite 3: the llama layout with scaled embeddings, residuals, attention and logits.
+    "granite": dict(arch="GRANITE", kv=2, hp={**_RMS, "logit_scale": 8.0, "residual_scale": 0.22,
+                                              "embedding_scale": 12.0, "attention.scale": 0.0078125},
+                    glob=_LLAMA_GLOB, blk=[(T.ATTN_NORM, _VEC), *_ATTN, (T.FFN_NORM, _VEC), *_FFN]),
     # BLOOM: fused QKV, layer norms with biases everywhere, ALiBi instead of RoPE.
     "bloom": dict(arch="BLOOM", kv=N_HEAD, hp={"attention.layer_norm_epsilon": 1e-5},
                   glob=[(T.TOKEN_EMBD, _EMB), (T.TOKEN_EMBD_NORM, _VEC), (T.OUTPUT_NORM, _VEC)],
