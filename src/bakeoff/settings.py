@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from functools import lru_cache
@@ -9,10 +10,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import psutil
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from .errors import HomeNotWritableError
+from .errors import ConfigError, HomeNotWritableError
 
 
 def physical_cores() -> int:
@@ -44,10 +45,12 @@ class Settings(BaseSettings):
     # (https://aws.amazon.com/ec2/pricing/on-demand/, read 2026-11). It is the closest cloud
     # equivalent of the 2-core machine Bakeoff targets; set BAKEOFF_HOURLY_COST for your own.
     hourly_cost: float = Field(default=0.08925, description="Cost of this machine in USD per hour.")
-    model_dirs: list[Path] = Field(default_factory=list,
-                                   description="Extra folders searched for GGUF files.")
-    sources: list[str] = Field(default=["folder", "hf", "lmstudio", "ollama", "gpt4all", "llamacpp"],
-                               description="Other tools' model stores listed in place (none are copied).")
+    model_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Extra folders searched for GGUF files (separated by "
+                                          f"'{os.pathsep}' as in PATH, or a JSON list).")
+    sources: Annotated[list[str], NoDecode] = Field(
+        default=["folder", "hf", "lmstudio", "ollama", "gpt4all", "llamacpp"],
+        description="Other tools' model stores listed in place, none copied (comma-separated or a JSON list).")
     user_home: Path = Field(default_factory=Path.home,
                             description="Home folder whose tool stores (~/.ollama, ~/.lmstudio, "
                                         "~/.cache/...) are searched.")
@@ -58,6 +61,20 @@ class Settings(BaseSettings):
     gpu_layers: Literal["auto"] | Annotated[int, Field(ge=0)] = Field(
         default="auto", description="Model layers offloaded to the GPU: a count, or auto (all that "
                                     "fit in free GPU memory; 0 on a CPU-only llama.cpp build).")
+
+    @field_validator("model_dirs", "sources", mode="before")
+    @classmethod
+    def _split_list(cls, value: object, info: object) -> object:
+        """An environment variable holds a JSON list or, as people write PATH, separated items."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not a JSON list: {exc}") from None
+        sep = os.pathsep if getattr(info, "field_name", "") == "model_dirs" else ","
+        return [item.strip() for item in value.split(sep) if item.strip()]
 
     @property
     def models_dir(self) -> Path:
@@ -81,9 +98,26 @@ class Settings(BaseSettings):
         return self.home
 
 
+class SettingsValueError(ConfigError):
+    """A BAKEOFF_* environment variable holds a value its setting cannot take."""
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = f"BAKEOFF_{str(first['loc'][0]).upper()}" if first["loc"] else "a BAKEOFF_ variable"
+        raise SettingsValueError(f"{name}={str(first.get('input'))[:80]!r} is invalid: {first['msg']}",
+                                 _fix(name)) from None
+    except SettingsError as exc:   # a value pydantic-settings could not even parse
+        raise SettingsValueError(f"a BAKEOFF_ environment variable is invalid: {exc}",
+                                 _fix("the variable")) from None
+
+
+def _fix(name: str) -> str:
+    return f"correct or unset {name} (the README's sections name each setting and its format)"
 
 
 def reset_settings() -> None:

@@ -167,3 +167,20 @@ def test_client_disconnect_stops_generation_and_keeps_the_partial_answer(live_se
     answer = msgs[-1]
     assert answer["role"] == "assistant" and answer["stats"]["finish_reason"] == "stopped"
     assert 0 < answer["stats"]["completion_tokens"] < 400 and answer["content"]
+
+
+def test_a_huge_answer_line_renders_at_once_and_as_text(page, live_server):
+    """The link pattern rescanned the rest of the line from every "[": "[a](http://" repeated over
+    220 KB took 5.9 s per render here, and a streamed answer renders at every token. Lines past
+    the markup limit are shown as escaped text; shorter ones still get links and bold."""
+    page.goto(live_server.url)
+    line_html, long_html, short_html = page.evaluate("""async () => {
+        const m = await import('/js/md.js');
+        return [m.renderMarkdown('[a](http://<b>'.repeat(100000)),
+                m.renderMarkdown('**b** [l](https://x.org) ' + 'x'.repeat(m.MAX_MARKUP_LINE)),
+                m.renderMarkdown('**b** [l](https://x.org) [[[[a](http://[x](https://y.org)')]; }""")
+    assert line_html.startswith("<p>[a](http://&lt;b&gt;") and "<b>" not in line_html
+    assert "<strong>" not in long_html and "<a " not in long_html
+    assert short_html == ('<p><strong>b</strong> <a href="https://x.org" target="_blank" rel="noopener noreferrer '
+                          'nofollow">l</a> [[[[a](http://<a href="https://y.org" target="_blank" '
+                          'rel="noopener noreferrer nofollow">x</a></p>')

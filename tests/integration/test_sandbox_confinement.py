@@ -223,20 +223,25 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_a_sandbox_does_not_outlive_a_killed_bakeoff():
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_sandbox_does_not_outlive_a_killed_bakeoff(tmp_path, how):
     """bubblewrap runs in its own session and a sleeping program is not stopped by its CPU limit:
-    what ends the sandbox when Bakeoff is killed mid-run is bwrap's --die-with-parent."""
+    what ends the sandbox when Bakeoff is killed mid-run is bwrap's --die-with-parent. Nothing of
+    the program stays on the host's disk either (a temporary folder holding the model's code was
+    left in TMPDIR by every killed run)."""
+    import signal
     import time
 
     parent = subprocess.Popen([sys.executable, "-c", "from bakeoff.evals.bench.sandbox import Limits, run_program\n"
-                               "run_program('import time\\ntime.sleep(300)', Limits(timeout_s=290))"])
+                               "run_program('import time\\ntime.sleep(300)', Limits(timeout_s=290))"],
+                              env={**os.environ, "TMPDIR": str(tmp_path)})
     try:
         deadline = time.monotonic() + 60
         while not (sandbox := _children(parent.pid)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert sandbox, "the sandbox never started"
     finally:
-        parent.kill()
+        parent.send_signal(getattr(signal, how))
         parent.wait()
     deadline = time.monotonic() + 60
     while any(_running(pid) for pid in sandbox) and time.monotonic() < deadline:
@@ -245,6 +250,7 @@ def test_a_sandbox_does_not_outlive_a_killed_bakeoff():
     for pid in alive:   # a regression: do not leave it running
         os.kill(pid, 9)
     assert not alive, "the sandbox outlived the Bakeoff that started it"
+    assert list(tmp_path.iterdir()) == [], "the program was left on the host's disk"
 
 
 def _running(pid: int) -> bool:

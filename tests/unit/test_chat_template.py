@@ -80,7 +80,7 @@ def test_renders_from_threads_that_come_and_go():
 
     from bakeoff.engines import chat_template
 
-    chat_template._worker.close()            # the next render starts the renderer on a thread
+    chat_template._workers.close()           # the next render starts the renderer on a thread
     results: list[str] = []
     for i in range(3):
         t = threading.Thread(target=lambda i=i: results.append(_template("{{ messages[0].content }}!").render(
@@ -88,3 +88,28 @@ def test_renders_from_threads_that_come_and_go():
         t.start()
         t.join()
     assert results == ["0!", "1!", "2!"]
+
+
+def test_a_runaway_template_does_not_hold_up_another_models():
+    """One renderer was shared by every model: a server's chat for every model waited 10 s behind
+    each request to a model whose template loops (41 s behind four of them, measured)."""
+    import threading
+
+    from bakeoff.engines import chat_template
+
+    good = _template("{{ messages[0].content }}?")
+    assert good.render(HI) == "hi?"          # its renderer is up
+    loop = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    stuck = threading.Thread(target=lambda: pytest.raises(ChatTemplateError, _template(loop, 120).render, HI))
+    stuck.start()
+    try:
+        stuck.join(0.5)                        # the runaway render has begun
+        done: list[str] = []
+        other = threading.Thread(target=lambda: done.append(good.render(HI)))
+        other.start()
+        other.join(100)
+        assert done == ["hi?"] and stuck.is_alive(), "the other model's render waited for the runaway one"
+    finally:
+        chat_template._workers.close()         # ends the runaway renderer
+        stuck.join(30)
+    assert not stuck.is_alive()

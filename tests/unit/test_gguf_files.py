@@ -115,3 +115,35 @@ def test_a_fifo_or_a_corrupt_file_does_not_break_listing_the_others(bakeoff_home
     assert rows["good"]["status"] == "ok"
     with pytest.raises(ModelFileError, match="not a regular file"):
         read_gguf_info(fifo)
+
+
+def test_a_huge_chat_template_is_not_read_when_listing(tmp_path, smollm2_path):
+    """Metadata strings were decoded whole: a 2 GB chat template cost gigabytes at every listing.
+    One past the limit is skipped unread, shown by its size, and refused when the model chats."""
+    from bakeoff.engines.base import Message
+    from bakeoff.engines.factory import open_engine
+    from bakeoff.engines.options import LoadOptions
+    from bakeoff.errors import ChatTemplateError
+    from bakeoff.models.gguf_parse import MAX_STRING_BYTES, Oversized
+    from bakeoff.models.ref import ModelRef
+    from tinygguf import write_minimal, write_tiny
+
+    big = "{# " + "x" * MAX_STRING_BYTES + " #}{{ messages[0].content }}"
+    info = read_gguf_info(write_minimal(tmp_path / "listed.gguf", **{"tokenizer.chat_template": big}))
+    assert info.metadata["tokenizer.chat_template"] == Oversized(len(big))
+    assert info.chat_template is None and "not read" in str(info.metadata["tokenizer.chat_template"])
+    path = write_tiny("llama", tmp_path / "tiny.gguf", smollm2_path, chat_template=big)
+    engine = open_engine(ModelRef(name="tiny", engine="llamacpp", source="file", path=str(path)),
+                         LoadOptions(n_ctx=256))
+    try:
+        with pytest.raises(ChatTemplateError, match=f"{len(big):,} bytes long"):
+            engine.chat_tokens([Message(role="user", content="hi")])
+    finally:
+        engine.close()
+
+
+def test_a_huge_metadata_key_is_a_clear_error(tmp_path):
+    from tinygguf import write_minimal
+
+    with pytest.raises(ModelFileError, match="metadata key of 70000 bytes"):
+        read_gguf_info(write_minimal(tmp_path / "k.gguf", **{"k" * 70000: "v"}))

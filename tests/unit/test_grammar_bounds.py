@@ -55,3 +55,24 @@ def test_a_deeply_nested_grammar_is_an_error_not_a_crash_of_the_process(smollm2_
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "REFUSED" in done.stdout, (done.returncode, done.stderr[-500:])
+
+
+@pytest.mark.parametrize("grammar", [
+    'root ::= "\\x00"', 'root ::= "a" "\\u0000"', 'root ::= [\\x00-\\x00]', 'root ::= "\\U00200000"',
+    'root ::= []', 'root ::= [^\\x01-\\U0010FFFF]', 'root ::= "ok" | "\\U00000000"',
+])
+def test_a_grammar_no_token_can_follow_is_refused(grammar: str) -> None:
+    """llama.cpp aborts the process when a grammar leaves no token to sample (it masks tokens
+    starting with NUL; none decodes past U+10FFFF): one such request killed `bakeoff serve`."""
+    from bakeoff.engines.base import GenParams
+
+    with pytest.raises(InvalidParamsError, match="no token can produce"):
+        GenParams.build(grammar=grammar)
+
+
+def test_classes_with_other_characters_beside_nul_pass() -> None:
+    check_grammar('root ::= [^"\\\\\\x7F\\x00-\\x1F]+ [\\x00-\\x1f] [^] [\\x00a] "\\\\x00"')
+    grammar = schema_to_grammar({"type": "object", "properties": {"s": {"type": "string"}, "n": {"enum": ["a", "b"]}}})
+    check_grammar(grammar)
+    with pytest.raises(InvalidParamsError, match="no token can produce"):
+        schema_to_grammar({"const": "\u0000"})

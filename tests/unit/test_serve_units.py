@@ -86,3 +86,54 @@ def test_routes_over_a_fake_engine() -> None:
             assert client.get("/health", headers={"Host": "evil.example"}).status_code == 421
     finally:
         undo()
+
+
+def test_the_servers_log_shows_control_characters_from_a_request_as_text(caplog) -> None:
+    """The shutdown line printed a request path's escape sequences raw to the server's terminal
+    (uvicorn percent-decodes it: "/%1b]0;pwned%07" retitled the terminal); so could the traceback
+    of an unexpected error whose message holds client text."""
+    import asyncio
+
+    from bakeoff.server.errors import QuietCancel
+
+    async def cancelled(scope, receive, send):
+        raise asyncio.CancelledError
+
+    path = "/\x1b]0;pwned\x07\x1b[2J"
+    asyncio.run(QuietCancel(cancelled)({"type": "http", "method": "GET", "path": path}, None, None))
+    classify(KeyError("\x1b[31mred"))
+    err = caplog.text
+    assert "\x1b" not in err and "\x07" not in err
+    assert "request GET /\\x1b]0;pwned\\x07\\x1b[2J cancelled" in err and "\\x1b[31mred" in err
+
+
+@pytest.mark.parametrize("script, status", [
+    (["start", "last"], 200),
+    (["start", "more", "leave"], 499),          # a stream the client cut off had counted as a 200
+    (["leave", "start400", "last"], 499),       # left while sending its body: it had counted as a 400
+    (["start", "last", "leave"], 200),          # left after the whole answer
+])
+def test_requests_are_counted_as_they_end(script: list[str], status: int) -> None:
+    import asyncio
+
+    from bakeoff.server.metrics import CountRequests
+
+    async def app(scope, receive, send):
+        for step in script:
+            if step == "leave":
+                await receive()
+            elif step.startswith("start"):
+                await send({"type": "http.response.start", "status": int(step[5:] or 200), "headers": []})
+            else:
+                await send({"type": "http.response.body", "body": b"x", "more_body": step == "more"})
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        pass
+
+    metrics = Metrics()
+    asyncio.run(CountRequests(app, metrics, {"/v1/chat/completions"})(
+        {"type": "http", "path": "/v1/chat/completions"}, receive, send))
+    assert dict(metrics.requests) == {("/v1/chat/completions", status): 1}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,15 +16,7 @@ from ..errors import NotFoundError
 from ..settings import get_settings
 from ..store import connect
 from ..store.evals import get_run, latest_run_id, list_runs
-
-# C0 controls but tab and newline, DEL, C1 controls: an escape sequence in a model name, a remote
-# model id or a server's error message must not move the cursor, clear the screen or retitle the
-# terminal. Shown as \x1b instead.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+from ..terminal import printable  # noqa: F401 - the CLI's modules import it from here
 
 
 class SafeConsole(Console):

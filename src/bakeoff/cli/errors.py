@@ -7,6 +7,7 @@ import sys
 import traceback
 
 from .. import errors as E
+from ..settings import SettingsValueError
 from .common import printable
 
 # Most specific first. Exit codes: 2 usage/input, 3 not found, 4 bad model file, 5 resources,
@@ -19,6 +20,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (E.ContextOverflowError, 2),
     (E.InvalidParamsError, 2),
     (E.SuiteError, 2),
+    (SettingsValueError, 2),
     (E.HomeNotWritableError, 5),
     (E.WontFitError, 5),
     (E.InsufficientMemoryError, 5),

@@ -155,7 +155,9 @@ def _memory_table(est: fit.FitEstimate) -> Table:
 
 def _print_template_and_metadata(ref: ModelRef, info: GGUFInfo) -> None:
     console.print("chat template", style="bold")
-    console.print(info.chat_template or "(none: plain 'User:/Assistant:' prompts are used)", markup=False)
+    template = info.metadata.get("tokenizer.chat_template")   # a string, or one too long to read
+    console.print(str(template) if template else "(none: plain 'User:/Assistant:' prompts are used)",
+                  markup=False)
     _print_store_defaults(ref)
     console.print(f"tool calls (bakeoff serve): {describe_format(info.chat_template)}", soft_wrap=True,
                   highlight=False)

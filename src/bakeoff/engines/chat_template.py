@@ -7,11 +7,16 @@ parent waits at most `timeout_s` and kills it past that, the child cuts output p
 cannot allocate past its address-space cap. Failures are typed: a template that declines the
 messages (its raise_exception) is the request's problem (InvalidParamsError, HTTP 400); a broken,
 slow or huge template is the model file's (ChatTemplateError, HTTP 500).
+
+Each template renders in a child of its own (up to _MAX_WORKERS, the least recently used idle one
+is ended past that): one model's runaway template holds only its own renderer, never another
+model's requests (one shared child made a server's every chat wait 10 s per hostile request).
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import select
 import subprocess
@@ -22,12 +27,14 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import ChatTemplateError, EngineError, InvalidParamsError
+from ..models.gguf_parse import MAX_STRING_BYTES
 
 if TYPE_CHECKING:
     from .llama_lowlevel import Vocab
 
 _WORKER = Path(__file__).with_name("template_worker.py")
 _START_TIMEOUT_S = 120.0     # a cold interpreter on a loaded machine; not part of any render's budget
+_MAX_WORKERS = 8             # distinct templates with a live renderer (about 30 MB each)
 
 
 @dataclass(frozen=True)
@@ -37,31 +44,39 @@ class TemplateLimits:
 
 
 class _Worker:
-    """One child process shared by every template in this process; one render at a time."""
+    """One child process for one template; one render at a time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
+        self._retired = False    # ended while a caller held it: its next render ends the child again
 
     def render(self, template: str, context: dict[str, Any], limits: TemplateLimits) -> dict[str, Any]:
         with self._lock:
-            if self._proc is not None and self._proc.poll() is not None:   # died since (killed from outside)
-                self._stop()
-            stdin, stdout = _pipes(self._proc or self._start())
-            request = {"template": template, "context": context, "max_chars": limits.max_chars}
             try:
-                stdin.write(json.dumps(request) + "\n")
-                stdin.flush()
-                ready, _, _ = select.select([stdout], [], [], limits.timeout_s)
-                line = stdout.readline() if ready else None
-            except (BrokenPipeError, OSError):
-                line = ""
-            if not line:
-                self._stop()
-                if line is None:
-                    return {"slow": limits.timeout_s}
-                return {"broken": "the renderer died (out of memory?)"}
-            return json.loads(line)
+                return self._render(template, context, limits)
+            finally:
+                if self._retired:
+                    self._stop()
+
+    def _render(self, template: str, context: dict[str, Any], limits: TemplateLimits) -> dict[str, Any]:
+        if self._proc is not None and self._proc.poll() is not None:   # died since (killed from outside)
+            self._stop()
+        stdin, stdout = _pipes(self._proc or self._start())
+        request = {"template": template, "context": context, "max_chars": limits.max_chars}
+        try:
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+            ready, _, _ = select.select([stdout], [], [], limits.timeout_s)
+            line = stdout.readline() if ready else None
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:
+            self._stop()
+            if line is None:
+                return {"slow": limits.timeout_s}
+            return {"broken": "the renderer died (out of memory?)"}
+        return json.loads(line)
 
     def _start(self) -> subprocess.Popen:
         proc = subprocess.Popen([sys.executable, "-I", str(_WORKER)], stdin=subprocess.PIPE,
@@ -83,9 +98,42 @@ class _Worker:
             self._proc.wait()
             self._proc = None
 
+    def close(self, wait: bool = True) -> bool:
+        """End the child; with wait=False only when it is idle (True: it was ended)."""
+        if not self._lock.acquire(blocking=wait):
+            return False
+        try:
+            self._retired = True
+            self._stop()
+        finally:
+            self._lock.release()
+        return True
+
+
+class _Workers:
+    """A renderer per template source, the least recently used idle ones ended past _MAX_WORKERS."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_source: dict[str, _Worker] = {}
+
+    def render(self, template: str, context: dict[str, Any], limits: TemplateLimits) -> dict[str, Any]:
+        key = hashlib.blake2b(template.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        with self._lock:
+            worker = self._by_source.pop(key, None) or _Worker()
+            self._by_source[key] = worker          # most recently used last
+            for old in list(self._by_source)[:-1]:
+                if len(self._by_source) <= _MAX_WORKERS:
+                    break
+                if self._by_source[old].close(wait=False):
+                    del self._by_source[old]
+        return worker.render(template, context, limits)
+
     def close(self) -> None:
         with self._lock:
-            self._stop()
+            workers, self._by_source = list(self._by_source.values()), {}
+        for w in workers:
+            w.close()
 
 
 def _pipes(proc: subprocess.Popen) -> tuple[IO[str], IO[str]]:
@@ -94,8 +142,8 @@ def _pipes(proc: subprocess.Popen) -> tuple[IO[str], IO[str]]:
     return proc.stdin, proc.stdout
 
 
-_worker = _Worker()
-atexit.register(_worker.close)
+_workers = _Workers()
+atexit.register(_workers.close)
 
 
 class ChatTemplate:
@@ -103,6 +151,9 @@ class ChatTemplate:
 
     def __init__(self, source: str, *, bos_token: str, eos_token: str, path: str,
                  limits: TemplateLimits | None = None):
+        if len(source) > MAX_STRING_BYTES:   # a listing never reads one this long either
+            raise ChatTemplateError(path, f"{len(source):,} characters long, over the "
+                                    f"{MAX_STRING_BYTES:,} Bakeoff renders")
         self.source, self.path = source, path
         self.specials = {"bos_token": bos_token, "eos_token": eos_token}
         self.limits = limits or TemplateLimits()
@@ -112,7 +163,7 @@ class ChatTemplate:
         context = {"messages": messages, "add_generation_prompt": add_generation_prompt, **self.specials}
         if tools:
             context["tools"] = tools  # templates that render tools test `tools` (absent: no tools)
-        answer = _worker.render(self.source, context, self.limits)
+        answer = _workers.render(self.source, context, self.limits)
         if "text" in answer:
             return answer["text"]
         if "refused" in answer:

@@ -32,6 +32,7 @@ def schema_to_grammar(schema: dict[str, Any]) -> str:
     if len(grammar) > MAX_GRAMMAR_CHARS:
         raise InvalidParamsError(f"the JSON schema needs a grammar of {len(grammar):,} characters, more than "
                                  f"{MAX_GRAMMAR_CHARS:,}", param="json_schema", hint=hint)
+    _check_reachable(grammar, "json_schema")
     return grammar
 
 
@@ -79,6 +80,82 @@ def check_grammar(grammar: str) -> None:
         raise InvalidParamsError(f"the grammar nests groups {deepest:,} deep, more than {MAX_GRAMMAR_NESTING}",
                                  param="grammar", hint=hint)
     _check_repetitions(structure, "grammar")
+    _check_reachable(grammar, "grammar")
+
+
+# llama.cpp aborts the whole process (GGML_ABORT in llama-grammar.cpp) when a grammar leaves no
+# token to sample: it masks every token whose text starts with NUL, and no token's text decodes past
+# U+10FFFF. One request with `root ::= "\x00"` killed `bakeoff serve`; a literal or a character
+# class that admits only such characters is refused (a class with others beside them is fine).
+_TOP = 0x10FFFF
+_ESCAPES = {"x": 2, "u": 4, "U": 8}
+
+
+def _chars(body: str) -> list[int]:
+    """Code points of a literal's or a class's body, GBNF escapes decoded."""
+    out, i = [], 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            kind = body[i + 1]
+            width = _ESCAPES.get(kind)
+            if width:
+                digits = body[i + 2:i + 2 + width]
+                hexadecimal = len(digits) == width and all(d in "0123456789abcdefABCDEF" for d in digits)
+                out.append(int(digits, 16) if hexadecimal else ord(kind))
+                i += 2 + width
+                continue
+            out.append({"n": 10, "r": 13, "t": 9}.get(kind, ord(kind)))
+            i += 2
+            continue
+        out.append(ord(c))
+        i += 1
+    return out
+
+
+def _class_allows_something(body: str) -> bool:
+    negated = body.startswith("^")
+    chars = _chars(body[1:] if negated else body)
+    spans, i = [], 0
+    while i < len(chars):                       # "a-z" is a range; a "-" at the end is itself
+        if i + 2 < len(chars) and chars[i + 1] == ord("-"):
+            spans.append((chars[i], chars[i + 2]))
+            i += 3
+        else:
+            spans.append((chars[i], chars[i]))
+            i += 1
+    usable = sorted((max(lo, 1), min(hi, _TOP)) for lo, hi in spans if max(lo, 1) <= min(hi, _TOP))
+    if not negated:
+        return bool(usable)
+    covered = 0                                  # [^...] allows what its spans leave of 1..U+10FFFF
+    for lo, hi in usable:
+        if lo > covered + 1:
+            return True
+        covered = max(covered, hi)
+    return covered < _TOP
+
+
+def _check_reachable(grammar: str, param: str) -> None:
+    i, n = 0, len(grammar)
+    while i < n:
+        c = grammar[i]
+        if c == "#":
+            i = grammar.find("\n", i)
+            i = n if i < 0 else i
+            continue
+        if c in "\"[":
+            close, start = ('"' if c == '"' else "]"), i + 1
+            i += 1
+            while i < n and grammar[i] != close:
+                i += 2 if grammar[i] == "\\" else 1
+            body = grammar[start:i]
+            dead = (any(ch == 0 or ch > _TOP for ch in _chars(body)) if c == '"'
+                    else not _class_allows_something(body))
+            if dead:
+                raise InvalidParamsError(f"the {param} asks for a character no token can produce (NUL or past "
+                                         f"U+10FFFF) at {grammar[start - 1:i + 1][:40]!r}", param=param,
+                                         hint="remove it: llama.cpp cannot sample past such a character")
+        i += 1
 
 
 def _check_repetitions(text: str, param: str) -> None:

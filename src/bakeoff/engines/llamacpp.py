@@ -16,10 +16,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ContextOverflowError, ModelFileError, UnsupportedError
+from ..errors import ChatTemplateError, ContextOverflowError, ModelFileError, UnsupportedError
 from ..models import gpu
 from ..models.fit import kv_cache_bytes
 from ..models.gguf_info import read_gguf_info
+from ..models.gguf_parse import MAX_STRING_BYTES, Oversized
 from ..models.ref import ModelRef
 from ..models.sources import check_present
 from ..settings import Settings, get_settings
@@ -135,13 +136,22 @@ class LlamaCppEngine(TokenEngine):
             return "off"
         return f"draft:{self.draft.ref.name}" if self.draft else "prompt-lookup"
 
+    def template_source(self) -> str | None:
+        """The chat template's Jinja source; one too long to have been read is refused here, before
+        llama.cpp is asked for the whole string."""
+        listed = self.gguf.metadata.get("tokenizer.chat_template")
+        if isinstance(listed, Oversized):
+            raise ChatTemplateError(str(self.ref.path), f"{listed.nbytes:,} bytes long, over the "
+                                    f"{MAX_STRING_BYTES:,} bytes Bakeoff renders")
+        return self.gguf.chat_template or self.h.chat_template()
+
     def tool_template(self) -> str | None:
-        template = self.gguf.chat_template or self.h.chat_template()
+        template = self.template_source()
         return template if template_supports_tools(template) else None
 
     def chat_formatter(self) -> ChatTemplate | None:
         """The model's chat template with its special tokens (built once), None if it has none."""
-        template = self.gguf.chat_template or self.h.chat_template()
+        template = self.template_source()
         if template and self._formatter is None:
             self._formatter = ChatTemplate(template, eos_token=self.h.special_text(self.h.eos),
                                            bos_token=self.h.special_text(self.h.bos), path=str(self.ref.path))
@@ -165,7 +175,7 @@ class LlamaCppEngine(TokenEngine):
 
     def chat_stops(self) -> list[str]:
         """Without a chat template the prompt is "User: ...\nAssistant:"; stop at the next turn."""
-        return [] if self.gguf.chat_template or self.h.chat_template() else ["\nUser:"]
+        return [] if self.template_source() else ["\nUser:"]
 
     # --- generation -------------------------------------------------------------------------
     def check_fits(self, n_prompt: int, params: GenParams) -> int:

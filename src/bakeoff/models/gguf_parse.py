@@ -20,10 +20,23 @@ _FIXED = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q
 _STRING, _ARRAY = 8, 9
 KEEP_ITEMS = 16  # array items decoded; the rest are counted only
 MAX_ARRAY_DEPTH = 8  # real files nest one level at most; deeper nesting is corruption or an attack
+MAX_KEY_BYTES = 65535        # the GGUF spec's limit on a key's length
+MAX_STRING_BYTES = 1 << 20   # strings decoded; the longest real chat templates are tens of KiB
 
 
 class GGUFParseError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Oversized:
+    """A metadata string longer than MAX_STRING_BYTES, skipped unread: a 2 GB chat template cost
+    gigabytes of memory and seconds each time a folder was listed."""
+
+    nbytes: int
+
+    def __str__(self) -> str:
+        return f"({self.nbytes:,} bytes, over the {MAX_STRING_BYTES >> 20} MiB Bakeoff reads: not read)"
 
 
 @dataclass
@@ -61,8 +74,17 @@ class _Cursor:
         n = struct.calcsize("<" + fmt)
         return struct.unpack_from("<" + fmt, self.buf, self.take(n))[0]
 
-    def string(self) -> str:
+    def string(self) -> str | Oversized:
         n = self.unpack("Q")
+        start = self.take(n)
+        if n > MAX_STRING_BYTES:
+            return Oversized(n)
+        return bytes(self.buf[start:start + n]).decode("utf-8", "replace")
+
+    def key(self) -> str:
+        n = self.unpack("Q")
+        if n > MAX_KEY_BYTES:
+            raise GGUFParseError(f"a metadata key of {n} bytes at byte {self.pos} (at most {MAX_KEY_BYTES})")
         start = self.take(n)
         return bytes(self.buf[start:start + n]).decode("utf-8", "replace")
 
@@ -86,10 +108,10 @@ class _Cursor:
         if etype == _STRING:
             items = []
             for i in range(count):
-                n = self.unpack("Q")
-                start = self.take(n)
                 if i < KEEP_ITEMS:
-                    items.append(bytes(self.buf[start:start + n]).decode("utf-8", "replace"))
+                    items.append(self.string())
+                else:
+                    self.take(self.unpack("Q"))
             return items, count
         if etype == _ARRAY:
             if count * 12 > self.size - self.pos:  # each inner array needs >= 12 bytes
@@ -123,7 +145,7 @@ def _parse(cur: _Cursor) -> GGUFHeader:
     lengths: dict[str, int] = {}
     digests: dict[str, str] = {}
     for _ in range(n_kv):
-        key = cur.string()
+        key = cur.key()
         vtype = cur.unpack("I")
         if vtype == _ARRAY:
             start = cur.pos
@@ -134,7 +156,7 @@ def _parse(cur: _Cursor) -> GGUFHeader:
             meta[key] = cur.value(vtype)
     tensors = []
     for _ in range(n_tensors):
-        name = cur.string()
+        name = cur.key()
         n_dims = cur.unpack("I")
         if n_dims > 8:
             raise GGUFParseError(f"tensor {name!r} claims {n_dims} dimensions")

@@ -16,8 +16,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from .. import errors as E
+from ..terminal import PrintableLog
 
 log = logging.getLogger("bakeoff.server")
+log.addFilter(PrintableLog())   # request paths and client text reach the terminal through the log
 
 # Most specific first: (error type, HTTP status, OpenAI error type, code).
 ERROR_TABLE: list[tuple[type[BaseException], int, str, str | None]] = [

@@ -124,7 +124,10 @@ class Metrics:
 
 
 class CountRequests:
-    """ASGI middleware counting responses by endpoint and status (unknown paths as "other")."""
+    """ASGI middleware counting responses by endpoint and status (unknown paths as "other").
+
+    A response is counted when it ends: a client that left before its whole answer was sent (a
+    stream cut off, or the request body never finished) is a 499, whatever status had begun."""
 
     def __init__(self, app, metrics: Metrics, endpoints: set[str]):
         self.app, self.metrics, self.endpoints = app, metrics, endpoints
@@ -134,19 +137,27 @@ class CountRequests:
             await self.app(scope, receive, send)
             return
         path = scope["path"] if scope["path"] in self.endpoints else "other"
+        status: int | None = None
+        complete = left = False   # left: the client went before its answer was complete
 
-        started = False
+        async def watching_receive():
+            nonlocal left
+            message = await receive()
+            left = left or (message["type"] == "http.disconnect" and not complete)
+            return message
 
         async def counting_send(message) -> None:
-            nonlocal started
+            nonlocal status, complete
             if message["type"] == "http.response.start":
-                started = True
-                self.metrics.request(path, message["status"])
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True
             await send(message)
 
         try:
-            await self.app(scope, receive, counting_send)
+            await self.app(scope, watching_receive, counting_send)
         except Exception:  # the outermost handler turns it into a 500 after this middleware
-            if not started:
-                self.metrics.request(path, 500)
+            status = status or 500
             raise
+        finally:
+            self.metrics.request(path, 499 if left or status is None else status)

@@ -16,10 +16,9 @@ import os
 import shutil
 import sys
 import sysconfig
-from pathlib import Path
 
 SANDBOX_UID = 65534          # "nobody"
-PROGRAM_DIR = "/sandbox"     # the program's read-only folder inside the sandbox
+PROGRAM = "/sandbox/program.py"   # the program's read-only file inside the sandbox
 WORK_DIR = "/tmp"            # the only writable place
 _TOP_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
@@ -61,9 +60,10 @@ def _system_mounts() -> list[str]:
     return args
 
 
-def bwrap_argv(bwrap: str, exe: str, host_program_dir: Path, seccomp_fd: int,
-               disk_mb: int) -> list[str]:
-    """bwrap's arguments up to (not including) the command it runs."""
+def bwrap_argv(bwrap: str, exe: str, program_fd: int, seccomp_fd: int, disk_mb: int) -> list[str]:
+    """bwrap's arguments up to (not including) the command it runs. bwrap copies the program from
+    `program_fd` into the sandbox's own root: no file of it is ever left on the host's disk (a
+    temporary folder outlived a killed or SIGTERMed Bakeoff, model-written code and all)."""
     args = [bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--unshare-pid", "--as-pid-1", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--disable-userns", "--cap-drop", "ALL",
@@ -74,7 +74,7 @@ def bwrap_argv(bwrap: str, exe: str, host_program_dir: Path, seccomp_fd: int,
     for p in interpreter_paths(exe):
         args += ["--ro-bind", p, p]
     args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
-             "--ro-bind", str(host_program_dir), PROGRAM_DIR,
+             "--perms", "0444", "--ro-bind-data", str(program_fd), PROGRAM,
              "--size", str(disk_mb << 20), "--tmpfs", WORK_DIR,
              "--remount-ro", "/", "--chdir", WORK_DIR, "--seccomp", str(seccomp_fd)]
     return args

@@ -25,10 +25,8 @@ import resource
 import selectors
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from ...errors import UnsupportedError
 from . import confine
@@ -82,6 +80,15 @@ def _limit_child(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
 
+def _memfd_with(data: bytes) -> int:
+    """An anonymous in-memory file holding `data`, read from its start (a program of any size:
+    a pipe would block past its 64 KiB buffer before bwrap reads it)."""
+    fd = os.memfd_create("bakeoff-program", os.MFD_CLOEXEC)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 def _pipe_with(data: bytes) -> int:
     """A pipe's read end already holding `data` (bwrap reads the seccomp filter from it)."""
     r, w = os.pipe()
@@ -96,26 +103,24 @@ def run_program(source: str, limits: Limits | None = None) -> Outcome:
     if bwrap is None:
         raise UnsupportedError("the code sandbox needs bubblewrap (bwrap), which is not installed",
                                _INSTALL_HINT)
-    with tempfile.TemporaryDirectory(prefix="bakeoff-sandbox-") as tmp:
-        Path(tmp, "program.py").write_text(source, encoding="utf-8")
-        seccomp_r = _pipe_with(filter_program())
-        up_r, up_w = os.pipe()
-        argv = confine.bwrap_argv(bwrap, confine.base_interpreter(), Path(tmp), seccomp_r,
-                                  limits.disk_mb)
-        argv += ["--", confine.base_interpreter(), "-I", "-S", "-c", _BOOT, str(up_w),
-                 f"{confine.PROGRAM_DIR}/program.py"]
-        try:
-            proc = subprocess.Popen(
-                argv, env={}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(seccomp_r, up_w),
-                preexec_fn=lambda: _limit_child(limits))
-        except (OSError, subprocess.SubprocessError) as exc:  # never run unlimited
-            raise UnsupportedError(f"the code sandbox cannot start here: {exc}", _INSTALL_HINT) from None
-        finally:
-            os.close(seccomp_r)
-            os.close(up_w)
-        with os.fdopen(up_r, "rb") as up:
-            return _wait(proc, up, limits)
+    program_fd = _memfd_with(source.encode("utf-8"))
+    seccomp_r = _pipe_with(filter_program())
+    up_r, up_w = os.pipe()
+    argv = confine.bwrap_argv(bwrap, confine.base_interpreter(), program_fd, seccomp_r, limits.disk_mb)
+    argv += ["--", confine.base_interpreter(), "-I", "-S", "-c", _BOOT, str(up_w), confine.PROGRAM]
+    try:
+        proc = subprocess.Popen(
+            argv, env={}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(program_fd, seccomp_r, up_w),
+            preexec_fn=lambda: _limit_child(limits))
+    except (OSError, subprocess.SubprocessError) as exc:  # never run unlimited
+        os.close(up_r)
+        raise UnsupportedError(f"the code sandbox cannot start here: {exc}", _INSTALL_HINT) from None
+    finally:
+        for fd in (program_fd, seccomp_r, up_w):
+            os.close(fd)
+    with os.fdopen(up_r, "rb") as up:
+        return _wait(proc, up, limits)
 
 
 def _wait(proc: subprocess.Popen, up, limits: Limits) -> Outcome:

@@ -10,14 +10,21 @@ export function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, c => ESC[c]);
 }
 
+// Past this many characters a line gets no inline markup (escaped text only): a model's answer
+// can be one huge line, and the UI renders it again at every streamed token.
+export const MAX_MARKUP_LINE = 20000;
+
 // Inline markup on one line of raw text: code spans first (their content is literal), then
-// links, bold and italics on the escaped remainder.
+// links, bold and italics on the escaped remainder. Every pattern stops at the next character that
+// could begin another match of it (a link label or URL cannot hold "[", bold and italics cannot
+// hold their marker), so each scan is linear: "[a](http://" repeated took seconds per render.
 function inline(raw) {
+  if (raw.length > MAX_MARKUP_LINE) return escapeHtml(raw);
   const pieces = raw.split(/(`[^`\n]+`)/);
   return pieces.map((piece, i) => {
     if (i % 2 === 1) return `<code>${escapeHtml(piece.slice(1, -1))}</code>`;
     let s = escapeHtml(piece);
-    s = s.replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g,
+    s = s.replace(/\[([^\][]+)\]\((https?:\/\/[^\s()[\]]+)\)/g,
       (_, label, url) => `<a href="${url}" target="_blank" rel="noopener noreferrer nofollow">${label}</a>`);
     s = s.replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>");
     s = s.replace(/(^|[^*\w])\*([^*\s][^*]*?)\*(?!\w)/g, "$1<em>$2</em>");
