@@ -22,13 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_load import rewrite  # noqa: E402
-
 from bakeoff.engines import LoadOptions, open_engine  # noqa: E402
 from bakeoff.engines.base import Chunk, GenParams, Message  # noqa: E402
 from bakeoff.engines.scheduler import Scheduler  # noqa: E402
 from bakeoff.models.packaged import smollm2_path  # noqa: E402
 from bakeoff.models.ref import ModelRef  # noqa: E402
+from serve_load import rewrite  # noqa: E402
 
 
 def prompt_text(i: int) -> str:
