@@ -56,7 +56,12 @@ class BatchedEngine(TokenEngine):
         return self.inner.tokenize(text, add_special)
 
     def info(self) -> dict[str, Any]:
-        return {**self.inner.info(), "slots": len(self.sched.slots), "batching": "continuous"}
+        h = self.inner.h
+        # Whether a greedy answer is the one the request gets alone: exact attention (CPU) and a KV
+        # cache split per slot; in one shared pool a token's attention sums other cells' order too.
+        exact = h.exact_attention and speculative_layout(h.kv_unified, h.n_seq_max)
+        return {**self.inner.info(), "slots": len(self.sched.slots), "batching": "continuous",
+                "batch_invariant": exact}
 
     def chat_tokens(self, messages: list[Message] | list[dict[str, Any]],
                     tools: list[dict[str, Any]] | None = None) -> list[int]:

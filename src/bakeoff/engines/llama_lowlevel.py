@@ -22,6 +22,18 @@ from .grammar import check_grammar
 from .threads import ThreadGovernor
 
 _init_lock = threading.Lock()
+GGML_TYPE_BF16 = 30   # ggml.h
+
+# Batch-invariant attention (`exact_attention`): flash attention with the V cache in BF16. llama.cpp's
+# CPU flash attention has three kernels, chosen per decode by its shape: a tiled one when a sequence
+# has 64 or more tokens in a sub-batch (a prompt evaluated at once), one that splits the KV cells
+# across threads when a sub-batch is one token of one sequence and the cache view spans 512 or more
+# cells (a lone request past 256 tokens), and a row-by-row one otherwise. They round differently, so a
+# token's logits depended on how its prompt was chunked and on what shared its decode
+# (benchmarks/batch_exactness.py). The first two take only K and V caches of one type (F32 is cast
+# to F16 first); with K in F16 and V in BF16 every decode takes the row-by-row kernel, whose result
+# for a token depends on nothing else in the batch. BF16 takes the memory F16 does (8 bits of
+# mantissa instead of 10, for the values attention averages).
 _backend_ready = False
 
 
@@ -153,7 +165,8 @@ class LlamaHandle(Vocab):
     def __init__(self, path: str, *, n_ctx: int, n_threads: int, n_seq_max: int = 1,
                  n_batch: int = 512, embeddings: bool = False, kv_unified: bool = True,
                  n_gpu_layers: int = 0, adapters: Sequence[tuple[str, float]] = (),
-                 adaptive_threads: bool = False):
+                 adaptive_threads: bool = False, flash_attn: bool | None = None,
+                 exact_attention: bool = False):
         backend_init()
         import llama_cpp as ll
 
@@ -184,6 +197,13 @@ class LlamaHandle(Vocab):
         cparams.kv_unified = kv_unified
         cparams.embeddings = embeddings
         cparams.no_perf = True
+        if exact_attention:
+            flash_attn = True
+            cparams.type_v = GGML_TYPE_BF16   # see the note on exact_attention above
+        # None: llama.cpp decides (flash attention on the CPU); False: plain attention.
+        cparams.flash_attn_type = (ll.LLAMA_FLASH_ATTN_TYPE_AUTO if flash_attn is None else
+                                   ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else
+                                   ll.LLAMA_FLASH_ATTN_TYPE_DISABLED)
         self.ctx = ll.llama_init_from_model(self.model, cparams)
         if not self.ctx:
             self._release()
@@ -193,6 +213,7 @@ class LlamaHandle(Vocab):
             self._set_adapters([s for _, s in adapters])
         self.n_ctx = int(ll.llama_n_ctx(self.ctx))
         self.kv_unified = kv_unified
+        self.exact_attention = exact_attention
         self.n_ctx_seq = int(ll.llama_n_ctx_seq(self.ctx))  # n_ctx, or its share per sequence if split
         self.n_batch = n_batch
         self.n_seq_max = n_seq_max

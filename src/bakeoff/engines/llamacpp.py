@@ -79,12 +79,14 @@ class LlamaCppEngine(TokenEngine):
             ref = dataclasses.replace(ref, adapters=[*ref.adapters, *options.adapters])
         return cls(ref, n_ctx=plan.n_ctx, n_threads=options.threads or settings.threads,
                    n_seq_max=plan.sequences, n_batch=options.n_batch, kv_unified=plan.kv_unified,
-                   n_gpu_layers=options.gpu_layers, speculative=speculative, draft=draft)
+                   n_gpu_layers=options.gpu_layers, speculative=speculative, draft=draft,
+                   exact_batching=options.wants_scheduler())
 
     def __init__(self, ref: ModelRef, *, n_ctx: int | None = None, n_threads: int | None = None,
                  n_seq_max: int = 1, n_batch: int = 512, embeddings: bool = False,
                  kv_unified: bool = True, n_gpu_layers: int | str | None = None,
-                 speculative: bool = False, draft: DraftPlan | None = None):
+                 speculative: bool = False, draft: DraftPlan | None = None,
+                 exact_batching: bool = False):
         if not ref.path:
             raise ModelFileError(ref.name, "has no model file", "run `bakeoff models` to check it")
         settings = get_settings()
@@ -99,7 +101,8 @@ class LlamaCppEngine(TokenEngine):
                              n_seq_max=n_seq_max, n_batch=n_batch, embeddings=embeddings,
                              kv_unified=kv_unified, n_gpu_layers=self.offload.n_gpu_layers,
                              adapters=[(a.path, a.scale) for a in ref.adapters],
-                             adaptive_threads=settings.adaptive_threads)
+                             adaptive_threads=settings.adaptive_threads,
+                             exact_attention=exact_batching and self.offload.n_gpu_layers == 0)
         self.load_s = time.perf_counter() - t0
         self._load_pending = self.load_s
         self._lock = threading.RLock()
