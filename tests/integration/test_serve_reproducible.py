@@ -34,7 +34,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
     home = tmp_path_factory.mktemp("serve-repro")
     (home / "models").mkdir()
-    with running(create_app(Settings(home=home), [MODEL], slots=8, n_ctx=1024)) as url:
+    # BAKEOFF_EXACT_BATCHES=1 (off by default: it moves log-likelihoods, see settings.py)
+    with running(create_app(Settings(home=home, exact_batches=True), [MODEL], slots=8, n_ctx=1024)) as url:
         yield url
 
 

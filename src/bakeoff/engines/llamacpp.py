@@ -80,7 +80,7 @@ class LlamaCppEngine(TokenEngine):
         return cls(ref, n_ctx=plan.n_ctx, n_threads=options.threads or settings.threads,
                    n_seq_max=plan.sequences, n_batch=options.n_batch, kv_unified=plan.kv_unified,
                    n_gpu_layers=options.gpu_layers, speculative=speculative, draft=draft,
-                   exact_batching=options.wants_scheduler())
+                   exact_batching=options.wants_scheduler() and settings.exact_batches)
 
     def __init__(self, ref: ModelRef, *, n_ctx: int | None = None, n_threads: int | None = None,
                  n_seq_max: int = 1, n_batch: int = 512, embeddings: bool = False,
