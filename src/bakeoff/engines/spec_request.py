@@ -130,8 +130,10 @@ def open_request(h: Any, seq: Any, emit: Emit, *, speculative: bool,
     if seq.params.temperature > 0:
         sampled = SampledPicker(seq, TargetDist.build(h, seq.params, seq.grammar), emit)
     if draft is None:
+        if sampled is not None:   # a seeded sample must not depend on what earlier requests taught:
+            return SpecRequest(seq, emit, PromptLookup(), "prompt-lookup", sampled)  # fixed lengths
         lookup = PromptLookup(max_draft=MAX_VERIFY - 1, stats=book.stats) if book else PromptLookup()
-        return SpecRequest(seq, emit, lookup, "prompt-lookup", sampled, book)
+        return SpecRequest(seq, emit, lookup, "prompt-lookup", None, book)
     guide = sampled.dist if sampled is not None else seq.sampler
     drafter = ModelDrafter(draft, guide, sampled is not None, sampled.rng if sampled else None)
     return SpecRequest(seq, emit, drafter, f"draft:{draft.ref.name}", sampled)
