@@ -7,7 +7,7 @@ import pytest
 
 from bakeoff.catalog.load import catalog
 from bakeoff.catalog.queries import expected_speed
-from bakeoff.engines.calibrate import calibrate
+from bakeoff.engines.calibrate import TINY_OUTPUT_TOKENS, calibrate
 from bakeoff.models.machine import identity, identity_key, load_profile, profile_path, save_profile
 from bakeoff.models.perf import output_seconds, predict, shape_from_gguf
 
@@ -49,5 +49,5 @@ def test_tiny_calibration_models_are_built_at_their_depth_and_carry_their_graph(
     points = {p.model: p for p in prof.calibration}
     assert points["tiny-llama-16"].n_layer == 16 and points["tiny-llama"].n_layer == 2
     for p in points.values():
-        assert p.graph_nodes == decode_nodes("llama", p.n_layer)[0] and p.output_tokens == 64
+        assert p.graph_nodes == decode_nodes("llama", p.n_layer)[0] and p.output_tokens == TINY_OUTPUT_TOKENS
     assert prof.decode_params_per_s > 0 and prof.decode_s_per_node >= 0 and prof.decode_s_per_layer == 0
