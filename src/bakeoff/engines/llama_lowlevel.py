@@ -159,6 +159,33 @@ class VocabOnly(Vocab):
 GRID = 64
 
 
+def _context_params(ll: Any, *, n_ctx: int, n_batch: int, n_seq_max: int, n_threads: int,
+                    kv_unified: bool, embeddings: bool, flash_attn: bool | None,
+                    exact_attention: bool) -> Any:
+    """llama.cpp's context parameters for a LlamaHandle."""
+    cparams = ll.llama_context_default_params()
+    cparams.n_ctx = n_ctx
+    cparams.n_batch = n_batch
+    cparams.n_ubatch = n_batch
+    cparams.n_seq_max = n_seq_max
+    cparams.n_threads = n_threads
+    cparams.n_threads_batch = n_threads
+    # Unified: the sequences share one pool of n_ctx cells, so any one may use all of it, but
+    # attention scans every sequence's cells. Split: each sequence owns n_ctx / n_seq_max cells
+    # (its own stream), attention scans only its own, and one long request cannot starve others.
+    cparams.kv_unified = kv_unified
+    cparams.embeddings = embeddings
+    cparams.no_perf = True
+    if exact_attention:
+        flash_attn = True
+        cparams.type_v = GGML_TYPE_BF16   # see the note on exact_attention above
+    # None: llama.cpp decides (flash attention on the CPU); False: plain attention.
+    cparams.flash_attn_type = (ll.LLAMA_FLASH_ATTN_TYPE_AUTO if flash_attn is None else
+                               ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else
+                               ll.LLAMA_FLASH_ATTN_TYPE_DISABLED)
+    return cparams
+
+
 class LlamaHandle(Vocab):
     """One model and one context. Not thread-safe: callers serialise access."""
 
@@ -184,26 +211,9 @@ class LlamaHandle(Vocab):
             raise
         self._init_vocab()
         self.n_ctx_train = int(ll.llama_model_n_ctx_train(self.model))
-        cparams = ll.llama_context_default_params()
-        cparams.n_ctx = n_ctx
-        cparams.n_batch = n_batch
-        cparams.n_ubatch = n_batch
-        cparams.n_seq_max = n_seq_max
-        cparams.n_threads = n_threads
-        cparams.n_threads_batch = n_threads
-        # Unified: the sequences share one pool of n_ctx cells, so any one may use all of it, but
-        # attention scans every sequence's cells. Split: each sequence owns n_ctx / n_seq_max cells
-        # (its own stream), attention scans only its own, and one long request cannot starve others.
-        cparams.kv_unified = kv_unified
-        cparams.embeddings = embeddings
-        cparams.no_perf = True
-        if exact_attention:
-            flash_attn = True
-            cparams.type_v = GGML_TYPE_BF16   # see the note on exact_attention above
-        # None: llama.cpp decides (flash attention on the CPU); False: plain attention.
-        cparams.flash_attn_type = (ll.LLAMA_FLASH_ATTN_TYPE_AUTO if flash_attn is None else
-                                   ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else
-                                   ll.LLAMA_FLASH_ATTN_TYPE_DISABLED)
+        cparams = _context_params(ll, n_ctx=n_ctx, n_batch=n_batch, n_seq_max=n_seq_max,
+                                  n_threads=n_threads, kv_unified=kv_unified, embeddings=embeddings,
+                                  flash_attn=flash_attn, exact_attention=exact_attention)
         self.ctx = ll.llama_init_from_model(self.model, cparams)
         if not self.ctx:
             self._release()
