@@ -10,7 +10,7 @@ import yaml
 
 from bakeoff.catalog.load import DATA_DIR, catalog, load_catalog
 from bakeoff.catalog.openness import scorecard
-from bakeoff.catalog.schema import SOURCED_FACTS
+from bakeoff.catalog.schema import SOURCED_FACTS, Component, Openness
 from bakeoff.errors import CatalogError
 
 # Every model the issue names (families and descendants users look for first).
@@ -158,3 +158,56 @@ def test_broken_entry_fails_with_a_clear_message(tmp_path: Path, edit, problem: 
         load_catalog(_broken_copy(tmp_path, edit))
     assert "llama.yaml" in str(exc.value) and "llama-2-7b" in str(exc.value)
     assert problem in str(exc.value)
+
+
+MOT_UNLICENSED = yaml.safe_load((Path(__file__).parent / "data" / "mot_unlicensed.yaml").read_text())["unlicensed"]
+OWN_LICENCE = "own licence"
+
+
+def _mot_components() -> list[tuple[str, str, Component, str]]:
+    """(owner, key, component, MOT file) for each component a Model Openness Tool file speaks for: every
+    component of a record that an entry with that MOT verdict uses, and any component whose own note
+    names the file ("MOT <name>")."""
+    cat = catalog()
+    records: dict[str, tuple[Openness, set[str]]] = {}
+    for e in cat.entries.values():
+        owner = e.id if e.openness is not None else "family:" + e.family
+        rec = e.openness if e.openness is not None else cat.families[e.family].openness
+        models = records.setdefault(owner, (rec, set()))[1]
+        if e.mot:
+            models.add(e.mot.source.rsplit("/", 1)[1].removesuffix(".yml"))
+    records.update({"family:" + f.id: (f.openness, set()) for f in cat.families.values()
+                    if "family:" + f.id not in records})
+    found = []
+    for owner, (rec, models) in sorted(records.items()):
+        for key, comp in rec.components():
+            named = {m for m in MOT_UNLICENSED if f"MOT {m}" in (comp.note or "") or f"MOT's {m}" in (comp.note or "")}
+            found += [(owner, key, comp, m) for m in sorted(models | named) if key in MOT_UNLICENSED[m]]
+    return found
+
+
+def test_a_licence_the_mot_only_falls_back_to_names_the_components_own_source() -> None:
+    """Check 5 (seed 1134): where a MOT file lists a component without a licence, the tool shows the
+    release's licence, which says nothing about the component. A catalog licence there must say where
+    the component's own licence was read ("own licence: ..."), or be null. Caught: OLMo 2's architecture
+    cited 'Apache-2.0 per MOT's OLMo-7B-hf entry', Qwen3's cited the release licence of Qwen3-14B-Base."""
+    found = []
+    for owner, key, comp, model in _mot_components():
+        if comp.status in ("open", "partial") and comp.license and OWN_LICENCE not in (comp.note or ""):
+            found.append(f"{owner}: openness.{key} ({comp.license}) rests on MOT {model}, which lists it "
+                         f"without a licence; read the component's own licence and say so ('{OWN_LICENCE}: ...')")
+    assert not found, "\n".join(found)
+
+
+def test_check_5_findings_stay_fixed() -> None:
+    """Check 5 (seed 1134): the values and citations its five errors corrected."""
+    cat = catalog()
+    coder = cat.get("qwen2.5-coder-7b-instruct")
+    assert coder.languages == ["en"] and "language: en" in coder.sources.notes["languages"]
+    for eid in ("mixtral-8x7b", "mixtral-8x7b-instruct"):
+        note = cat.get(eid).sources.notes["params"]
+        assert "47B" in note and "46,702,792,704" in note, eid
+    gemma2 = cat.families["gemma-2"].openness.architecture
+    assert gemma2.license == "apache-2.0" and "google-deepmind/gemma" in (gemma2.evidence or "")
+    assert "modeling_qwen3.py" in (cat.families["qwen3"].openness.architecture.evidence or "")
+    assert "official-1124" in (cat.families["olmo-2"].openness.architecture.note or "")
