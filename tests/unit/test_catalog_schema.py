@@ -211,3 +211,15 @@ def test_check_5_findings_stay_fixed() -> None:
     assert gemma2.license == "apache-2.0" and "google-deepmind/gemma" in (gemma2.evidence or "")
     assert "modeling_qwen3.py" in (cat.families["qwen3"].openness.architecture.evidence or "")
     assert "official-1124" in (cat.families["olmo-2"].openness.architecture.note or "")
+
+
+def test_check_6_remedies_stay() -> None:
+    """Check 6 (seed 1135): citations moved to stored sources, and OLMo-core's licence now read."""
+    cat = catalog()
+    granite = cat.get("granite-3.1-8b-instruct").sources
+    assert granite.context.endswith("config.json") and "131072" in granite.notes["context"]
+    llama = cat.get("llama-3.1-8b-instruct").sources
+    assert "llama-models" in llama.languages and "Thai" in llama.notes["languages"]
+    olmo3 = cat.families["olmo-3"].openness
+    for c in (olmo3.architecture, olmo3.training_code):
+        assert c.license == "apache-2.0" and "OLMo-core" in (c.note or ""), c
