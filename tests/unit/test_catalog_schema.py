@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -223,3 +224,40 @@ def test_check_6_remedies_stay() -> None:
     olmo3 = cat.families["olmo-3"].openness
     for c in (olmo3.architecture, olmo3.training_code):
         assert c.license == "apache-2.0" and "OLMo-core" in (c.note or ""), c
+
+
+# Pages whose stored copies do not show a licence: an arXiv abstract page (its licence is a bare link)
+# and the root of a code repository (its licence is a file inside it).
+SILENT_EVIDENCE = re.compile(r"^https://(arxiv\.org/(abs|pdf)/|github\.com/[^/]+/[^/]+/?$)")
+
+
+def test_a_licence_on_a_page_that_does_not_show_it_says_where_it_was_read() -> None:
+    """Check 7 (seed 1136): BLOOM's paper carried CC-BY-4.0 and Qwen2.5's inference code Apache-2.0
+    with nothing saying where those licences were read; the arXiv page and the GitHub repository cited
+    state neither (the Qwen repository has no LICENSE at all). A component licensed on such a page
+    must say where the licence comes from: its own LICENSE file ("own licence: ...") or a MOT file."""
+    cat = catalog()
+    records = [("family:" + f.id, f.openness) for f in cat.families.values()]
+    records += [(e.id, e.openness) for e in cat.entries.values() if e.openness is not None]
+    found = [f"{owner}: openness.{key} ({c.license}) cites {c.evidence}, which does not show a licence; "
+             f"say in the note where the licence was read ('{OWN_LICENCE}: ...' or the MOT file)"
+             for owner, rec in records for key, c in rec.components()
+             if c.status in ("open", "partial") and c.license and SILENT_EVIDENCE.match(c.evidence or "")
+             and not any(mark in (c.note or "") for mark in (OWN_LICENCE, "LICENSE", "MOT"))]
+    assert not found, "\n".join(found)
+
+
+def test_check_7_findings_stay_fixed() -> None:
+    """Check 7 (seed 1136): the values its errors corrected, and the citations moved to makers' pages."""
+    cat = catalog()
+    falcon = cat.families["falcon"].openness
+    assert falcon.tech_report.license == falcon.eval_results.license == "arxiv-nonexclusive"
+    assert "Falcon-180B" in (falcon.tech_report.note or "")
+    assert "MOT BLOOM" in (cat.families["bloom"].openness.paper.note or "")
+    assert "no LICENSE" in (cat.families["qwen2.5"].openness.inference_code.note or "")
+    datasets = cat.families["olmo-3"].openness.datasets
+    assert datasets.license == "odc-by-1.0" and "dolma3_mix" in (datasets.evidence or "")
+    assert cat.families["gemma-2"].openness.inference_code.license == "apache-2.0"
+    assert "llama-models" in cat.get("llama-3.1-70b-instruct").sources.languages
+    assert "llama4/MODEL_CARD" in cat.get("llama-4-scout-17b-16e-instruct").sources.config
+    assert "QwenLM" in cat.get("qwen3-8b").sources.released and "QwenLM" in cat.get("qwen2.5-0.5b-instruct").sources.released
