@@ -260,4 +260,5 @@ def test_check_7_findings_stay_fixed() -> None:
     assert cat.families["gemma-2"].openness.inference_code.license == "apache-2.0"
     assert "llama-models" in cat.get("llama-3.1-70b-instruct").sources.languages
     assert "llama4/MODEL_CARD" in cat.get("llama-4-scout-17b-16e-instruct").sources.config
-    assert "QwenLM" in cat.get("qwen3-8b").sources.released and "QwenLM" in cat.get("qwen2.5-0.5b-instruct").sources.released
+    for eid in ("qwen3-8b", "qwen2.5-0.5b-instruct"):
+        assert "QwenLM" in cat.get(eid).sources.released, eid
