@@ -17,16 +17,14 @@ decode's time updates its size's estimate, so a busier machine or fewer threads 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from ..atomic import write_text_atomic
+from ..cachefile import VersionedJSON
 from ..settings import get_settings
 
 MAX_BATCH = 32
@@ -134,18 +132,12 @@ def cost_key(path: str, threads: int, build: str) -> str:
     return f"{ident}|threads={threads}|llama.cpp {build}"
 
 
-def _cache_file() -> Path:
-    return get_settings().home / "calibration" / "verify-cost.json"
+def _cache() -> VersionedJSON:
+    return VersionedJSON(get_settings().home / "calibration" / "verify-cost.json", CACHE_VERSION)
 
 
 def _read_cache() -> dict[str, dict[str, float]]:
-    try:
-        data = json.loads(_cache_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-        return {}
-    entries = data.get("entries")
+    entries = (_cache().read() or {}).get("entries")
     return entries if isinstance(entries, dict) else {}
 
 
@@ -167,9 +159,7 @@ def save(cost: VerifyCost) -> None:
     entries = _read_cache()
     entries[cost.key] = {"exact": cost.exact, **{str(n): round(s, 6) for n, s in sorted(cost.known.items())}}
     try:
-        path = _cache_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps({"version": CACHE_VERSION, "entries": entries}, indent=1))
+        _cache().write({"entries": entries})
     except OSError:
         pass
 
