@@ -111,7 +111,7 @@ class LlamaCppEngine(TokenEngine):
         self._formatter = None
         self.speculative = speculative   # prompt lookup or the draft model (spec_request.py)
         self.draft = DraftRunner(draft, self.h.n_threads, settings.adaptive_threads) if draft else None
-        self.costs = CostBook(cost_key(ref.path, self.h.n_threads, engine_version()))
+        self.costs = CostBook(cost_key(ref.path, self.h.n_threads, engine_version()), self.ref.name)
 
     # --- contract ---------------------------------------------------------------------------
     @property

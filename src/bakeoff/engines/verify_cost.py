@@ -105,7 +105,8 @@ def probe(model: Decoder, seq_id: int, pos: int, tokens: Sequence[int], key: str
 def _exact_limit(model: Decoder, seq_id: int, pos: int, fill: list[int]) -> int:
     """Exactness is what makes speculation answer-preserving, and it depends on the file's
     quantization and the kernels: SmolLM2 Q4_1/Q8_0 matched one-token decoding at every size under
-    64 here, Gemma 3 270M Q4_K_M at none (its batches go through 4-token tiles)."""
+    64 here, Gemma 3 270M Q4_K_M up to 3 tokens (its batches go through 4-token tiles), its Q8_0
+    requantization up to 32."""
     one = []
     for i in range(MAX_BATCH):
         model.decode([fill[i]], [pos + i], [seq_id], [True])
