@@ -172,3 +172,24 @@ def test_draft_that_does_not_fit_in_memory_fails_before_loading(nothing_loads, m
 def test_draft_in_the_batching_scheduler_is_refused_before_loading(nothing_loads, target_path, smollm2_path):
     with pytest.raises(UnsupportedError, match="one request at a time"):
         open_engine(str(target_path), LoadOptions(concurrency=4, draft=str(smollm2_path)))
+
+
+def test_an_unknown_or_remote_draft_fails_before_loading(nothing_loads, capsys):
+    code, _, err = run(capsys, "ask", "smollm2-135m", "hi", "--draft", "smollm2-135")
+    assert code == 3 and "unknown model 'smollm2-135'" in err and "did you mean smollm2-135m" in err
+    code, _, _ = run(capsys, "endpoints", "add", "peer", "--base-url", "http://127.0.0.1:9/v1", "--model", "m")
+    assert code == 0
+    code, _, err = run(capsys, "ask", "smollm2-135m", "hi", "--draft", "peer")
+    assert code == 2 and "'peer' cannot draft for" in err and "not a local GGUF file" in err
+
+
+def test_a_bakeoff_or_benchmark_checks_the_draft_against_every_model_before_any_loads(
+        nothing_loads, capsys, target_path):
+    """The Q8_0 SmolLM2 could take the draft, Gemma cannot: nothing runs, rather than the first
+    model running for minutes before the second fails."""
+    models = f"{target_path},gemma3-270m"
+    code, _, err = run(capsys, "run", "--models", models, "--draft", "smollm2-135m", "--no-speed")
+    assert code == 2 and "cannot draft for 'gemma" in err and "another tokenizer" in err
+    assert run_json(capsys, "runs") == []                 # no run was started, none to resume
+    code, _, err = run(capsys, "bench", "gsm8k", "--models", models, "--draft", "smollm2-135m", "--limit", "1")
+    assert code == 2 and "cannot draft for 'gemma" in err and "Traceback" not in err
