@@ -258,7 +258,7 @@ class LlamaCppEngine(TokenEngine):
                 if not seq.done:
                     token, done = req.pick(-1)
                     pending = None if done else token
-                    req.spec.start(tokens)
+                    req.start(self.h, tokens)
                 while True:
                     yield from out
                     out.clear()

@@ -87,7 +87,7 @@ class CostBook:
 class SpecRequest:
     """The speculator for one request and the pick/step functions the decode loop calls.
 
-    A greedy request's first step checks the model's measured exact limit (`book`, probed once
+    A greedy request's start checks the model's measured exact limit (`book`, probed once
     per model if need be): it bounds every verification batch, whoever drafts, and a model exact
     at no batch size decodes plainly. Greedy prompt lookup also takes its draft lengths from the
     costs. A sampled request needs neither: the rejection rule keeps the target's distribution
@@ -108,16 +108,21 @@ class SpecRequest:
         self.emit(self.seq.accept(token), lps)
         return token, self.seq.done
 
-    def step(self, model: Any, pos: int, token: int, room: int) -> tuple[list[int], int | None]:
+    def start(self, model: Any, history: list[int]) -> None:
+        """The prompt is in the cache and its next token picked (not yet shown): take the history,
+        and bound verification now, so a first measurement is announced before any answer text."""
+        self.spec.start(history)
         if self.book is not None:
-            self._bound(model, pos)
+            self._bound(model, len(history))
+
+    def step(self, model: Any, pos: int, token: int, room: int) -> tuple[list[int], int | None]:
         if self.sampled is not None:
             return self.spec.step_sampled(model, 0, pos, token, self.sampled, room)
         return self.spec.step(model, 0, pos, token, self.pick, room)
 
     def _bound(self, model: Any, pos: int) -> None:
-        """Before the first draft: bound verification by the model's exact limit, or turn drafting
-        off with the reason."""
+        """Bound verification by the model's exact limit (measured at `pos`, where the first
+        draft goes), or turn drafting off with the reason."""
         book, self.book = self.book, None
         drafter = self.spec.drafter
         cost = book.ready(model, pos, drafter.history[-MAX_VERIFY:]) if book and drafter else None
