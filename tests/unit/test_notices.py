@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -16,9 +17,9 @@ LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO bakeoff\.notice
 
 
 @pytest.fixture(autouse=True)
-def restore_cli_lines():
+def quiet_afterwards():
     yield
-    notices.to_lines(print)   # what the next test's CLI run installs again anyway
+    notices.show(logging.NullHandler())   # later tests' notices go nowhere until a CLI run says
 
 
 def test_the_cli_prints_a_calibration_notice_as_one_plain_line(capsys, monkeypatch):
