@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from .terminal import PrintableLog, printable
+from .terminal import PrintableLog
 
 log = logging.getLogger("bakeoff.notice")
 log.setLevel(logging.INFO)
@@ -32,7 +32,7 @@ class _Lines(logging.Handler):
         self.write = write
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.write(printable(self.format(record)))
+        self.write(self.format(record))   # the logger's filter made the message printable
 
 
 def show(handler: logging.Handler) -> None:

@@ -55,9 +55,9 @@ class SampledPicker:
 
 
 class CostBook:
-    """An engine's verification costs (probed on its first draft, or read from the cache) and its
-    prompt-lookup statistics, kept across its requests. `key` names the model file, threads and
-    llama.cpp build the costs belong to; `name` is the model as the user knows it."""
+    """An engine's verification costs (probed at its first greedy speculative request, or read from
+    the cache) and its prompt-lookup statistics, kept across its requests. `key` names the model
+    file, threads and llama.cpp build the costs belong to; `name` is the model as users know it."""
 
     def __init__(self, key: str, name: str = "the model"):
         self.key, self.name = key, name
