@@ -5,7 +5,7 @@ from typing import Any
 
 from bakeoff.engines.base import Message, Timings, collect
 from bakeoff.engines.llama_lowlevel import engine_version
-from bakeoff.engines.verify_cost import VerifyCost, cost_key, save
+from bakeoff.engines.verify_cost import MAX_BATCH, VerifyCost, cost_key, save
 from bakeoff.evals.suite import load_suite
 from bakeoff.settings import get_settings
 
@@ -55,7 +55,24 @@ def draft_eagerly(engine: Any) -> Any:
     return engine
 
 
-def seed_eager_costs(model_path: str) -> None:
-    """The cost cache a fresh `bakeoff ask --speculative` will read: flat, so it drafts eagerly."""
+def seed_eager_costs(model_path: str, exact: int = MAX_BATCH) -> None:
+    """The cost cache a fresh engine (or `bakeoff ask --speculative`) will read instead of probing:
+    flat, so lookup drafts eagerly, and batches exact up to `exact` tokens (the probe's result as if
+    measured here)."""
     threads = get_settings().threads
-    save(VerifyCost({1: 1.0, 32: 1.0}, cost_key(model_path, threads, engine_version())))
+    save(VerifyCost({1: 1.0, 32: 1.0}, cost_key(model_path, threads, engine_version()), exact=exact))
+
+
+def record_verify_batches(engine: Any) -> list[int]:
+    """From now on, the size of each of the engine's decodes of several tokens with logits at
+    every position (a verification batch, or the probe's)."""
+    sizes: list[int] = []
+    decode = engine.h.decode
+
+    def recording(tokens: Any, positions: Any, seq_ids: Any, want_logits: Any) -> None:
+        if len(tokens) > 1 and all(want_logits):
+            sizes.append(len(tokens))
+        decode(tokens, positions, seq_ids, want_logits)
+
+    engine.h.decode = recording
+    return sizes

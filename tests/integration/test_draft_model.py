@@ -8,6 +8,7 @@ loads.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ from bakeoff.engines.quantize import quantize_file
 from bakeoff.errors import DraftModelError, InsufficientMemoryError, UnsupportedError
 from bakeoff.models import fit
 from bakeoff.models.gguf_info import read_gguf_info
+from bakeoff.models.registry import Registry
 from cli_run import run, run_json
-from spec_cases import COPY, FEW, same_answers_on_cases
+from spec_cases import COPY, FEW, record_verify_batches, same_answers_on_cases, seed_eager_costs
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,60 @@ def test_ask_with_draft_reports_it(capsys, engines, target_path, smollm2_path):
     assert code == 0 and "draft " in err and "accepted (" in err
 
 
+@pytest.mark.parametrize("exact", [4, 1])
+def test_verification_never_exceeds_the_targets_exact_limit(engines, target_path, smollm2_path, exact):
+    """The target's probe result (as if measured here: batches exact up to `exact` tokens) bounds
+    every greedy verification batch; a target exact at no size is not drafted for. Sampled
+    requests, kept in distribution by the rejection rule, are drafted for either way."""
+    plain, _ = engines
+    seed_eager_costs(str(target_path), exact=exact)
+    drafted = open_engine(str(target_path), LoadOptions(n_ctx=2048, draft=str(smollm2_path)))
+    try:
+        sizes = record_verify_batches(drafted)
+        greedy, sampled = GenParams(temperature=0, max_tokens=40), GenParams(temperature=0.7, seed=11, max_tokens=24)
+        a, b = collect(plain.chat(COPY, greedy)), collect(drafted.chat(COPY, greedy))
+        assert b.text == a.text
+        if exact > 1:
+            assert max(sizes) == exact and b.timings.accepted_tokens > 0
+        else:
+            assert sizes == [] and b.timings.draft_tokens == 0
+            assert "differ from one-token decoding" in b.timings.speculation
+        c = collect(drafted.chat(COPY, sampled))
+        assert c.timings.draft_tokens > 0 and c.timings.speculation.startswith("draft:")
+    finally:
+        drafted.close()
+
+
+def test_a_gemma_target_exact_for_short_batches_only_bounds_its_drafts(tmp_path, caplog):
+    """Gemma 3 270M Q4_K_M's batched logits match one-token decoding only up to a few tokens on
+    CPUs here (3 on the 2-core machine, its kernels read 4-token tiles), far under a draft's 16. A
+    smaller Gemma (Q2_K, requantized from it) drafts; the first request measures the target's limit
+    (announced once), and no verification exceeds it: answers stay plain decoding's."""
+    target = Path(Registry().resolve("gemma3-270m").path or "")
+    draft = tmp_path / "gemma-3-270m-Q2_K.gguf"
+    quantize_file(target, "Q2_K", draft, threads=2)
+    plain = open_engine(str(target), LoadOptions(n_ctx=1024, speculative=False))
+    drafted = open_engine(str(target), LoadOptions(n_ctx=1024, draft=str(draft)))
+    try:
+        with caplog.at_level(logging.INFO, logger="bakeoff.notice"):
+            collect(drafted.chat(COPY, GenParams(temperature=0, max_tokens=2)))   # measures the target
+            exact = drafted.costs.cost.exact
+            sizes = record_verify_batches(drafted)
+            p = GenParams(temperature=0, max_tokens=32)
+            a, b = collect(plain.chat(COPY, p)), collect(drafted.chat(COPY, p))
+        assert [r.getMessage() for r in caplog.records].count(
+            f"speculative decoding: measuring {drafted.ref.name}'s exact batch size and decode costs "
+            "(once per model file, threads and llama.cpp build)…") == 1
+        assert b.text == a.text
+        if exact > 1:
+            assert b.timings.speculation.startswith("draft:") and sizes and max(sizes) <= exact
+        else:
+            assert sizes == [] and "differ from one-token decoding" in b.timings.speculation
+    finally:
+        plain.close()
+        drafted.close()
+
+
 @pytest.fixture
 def nothing_loads(monkeypatch):
     def refuse(*a, **k):
@@ -116,3 +172,24 @@ def test_draft_that_does_not_fit_in_memory_fails_before_loading(nothing_loads, m
 def test_draft_in_the_batching_scheduler_is_refused_before_loading(nothing_loads, target_path, smollm2_path):
     with pytest.raises(UnsupportedError, match="one request at a time"):
         open_engine(str(target_path), LoadOptions(concurrency=4, draft=str(smollm2_path)))
+
+
+def test_an_unknown_or_remote_draft_fails_before_loading(nothing_loads, capsys):
+    code, _, err = run(capsys, "ask", "smollm2-135m", "hi", "--draft", "smollm2-135")
+    assert code == 3 and "unknown model 'smollm2-135'" in err and "did you mean smollm2-135m" in err
+    code, _, _ = run(capsys, "endpoints", "add", "peer", "--base-url", "http://127.0.0.1:9/v1", "--model", "m")
+    assert code == 0
+    code, _, err = run(capsys, "ask", "smollm2-135m", "hi", "--draft", "peer")
+    assert code == 2 and "'peer' cannot draft for" in err and "not a local GGUF file" in err
+
+
+def test_a_bakeoff_or_benchmark_checks_the_draft_against_every_model_before_any_loads(
+        nothing_loads, capsys, target_path):
+    """The Q8_0 SmolLM2 could take the draft, Gemma cannot: nothing runs, rather than the first
+    model running for minutes before the second fails."""
+    models = f"{target_path},gemma3-270m"
+    code, _, err = run(capsys, "run", "--models", models, "--draft", "smollm2-135m", "--no-speed")
+    assert code == 2 and "cannot draft for 'gemma" in err and "another tokenizer" in err
+    assert run_json(capsys, "runs") == []                 # no run was started, none to resume
+    code, _, err = run(capsys, "bench", "gsm8k", "--models", models, "--draft", "smollm2-135m", "--limit", "1")
+    assert code == 2 and "cannot draft for 'gemma" in err and "Traceback" not in err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bakeoff.engines import LoadOptions, open_engine
@@ -87,11 +89,14 @@ def test_a_model_whose_batches_round_differently_is_not_speculated(capsys):
     """Gemma 3 270M Q4_K_M reads batches in tiles of 4, and its batched logits differ from
     one-token decoding here: prompt lookup measures that and stays off instead of changing
     answers. (Where a machine's kernels are exact for it, lookup runs and answers still match.)"""
-    args = ("ask", "gemma3-270m", COPY[0].content, "--temperature", "0", "--max-tokens", "24")
-    on = run_json(capsys, *args, "--speculative")
-    off = run_json(capsys, *args)
+    args = ("ask", "gemma3-270m", COPY[0].content, "--temperature", "0", "--max-tokens", "24", "--json")
+    code, out, err = run(capsys, *args, "--speculative")
+    assert code == 0 and "exact batch size and decode costs (once per model file" in err   # announced
+    on = json.loads(out)
+    off = run_json(capsys, *args[:-1])
     assert on["text"] == off["text"]
     speculation = on["timings"]["speculation"]
     assert speculation == "prompt-lookup" or "differ from one-token decoding" in speculation
-    again = run_json(capsys, *args, "--speculative")     # the measurement is cached, not repeated
-    assert again["timings"]["speculation"] == speculation
+    code, out, err = run(capsys, *args, "--speculative")     # the measurement is cached, not repeated
+    assert code == 0 and "measuring" not in err
+    assert json.loads(out)["timings"]["speculation"] == speculation

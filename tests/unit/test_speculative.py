@@ -34,7 +34,7 @@ class FakeModel:
         return True
 
 
-def generate(rule, prompt: list[int], n: int, drafter: PromptLookup | None):
+def generate(rule, prompt: list[int], n: int, drafter: PromptLookup | None, limit: int = MAX_VERIFY):
     model = FakeModel(rule)
     for p, t in enumerate(prompt):
         model.cells[p] = t
@@ -46,6 +46,7 @@ def generate(rule, prompt: list[int], n: int, drafter: PromptLookup | None):
         return tok, len(out) >= n
 
     spec = Speculator(drafter)
+    spec.limit = limit
     spec.start(prompt)
     model.outputs = [rule(prompt[-1], len(prompt) - 1)]
     pending, done = pick(-1)
@@ -127,3 +128,14 @@ def test_drafts_never_exceed_the_exact_batch_limit():
     assert d.limit == 1
     with pytest.raises(ValueError):
         PromptLookup(ngram_min=3, ngram_max=2)
+
+
+@pytest.mark.parametrize("limit", [2, 3, 5])
+def test_no_verification_batch_exceeds_the_models_exact_limit(limit):
+    """A model whose batches match one-token decoding only up to `limit` tokens (Gemma 3 270M
+    Q4_K_M: 3) is verified in batches of at most that many, whatever the drafter offers."""
+    prompt = list(range(1, 41)) + [1, 2, 3]
+    rule = copy_rule(prompt)
+    plain, _, _ = generate(rule, prompt, 30, None)
+    fast, stats, model = generate(rule, prompt, 30, PromptLookup(max_draft=16), limit=limit)
+    assert fast == plain and max(model.batches) == limit and stats.accepted == stats.drafted >= 10

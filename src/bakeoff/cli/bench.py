@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..engines.factory import check_load
 from ..errors import InvalidParamsError
 from ..estimates import show_stat
 from ..evals.bench import get_task, run_benchmark, task_names
@@ -61,6 +62,9 @@ def run_all(tasks: list[str], models: list[str], limit: int | None, shots: int |
     options = BENCH_LOAD.model_copy(update={"speculative": speculative, "draft": draft})
     for t in tasks:  # fail on a bad task name before loading any model
         get_task(t).docs()
+    if draft:   # ... and on a draft that cannot serve one of the models
+        for model in models:
+            check_load(model, options)
     results = []
     for model in models:
         lazy = LazyEngine(model, get_settings(), None, options)

@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from .. import notices
 from ..errors import BakeoffError
 from .errors import report
 
@@ -86,6 +87,7 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="bakeoff")
 def cli() -> None:
     """Bakeoff: choose and use open-weights LLMs, offline, on your own cases and hardware."""
+    notices.to_lines(lambda line: click.echo(line, err=True))   # `serve` logs them instead
 
 
 def main(argv: list[str] | None = None) -> int:

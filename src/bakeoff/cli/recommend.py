@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from ..estimates import human_bytes
-from .common import console, err_console, print_json
+from .common import console, print_json
 
 MEMORY_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
                 "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
@@ -19,7 +19,7 @@ def machine_profile(recalibrate: bool = False) -> Any:
     """This machine's speed profile (calibrated once, a few seconds, then cached)."""
     from ..engines.calibrate import machine_profile as get
 
-    return get(recalibrate=recalibrate, notice=lambda msg: err_console.print(msg, markup=False))
+    return get(recalibrate=recalibrate)   # a calibration is announced on stderr (notices.py)
 
 
 def _table(rec: Any) -> Table:

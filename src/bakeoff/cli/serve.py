@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .. import notices
 from ..errors import ConfigError
 from ..hosts import is_loopback
 from ..models.registry import Registry
@@ -51,6 +52,7 @@ def serve_cmd(host: str, port: int, models: tuple[str, ...], api_key: str | None
     from ..server.app import create_app  # FastAPI and the routes: loaded only to serve
 
     check_bind(host, api_key)
+    notices.to_log()   # a one-time measurement while serving is a log line, like the server's others
     if threads:
         get_settings().threads = threads   # like --gpu-layers: this run's settings, read at load
     if speculative is not None:

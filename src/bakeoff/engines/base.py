@@ -265,6 +265,12 @@ class Engine(ABC):
         return LoadPlan(bytes=os.path.getsize(ref.path) if ref.path else 0)
 
     @classmethod
+    def check(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> None:
+        """Raise what `load` would refuse about `options` that the files alone tell (a bad draft
+        model), without loading anything."""
+        return None   # nothing to refuse by default
+
+    @classmethod
     def load(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> "Engine":
         """The factory's hook: build this engine for `options` (see engines/factory.py)."""
         return cls(ref)  # type: ignore[call-arg]

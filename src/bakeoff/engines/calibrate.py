@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from ..models.perf import SpeedShape, fit_profile, shape_from_gguf
 from ..models.ref import ModelRef
 from ..models.registry import Registry
 from ..models.tiny import N_LAYER, write_tiny
+from ..notices import notice
 from ..settings import Settings, get_settings
 from .base import Engine, GenParams, collect
 from .factory import open_engine
@@ -163,15 +163,13 @@ def calibrate(settings: Settings | None = None,
     return replace(prof, seconds=round(time.perf_counter() - t0, 2))
 
 
-def machine_profile(settings: Settings | None = None, recalibrate: bool = False,
-                    notice: Callable[[str], None] | None = None) -> MachineProfile:
+def machine_profile(settings: Settings | None = None, recalibrate: bool = False) -> MachineProfile:
     """The cached profile for this machine, calibrating (and caching) it when there is none or the
-    machine changed. `notice` is told before a calibration starts (it takes a few seconds)."""
+    machine changed; a calibration (a few seconds) is announced first (notices.py)."""
     settings = settings or get_settings()
     prof = None if recalibrate else load_profile(settings)
     if prof is None:
-        if notice:
-            notice("calibrating the speed model on this machine (once, a few seconds)…")
+        notice("calibrating the speed model on this machine (once, a few seconds)…")
         prof = calibrate(settings)
         save_profile(prof, settings)
     return prof

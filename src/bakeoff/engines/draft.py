@@ -9,10 +9,13 @@ both (models/fit.py's estimate for each, sharing one runtime overhead).
 The draft keeps its own KV cache of the sequence so far. Each draft step brings that cache up to
 the history (reusing the common prefix, like the target's prompt cache) and then proposes tokens
 one at a time, each through a copy of the request's own sampler chain (grammar, penalties), so a
-constrained answer gets proposals that obey the constraint. A draft is at most MAX_DRAFT tokens and
-stops early when the draft's probability for its proposal falls below P_MIN: 16 and 0.75 are the
-draft settings llama.cpp's server has long defaulted to (its newer `llama-speculative` example
-defaults to 3 and 0; benchmarks/speculative_speed.py passes ours to it).
+constrained answer gets proposals that obey the constraint. A draft is at most MAX_DRAFT tokens
+(for a greedy request, never more than the target's batches stay exact: measured per target file,
+engines/verify_cost.py; Gemma 3 270M Q4_K_M verifies at most 3 tokens at once here, and a target
+exact at no size is not drafted for) and stops early when the draft's probability for its
+proposal falls below P_MIN: 16 and 0.75 are the draft settings llama.cpp's server has long
+defaulted to (its newer `llama-speculative` example defaults to 3 and 0;
+benchmarks/speculative_speed.py passes ours to it).
 """
 
 from __future__ import annotations

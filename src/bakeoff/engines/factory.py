@@ -70,6 +70,20 @@ def check_draft_support(ref: ModelRef, cls: type[Engine], options: LoadOptions) 
                                "out --draft (prompt lookup needs no draft)")
 
 
+def check_load(model: ModelRef | str, options: LoadOptions, settings: Settings | None = None) -> ModelRef:
+    """Raise what `open_engine` would refuse from the files alone, loading nothing: an unknown
+    model, and for a draft model an engine that cannot use one, another vocabulary, a draft no
+    smaller than the model, or the pair not fitting in memory. A bakeoff or benchmark over several
+    models checks them all before the first loads."""
+    settings = settings or get_settings()
+    ref = resolve_model(model, settings)
+    cls = engine_class(ref.engine)
+    if options.draft:
+        check_draft_support(ref, cls, options)
+    cls.check(ref, options, settings)
+    return ref
+
+
 def open_engine(model: ModelRef | str, options: LoadOptions | None = None, *,
                 settings: Settings | None = None, progress: Progress | None = None) -> Engine:
     """Resolve a name (or take a ref), load the engine for `options`, and batch it if asked."""

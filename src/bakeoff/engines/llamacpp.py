@@ -66,15 +66,30 @@ class LlamaCppEngine(TokenEngine):
         return LoadPlan(n_ctx=n_ctx, kv_unified=not split, sequences=n, bytes=size + kv_cache_bytes(info, n_ctx),
                         weights_file=os.path.realpath(ref.path), weights_bytes=size)
 
+    @staticmethod
+    def speculates(options: LoadOptions, settings: Settings) -> bool:
+        """A draft model named for this load speculates unless told not to; prompt lookup follows the
+        setting (off by default: it measured 0.93x plain decoding on the starter suite)."""
+        return options.speculative if options.speculative is not None else bool(options.draft) or settings.speculative
+
+    @classmethod
+    def draft_plan(cls, ref: ModelRef, options: LoadOptions, settings: Settings,
+                   plan: LoadPlan) -> DraftPlan | None:
+        """The checked draft model (engines/draft.py), None when this load drafts with none."""
+        if not options.draft or not cls.speculates(options, settings):
+            return None
+        seq_ctx = plan.n_ctx if plan.kv_unified else plan.n_ctx // plan.sequences
+        return plan_draft(ref, options.draft, seq_ctx, settings)
+
+    @classmethod
+    def check(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> None:
+        cls.draft_plan(ref, options, settings, cls.plan(ref, options, settings))
+
     @classmethod
     def load(cls, ref: ModelRef, options: LoadOptions, settings: Settings) -> LlamaCppEngine:
         plan = cls.plan(ref, options, settings)
-        # A draft model named for this load speculates unless told not to; prompt lookup follows the
-        # setting (off by default: it measured 0.93x plain decoding on the starter suite).
-        speculative = (options.speculative if options.speculative is not None
-                       else bool(options.draft) or settings.speculative)
-        seq_ctx = plan.n_ctx if plan.kv_unified else plan.n_ctx // plan.sequences
-        draft = plan_draft(ref, options.draft, seq_ctx, settings) if options.draft and speculative else None
+        speculative = cls.speculates(options, settings)
+        draft = cls.draft_plan(ref, options, settings, plan)
         if options.adapters:  # the engine's ref names every adapter it runs with
             ref = dataclasses.replace(ref, adapters=[*ref.adapters, *options.adapters])
         return cls(ref, n_ctx=plan.n_ctx, n_threads=options.threads or settings.threads,
@@ -111,7 +126,7 @@ class LlamaCppEngine(TokenEngine):
         self._formatter = None
         self.speculative = speculative   # prompt lookup or the draft model (spec_request.py)
         self.draft = DraftRunner(draft, self.h.n_threads, settings.adaptive_threads) if draft else None
-        self.costs = CostBook(cost_key(ref.path, self.h.n_threads, engine_version()))
+        self.costs = CostBook(cost_key(ref.path, self.h.n_threads, engine_version()), self.ref.name)
 
     # --- contract ---------------------------------------------------------------------------
     @property
@@ -243,7 +258,7 @@ class LlamaCppEngine(TokenEngine):
                 if not seq.done:
                     token, done = req.pick(-1)
                     pending = None if done else token
-                    req.spec.start(tokens)
+                    req.start(self.h, tokens)
                 while True:
                     yield from out
                     out.clear()

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..notices import notice
 from .draft import DraftRunner, ModelDrafter
 from .sampling import TargetDist, draw
 from .speculative import MAX_VERIFY, LookupStats, PromptLookup, Speculator
@@ -54,12 +55,12 @@ class SampledPicker:
 
 
 class CostBook:
-    """An engine's verification costs (probed on its first draft, or read from the cache) and its
-    prompt-lookup statistics, kept across its requests. `key` names the model file, threads and
-    llama.cpp build the costs belong to."""
+    """An engine's verification costs (probed at its first greedy speculative request, or read from
+    the cache) and its prompt-lookup statistics, kept across its requests. `key` names the model
+    file, threads and llama.cpp build the costs belong to; `name` is the model as users know it."""
 
-    def __init__(self, key: str):
-        self.key = key
+    def __init__(self, key: str, name: str = "the model"):
+        self.key, self.name = key, name
         self.cost: VerifyCost | None = None
         self.stats = LookupStats()
 
@@ -71,6 +72,8 @@ class CostBook:
         if self.cost is None:
             if pos + MAX_VERIFY > getattr(model, "n_ctx_seq", pos + MAX_VERIFY):
                 return None
+            notice(f"speculative decoding: measuring {self.name}'s exact batch size and decode costs "
+                   "(once per model file, threads and llama.cpp build)…")
             self.cost = probe(model, 0, pos, tokens, self.key)
             save(self.cost)
         return self.cost
@@ -82,13 +85,21 @@ class CostBook:
 
 
 class SpecRequest:
-    """The speculator for one request and the pick/step functions the decode loop calls."""
+    """The speculator for one request and the pick/step functions the decode loop calls.
+
+    A greedy request's start checks the model's measured exact limit (`book`, probed once
+    per model if need be): it bounds every verification batch, whoever drafts, and a model exact
+    at no batch size decodes plainly. Greedy prompt lookup also takes its draft lengths from the
+    costs. A sampled request needs neither: the rejection rule keeps the target's distribution
+    whatever the last bits of batched logits, and its seeded sample under speculation is not plain
+    decoding's anyway; it verifies up to MAX_VERIFY tokens, and lookup keeps fixed lengths so a
+    seeded sample never depends on what earlier requests taught the costs."""
 
     def __init__(self, seq: Any, emit: Emit, drafter: Any = None, mode: str = "off",
                  sampled: SampledPicker | None = None, book: CostBook | None = None):
         self.seq, self.emit, self.sampled = seq, emit, sampled
         self.spec = Speculator(drafter, mode)
-        self.book = book if isinstance(drafter, PromptLookup) else None
+        self.book = book if drafter is not None and sampled is None else None
 
     def pick(self, i: int) -> tuple[int, bool]:
         if self.sampled is not None:
@@ -97,18 +108,32 @@ class SpecRequest:
         self.emit(self.seq.accept(token), lps)
         return token, self.seq.done
 
+    def start(self, model: Any, history: list[int]) -> None:
+        """The prompt is in the cache and its next token picked (not yet shown): take the history,
+        and bound verification now, so a first measurement is announced before any answer text."""
+        self.spec.start(history)
+        if self.book is not None:
+            self._bound(model, len(history))
+
     def step(self, model: Any, pos: int, token: int, room: int) -> tuple[list[int], int | None]:
-        if self.book is not None and self.spec.cost is None:
-            lookup: PromptLookup = self.spec.drafter  # type: ignore[assignment]
-            cost = self.book.ready(model, pos, lookup.history[-MAX_VERIFY:])
-            if cost is None or cost.exact < 2:
-                self.spec.drafter, self.book = None, None
-                self.spec.mode = OFF_INEXACT if cost is not None else OFF_NO_ROOM
-            else:
-                self.spec.cost = lookup.cost = cost
         if self.sampled is not None:
             return self.spec.step_sampled(model, 0, pos, token, self.sampled, room)
         return self.spec.step(model, 0, pos, token, self.pick, room)
+
+    def _bound(self, model: Any, pos: int) -> None:
+        """Bound verification by the model's exact limit (measured at `pos`, where the first
+        draft goes), or turn drafting off with the reason."""
+        book, self.book = self.book, None
+        drafter = self.spec.drafter
+        cost = book.ready(model, pos, drafter.history[-MAX_VERIFY:]) if book and drafter else None
+        if cost is None or cost.exact < 2:
+            self.spec.drafter = None
+            self.spec.mode = OFF_INEXACT if cost is not None else OFF_NO_ROOM
+            return
+        self.spec.limit = cost.exact
+        self.spec.cost = cost   # every verification decode's time keeps the costs current
+        if isinstance(drafter, PromptLookup):
+            drafter.cost = cost   # lookup drafts as long as pays
 
     def close(self) -> None:
         if self.sampled is not None:
@@ -130,10 +155,10 @@ def open_request(h: Any, seq: Any, emit: Emit, *, speculative: bool,
     if seq.params.temperature > 0:
         sampled = SampledPicker(seq, TargetDist.build(h, seq.params, seq.grammar), emit)
     if draft is None:
-        if sampled is not None:   # a seeded sample must not depend on what earlier requests taught:
-            return SpecRequest(seq, emit, PromptLookup(), "prompt-lookup", sampled)  # fixed lengths
+        if sampled is not None:   # fixed lengths (see SpecRequest)
+            return SpecRequest(seq, emit, PromptLookup(), "prompt-lookup", sampled)
         lookup = PromptLookup(max_draft=MAX_VERIFY - 1, stats=book.stats) if book else PromptLookup()
         return SpecRequest(seq, emit, lookup, "prompt-lookup", None, book)
     guide = sampled.dist if sampled is not None else seq.sampler
     drafter = ModelDrafter(draft, guide, sampled is not None, sampled.rng if sampled else None)
-    return SpecRequest(seq, emit, drafter, f"draft:{draft.ref.name}", sampled)
+    return SpecRequest(seq, emit, drafter, f"draft:{draft.ref.name}", sampled, book)

@@ -9,8 +9,9 @@ one-token decoding, so a deterministic chain (greedy, with or without grammar or
 the same tokens. Rejected positions are removed from the KV cache.
 
 The exactness rests on llama.cpp giving the same logits for a token whether it is evaluated alone
-or in a batch; measured bit-identical on CPU for batches of up to 32 tokens, so a verification
-batch never exceeds MAX_VERIFY tokens.
+or in a batch. How large a batch stays bit-identical depends on the model file and the kernels
+(SmolLM2-135M: 32 tokens; Gemma 3 270M Q4_K_M: 3), so it is measured per model (verify_cost.py)
+and a verification batch never exceeds it (`Speculator.limit`), nor MAX_VERIFY tokens.
 
 Drafters: `PromptLookup` here, and a smaller model with the same vocabulary (engines/draft.py).
 A sampled request is verified by the rejection rule in engines/sampling.py instead of token
@@ -46,6 +47,7 @@ class Drafter(Protocol):
     draft, one per token (None: each token was proposed with certainty, a one-hot q)."""
 
     q: list[np.ndarray] | None
+    history: list[int]   # the tokens extended so far (the prompt, then the answer)
 
     def extend(self, tokens: Sequence[int]) -> None: ...
     def draft(self, cap: int = MAX_VERIFY - 1) -> list[int]: ...
@@ -169,6 +171,7 @@ class Speculator:
     def __init__(self, drafter: Drafter | None, mode: str = "", cost: VerifyCost | None = None):
         self.drafter = drafter
         self.cost = cost   # told how long each decode took (it chooses prompt lookup's lengths)
+        self.limit = MAX_VERIFY   # the largest verification batch: the model's measured exact limit
         self.stats = SpecStats()
         self.mode = mode or ("off" if drafter is None else type(drafter).__name__)  # for timings
 
@@ -220,7 +223,8 @@ class Speculator:
         draft: list[int] = []
         if self.drafter is not None:
             self.drafter.extend([token])
-            draft = self.drafter.draft(max(room - 1, 0))[:max(room - 1, 0)]
+            cap = max(min(room, self.limit) - 1, 0)
+            draft = self.drafter.draft(cap)[:cap]
         batch = [token, *draft]
         n = len(batch)
         t0 = time.perf_counter()

@@ -17,16 +17,14 @@ decode's time updates its size's estimate, so a busier machine or fewer threads 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from ..atomic import write_text_atomic
+from ..cachefile import VersionedJSON
 from ..settings import get_settings
 
 MAX_BATCH = 32
@@ -107,7 +105,8 @@ def probe(model: Decoder, seq_id: int, pos: int, tokens: Sequence[int], key: str
 def _exact_limit(model: Decoder, seq_id: int, pos: int, fill: list[int]) -> int:
     """Exactness is what makes speculation answer-preserving, and it depends on the file's
     quantization and the kernels: SmolLM2 Q4_1/Q8_0 matched one-token decoding at every size under
-    64 here, Gemma 3 270M Q4_K_M at none (its batches go through 4-token tiles)."""
+    64 here, Gemma 3 270M Q4_K_M up to 3 tokens (its batches go through 4-token tiles), its Q8_0
+    requantization up to 32."""
     one = []
     for i in range(MAX_BATCH):
         model.decode([fill[i]], [pos + i], [seq_id], [True])
@@ -134,18 +133,12 @@ def cost_key(path: str, threads: int, build: str) -> str:
     return f"{ident}|threads={threads}|llama.cpp {build}"
 
 
-def _cache_file() -> Path:
-    return get_settings().home / "calibration" / "verify-cost.json"
+def _cache() -> VersionedJSON:
+    return VersionedJSON(get_settings().home / "calibration" / "verify-cost.json", CACHE_VERSION)
 
 
 def _read_cache() -> dict[str, dict[str, float]]:
-    try:
-        data = json.loads(_cache_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-        return {}
-    entries = data.get("entries")
+    entries = (_cache().read() or {}).get("entries")
     return entries if isinstance(entries, dict) else {}
 
 
@@ -167,9 +160,7 @@ def save(cost: VerifyCost) -> None:
     entries = _read_cache()
     entries[cost.key] = {"exact": cost.exact, **{str(n): round(s, 6) for n, s in sorted(cost.known.items())}}
     try:
-        path = _cache_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps({"version": CACHE_VERSION, "entries": entries}, indent=1))
+        _cache().write({"entries": entries})
     except OSError:
         pass
 

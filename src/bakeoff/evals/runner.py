@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..engines.base import Engine, GenParams, Message, Response, Timings, Usage, collect
-from ..engines.factory import open_engine
+from ..engines.factory import check_load, open_engine
 from ..engines.options import LoadOptions
 from ..engines.toolcalls import ToolPlan, Turn
 from ..errors import BakeoffError, RemoteError
@@ -193,6 +193,12 @@ class Runner:
                            speculative=self.options.speculative,
                            draft=None if ref.is_remote else self.options.draft)
 
+    def check_draft(self) -> None:
+        """The draft model against every model it drafts for (load_options), before the first one
+        loads: one that cannot serve them all stops the bakeoff now, not after others have run."""
+        for ref in self.refs:
+            check_load(ref, self.load_options(ref), self.settings)
+
     def run_cases(self, run_id: int, engine: Engine, fingerprint: str) -> None:
         name = engine.ref.name
         done = S.done_case_ids(self.db, run_id, name)
@@ -310,6 +316,8 @@ def run_suite(suite: Suite, models: list[str] | None = None, options: RunOptions
     refs = ([c.ref for c in suite.contestants] if suite.contestants and not models
             else resolve_models(models, settings))
     runner = Runner(suite, refs, options, settings, progress or Progress())
+    if options.draft:
+        runner.check_draft()
     run_id = runner.start()
     runner.run(run_id)
     return run_id

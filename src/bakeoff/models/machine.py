@@ -1,6 +1,6 @@
 """A model of this machine for predicting tokens/s: measured bandwidth and compute, then calibrated.
 
-The profile is cached in BAKEOFF_HOME/machine.json with the machine's identity (CPU model, cores,
+The profile is cached in BAKEOFF_HOME/machine.json (cachefile.py) with the machine's identity (CPU model, cores,
 the threads Bakeoff uses, memory, llama.cpp build); a different identity means a different machine
 and the profile is measured again. The raw measurements here are numpy's: a multi-threaded sum over
 a buffer much larger than the caches (memory bandwidth) and a float32 matrix product (compute).
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import psutil
 
+from ..cachefile import VersionedJSON
 from ..settings import Settings, get_settings
 
 PROFILE_VERSION = 3          # 3: output tokens pay per graph operation, not per layer
@@ -131,24 +132,26 @@ def profile_path(settings: Settings | None = None) -> Path:
     return (settings or get_settings()).home / PROFILE_FILE
 
 
+def _cache(settings: Settings | None) -> VersionedJSON:
+    return VersionedJSON(profile_path(settings), PROFILE_VERSION)
+
+
 def load_profile(settings: Settings | None = None) -> MachineProfile | None:
     """The cached profile if it was measured on this machine (same identity), else None."""
-    path = profile_path(settings)
+    body = _cache(settings).read()
     try:
-        prof = MachineProfile.from_dict(json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
+        prof = MachineProfile.from_dict(body) if body is not None else None
+    except (TypeError, ValueError):   # fields of another shape: measured again
         return None
-    return prof if prof.key == identity_key(identity(settings)) else None
+    return prof if prof is not None and prof.key == identity_key(identity(settings)) else None
 
 
 def save_profile(profile: MachineProfile, settings: Settings | None = None) -> Path:
     settings = settings or get_settings()
     settings.ensure_home()
-    path = profile_path(settings)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(profile.to_dict(), indent=1))
-    tmp.replace(path)
-    return path
+    cache = _cache(settings)
+    cache.write(profile.to_dict())
+    return cache.path
 
 
 def measure_bandwidth(threads: int, mib: int = 256, repeats: int = 3) -> float:
