@@ -55,7 +55,7 @@ class FakeBackend:
     bos = -1
 
     def __init__(self, n_seq_max: int = 2, n_batch: int = 16, cells: int = 4096, rule: Rule = next_token,
-                 kv_unified: bool = True):
+                 kv_unified: bool = True, step_cost: tuple[float, float] = (1.0, 0.01)):
         self.n_seq_max, self.n_batch, self.cells = n_seq_max, n_batch, cells
         self.kv_unified = kv_unified
         self.rule = rule
@@ -67,6 +67,10 @@ class FakeBackend:
         self.decodes = 0
         self.copies = 0
         self.fail_next: BaseException | None = None
+        # Simulated seconds: a decode costs fixed + per_token * tokens (default: extra tokens are
+        # nearly free, as on a GPU); `now` is the clock the scheduler's draft gate reads.
+        self.step_cost = step_cost
+        self.elapsed = 0.0
 
     # --- BatchBackend -------------------------------------------------------------------------
     def decode(self, tokens: Sequence[int], positions: Sequence[int], seq_ids: Sequence[int],
@@ -88,6 +92,10 @@ class FakeBackend:
         self.batches.append((len(tokens), sum(map(bool, want_logits)), len(set(seq_ids))))
         self.shapes.append({seq_ids.count(s) for s in set(seq_ids)})   # tokens per sequence
         self.decodes += 1
+        self.elapsed += self.step_cost[0] + self.step_cost[1] * len(tokens)
+
+    def now(self) -> float:
+        return self.elapsed
 
     def seq_rm(self, seq_id: int, p0: int = -1, p1: int = -1) -> bool:
         assert p1 == -1 and p0 <= len(self.kv[seq_id]), f"sequence {seq_id}: no cells from {p0}"

@@ -8,7 +8,7 @@ import pytest
 
 from bakeoff.engines.base import Chunk, GenParams
 from bakeoff.engines.batch_stream import Request
-from bakeoff.engines.batching_drafts import MAX_DRAFT_BATCH, fit_drafts
+from bakeoff.engines.batching_drafts import MAX_DRAFT_BATCH, DraftGate, fit_drafts
 from bakeoff.engines.scheduler import Scheduler
 from fake_backend import FakeBackend, copying, reference, text_of
 
@@ -20,9 +20,10 @@ def prompt(seed: int, n: int = 12) -> list[int]:
 
 
 def serve(prompts: list[list[int]], max_new: int, *, speculative: bool, params: GenParams = GREEDY,
-          slots: int = 4, cells: int = 4096) -> tuple[Scheduler, FakeBackend, list[Request]]:
-    backend = FakeBackend(n_seq_max=slots, n_batch=64, cells=cells, rule=copying)
-    sched = Scheduler(backend, "fake", speculative=speculative)
+          slots: int = 4, cells: int = 4096, step_cost: tuple[float, float] = (1.0, 0.01),
+          ) -> tuple[Scheduler, FakeBackend, list[Request]]:
+    backend = FakeBackend(n_seq_max=slots, n_batch=64, cells=cells, rule=copying, step_cost=step_cost)
+    sched = Scheduler(backend, "fake", speculative=speculative, clock=backend.now)
     reqs = []
     for p in prompts:
         req = sched.new_request(sched.check_prompt(p), params, max_new)
@@ -186,3 +187,45 @@ def test_requests_whose_drafts_miss_stop_drafting_in_a_full_batch() -> None:
     req.grow(req.tokens + req.tokens[:2])   # the history's tail occurred at its start
     assert req.draft(31, worth=1 / (1 + 2.4)) == req.tokens[2:6]   # the drafter's first length: 4
 
+
+
+def test_drafts_stop_where_the_machine_pays_a_full_token_for_each() -> None:
+    """Where every token of a decode costs as much as the next (a busy CPU), drafting steps that
+    keep only some of their tokens deliver fewer tokens a second than plain steps: the scheduler
+    measures that and drafts only on its trial steps, so serving takes about as long as without
+    lookup, with the same answers. Where extra tokens are nearly free the same requests finish in
+    far less (simulated) time."""
+    for cost, bound in (((0.0, 1.0), 1.1), ((1.0, 0.01), 0.7)):
+        _, plain_backend, plain = serve(PROMPTS, 150, speculative=False, step_cost=cost)
+        on, backend, spec = serve(PROMPTS, 150, speculative=True, step_cost=cost)
+        for a, b in zip(plain, spec):
+            assert text(delivered(b)) == text(delivered(a))
+        assert backend.elapsed <= plain_backend.elapsed * bound, cost
+        drafting = sum(logits > seqs for _, logits, seqs in backend.batches)
+        if bound > 1:
+            assert 0 < drafting <= on.steps / 4
+
+
+def test_the_draft_gate_follows_what_steps_deliver() -> None:
+    """Drafting steps that deliver more tokens a second are preferred, the other side is tried
+    every EXPLORE-th step, and a change in what pays turns the choice around."""
+    t = [0.0]
+    gate = DraftGate(lambda: t[0])
+
+    def step(drafts: bool, tokens: int, seconds: float) -> None:
+        t[0] += seconds
+        gate.observe(8, drafts, tokens)
+
+    choices = []
+    for _ in range(64):
+        d = gate.want(8)
+        choices.append(d)
+        step(d, 12 if d else 8, 2.0 if d else 1.0)   # drafting: 6 tokens/s, plain: 8
+    trials = DraftGate.TRIALS
+    assert choices[:trials + 1] == [True] * trials + [False]   # drafting gets a fair trial first
+    assert 1 <= sum(choices[trials + 1:]) <= 64 // DraftGate.EXPLORE + 1
+    for _ in range(64):
+        d = gate.want(8)
+        choices.append(d)
+        step(d, 16 if d else 8, 1.2 if d else 1.0)   # now drafting pays: 13 tokens/s
+    assert sum(choices[-32:]) >= 32 - 32 // DraftGate.EXPLORE - 1

@@ -21,7 +21,7 @@ MAX_DRAFT_BATCH tokens, engines/batching_drafts.py), and rejected cells leave th
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import BakeoffError, BusyError, ContextOverflowError, EngineError, InvalidParamsError
 from .base import Chunk, GenParams, PromptChunk, TokenLogprob, Usage
 from .batch_stream import Request, Slot
-from .batching_drafts import DECODE_FIXED_TOKENS, MAX_DRAFT_BATCH, fit_drafts
+from .batching_drafts import DECODE_FIXED_TOKENS, MAX_DRAFT_BATCH, DraftGate, fit_drafts
 from .llamacpp import SeqBackend, SeqGen, log_softmax
 from .loglik import common_prefix
 from .speculative import MAX_VERIFY, PromptLookup
@@ -100,7 +100,7 @@ class Batch:
 
 class Scheduler:
     def __init__(self, backend: BatchBackend, name: str, max_queue: int | None = None, *,
-                 speculative: bool = False):
+                 speculative: bool = False, clock: Callable[[], float] = time.perf_counter):
         self.b = backend
         self.name = name
         self.speculative = speculative   # prompt lookup for greedy requests
@@ -109,6 +109,7 @@ class Scheduler:
         self.pending: list[Request] = []
         self.steps = 0
         self.drafted = self.accepted = 0   # draft tokens verified and kept, all requests
+        self.gate = DraftGate(clock)       # whether drafts pay here, measured
 
     # --- requests -----------------------------------------------------------------------------
     def check_prompt(self, tokens: list[int]) -> list[int]:
@@ -211,7 +212,11 @@ class Scheduler:
     # --- one step -----------------------------------------------------------------------------
     def step(self) -> None:
         """One decode for every active sequence; then sample and stream."""
-        for drafts in (True, False):
+        active = [s.req for s in self.slots if s.req is not None]
+        # Only steps that are all generation are compared (a prompt chunk has no drafts anyway).
+        timed = self.speculative and bool(active) and not any(r.prefilling for r in active)
+        accepted = self.accepted
+        for drafts in (self.gate.want(len(active)) if timed else True, False):
             batch = self.plan_batch(drafts)
             try:
                 self.decode(batch)
@@ -225,6 +230,9 @@ class Scheduler:
                 return
             self.steps += 1
             self.advance(batch)
+            if timed:
+                self.gate.observe(len(active), batch.drafted > 0,
+                                  len(batch.spans) + self.accepted - accepted)
             return
 
     def plan_batch(self, drafts: bool = True) -> Batch:
