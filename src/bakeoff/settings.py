@@ -31,11 +31,12 @@ class Settings(BaseSettings):
                                    "other processes keep cores busy (see engines/threads.py); "
                                    "false: always the threads setting.")
     n_ctx: int = Field(default=4096, description="Default context window for local models.")
-    exact_batches: bool = Field(default=False, description="Batched llama.cpp models (serve, run "
-                                "--concurrency) attend with flash attention and a BF16 V cache, so "
-                                "a greedy answer never depends on what shares its batch (engines/"
-                                "llama_lowlevel.py). Off by default: BF16 moves log-likelihoods by "
-                                "up to 0.07 nats from llama.cpp's own.")
+    exact_batches: bool = Field(default=False, description="llama.cpp models on the CPU attend with "
+                                "flash attention and a BF16 V cache, so a greedy answer never depends "
+                                "on what shares its batch (serve, run --concurrency), and prompt "
+                                "lookup stays exact past position 256 (engines/"
+                                "llama_lowlevel.py, engines/verify_cost.py). Off by default: BF16 "
+                                "moves log-likelihoods by up to 0.07 nats from llama.cpp's own.")
     speculative: bool = Field(default=False, description="Prompt-lookup speculative decoding for "
                               "greedy generation (same answers, fewer decode calls). Off by default: "
                               "on the starter suite it measured 0.93x plain decoding on this project's "

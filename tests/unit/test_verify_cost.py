@@ -10,7 +10,7 @@ from test_speculative import FakeModel, copy_rule, generate
 
 from bakeoff.engines import verify_cost
 from bakeoff.engines.speculative import LookupStats, PromptLookup, Speculator
-from bakeoff.engines.verify_cost import VerifyCost, cached, probe, save
+from bakeoff.engines.verify_cost import LONG_FROM, VerifyCost, cached, probe, probe_region, save
 from bakeoff.settings import get_settings
 
 
@@ -83,14 +83,27 @@ def test_probe_measures_costs_and_how_large_a_batch_stays_exact(exact_up_to, exp
     assert all(s > 0 for s in cost.known.values())
     assert cost.exact == expected
     assert model.cells == {0: 5, 1: 6}          # everything probed was removed again
-    if expected == 1:
-        assert cost.best_draft(0.99, 20) == 0    # never drafts where a batch changes the logits
-    else:
-        assert flat_exact(expected).best_draft(0.99, 40) == expected - 1
+    assert cost.limit(2) == expected and cost.limit(LONG_FROM) is None   # that region, measured
 
 
-def flat_exact(exact: int) -> VerifyCost:
-    return VerifyCost({1: 0.01, 32: 0.01}, exact=exact)
+def test_exactness_is_kept_per_region_and_a_draft_stops_short_of_one_not_exact():
+    """llama.cpp takes another attention kernel for a lone token from position LONG_FROM on: the
+    limit measured below it does not hold there, and a decode that would cross into a region
+    measured inexact (or not measured) stops before it."""
+    cost = VerifyCost({1: 0.01, 32: 0.01}, exact=32)
+    assert cost.limit(10) == 32 and cost.limit(LONG_FROM - 5) == 5 and cost.limit(LONG_FROM) is None
+    cost.record_exact(LONG_FROM + 40, 1)
+    assert cost.limit(LONG_FROM - 5) == 5 and cost.limit(LONG_FROM + 100) == 1
+    cost.record_exact(LONG_FROM, 16)           # measured exact there too (e.g. a BF16 V cache)
+    assert cost.limit(LONG_FROM - 5) == 16 and cost.limit(600) == 16
+    assert not probe_region(LONG_FROM - 10) and probe_region(LONG_FROM - 32) and probe_region(LONG_FROM)
+    model = LogitModel(8)
+    model.cells = {i: 5 for i in range(LONG_FROM + 3)}
+    long = probe(model, 0, LONG_FROM + 3, [5, 6])
+    assert long.exact is None and long.exact_long == 8
+    model.cells = {i: 5 for i in range(LONG_FROM - 10)}
+    straddling = probe(model, 0, LONG_FROM - 10, [5, 6])   # times only: its exactness would mix regions
+    assert straddling.exact is None and straddling.exact_long is None
 
 
 def test_lookup_drafts_once_free_evidence_says_it_pays_and_stops_when_drafts_fail():
@@ -137,6 +150,11 @@ def test_the_cache_round_trips_and_a_damaged_file_is_ignored():
     save(cost)
     back = cached("model-a|threads=2")
     assert back is not None and back.known == {1: 0.01, 8: 0.03} and back.exact == 4
+    assert back.exact_long is None
+    cost.record_exact(LONG_FROM, 1)
+    save(cost)
+    back = cached("model-a|threads=2")
+    assert back is not None and (back.exact, back.exact_long) == (4, 1)
     assert cached("model-b|threads=2") is None
     path = get_settings().home / "calibration" / "verify-cost.json"
     path.write_text("{not json", encoding="utf-8")

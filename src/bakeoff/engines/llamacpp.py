@@ -95,7 +95,7 @@ class LlamaCppEngine(TokenEngine):
         return cls(ref, n_ctx=plan.n_ctx, n_threads=options.threads or settings.threads,
                    n_seq_max=plan.sequences, n_batch=options.n_batch, kv_unified=plan.kv_unified,
                    n_gpu_layers=options.gpu_layers, speculative=speculative, draft=draft,
-                   exact_batching=options.wants_scheduler() and settings.exact_batches)
+                   exact_batching=settings.exact_batches)
 
     def __init__(self, ref: ModelRef, *, n_ctx: int | None = None, n_threads: int | None = None,
                  n_seq_max: int = 1, n_batch: int = 512, embeddings: bool = False,
@@ -126,7 +126,10 @@ class LlamaCppEngine(TokenEngine):
         self._formatter = None
         self.speculative = speculative   # prompt lookup or the draft model (spec_request.py)
         self.draft = DraftRunner(draft, self.h.n_threads, settings.adaptive_threads) if draft else None
-        self.costs = CostBook(cost_key(ref.path, self.h.n_threads, engine_version()), self.ref.name)
+        # Exactness is measured per attention numerics too (a BF16 V cache takes other kernels).
+        self.costs = CostBook(cost_key(ref.path, self.h.n_threads, engine_version()
+                                       + (" bf16-v" if self.h.exact_attention else "")),
+                              self.ref.name, exact_attention=self.h.exact_attention)
 
     # --- contract ---------------------------------------------------------------------------
     @property

@@ -22,13 +22,15 @@ from ..notices import notice
 from .draft import DraftRunner, ModelDrafter
 from .sampling import TargetDist, draw
 from .speculative import MAX_VERIFY, LookupStats, PromptLookup, Speculator
-from .verify_cost import VerifyCost, cached, probe, save
+from .verify_cost import LONG_FROM, VerifyCost, cached, exact_limit, probe, probe_region, save
 
 # emit(text, logprobs) passes what a token produced to the stream.
 Emit = Callable[[str, Any], None]
 OFF_GPU = "off: layers on the GPU (verification is exact on the CPU backend only)"
 OFF_INEXACT = ("off: this model's batched logits differ from one-token decoding here (measured), so "
                "drafts could change answers")
+OFF_LONG = ("off from position 256: llama.cpp's attention for a lone token there depends on the "
+            "thread count, so drafts could change answers (BAKEOFF_EXACT_BATCHES=1 keeps them exact)")
 OFF_NO_ROOM = "off: no room left in the context to measure what drafts cost"
 OFF_SAMPLED = "off: sampled request (prompt lookup drafts sampled answers with speculative_sampled)"
 
@@ -59,8 +61,14 @@ class CostBook:
     the cache) and its prompt-lookup statistics, kept across its requests. `key` names the model
     file, threads and llama.cpp build the costs belong to; `name` is the model as users know it."""
 
-    def __init__(self, key: str, name: str = "the model"):
+    def __init__(self, key: str, name: str = "the model", exact_attention: bool = False):
         self.key, self.name = key, name
+        # From LONG_FROM llama.cpp splits a lone token's attention across threads, so there its
+        # logits depend on the thread count (SmolLM2 Q4_1, 1 vs 2 threads: bit-identical below
+        # position 256, up to 1.03 apart from it) and no verification decode can match them for
+        # every count the thread governor may pick: drafts stop there, unless every decode takes
+        # the row-by-row kernel (a BF16 V cache), where that region is measured like the first.
+        self.exact_attention = exact_attention
         self.cost: VerifyCost | None = None
         self.stats = LookupStats()
 
@@ -70,13 +78,34 @@ class CostBook:
         if self.cost is None:
             self.cost = cached(self.key)
         if self.cost is None:
-            if pos + MAX_VERIFY > getattr(model, "n_ctx_seq", pos + MAX_VERIFY):
+            if not self._room(model, pos):
                 return None
             notice(f"speculative decoding: measuring {self.name}'s exact batch size and decode costs "
                    "(once per model file, threads and llama.cpp build)…")
             self.cost = probe(model, 0, pos, tokens, self.key)
             save(self.cost)
         return self.cost
+
+    def limit(self, model: Any, pos: int, tokens: list[int]) -> int | None:
+        """The most tokens a verification decode at `pos` may hold (1: no draft), measuring the
+        exactness of this region of positions if need be; None when there is no room to measure
+        the costs at all."""
+        cost = self.ready(model, pos, tokens)
+        if cost is None:
+            return None
+        limit = cost.limit(pos)
+        if limit is None and pos >= LONG_FROM and not self.exact_attention:
+            cost.record_exact(pos, 1)
+            limit = 1
+        if limit is None and probe_region(pos) and self._room(model, pos):
+            cost.record_exact(pos, exact_limit(model, 0, pos, tokens))
+            save(cost)
+            limit = cost.limit(pos)
+        return limit or 1
+
+    @staticmethod
+    def _room(model: Any, pos: int) -> bool:
+        return pos + MAX_VERIFY <= getattr(model, "n_ctx_seq", pos + MAX_VERIFY)
 
     def keep(self) -> None:
         """Cache the costs as followed while decoding, for the next load of this model."""
@@ -116,24 +145,39 @@ class SpecRequest:
             self._bound(model, len(history))
 
     def step(self, model: Any, pos: int, token: int, room: int) -> tuple[list[int], int | None]:
+        if self.book is not None and self.spec.drafter is not None:
+            self._region(model, pos)
         if self.sampled is not None:
             return self.spec.step_sampled(model, 0, pos, token, self.sampled, room)
         return self.spec.step(model, 0, pos, token, self.pick, room)
 
     def _bound(self, model: Any, pos: int) -> None:
-        """Bound verification by the model's exact limit (measured at `pos`, where the first
-        draft goes), or turn drafting off with the reason."""
-        book, self.book = self.book, None
+        """Bound verification by the model's exact limit where the first draft goes (`pos`,
+        measured there if need be), or turn drafting off with the reason."""
         drafter = self.spec.drafter
-        cost = book.ready(model, pos, drafter.history[-MAX_VERIFY:]) if book and drafter else None
-        if cost is None or cost.exact < 2:
-            self.spec.drafter = None
-            self.spec.mode = OFF_INEXACT if cost is not None else OFF_NO_ROOM
-            return
-        self.spec.limit = cost.exact
-        self.spec.cost = cost   # every verification decode's time keeps the costs current
-        if isinstance(drafter, PromptLookup):
+        limit = self._region(model, pos)
+        cost = self.spec.cost
+        if limit is None or (limit < 2 and cost is not None and cost.exact is not None and cost.exact < 2):
+            self.spec.drafter, self.book = None, None
+            self.spec.mode = OFF_NO_ROOM if limit is None else OFF_INEXACT
+        elif isinstance(drafter, PromptLookup) and self.spec.drafter is not None:
             drafter.cost = cost   # lookup drafts as long as pays
+
+    def _region(self, model: Any, pos: int) -> int | None:
+        """The exact limit at `pos` (its region's, measured once per model), set on the
+        speculator; from LONG_FROM, where drafts cannot be exact by default, drafting ends and the
+        request's mode says where."""
+        assert self.book is not None and self.spec.drafter is not None
+        limit = self.book.limit(model, pos, self.spec.drafter.history[-MAX_VERIFY:])
+        if limit is None:
+            return None
+        self.spec.limit = limit
+        self.spec.cost = self.book.cost   # every verification decode's time keeps the costs current
+        if limit < 2 and pos >= LONG_FROM:   # every later position is in the same region
+            drafted = self.spec.stats.drafted > 0
+            self.spec.mode = f"{self.spec.mode} until position {pos}, then {OFF_LONG}" if drafted else OFF_LONG
+            self.spec.drafter, self.book = None, None
+        return limit
 
     def close(self) -> None:
         if self.sampled is not None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -31,7 +31,17 @@ MAX_BATCH = 32
 PROBE_SIZES = (1, 2, 4, 8, 16, 32)
 EXACT_SIZES = (2, 3, 4, 5, 8, 13, 16, 31, 32)   # checked in order; the first mismatch stops
 EMA = 0.2          # weight of the newest observation of a size
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: exactness per region of positions (LONG_FROM)
+
+# Where exactness is kept apart. llama.cpp pads the KV view a decode attends to to 256 cells, and
+# from a 512-cell view a lone token takes flash attention's kernel that splits the cells across
+# threads (ggml-cpu ops.cpp, use_split_kv_path), while a verification decode (several tokens of
+# the sequence) takes the row-by-row one: measured on SmolLM2-135M Q4_1, 2 threads, decodes of 32
+# tokens matched one-token decoding at positions 100 and 200, and no decode of 2 did from position
+# 255 on; with the V cache in BF16, which only the row-by-row kernel takes, 32 matched at every
+# position. So positions below LONG_FROM and from it on are two regions, each with its own limit,
+# and a verification decode never reaches into a region that is not exact.
+LONG_FROM = 256
 
 
 class Decoder(Protocol):
@@ -44,9 +54,13 @@ class Decoder(Protocol):
 class VerifyCost:
     """Seconds per decode of n tokens (each with logits), n = 1..MAX_BATCH."""
 
-    def __init__(self, known: dict[int, float], key: str = "", exact: int = MAX_BATCH):
+    def __init__(self, known: dict[int, float], key: str = "", exact: int | None = MAX_BATCH,
+                 exact_long: int | None = None):
         self.key = key
-        self.exact = exact   # the largest decode whose logits equal one-token decoding's (measured)
+        # The largest decode whose logits equal one-token decoding's (measured), below LONG_FROM
+        # and from it on; None where not measured yet.
+        self.exact = exact
+        self.exact_long = exact_long
         self.known = {n: s for n, s in known.items() if 1 <= n <= MAX_BATCH and s > 0}
         self._table: list[float] = []
         self._rebuild()
@@ -78,7 +92,7 @@ class VerifyCost:
         drafted token is kept with probability p given the ones before it were."""
         best_d, best_rate = 0, 1.0 / self.cost(1)
         expected, pj = 1.0, 1.0
-        for d in range(1, min(available, self.exact - 1) + 1):
+        for d in range(1, min(available, MAX_BATCH - 1) + 1):
             pj *= p
             expected += pj
             rate = expected / self.cost(1 + d)
@@ -87,11 +101,35 @@ class VerifyCost:
         return best_d
 
 
+    def limit(self, pos: int) -> int | None:
+        """The most tokens a verification decode starting at `pos` may hold and stay exact; None
+        when the region of `pos` is not measured yet."""
+        if pos >= LONG_FROM:
+            return self.exact_long
+        if self.exact is None:
+            return None
+        if self.exact_long is not None and self.exact_long >= 2:
+            return min(self.exact, self.exact_long)
+        return max(1, min(self.exact, LONG_FROM - pos))   # stop short of the region that is not
+
+    def record_exact(self, pos: int, limit: int) -> None:
+        if pos >= LONG_FROM:
+            self.exact_long = limit
+        else:
+            self.exact = limit
+
+
+def probe_region(pos: int) -> bool:
+    """Whether a probe at `pos` measures one region (its decodes do not straddle LONG_FROM)."""
+    return pos >= LONG_FROM or pos + MAX_BATCH <= LONG_FROM
+
+
 def probe(model: Decoder, seq_id: int, pos: int, tokens: Sequence[int], key: str = "") -> VerifyCost:
     """Measure at `pos` (then remove what was decoded: the sequence's cache is as it was): the
     time of one decode of each PROBE_SIZES, and the largest of EXACT_SIZES whose logits are
     bit-identical to decoding the same tokens one at a time. `tokens`: recent tokens of the
-    sequence, repeated to fill the sizes."""
+    sequence, repeated to fill the sizes. Exactness is measured for the region of `pos` unless
+    the probe's decodes would straddle LONG_FROM."""
     fill = [tokens[i % len(tokens)] for i in range(MAX_BATCH)]
     known: dict[int, float] = {}
     for n in PROBE_SIZES:
@@ -99,14 +137,18 @@ def probe(model: Decoder, seq_id: int, pos: int, tokens: Sequence[int], key: str
         model.decode(fill[:n], range(pos, pos + n), [seq_id] * n, [True] * n)
         known[n] = time.perf_counter() - t0
         model.seq_rm(seq_id, pos, -1)
-    return VerifyCost(known, key, exact=_exact_limit(model, seq_id, pos, fill))
+    cost = VerifyCost(known, key, exact=None)
+    if probe_region(pos):
+        cost.record_exact(pos, exact_limit(model, seq_id, pos, fill))
+    return cost
 
 
-def _exact_limit(model: Decoder, seq_id: int, pos: int, fill: list[int]) -> int:
+def exact_limit(model: Decoder, seq_id: int, pos: int, tokens: Sequence[int]) -> int:
     """Exactness is what makes speculation answer-preserving, and it depends on the file's
     quantization and the kernels: SmolLM2 Q4_1/Q8_0 matched one-token decoding at every size under
     64 here, Gemma 3 270M Q4_K_M up to 3 tokens (its batches go through 4-token tiles), its Q8_0
-    requantization up to 32."""
+    requantization up to 32 (below LONG_FROM). `tokens`: recent tokens, repeated to decode at pos."""
+    fill = [tokens[i % len(tokens)] for i in range(MAX_BATCH)]
     one = []
     for i in range(MAX_BATCH):
         model.decode([fill[i]], [pos + i], [seq_id], [True])
@@ -137,7 +179,7 @@ def _cache() -> VersionedJSON:
     return VersionedJSON(get_settings().home / "calibration" / "verify-cost.json", CACHE_VERSION)
 
 
-def _read_cache() -> dict[str, dict[str, float]]:
+def _read_cache() -> dict[str, Any]:
     entries = (_cache().read() or {}).get("entries")
     return entries if isinstance(entries, dict) else {}
 
@@ -147,22 +189,25 @@ def cached(key: str) -> VerifyCost | None:
     if not isinstance(entry, dict):
         return None
     try:
-        exact = int(entry.get("exact", 1))
-        known = {int(n): float(s) for n, s in entry.items() if n != "exact"}
+        exact = [None if entry.get(k) is None else max(1, min(int(entry[k]), MAX_BATCH))
+                 for k in ("exact", "exact_long")]
+        known = {int(n): float(s) for n, s in entry.items() if n not in ("exact", "exact_long")}
     except (TypeError, ValueError):
         return None
-    return VerifyCost(known, key, exact=max(1, min(exact, MAX_BATCH))) if known.get(1, 0) > 0 else None
+    return VerifyCost(known, key, exact[0], exact[1]) if known.get(1, 0) > 0 else None
 
 
 def save(cost: VerifyCost) -> None:
     """Keep `cost` for the next load of the same model (best effort: a read-only home only loses
     the cache)."""
     entries = _read_cache()
-    entries[cost.key] = {"exact": cost.exact, **{str(n): round(s, 6) for n, s in sorted(cost.known.items())}}
+    entries[cost.key] = {"exact": cost.exact, "exact_long": cost.exact_long,
+                         **{str(n): round(s, 6) for n, s in sorted(cost.known.items())}}
     try:
         _cache().write({"entries": entries})
     except OSError:
         pass
 
 
-__all__ = ["MAX_BATCH", "PROBE_SIZES", "VerifyCost", "cached", "cost_key", "probe", "save"]
+__all__ = ["LONG_FROM", "MAX_BATCH", "PROBE_SIZES", "VerifyCost", "cached", "cost_key", "exact_limit", "probe",
+           "probe_region", "save"]
