@@ -31,11 +31,23 @@ def cited_models() -> list[str]:
     return sorted(names)
 
 
+def show(mot: str, path: str) -> str | None:
+    """A file of the MOT checkout at COMMIT, or None when it has no such file."""
+    out = subprocess.run(["git", "-C", mot, "show", f"{COMMIT}:{path}"], capture_output=True, text=True)
+    return None if out.returncode else out.stdout
+
+
+def read_model(mot: str, model: str) -> dict | None:
+    """The `release` of the MOT's models/<model>.yml, or None when the tool has no such file."""
+    text = show(mot, f"models/{model}.yml")
+    return yaml.safe_load(text)["release"] if text else None
+
+
 def unlicensed(mot: str, model: str) -> list[str] | None:
-    out = subprocess.run(["git", "-C", mot, "show", f"{COMMIT}:models/{model}.yml"], capture_output=True, text=True)
-    if out.returncode:
+    release = read_model(mot, model)
+    if release is None:
         return None
-    comps = yaml.safe_load(out.stdout)["release"]["components"]
+    comps = release["components"]
     return sorted(KEYS[c["name"]] for c in comps if "license" not in c and KEYS[c["name"]] != "weights")
 
 

@@ -1,5 +1,6 @@
-"""catalog/mof.py reproduces the Model Openness Tool's verdicts from the tool's own component lists
-(tests/unit/data/mot_verdicts.yaml: class and the components missing for the next class)."""
+"""catalog/mof.py reproduces the Model Openness Tool's verdicts from the tool's own component lists, and
+every catalog model the tool evaluates carries the tool's verdict (tests/unit/data/mot_verdicts.yaml,
+written by docs/catalog-checks/mot_verdicts.py from the tool's files at a commit)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,18 @@ from bakeoff.catalog import mof
 from bakeoff.catalog.load import catalog
 from bakeoff.catalog.schema import COMPONENTS, Licence, Openness
 
-VERDICTS = yaml.safe_load((Path(__file__).parent / "data" / "mot_verdicts.yaml").read_text())["verdicts"]
-# The tool's licence names -> the catalog's licences; a name the tool does not count as open (a
-# custom licence, or a misspelt SPDX id such as "Apache 2.0") becomes a closed licence of that name.
-SPDX = {"Apache-2.0": "apache-2.0", "MIT": "mit", "CC-BY-4.0": "cc-by-4.0", "CC-BY-SA-4.0": "cc-by-sa-4.0"}
+MOT = yaml.safe_load((Path(__file__).parent / "data" / "mot_verdicts.yaml").read_text())
+VERDICTS = MOT["verdicts"]
 
 
 def licence(name: str) -> Licence:
-    cat = catalog()
-    if name in SPDX:
-        return cat.licences[SPDX[name]]
-    return Licence(id=name, name=name, category="proprietary", osi_approved=False, commercial="conditional",
-                   source="https://example.org/licence")
+    """The catalog's licence of that SPDX id; else one open exactly when the tool counts it open (a
+    custom licence, or a misspelt SPDX id such as "Apache 2.0", is not)."""
+    ours = catalog().licences.get(name.lower())
+    if ours is not None:
+        return ours
+    return Licence(id=name, name=name, category="proprietary", osi_approved=MOT["open"].get(name, False),
+                   commercial="conditional", source="https://example.org/licence")
 
 
 def record_and_licences(components: dict[str, str | None]) -> tuple[Openness, dict[str, Licence], list]:
@@ -58,3 +59,31 @@ def test_the_verdicts_cover_every_class_and_both_stand_in_cases() -> None:
     assert any("paper" in v["components"] and "tech_report" not in v["components"] and v["mof_class"] == 1
                for v in VERDICTS)
     assert any(v["components"].get("paper", "").startswith("arXiv") for v in VERDICTS)
+
+
+def test_the_catalog_and_the_tool_agree_on_which_licences_are_open() -> None:
+    cat = catalog()
+    shared = [name for name in MOT["open"] if name.lower() in cat.licences]
+    assert {"Apache-2.0", "MIT", "CC-BY-4.0", "BigScience-BLOOM-RAIL-1.0"} <= set(shared)
+    for name in shared:
+        assert cat.licences[name.lower()].mof_open == MOT["open"][name], name
+
+
+def test_every_catalog_model_the_tool_evaluates_carries_its_verdict() -> None:
+    """An entry whose Hugging Face repository a MOT file links to must cite that file, and each entry's
+    recorded verdict is the one the tool's rules give (rerun docs/catalog-checks/mot_verdicts.py)."""
+    by_model = {v["model"]: v for v in VERDICTS}
+    covered = 0
+    for e in catalog().entries.values():
+        files = MOT["repos"].get(e.hf_repo.lower(), [])
+        if e.mot is None:
+            assert not files, f"{e.id}: the MOT evaluates {e.hf_repo} in {files}; record its verdict in `mot`"
+            continue
+        model = e.mot.source.rsplit("/", 1)[1].removesuffix(".yml")
+        verdict = by_model.get(model)
+        assert verdict and e.id in verdict["catalog"], f"{e.id}: {model} has no verdict in the test data"
+        assert e.mot.source == verdict["source"], e.id
+        assert e.mot.mof_class == verdict["mof_class"], f"{e.id}: the MOT gives {verdict['mof_class']}"
+        assert not files or model in files, f"{e.id}: cites {model}, but the MOT file for {e.hf_repo} is {files}"
+        covered += 1
+    assert covered == sum(len(v["catalog"]) for v in VERDICTS) >= 29
