@@ -262,3 +262,41 @@ def test_check_7_findings_stay_fixed() -> None:
     assert "llama4/MODEL_CARD" in cat.get("llama-4-scout-17b-16e-instruct").sources.config
     for eid in ("qwen3-8b", "qwen2.5-0.5b-instruct"):
         assert "QwenLM" in cat.get(eid).sources.released, eid
+
+
+# What an attention label claims beyond the head counts, and the words that show a note read it.
+ATTENTION_CLAIMS = {"sliding": ("sliding",), "alternat": ("alternat", "every other")}
+
+
+def test_an_architecture_read_on_a_prose_page_shows_every_number_and_pattern_in_its_note() -> None:
+    """Check 8 (seed 1137): gpt-oss's attention was labelled 'alternating full and sliding-window
+    layers', but the NVIDIA page cited for its config says only 'sliding window attention'. A config
+    read anywhere but a config.json must quote, in its note, each number and attention pattern it gives."""
+    found = []
+    for e in catalog().entries.values():
+        if not e.sources.config or e.sources.config.endswith("config.json"):
+            continue
+        note = e.sources.notes.get("config", "")
+        plain = re.sub(r"(?<=\d),(?=\d{3})", "", note).lower()
+        numbers = {k: v for k, v in e.arch.model_dump(exclude_none=True).items() if isinstance(v, int)}
+        found += [f"{e.id}: arch.{k} = {v} is not in sources.notes.config" for k, v in numbers.items()
+                  if not re.search(rf"(?<!\d){v}(?!\d)", plain)]
+        found += [f"{e.id}: arch.attention says '{claim}…' but sources.notes.config does not say where"
+                  for claim, words in ATTENTION_CLAIMS.items()
+                  if claim in (e.arch.attention or "").lower() and not any(w in plain for w in words)]
+    assert not found, "\n".join(found)
+
+
+def test_check_8_findings_stay_fixed() -> None:
+    """Check 8 (seed 1137): the values and citations its errors corrected."""
+    cat = catalog()
+    for eid in ("deepseek-r1", "deepseek-r1-distill-qwen-7b"):
+        entry = cat.get(eid)
+        assert entry.languages == ["en", "zh"] and entry.sources.languages.endswith("DeepSeek_R1.pdf"), eid
+        assert "optimized for Chinese and English" in entry.sources.notes["languages"], eid
+    bio = cat.get("biomistral-7b").openness
+    for c in (bio.eval_code, bio.training_code, bio.preprocessing_code):
+        assert c.status == "open" and c.license is None and "BioMistral/BioMistral" in (c.evidence or ""), c
+    qwen3 = cat.families["qwen3"].openness.eval_results
+    assert qwen3.license == "arxiv-nonexclusive" and "2505.09388" in (qwen3.evidence or "")
+    assert "allenai.org/blog" in cat.get("olmo-2-32b-instruct").sources.released
