@@ -5,6 +5,7 @@ from typing import Any
 
 from bakeoff.engines.base import Message, Timings, collect
 from bakeoff.engines.llama_lowlevel import engine_version
+from bakeoff.engines.speculative import DraftGate
 from bakeoff.engines.verify_cost import MAX_BATCH, VerifyCost, cost_key, save
 from bakeoff.evals.suite import load_suite
 from bakeoff.settings import get_settings
@@ -76,3 +77,16 @@ def record_verify_batches(engine: Any) -> list[int]:
 
     engine.h.decode = recording
     return sizes
+
+
+class _Always(DraftGate):
+    def want(self, n_seq: int) -> bool:
+        super().want(n_seq)
+        return True
+
+
+def consult_always(engine: Any) -> Any:
+    """Make a draft-model engine consult its draft on every request, whatever the draft gate has
+    measured (whether consulting pays is the gate's business, tested in test_scheduler_drafts)."""
+    engine.draft.gate = _Always()
+    return engine

@@ -22,7 +22,7 @@ from bakeoff.models import fit
 from bakeoff.models.gguf_info import read_gguf_info
 from bakeoff.models.registry import Registry
 from cli_run import run, run_json
-from spec_cases import COPY, FEW, record_verify_batches, same_answers_on_cases, seed_eager_costs
+from spec_cases import COPY, FEW, consult_always, record_verify_batches, same_answers_on_cases, seed_eager_costs
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def target_path(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="module")
 def engines(target_path: Path, smollm2_path: Path):
     plain = open_engine(str(target_path), LoadOptions(n_ctx=2048, speculative=False))
-    drafted = open_engine(str(target_path), LoadOptions(n_ctx=2048, draft=str(smollm2_path)))
+    drafted = consult_always(open_engine(str(target_path), LoadOptions(n_ctx=2048, draft=str(smollm2_path))))
     yield plain, drafted
     plain.close()
     drafted.close()
@@ -88,7 +88,7 @@ def test_verification_never_exceeds_the_targets_exact_limit(engines, target_path
     requests, kept in distribution by the rejection rule, are drafted for either way."""
     plain, _ = engines
     seed_eager_costs(str(target_path), exact=exact)
-    drafted = open_engine(str(target_path), LoadOptions(n_ctx=2048, draft=str(smollm2_path)))
+    drafted = consult_always(open_engine(str(target_path), LoadOptions(n_ctx=2048, draft=str(smollm2_path))))
     try:
         sizes = record_verify_batches(drafted)
         greedy, sampled = GenParams(temperature=0, max_tokens=40), GenParams(temperature=0.7, seed=11, max_tokens=24)
@@ -114,7 +114,7 @@ def test_a_gemma_target_exact_for_short_batches_only_bounds_its_drafts(tmp_path,
     draft = tmp_path / "gemma-3-270m-Q2_K.gguf"
     quantize_file(target, "Q2_K", draft, threads=2)
     plain = open_engine(str(target), LoadOptions(n_ctx=1024, speculative=False))
-    drafted = open_engine(str(target), LoadOptions(n_ctx=1024, draft=str(draft)))
+    drafted = consult_always(open_engine(str(target), LoadOptions(n_ctx=1024, draft=str(draft))))
     try:
         with caplog.at_level(logging.INFO, logger="bakeoff.notice"):
             collect(drafted.chat(COPY, GenParams(temperature=0, max_tokens=2)))   # measures the target

@@ -8,8 +8,9 @@ import pytest
 
 from bakeoff.engines.base import Chunk, GenParams
 from bakeoff.engines.batch_stream import Request
-from bakeoff.engines.batching_drafts import MAX_DRAFT_BATCH, DraftGate, fit_drafts
+from bakeoff.engines.batching_drafts import MAX_DRAFT_BATCH, fit_drafts
 from bakeoff.engines.scheduler import Scheduler
+from bakeoff.engines.speculative import DraftGate
 from fake_backend import FakeBackend, copying, reference, text_of
 
 GREEDY = GenParams(temperature=0.0, stop=[])

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bakeoff.engines.speculative import MAX_VERIFY, PromptLookup, Speculator
+from bakeoff.engines.speculative import MAX_VERIFY, DraftGate, PromptLookup, Speculator
 
 
 class FakeModel:
@@ -34,7 +34,8 @@ class FakeModel:
         return True
 
 
-def generate(rule, prompt: list[int], n: int, drafter: PromptLookup | None, limit: int = MAX_VERIFY):
+def generate(rule, prompt: list[int], n: int, drafter: PromptLookup | None, limit: int = MAX_VERIFY,
+             gate: DraftGate | None = None):
     model = FakeModel(rule)
     for p, t in enumerate(prompt):
         model.cells[p] = t
@@ -47,6 +48,7 @@ def generate(rule, prompt: list[int], n: int, drafter: PromptLookup | None, limi
 
     spec = Speculator(drafter)
     spec.limit = limit
+    spec.gate = gate
     spec.start(prompt)
     model.outputs = [rule(prompt[-1], len(prompt) - 1)]
     pending, done = pick(-1)
@@ -58,6 +60,7 @@ def generate(rule, prompt: list[int], n: int, drafter: PromptLookup | None, limi
         # The cache holds exactly the prompt and every token evaluated and kept, nothing beyond.
         assert model.cells == dict(enumerate(prompt + out[:pos - len(prompt)]))
         done, pending = nxt is None, nxt
+    generate.spec = spec   # type: ignore[attr-defined]
     return out, spec.stats, model
 
 
@@ -139,3 +142,22 @@ def test_no_verification_batch_exceeds_the_models_exact_limit(limit):
     plain, _, _ = generate(rule, prompt, 30, None)
     fast, stats, model = generate(rule, prompt, 30, PromptLookup(max_draft=16), limit=limit)
     assert fast == plain and max(model.batches) == limit and stats.accepted == stats.drafted >= 10
+
+
+def test_a_gated_request_holds_to_the_gates_first_choice_and_answers_the_same():
+    """A draft model's gate decides once per request (a draft left out must read what it missed
+    before proposing again): declined, nothing is drafted all request long and the mode says so;
+    taken, every step may draft. The answer is the same either way."""
+    prompt = [5, 6, 7, 8, 9, 10, 11, 12] * 3
+    rule = copy_rule(prompt)
+    plain, _, _ = generate(rule, prompt, 30, None)
+    ticks = iter(range(10**6))
+    gate = DraftGate(lambda: float(next(ticks)))   # every step takes time
+    gate.count[(1, True)] = DraftGate.TRIALS            # drafting measured slower than plain here
+    gate.sums = {(1, True): (1.0, 1.0), (1, False): (1.0, 0.5)}
+    out, stats, _ = generate(rule, prompt, 30, PromptLookup(), gate=gate)
+    assert out == plain and stats.drafted == 0 and "not consulted" in generate.spec.mode
+    assert gate.count[(1, False)] > 5                   # its plain steps were measured
+    gate.sums = {(1, True): (1.0, 0.5), (1, False): (1.0, 1.0)}
+    out, stats, _ = generate(rule, prompt, 30, PromptLookup(), gate=gate)
+    assert out == plain and stats.drafted > 0 and "not consulted" not in generate.spec.mode

@@ -4,9 +4,6 @@ suit llama.cpp's sub-batching of a KV cache split into one stream per sequence."
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 # The most tokens a step with drafts decodes (all sequences' next tokens and drafts together).
 # Measured with benchmarks/batch_exactness.py on SmolLM2-135M Q4_1, CPU, 2 threads, 8 sequences,
 # 40 greedy steps each (n = 328 logit vectors per setting): with a KV cache split into one stream
@@ -55,58 +52,3 @@ def fit_drafts(drafts: list[list[int]], budget: int, *, even: bool) -> list[list
         keep -= take
         out.append(d[:length] if take else [])
     return out
-
-
-class DraftGate:
-    """Whether a step carries drafts, decided by what drafting steps delivered here.
-
-    The cost of a draft in a shared batch is the machine's, not a constant: on this 2-core CPU
-    (SmolLM2-135M Q4_1, 8 sequences, split cache, load ~1) a step of one token each took 45.9 ms;
-    adding one draft token to each took 83.2 ms (the cache splits the decode in two sub-batches),
-    four each 168.9 ms, so a draft pays only when about nine in ten of its tokens are kept, and
-    serving rewriting requests with drafts measured 0.83-0.88x plain. On a GPU a batch's extra
-    tokens are nearly free. So the gate keeps, per number of generating sequences, a running
-    tokens-per-second of steps that drafted and of steps that did not, drafts while drafting
-    delivers more, and tries the other side every EXPLORE-th step so a change (answers that start
-    copying, a busier machine) is noticed; the loss from trying is at most 1/EXPLORE of a step's
-    worth."""
-
-    EXPLORE = 16
-    EMA = 0.25     # weight of the newest step in the fading means
-    TRIALS = 8     # drafting steps measured before drafting can lose
-
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
-        self.clock = clock
-        # (sequences, drafted) -> fading means of tokens and of seconds per step
-        self.sums: dict[tuple[int, bool], tuple[float, float]] = {}
-        self.seen: dict[int, int] = {}
-        self.count: dict[tuple[int, bool], int] = {}
-        self._t0 = 0.0
-
-    def want(self, n_seq: int) -> bool:
-        """Whether the step about to be planned for n_seq generating sequences may draft."""
-        self._t0 = self.clock()
-        k = self.seen[n_seq] = self.seen.get(n_seq, 0) + 1
-        if self.count.get((n_seq, True), 0) < self.TRIALS:   # one unlucky draft is not evidence
-            return True
-        with_d, without = self.rate(n_seq, True), self.rate(n_seq, False)
-        if without is None:
-            return False
-        return (with_d is not None and with_d > without) != (k % self.EXPLORE == 0)
-
-    def observe(self, n_seq: int, drafted: bool, tokens: int) -> None:
-        """The step planned after want() emitted `tokens` (drafted or not)."""
-        seconds = self.clock() - self._t0
-        if seconds <= 0 or tokens <= 0:
-            return
-        key = (n_seq, drafted)
-        n = self.count[key] = self.count.get(key, 0) + 1
-        w = max(self.EMA, 1 / n)   # the plain mean until there are 1/EMA steps, then a fading one
-        tok, sec = self.sums.get(key, (0.0, 0.0))
-        self.sums[key] = (tok + w * (tokens - tok), sec + w * (seconds - sec))
-
-    def rate(self, n_seq: int, drafted: bool) -> float | None:
-        """Tokens per second of the steps of this kind lately (a ratio of sums: a step that
-        kept nothing weighs by its length, not as one rate among many)."""
-        tok, sec = self.sums.get((n_seq, drafted), (0.0, 0.0))
-        return tok / sec if sec > 0 else None

@@ -35,7 +35,7 @@ from ..models.sources import check_present
 from ..settings import Settings
 from .llama_lowlevel import LlamaHandle
 from .sampling import TargetDist, chain_probs, draw
-from .speculative import MAX_VERIFY
+from .speculative import MAX_VERIFY, DraftGate
 
 MAX_DRAFT = 16     # most tokens per draft
 P_MIN = 0.75       # stop drafting when the draft is less sure than this (see the module doc)
@@ -118,6 +118,9 @@ class DraftRunner:
         self.h = LlamaHandle(str(plan.ref.path), n_ctx=plan.n_ctx, n_threads=n_threads,
                              adaptive_threads=adaptive_threads)
         self.cached: list[int] = []
+        # Whether consulting the draft pays here, learnt across greedy requests (each proposal
+        # costs a decode of the draft, even one it then declines).
+        self.gate = DraftGate()
 
     def sync(self, tokens: Sequence[int]) -> None:
         """Make the cache hold `tokens`, with logits for the last; reuses the common prefix."""

@@ -30,10 +30,10 @@ import numpy as np
 from ..errors import BakeoffError, BusyError, ContextOverflowError, EngineError, InvalidParamsError
 from .base import Chunk, GenParams, PromptChunk, TokenLogprob, Usage
 from .batch_stream import Request, Slot
-from .batching_drafts import DECODE_FIXED_TOKENS, MAX_DRAFT_BATCH, DraftGate, fit_drafts
+from .batching_drafts import DECODE_FIXED_TOKENS, MAX_DRAFT_BATCH, fit_drafts
 from .llamacpp import SeqBackend, SeqGen, log_softmax
 from .loglik import common_prefix
-from .speculative import MAX_VERIFY, PromptLookup
+from .speculative import MAX_VERIFY, DraftGate, PromptLookup
 
 
 class BatchBackend(SeqBackend, Protocol):

@@ -205,4 +205,7 @@ def open_request(h: Any, seq: Any, emit: Emit, *, speculative: bool,
         return SpecRequest(seq, emit, lookup, "prompt-lookup", None, book)
     guide = sampled.dist if sampled is not None else seq.sampler
     drafter = ModelDrafter(draft, guide, sampled is not None, sampled.rng if sampled else None)
-    return SpecRequest(seq, emit, drafter, f"draft:{draft.ref.name}", sampled, book)
+    req = SpecRequest(seq, emit, drafter, f"draft:{draft.ref.name}", sampled, book)
+    if sampled is None:   # a seeded sample must not depend on what earlier requests taught the gate
+        req.spec.gate = draft.gate
+    return req

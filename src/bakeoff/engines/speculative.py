@@ -172,6 +172,9 @@ class Speculator:
         self.drafter = drafter
         self.cost = cost   # told how long each decode took (it chooses prompt lookup's lengths)
         self.limit = MAX_VERIFY   # the largest verification batch: the model's measured exact limit
+        self.gate: DraftGate | None = None   # whether this request consults its drafter (a draft model)
+        self._use: bool | None = None           # the gate's choice for this request
+        self._consulted = self._gated = False   # this step's
         self.stats = SpecStats()
         self.mode = mode or ("off" if drafter is None else type(drafter).__name__)  # for timings
 
@@ -221,10 +224,14 @@ class Speculator:
     def _propose(self, model: Verifier, seq_id: int, pos: int, token: int, room: int) -> list[int]:
         """Draft after `token` (never past `room`) and evaluate both in one decode."""
         draft: list[int] = []
+        self._consulted = self._gated = False
         if self.drafter is not None:
             self.drafter.extend([token])
             cap = max(min(room, self.limit) - 1, 0)
-            draft = self.drafter.draft(cap)[:cap]
+            self._gated = cap > 0 and self.gate is not None
+            self._consulted = self._choose() if self._gated else cap > 0
+            if self._consulted:
+                draft = self.drafter.draft(cap)[:cap]
         batch = [token, *draft]
         n = len(batch)
         t0 = time.perf_counter()
@@ -236,6 +243,16 @@ class Speculator:
             self.stats.verify_batches += 1
         return batch
 
+    def _choose(self) -> bool:
+        assert self.gate is not None
+        if self._use is None:
+            self._use = self.gate.want(1)
+            if not self._use:
+                self.mode += " (not consulted: plain decoding measured faster here; tried now and then)"
+        else:
+            self.gate.tick()
+        return self._use
+
     def _settle(self, model: Verifier, seq_id: int, pos: int, batch: list[int], kept: int,
                 nxt: int, done: bool) -> tuple[list[int], int | None]:
         """Drop the rejected cells, count, and tell the drafter what was kept."""
@@ -243,7 +260,75 @@ class Speculator:
         if kept < n:
             model.seq_rm(seq_id, pos + kept, -1)
         self.stats.accepted += kept - 1
+        if self._gated and self.gate is not None:
+            self.gate.observe(1, self._consulted, kept)
         if self.drafter is not None and n > 1:
             self.drafter.feedback(n - 1, kept - 1)
             self.drafter.extend(batch[1:kept])
         return batch[:kept], None if done else nxt
+
+
+class DraftGate:
+    """Whether a step carries drafts, decided by what drafting steps delivered here (the
+    batching scheduler, per number of sequences decoding; a draft model, whose every proposal
+    costs a decode of its own, with n_seq 1).
+
+    What a draft costs is the machine's and the models', not a constant. In a shared batch on this 2-core CPU
+    (SmolLM2-135M Q4_1, 8 sequences, split cache, load ~1) a step of one token each took 45.9 ms;
+    adding one draft token to each took 83.2 ms (the cache splits the decode in two sub-batches),
+    four each 168.9 ms, so a draft pays only when about nine in ten of its tokens are kept, and
+    serving rewriting requests with drafts measured 0.83-0.88x plain. A draft model as large as
+    its target (SmolLM2 Q4_1 drafting for a Q8_0 copy) costs a decode for every proposal, even
+    one it then declines: always consulted it ran at 0.5x plain. And a draft left out for a while
+    must read what it missed before it can propose again, so a request holds to one choice (made
+    at its first step; the trials are every EXPLORE-th request). On a GPU a batch's extra tokens
+    are nearly free, and a small draft for a large target pays. So the gate keeps, per number of
+    generating sequences, a running
+    tokens-per-second of steps that drafted and of steps that did not, drafts while drafting
+    delivers more, and tries the other side every EXPLORE-th step so a change (answers that start
+    copying, a busier machine) is noticed; the loss from trying is at most 1/EXPLORE of a step's
+    worth."""
+
+    EXPLORE = 16
+    EMA = 0.25     # weight of the newest step in the fading means
+    TRIALS = 8     # drafting steps measured before drafting can lose
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
+        # (sequences, drafted) -> fading means of tokens and of seconds per step
+        self.sums: dict[tuple[int, bool], tuple[float, float]] = {}
+        self.seen: dict[int, int] = {}
+        self.count: dict[tuple[int, bool], int] = {}
+        self._t0 = 0.0
+
+    def want(self, n_seq: int) -> bool:
+        """Whether the step about to be planned for n_seq generating sequences may draft."""
+        self._t0 = self.clock()
+        k = self.seen[n_seq] = self.seen.get(n_seq, 0) + 1
+        if self.count.get((n_seq, True), 0) < self.TRIALS:   # one unlucky draft is not evidence
+            return True
+        with_d, without = self.rate(n_seq, True), self.rate(n_seq, False)
+        if without is None:
+            return False
+        return (with_d is not None and with_d > without) != (k % self.EXPLORE == 0)
+
+    def tick(self) -> None:
+        """A step about to run on a choice already made (a request that holds to one)."""
+        self._t0 = self.clock()
+
+    def observe(self, n_seq: int, drafted: bool, tokens: int) -> None:
+        """The step planned after want() emitted `tokens` (drafted or not)."""
+        seconds = self.clock() - self._t0
+        if seconds <= 0 or tokens <= 0:
+            return
+        key = (n_seq, drafted)
+        n = self.count[key] = self.count.get(key, 0) + 1
+        w = max(self.EMA, 1 / n)   # the plain mean until there are 1/EMA steps, then a fading one
+        tok, sec = self.sums.get(key, (0.0, 0.0))
+        self.sums[key] = (tok + w * (tokens - tok), sec + w * (seconds - sec))
+
+    def rate(self, n_seq: int, drafted: bool) -> float | None:
+        """Tokens per second of the steps of this kind lately (a ratio of sums: a step that
+        kept nothing weighs by its length, not as one rate among many)."""
+        tok, sec = self.sums.get((n_seq, drafted), (0.0, 0.0))
+        return tok / sec if sec > 0 else None
