@@ -300,3 +300,35 @@ def test_check_8_findings_stay_fixed() -> None:
     qwen3 = cat.families["qwen3"].openness.eval_results
     assert qwen3.license == "arxiv-nonexclusive" and "2505.09388" in (qwen3.evidence or "")
     assert "allenai.org/blog" in cat.get("olmo-2-32b-instruct").sources.released
+
+
+# Components that are code: a repository's LICENSE file is their own licence.
+CODE_COMPONENTS = ("architecture", "inference_code", "training_code", "eval_code", "preprocessing_code",
+                   "libraries")
+UNREAD_LICENCE = re.compile(r"licen[cs]e not (checked|verified)", re.I)
+
+
+def test_code_on_github_without_a_licence_says_its_licence_was_looked_for() -> None:
+    """Check 9 (seed 1138): SmolLM2's training code was left without a licence, 'licence not checked
+    against a stored source', though huggingface/smollm carries an Apache-2.0 LICENSE. Code published on
+    GitHub has its licence one file away: a code component there with no licence must say it looked
+    (no LICENSE, or no readable copy), never that it did not."""
+    cat = catalog()
+    records = [("family:" + f.id, f.openness) for f in cat.families.values()]
+    records += [(e.id, e.openness) for e in cat.entries.values() if e.openness is not None]
+    found = [f"{owner}: openness.{key} at {c.evidence}: read the repository's LICENSE instead of "
+             f"'{UNREAD_LICENCE.search(c.note or '').group(0)}'"
+             for owner, rec in records for key, c in rec.components()
+             if key in CODE_COMPONENTS and c.status in ("open", "partial") and c.license is None
+             and (c.evidence or "").startswith("https://github.com/") and UNREAD_LICENCE.search(c.note or "")]
+    assert not found, "\n".join(found)
+
+
+def test_check_9_findings_stay_fixed() -> None:
+    """Check 9 (seed 1138): the licences its error and sweep read in the repositories' LICENSE files."""
+    fam = catalog().families
+    assert fam["smollm2"].openness.training_code.license == fam["smollm2"].openness.eval_code.license == "apache-2.0"
+    assert fam["smollm3"].openness.training_code.license == "apache-2.0"
+    assert fam["llama-2"].openness.training_code.license == "mit"
+    assert fam["mistral"].openness.training_code.license == "apache-2.0"
+    assert "-v0.2 file does not list them" in (fam["mistral"].openness.eval_results.note or "")
