@@ -231,14 +231,19 @@ def test_check_6_remedies_stay() -> None:
 SILENT_EVIDENCE = re.compile(r"^https://(arxiv\.org/(abs|pdf)/|github\.com/[^/]+/[^/]+/?$)")
 
 
+def openness_records(cat) -> list[tuple[str, Openness]]:
+    """Every openness record with its owner: family records, then entries' own."""
+    return ([("family:" + f.id, f.openness) for f in cat.families.values()]
+            + [(e.id, e.openness) for e in cat.entries.values() if e.openness is not None])
+
+
 def test_a_licence_on_a_page_that_does_not_show_it_says_where_it_was_read() -> None:
     """Check 7 (seed 1136): BLOOM's paper carried CC-BY-4.0 and Qwen2.5's inference code Apache-2.0
     with nothing saying where those licences were read; the arXiv page and the GitHub repository cited
     state neither (the Qwen repository has no LICENSE at all). A component licensed on such a page
     must say where the licence comes from: its own LICENSE file ("own licence: ...") or a MOT file."""
     cat = catalog()
-    records = [("family:" + f.id, f.openness) for f in cat.families.values()]
-    records += [(e.id, e.openness) for e in cat.entries.values() if e.openness is not None]
+    records = openness_records(cat)
     found = [f"{owner}: openness.{key} ({c.license}) cites {c.evidence}, which does not show a licence; "
              f"say in the note where the licence was read ('{OWN_LICENCE}: ...' or the MOT file)"
              for owner, rec in records for key, c in rec.components()
@@ -314,8 +319,7 @@ def test_code_on_github_without_a_licence_says_its_licence_was_looked_for() -> N
     GitHub has its licence one file away: a code component there with no licence must say it looked
     (no LICENSE, or no readable copy), never that it did not."""
     cat = catalog()
-    records = [("family:" + f.id, f.openness) for f in cat.families.values()]
-    records += [(e.id, e.openness) for e in cat.entries.values() if e.openness is not None]
+    records = openness_records(cat)
     found = [f"{owner}: openness.{key} at {c.evidence}: read the repository's LICENSE instead of "
              f"'{UNREAD_LICENCE.search(c.note or '').group(0)}'"
              for owner, rec in records for key, c in rec.components()
