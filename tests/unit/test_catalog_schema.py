@@ -330,9 +330,12 @@ def test_code_on_github_without_a_licence_says_its_licence_was_looked_for() -> N
 
 def test_check_9_findings_stay_fixed() -> None:
     """Check 9 (seed 1138): the licences its error and sweep read in the repositories' LICENSE files."""
-    fam = catalog().families
+    cat = catalog()
+    fam = cat.families
     assert fam["smollm2"].openness.training_code.license == fam["smollm2"].openness.eval_code.license == "apache-2.0"
     assert fam["smollm3"].openness.training_code.license == "apache-2.0"
     assert fam["llama-2"].openness.training_code.license == "mit"
     assert fam["mistral"].openness.training_code.license == "apache-2.0"
     assert "-v0.2 file does not list them" in (fam["mistral"].openness.eval_results.note or "")
+    for eid in ("llama-3.1-8b-instruct", "llama-3.1-70b-instruct"):
+        assert cat.get(eid).sources.config.endswith("llama3_1/api/sku_list.py"), eid
