@@ -291,7 +291,7 @@ class DraftGate:
 
     EXPLORE = 16
     EMA = 0.25     # weight of the newest step in the fading means
-    TRIALS = 8     # drafting steps measured before drafting can lose
+    TRIALS = 8     # drafting steps measured (over all sizes) before drafting can lose
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self.clock = clock
@@ -305,12 +305,24 @@ class DraftGate:
         """Whether the step about to be planned for n_seq generating sequences may draft."""
         self._t0 = self.clock()
         k = self.seen[n_seq] = self.seen.get(n_seq, 0) + 1
-        if self.count.get((n_seq, True), 0) < self.TRIALS:   # one unlucky draft is not evidence
+        tried = sum(c for (_, d), c in self.count.items() if d)
+        if tried < self.TRIALS:   # one unlucky draft is not evidence
             return True
-        with_d, without = self.rate(n_seq, True), self.rate(n_seq, False)
-        if without is None:
+        ratio = self._ratio(n_seq)
+        if ratio is None:         # nothing to compare with yet: measure plain steps first
             return False
-        return (with_d is not None and with_d > without) != (k % self.EXPLORE == 0)
+        return (ratio > 1.0) != (k % self.EXPLORE == 0)
+
+    def _ratio(self, n_seq: int) -> float | None:
+        """Drafting's tokens/s over plain's for n_seq sequences; where that is not measured
+        on both sides yet, the mean ratio over the sizes that are (a new size learns from the
+        others instead of paying trials of its own)."""
+        own = [self.rate(n_seq, d) for d in (True, False)]
+        if own[0] is not None and own[1] is not None and self.count.get((n_seq, True), 0) >= 2:
+            return own[0] / own[1]
+        ratios = [d / p for n in {n for n, _ in self.sums}
+                  if (d := self.rate(n, True)) is not None and (p := self.rate(n, False)) is not None]
+        return sum(ratios) / len(ratios) if ratios else None
 
     def tick(self) -> None:
         """A step about to run on a choice already made (a request that holds to one)."""
