@@ -149,6 +149,15 @@ def test_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
     assert "suite.yaml:6:" in proc.stdout   # it names the line where the expansion passes the limit
 
 
+@pytest.mark.parametrize("text", ["cases: " + "[" * 50_000 + "]" * 50_000 + "\n",
+                                  "cases:\n" + "".join(" " * i + "- \n" for i in range(3000))])
+def test_yaml_nested_too_deeply_is_a_suite_error(tmp_path: Path, text: str) -> None:
+    """Flow lists 50,000 deep (100 kB) or block lists 3,000 deep: PyYAML recursed past Python's
+    limit and the run stopped with 'unexpected RecursionError'."""
+    with pytest.raises(SuiteError, match="nested too deeply"):
+        load_suite(write(tmp_path, text))
+
+
 def test_recursive_alias_is_refused_and_ordinary_aliases_work(tmp_path: Path) -> None:
     err = error_of(write(tmp_path, GOOD.replace("params: {max_tokens: 16}", "params: &p [*p]")))
     assert "refers to itself" in str(err) and err.line == 4

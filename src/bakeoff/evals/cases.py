@@ -119,21 +119,24 @@ def csv_reader(text: str) -> csv.DictReader:
 
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
     loader = yaml.SafeLoader(text)
+    locs: dict[Loc, int] = {}
     try:
         node = loader.get_single_node()
         if node is not None:
             expanded_size(node, file)
         data = loader.construct_document(node) if node is not None else None
+        if node is not None:
+            _locations(node, (), locs)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise SuiteError(f"YAML error: {problem}", file, mark.line + 1 if mark else None,
                          hint="fix the YAML syntax at that line") from None
+    except RecursionError:   # PyYAML recurses once per level: [[[[... a few thousand deep
+        raise SuiteError("the YAML is nested too deeply to read", file, None,
+                         hint="nest lists and mappings at most a few hundred levels deep") from None
     finally:
         loader.dispose()
-    locs: dict[Loc, int] = {}
-    if node is not None:
-        _locations(node, (), locs)
     return data, locs
 
 
