@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ContextOverflowError, DecodeAborted, EngineError, InvalidParamsError
+from ..jsontext import as_text
 from . import llama_models
 from .grammar import check_grammar
 from .threads import ThreadGovernor
@@ -81,7 +82,9 @@ class Vocab:
 
     # --- vocabulary -------------------------------------------------------------------------
     def tokenize(self, text: str, add_special: bool = True, parse_special: bool = True) -> list[int]:
-        data = text.encode("utf-8")
+        # A str may hold lone surrogates: bytes a terminal sent that are not UTF-8 (`bakeoff ask`
+        # reads argv with surrogateescape), or a chat template's output. They become U+FFFD.
+        data = as_text(text).encode("utf-8")
         cap = len(data) + 8
         buf = (self.ll.llama_token * cap)()
         n = self.ll.llama_tokenize(self.vocab, data, len(data), buf, cap, add_special, parse_special)
