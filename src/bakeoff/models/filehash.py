@@ -8,10 +8,8 @@ for files of that store.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import stat
 import threading
 from pathlib import Path
 
@@ -46,8 +44,6 @@ def file_sha256(path: str | os.PathLike[str], settings: Settings, progress: Prog
     """The file's SHA-256, from the cache when its size and mtime are unchanged."""
     real = os.path.realpath(path)
     st = os.stat(real)
-    if not stat.S_ISREG(st.st_mode):   # a pipe blocks, a device never ends
-        raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device?)", str(path))
     cache = _cache_path(settings)
     with _lock:
         hit = _load(cache).get(real)
