@@ -147,6 +147,14 @@ def test_gets_no_environment_from_the_parent(monkeypatch):
     assert "OPENAI_API_KEY" not in out
 
 
+def test_does_not_learn_the_host_name():
+    """A fresh UTS namespace starts with a copy of the host's name."""
+    import socket
+
+    assert run_program("import socket\nprint(socket.gethostname())\n").output.strip() == "sandbox"
+    assert socket.gethostname() != "sandbox"
+
+
 def test_fails_closed_without_bubblewrap(monkeypatch):
     monkeypatch.setattr(confine, "find_bwrap", lambda: None)
     with pytest.raises(UnsupportedError, match="bubblewrap") as err:

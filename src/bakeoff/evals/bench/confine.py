@@ -68,6 +68,7 @@ def bwrap_argv(bwrap: str, exe: str, program_fd: int, seccomp_fd: int) -> list[s
     temporary folder outlived a killed or SIGTERMed Bakeoff, model-written code and all)."""
     args = [bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--unshare-pid", "--as-pid-1", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--hostname", "sandbox",         # a fresh UTS namespace starts with the host's name
             "--unshare-cgroup-try", "--disable-userns", "--cap-drop", "ALL",
             "--die-with-parent", "--new-session", "--clearenv",
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
