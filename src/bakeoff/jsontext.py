@@ -60,3 +60,22 @@ def raw_decode(decoder: json.JSONDecoder, text: str, pos: int = 0) -> tuple[Any,
         return decoder.raw_decode(text, pos)
     except RecursionError:
         raise json.JSONDecodeError("nested too deeply", text[pos:pos + 64], 0) from None
+
+
+def lone_surrogate(value: Any, where: str = "") -> str | None:
+    """Where in decoded JSON (or YAML) a string holds a lone surrogate ("\\ud800" is valid JSON but
+    no text: it cannot be encoded to UTF-8 for a tokenizer or a database), or None. For input whose
+    author should hear of it (a request, a suite); JSON from others is repaired by loads()."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"{where or 'a string'} (character {exc.start})"
+    elif isinstance(value, dict):
+        key = next((k for k in value if isinstance(k, str) and _LONE_SURROGATE.search(k)), None)
+        if key is not None:
+            return f"a key of {where or 'the document'} ({key.encode('utf-8', 'backslashreplace').decode()})"
+        return next(filter(None, (lone_surrogate(v, f"{where}.{k}".lstrip(".")) for k, v in value.items())), None)
+    elif isinstance(value, list):
+        return next(filter(None, (lone_surrogate(v, f"{where}[{i}]") for i, v in enumerate(value))), None)
+    return None

@@ -182,3 +182,11 @@ def test_case_history_is_sent_before_the_prompt_and_validated(tmp_path: Path) ->
     bad = write(tmp_path, GOOD + "    history: [{role: robot, content: hi}]\n", "bad.yaml")
     err = error_of(bad)
     assert err.line == 11 and "history[0].role" in str(err)
+
+
+def test_a_lone_surrogate_in_a_suite_is_a_suite_error(tmp_path: Path) -> None:
+    """YAML's "\\ud800" escape gives a str no tokenizer or database takes: every model of the run
+    failed with UnicodeEncodeError (the case id reached SQLite)."""
+    text = 'cases:\n  - {id: "a\\ud800", prompt: "hi", assert: [{type: contains, value: x}]}\n'
+    with pytest.raises(SuiteError, match=r"cases\[0\]\.id \(character 1\) holds a lone UTF-16 surrogate"):
+        load_suite(write(tmp_path, text))

@@ -127,6 +127,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
         data = loader.construct_document(node) if node is not None else None
         if node is not None:
             _locations(node, (), locs)
+        where = jsontext.lone_surrogate(data)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -137,6 +138,9 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
                          hint="nest lists and mappings at most a few hundred levels deep") from None
     finally:
         loader.dispose()
+    if where:   # YAML's "\\ud800" escape: a str no tokenizer or database takes
+        raise SuiteError(f"{where} holds a lone UTF-16 surrogate, which is not text", file,
+                         hint="write the character itself, or a valid pair such as \\ud83d\\ude00")
     return data, locs
 
 
