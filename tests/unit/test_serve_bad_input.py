@@ -125,3 +125,11 @@ def test_embeddings_take_at_most_2048_inputs(client):
     """100,000 one-character inputs (8 MiB allows a million) held the model for minutes."""
     r = client.post("/v1/embeddings", json={"model": "fake-a", "input": ["x"] * 2049})
     assert r.status_code == 400 and "2,049 items, more than the 2,048" in r.json()["error"]["message"]
+
+
+def test_a_conversation_title_is_at_most_200_characters(client):
+    """A 1,000,000-character title was stored and sent with every conversation list."""
+    r = client.post("/api/conversations", json={"model": "fake-a", "title": "t" * 1_000_000})
+    assert r.status_code == 400 and "at most 200 characters" in r.text
+    conv = client.post("/api/conversations", json={"model": "fake-a", "title": "t" * 200}).json()
+    assert client.patch(f"/api/conversations/{conv['id']}", json={"title": "t" * 201}).status_code == 400
