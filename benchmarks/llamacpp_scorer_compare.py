@@ -79,9 +79,11 @@ def run_llamacpp(bin_dir: Path, model: str, data: bytes, threads: int, n_tasks: 
     cmd = [str(bin_dir / "llama-perplexity"), "-m", model, "-bf", f.name, "--multiple-choice",
            "-t", str(threads), *extra]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=llamacpp_env(bin_dir))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=llamacpp_env(bin_dir))
+    finally:
+        os.unlink(f.name)
     wall = time.perf_counter() - t0
-    os.unlink(f.name)
     if proc.returncode != 0:
         raise SystemExit(f"llama-perplexity failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     running = [(int(m.group(1)), float(m.group(2)))

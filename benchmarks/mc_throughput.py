@@ -22,7 +22,9 @@ Usage: .venv/bin/python benchmarks/mc_throughput.py [--items 500] [--model smoll
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -55,7 +57,8 @@ def main() -> int:
     ap.add_argument("--block", type=int, default=10, help="items per alternating block")
     ap.add_argument("--llama-cpp-bin", type=Path, default=None, help="folder with llama-perplexity")
     args = ap.parse_args()
-    os.environ["BAKEOFF_HOME"] = tempfile.mkdtemp(prefix="bakeoff-mcbench-")  # empty store
+    os.environ["BAKEOFF_HOME"] = home = tempfile.mkdtemp(prefix="bakeoff-mcbench-")  # empty store
+    atexit.register(shutil.rmtree, home, True)   # never left in TMPDIR
 
     from bakeoff.engines import open_engine
     from bakeoff.evals.bench import get_task, run_benchmark

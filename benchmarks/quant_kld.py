@@ -23,8 +23,10 @@ What it does:
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -121,6 +123,8 @@ def main() -> int:
     from bakeoff.models.packaged import smollm2_path
 
     work = args.work or Path(tempfile.mkdtemp(prefix="quant-kld-"))
+    if not args.work:                                 # quantized copies of the model: never left in TMPDIR
+        atexit.register(shutil.rmtree, work, True)
     work.mkdir(parents=True, exist_ok=True)
     src = smollm2_path()
     made, warning = quantize(src, list(QUANTS), work, args.threads)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(20)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

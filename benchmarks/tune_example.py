@@ -148,8 +148,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--merge-check", type=int, default=20, help="Held-out cases answered by tuned and merged.")
     args = ap.parse_args()
-    os.environ["BAKEOFF_HOME"] = tempfile.mkdtemp(prefix="tune-bench-")
-    folder = Path(tempfile.mkdtemp(prefix="tune-data-"))
+    # Both scratch folders go when the run ends, however it ends (each run left its data, and its
+    # store with a LoRA adapter and a merged model, in TMPDIR).
+    with tempfile.TemporaryDirectory(prefix="tune-bench-") as home, \
+            tempfile.TemporaryDirectory(prefix="tune-data-") as data:
+        os.environ["BAKEOFF_HOME"] = home
+        measure(args, Path(data))
+
+
+def measure(args, folder: Path) -> None:
     print(f"machine load (1-min average) at start: {os.getloadavg()[0]:.1f}")
     outcome, seconds, req = run_tune(args, folder)
     lin, h = outcome.lineage, outcome.lineage.held_out

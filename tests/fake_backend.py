@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bakeoff.errors import ContextOverflowError
+from bakeoff.errors import ContextOverflowError, DecodeAborted
 
 VOCAB = 64
 EOG = 0  # never predicted: generation ends by length
@@ -71,10 +71,13 @@ class FakeBackend:
         # nearly free, as on a GPU); `now` is the clock the scheduler's draft gate reads.
         self.step_cost = step_cost
         self.elapsed = 0.0
+        self.aborting = False
 
     # --- BatchBackend -------------------------------------------------------------------------
     def decode(self, tokens: Sequence[int], positions: Sequence[int], seq_ids: Sequence[int],
                want_logits: Sequence[bool]) -> None:
+        if self.aborting:   # as llama.cpp: an aborted decode applies nothing
+            raise DecodeAborted()
         if self.fail_next is not None:  # a failed decode leaves the cache in an unknown state
             exc, self.fail_next = self.fail_next, None
             for s in set(seq_ids):
@@ -96,6 +99,12 @@ class FakeBackend:
 
     def now(self) -> float:
         return self.elapsed
+
+    def abort(self) -> None:
+        self.aborting = True
+
+    def clear_abort(self) -> None:
+        self.aborting = False
 
     def seq_rm(self, seq_id: int, p0: int = -1, p1: int = -1) -> bool:
         assert p1 == -1 and p0 <= len(self.kv[seq_id]), f"sequence {seq_id}: no cells from {p0}"

@@ -112,6 +112,14 @@ class EngineError(BakeoffError):
     """The engine failed while loading or generating."""
 
 
+class DecodeAborted(EngineError):
+    """A decode was stopped midway because a request in it was dropped (its client left while
+    its prompt was being read); llama.cpp applied none of the batch, which may be decoded again."""
+
+    def __init__(self) -> None:
+        super().__init__("the decode was aborted: a request in it was dropped")
+
+
 class DraftModelError(InvalidParamsError):
     """A draft model for speculative decoding cannot serve its target: another vocabulary, or not
     smaller. Example: `--draft gemma3-270m` for smollm2-135m (different tokenizers)."""

@@ -24,6 +24,7 @@ def is_wildcard(host: str) -> bool:
 def host_name(header: str) -> str:
     """'example.com:8000' -> 'example.com'; '[::1]:8000' -> '::1'."""
     header = header.strip().lower()
-    if header.startswith("["):
-        return header[1:header.find("]")] if "]" in header else header
+    if header.startswith("["):   # '[addr]' or '[addr]:port'; anything else is kept whole (never allowed)
+        inside, _, rest = header[1:].partition("]")
+        return inside if rest == "" and header.endswith("]") or rest[:1] == ":" and rest[1:].isdigit() else header
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header

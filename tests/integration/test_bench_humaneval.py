@@ -17,6 +17,7 @@ HOSTILE = {
     "huge allocation": "blob = bytearray(16 * 1024 ** 3)\n",
     "fork bomb": "import os\nwhile True:\n    os.fork()\n",
     "network": "import _socket\n_socket.socket().connect(('127.0.0.1', 9))\n",
+    "socket pair": "import _socket\n_socket.socketpair()\n",
 }
 
 
@@ -30,10 +31,28 @@ def test_hostile_code_is_stopped_and_fails(name):
         assert outcome.status == "timeout"
     if name == "huge allocation":
         assert "MemoryError" in outcome.output
-    if name in ("fork bomb", "network"):
+    if name in ("fork bomb", "network", "socket pair"):
         assert "Operation not permitted" in outcome.output
     # the next program runs normally
     assert run_program("print(6 * 7)\n").output.strip() == "42"
+
+
+EARLY_EXITS = {
+    "sys.exit(0)": "    return []\nimport sys\nsys.exit(0)\n",
+    "unittest.main()": "    return []\nif __name__ == '__main__':\n    import unittest\n    unittest.main()\n",
+    "os._exit(0)": "    return []\nimport os\nos._exit(0)\n",
+}
+
+
+@pytest.mark.parametrize("name", list(EARLY_EXITS))
+def test_an_answer_that_exits_before_the_tests_run_fails(name):
+    """A wrong answer that ends the program with status 0 before check() ran was scored as passed
+    (`unittest.main()` after a function is a habit of models; with no TestCase it exits 0 on 3.11)."""
+    spec = get_task("humaneval")
+    item = build_item(spec, spec.docs(), 0, 0)
+    result = check(item, EARLY_EXITS[name])
+    assert result["status"] == "failed" and result["pass_at_1"] == 0
+    assert "before its last line ran" in result["output"]
 
 
 def test_all_canonical_solutions_pass():

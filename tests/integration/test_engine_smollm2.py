@@ -80,3 +80,14 @@ def test_multi_turn_reuses_the_cached_prefix_in_whole_chunks(smollm2_engine):
     n = len(smollm2_engine.chat_tokens(first_turn))
     # Reused up to the last 64-token chunk the first prompt filled (llama_lowlevel.GRID).
     assert r.timings.cached_prompt_tokens == n - n % 64 > 0
+
+
+def test_text_that_is_not_unicode_is_tokenized_not_a_crash(smollm2_engine, capsys):
+    """Bytes that are not UTF-8 in `bakeoff ask`'s arguments (a Latin-1 terminal: Python reads
+    them as lone surrogates) failed with 'unexpected UnicodeEncodeError'; so did a chat template
+    that renders one. They become U+FFFD, as undecodable bytes in model output do."""
+    from bakeoff.cli.main import main
+
+    assert smollm2_engine.tokenize("hi \udcff there") == smollm2_engine.tokenize("hi \ufffd there")
+    assert main(["ask", "smollm2-135m", "hi \udcff there", "--max-tokens", "2"]) == 0
+    assert "Unicode" not in capsys.readouterr().err

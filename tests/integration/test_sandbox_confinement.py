@@ -1,5 +1,5 @@
 """The HumanEval sandbox contains hostile model-written code: it cannot read the user's files, write
-outside its private tmpfs, fill the disk, read the parent's environment or memory, or signal other
+any file, fill the disk or kernel memory with files, read the parent's environment or memory, or signal other
 processes; and when bubblewrap cannot confine it, nothing runs."""
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ for folder in [{str(tmp_path)!r}, {str(Path.home())!r}, "/etc", "/var", "/run"]:
         assert f"denied {folder}" in out
 
 
-def test_cannot_write_outside_its_private_tmpfs(tmp_path):
+def test_cannot_write_any_file(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     probe = f"bakeoff-probe-{uuid.uuid4().hex}"
     code = f"""
-for path in [{str(home / ".bashrc")!r}, "/tmp/{probe}", "/{probe}", "/dev/shm/{probe}", "/usr/{probe}"]:
+for path in [{str(home / ".bashrc")!r}, "/tmp/{probe}", "/{probe}", "/dev/shm/{probe}", "/usr/{probe}", "{probe}"]:
     try:
         open(path, "w").write("echo pwned")
         print("wrote", path)
@@ -65,30 +65,33 @@ for path in [{str(home / ".bashrc")!r}, "/tmp/{probe}", "/{probe}", "/dev/shm/{p
     finally:  # a regression must not litter the machine
         for p in escapes:
             p.unlink(missing_ok=True)
-    # only the private /tmp is writable, and it vanishes with the sandbox
-    assert out.count("wrote") == 1 and f"wrote /tmp/{probe}" in out
-    assert out.count("Read-only file system") == 3
+    assert "wrote" not in out
+    assert out.count("Read-only file system") == 5   # all but the home folder, which is not there
 
 
-def test_cannot_fill_the_disk():
+def test_cannot_fill_the_disk_nor_kernel_memory_with_files():
+    """A writable tmpfs bounded only bytes: a probe made 1.1 million empty folders in 8 s, 1.3 GB of
+    kernel memory that neither the tmpfs size nor the address-space limit counts."""
     code = """
 import os
-total = 0
+made, error = 0, None
+for i in range(2000):
+    try:
+        os.mkdir(f"/tmp/d{i}")
+        made += 1
+    except OSError as exc:
+        error = exc
 try:
-    for i in range(64):
-        with open(f"fill{i}", "wb") as f:
-            for _ in range(4):
-                f.write(b"x" * (1 << 20))
-                f.flush()
-                total += 1
-    print("WROTE ALL", total)
+    with open("fill", "wb") as f:
+        f.write(b"x" * (1 << 20))
+    print("WROTE A FILE")
 except OSError as exc:
-    print("stopped at", total, "MiB:", exc)
+    print("no file:", exc)
+print("folders made:", made, error)
 """
-    out = run_program(code, Limits(disk_mb=16)).output
-    assert "WROTE ALL" not in out
-    assert "No space left on device" in out
-    assert int(out.split("stopped at")[1].split()[0]) <= 16
+    out = run_program(code).output
+    assert "folders made: 0 [Errno 30] Read-only file system" in out
+    assert "WROTE A FILE" not in out and "no file: [Errno 30]" in out
 
 
 def test_cannot_read_the_parents_environment_or_memory():
@@ -142,6 +145,14 @@ def test_gets_no_environment_from_the_parent(monkeypatch):
     out = run_program("import os\nprint(dict(os.environ))\n").output
     assert "sk-should-not-leak" not in out
     assert "OPENAI_API_KEY" not in out
+
+
+def test_does_not_learn_the_host_name():
+    """A fresh UTS namespace starts with a copy of the host's name."""
+    import socket
+
+    assert run_program("import socket\nprint(socket.gethostname())\n").output.strip() == "sandbox"
+    assert socket.gethostname() != "sandbox"
 
 
 def test_fails_closed_without_bubblewrap(monkeypatch):

@@ -147,3 +147,18 @@ def test_a_huge_metadata_key_is_a_clear_error(tmp_path):
 
     with pytest.raises(ModelFileError, match="metadata key of 70000 bytes"):
         read_gguf_info(write_minimal(tmp_path / "k.gguf", **{"k" * 70000: "v"}))
+
+
+def test_hashing_a_pipe_or_device_is_refused_not_a_hang(tmp_path):
+    """`bakeoff pull` hashes a file already at its target, and the duplicate check hashes store
+    files: a FIFO there blocked for ever, /dev/zero never ended."""
+    import os
+    from pathlib import Path
+
+    from bakeoff.models.packaged import sha256_file
+
+    fifo = tmp_path / "model.gguf"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(OSError, match="not a regular file"):
+            sha256_file(path)

@@ -303,3 +303,21 @@ def test_csv_cells_keep_their_line_breaks_and_may_be_long(tmp_path: Path) -> Non
     cases = load(cfg).cases
     assert cases[0].vars["q"] == "line one\nline two"
     assert cases[1].vars["q"] == long_doc
+
+
+@pytest.mark.parametrize("returned, problem", [
+    ("float('nan')", "returned the score nan"),
+    ("{'pass': True, 'score': 'x'}", "returned the score 'x'"),
+    ("10 ** 400", "returned the score 1000"),
+    ("{'pass': True, 'score': 10 ** 5000}", "an integer of 16610 bits"),
+])
+def test_a_python_check_returning_no_finite_score_is_an_error(tmp_path: Path, returned: str, problem: str) -> None:
+    """NaN passed as a score; a non-number score or an int past float's range raised out of grading."""
+    from bakeoff.evals.assertions import Context
+    from bakeoff.evals.grade import grade
+
+    cfg = tmp_path / "promptfooconfig.yaml"
+    cfg.write_text("prompts: ['{{out}}']\nproviders: [echo]\ntests:\n  - vars: {out: x}\n    assert:\n"
+                   f"      - {{type: python, value: \"{returned}\"}}\n")
+    g = grade(load(cfg).cases[0], "x", Context(vars={}, prompt="x"))
+    assert not g.assertions[0]["passed"] and problem in g.assertions[0]["reason"], g.assertions[0]

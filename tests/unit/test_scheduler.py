@@ -171,3 +171,41 @@ def test_a_failed_decode_ends_its_requests_and_the_next_ones_run() -> None:
     c = submit(sched, prompt(1, 6), 8)  # its slot's cache was dropped: nothing stale is reused
     run(sched)
     assert answer(c)[0] == text_of(reference(prompt(1, 6), 8))
+
+
+class _LeavesMidDecode(FakeBackend):
+    """A backend whose decode, while it reads `victim`'s prompt, sees that request dropped (its
+    client disconnecting on another thread), as a long prompt chunk does on a CPU."""
+
+    victim: Request | None = None
+    sched: Scheduler | None = None
+
+    def decode(self, tokens, positions, seq_ids, want_logits) -> None:
+        victim = self.victim
+        if victim is not None and victim.slot is not None and victim.slot.seq_id in seq_ids and victim.n_eval > 0:
+            self.victim = None
+            victim.cancelled = True
+            self.sched.drop(victim)      # what BatchedEngine.cancel does
+        super().decode(tokens, positions, seq_ids, want_logits)
+
+
+def test_a_request_dropped_while_its_prompt_is_read_stops_that_decode() -> None:
+    """A slot was freed only after the prompt chunk being decoded was done: up to n_batch tokens,
+    over ten seconds late in a long prompt on this machine with a 135M model, minutes with a 7B."""
+    b = _LeavesMidDecode(n_seq_max=2, n_batch=16)
+    sched = Scheduler(b, "fake")
+    b.sched = sched
+    other = submit(sched, prompt(1, 5), 12)
+    for _ in range(3):
+        tick(sched)                       # `other` is generating
+    long = submit(sched, prompt(2, 200), 4)
+    tick(sched)                           # the first chunk of the long prompt
+    b.victim = long
+    cells_before = len(b.kv[long.slot.seq_id])
+    tick(sched)                           # this decode is aborted: nothing of it is applied
+    assert sched.aborted == 1
+    assert long.slot is None or len(b.kv[long.slot.seq_id]) == cells_before
+    run(sched)
+    assert drain(long) == ([], None)
+    assert answer(other)[0] == text_of(reference(prompt(1, 5), 12))   # its step was decoded again
+    assert all(s.req is None for s in sched.slots)

@@ -111,3 +111,25 @@ def test_the_ui_api_refuses_stops_that_would_stall_every_request(client, params,
     assert problem in text, (r.status_code, r.text[:300])
     conv = client.post("/api/conversations", json={"model": "fake-a", "params": params})
     assert conv.status_code == 400 and problem in conv.text
+
+
+@pytest.mark.parametrize("name", ["a" * 5000, "m\x00odel", "a" * 300 + ".gguf"])
+def test_a_model_name_no_file_can_have_is_unknown_not_a_500(client, name):
+    """A 5,000-character name reached the filesystem (is it a file?) and gave 500 OSError."""
+    r = client.post("/v1/chat/completions", json={"model": name, "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 404 and "unknown model" in r.json()["error"]["message"]
+    assert client.post("/api/conversations", json={"model": name}).status_code == 404
+
+
+def test_embeddings_take_at_most_2048_inputs(client):
+    """100,000 one-character inputs (8 MiB allows a million) held the model for minutes."""
+    r = client.post("/v1/embeddings", json={"model": "fake-a", "input": ["x"] * 2049})
+    assert r.status_code == 400 and "2,049 items, more than the 2,048" in r.json()["error"]["message"]
+
+
+def test_a_conversation_title_is_at_most_200_characters(client):
+    """A 1,000,000-character title was stored and sent with every conversation list."""
+    r = client.post("/api/conversations", json={"model": "fake-a", "title": "t" * 1_000_000})
+    assert r.status_code == 400 and "at most 200 characters" in r.text
+    conv = client.post("/api/conversations", json={"model": "fake-a", "title": "t" * 200}).json()
+    assert client.patch(f"/api/conversations/{conv['id']}", json={"title": "t" * 201}).status_code == 400

@@ -36,7 +36,9 @@ def test_error_table(exc: BaseException, status: int, code: str | None) -> None:
 
 
 @pytest.mark.parametrize("header,name", [("localhost:8000", "localhost"), ("[::1]:80", "::1"),
-                                         ("127.0.0.1", "127.0.0.1"), ("Evil.Example:1", "evil.example")])
+                                         ("127.0.0.1", "127.0.0.1"), ("Evil.Example:1", "evil.example"),
+                                         ("[::1]evil.example", "[::1]evil.example"),   # not a host: kept whole
+                                         ("[::1]:x", "[::1]:x"), ("[::1", "[::1")])
 def test_host_name(header: str, name: str) -> None:
     assert host_name(header) == name
 

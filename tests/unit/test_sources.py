@@ -294,6 +294,36 @@ def test_pipes_devices_and_json_bombs_in_other_tools_stores_do_not_hang_or_break
     assert any("/deep/latest" in n and "not an Ollama manifest" in n for n in registry.notes)
 
 
+def test_model_files_that_are_pipes_or_devices_in_two_stores_do_not_hang_listing(home, gguf):
+    """Links named *.gguf to a FIFO (an HF cache snapshot, an Ollama blob) and to /dev/zero (an LM
+    Studio folder): all have size 0, so the duplicate check hashed them to compare, blocking on
+    the FIFO or reading /dev/zero without end. Each is listed as not a regular file."""
+    import threading
+
+    fifo = home / "fifo"
+    os.mkfifo(fifo)
+    snapshot = stores.hf_cache(home, "evil/repo-GGUF", "fine-Q4_K_M.gguf", gguf("fine"))
+    (snapshot.parent / "piped-Q4_0.gguf").symlink_to(fifo)
+    blob = stores.ollama(home, "piped", "latest", gguf("other"))
+    blob.unlink()
+    blob.symlink_to(fifo)
+    folder = stores.lmstudio(home, "pub/Repo-GGUF", "x.gguf", gguf("x")).parent
+    (folder / "zero-Q8_0.gguf").symlink_to("/dev/zero")
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(Registry().list()), daemon=True)
+    worker.start()
+    worker.join(60)
+    try:
+        assert not worker.is_alive(), "listing models hung on a pipe or device"
+    finally:  # release a reader still blocked on the FIFO (a regression)
+        os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
+    names = set(by_name(result[0]))
+    assert {"hf:evil/repo-GGUF:fine-Q4_K_M.gguf", "lmstudio:pub/Repo-GGUF:x.gguf"} <= names
+    # listed (`bakeoff models` shows each as "invalid: is not a regular file"), never merged
+    assert {"hf:evil/repo-GGUF:piped-Q4_0.gguf", "ollama:piped:latest",
+            "lmstudio:pub/Repo-GGUF:zero-Q8_0.gguf"} <= names
+
+
 def test_a_kill_while_the_folder_list_is_written_keeps_the_old_list(tmp_path, capsys, monkeypatch):
     """The list was rewritten in place: a kill half-way left half a list (the same for the KL
     sweep's progress file, which then failed every later run). Simulated by a write that stops

@@ -149,6 +149,15 @@ def test_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
     assert "suite.yaml:6:" in proc.stdout   # it names the line where the expansion passes the limit
 
 
+@pytest.mark.parametrize("text", ["cases: " + "[" * 50_000 + "]" * 50_000 + "\n",
+                                  "cases:\n" + "".join(" " * i + "- \n" for i in range(3000))])
+def test_yaml_nested_too_deeply_is_a_suite_error(tmp_path: Path, text: str) -> None:
+    """Flow lists 50,000 deep (100 kB) or block lists 3,000 deep: PyYAML recursed past Python's
+    limit and the run stopped with 'unexpected RecursionError'."""
+    with pytest.raises(SuiteError, match="nested too deeply"):
+        load_suite(write(tmp_path, text))
+
+
 def test_recursive_alias_is_refused_and_ordinary_aliases_work(tmp_path: Path) -> None:
     err = error_of(write(tmp_path, GOOD.replace("params: {max_tokens: 16}", "params: &p [*p]")))
     assert "refers to itself" in str(err) and err.line == 4
@@ -173,3 +182,11 @@ def test_case_history_is_sent_before_the_prompt_and_validated(tmp_path: Path) ->
     bad = write(tmp_path, GOOD + "    history: [{role: robot, content: hi}]\n", "bad.yaml")
     err = error_of(bad)
     assert err.line == 11 and "history[0].role" in str(err)
+
+
+def test_a_lone_surrogate_in_a_suite_is_a_suite_error(tmp_path: Path) -> None:
+    """YAML's "\\ud800" escape gives a str no tokenizer or database takes: every model of the run
+    failed with UnicodeEncodeError (the case id reached SQLite)."""
+    text = 'cases:\n  - {id: "a\\ud800", prompt: "hi", assert: [{type: contains, value: x}]}\n'
+    with pytest.raises(SuiteError, match=r"cases\[0\]\.id \(character 1\) holds a lone UTF-16 surrogate"):
+        load_suite(write(tmp_path, text))

@@ -103,6 +103,7 @@ class BatchedEngine(TokenEngine):
         """Drop a request (thread-safe); a consumer that stops early frees its slot at the next step."""
         if not req.cancelled:
             req.cancelled = True
+            self.sched.drop(req)
             with self._cv:
                 self._cv.notify()
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ContextOverflowError, EngineError, InvalidParamsError
+from ..errors import ContextOverflowError, DecodeAborted, EngineError, InvalidParamsError
+from ..jsontext import as_text
 from . import llama_models
 from .grammar import check_grammar
 from .threads import ThreadGovernor
@@ -81,7 +82,9 @@ class Vocab:
 
     # --- vocabulary -------------------------------------------------------------------------
     def tokenize(self, text: str, add_special: bool = True, parse_special: bool = True) -> list[int]:
-        data = text.encode("utf-8")
+        # A str may hold lone surrogates: bytes a terminal sent that are not UTF-8 (`bakeoff ask`
+        # reads argv with surrogateescape), or a chat template's output. They become U+FFFD.
+        data = as_text(text).encode("utf-8")
         cap = len(data) + 8
         buf = (self.ll.llama_token * cap)()
         n = self.ll.llama_tokenize(self.vocab, data, len(data), buf, cap, add_special, parse_special)
@@ -232,6 +235,25 @@ class LlamaHandle(Vocab):
         self._threads_set = n_threads
         self.mem = ll.llama_get_memory(self.ctx)
         self.batch = ll.llama_batch_init(n_batch, 0, n_seq_max)
+        self._init_abort()
+
+    # --- stopping a decode midway -----------------------------------------------------------
+    def _init_abort(self) -> None:
+        """llama.cpp asks an abort callback between the graph's operations (~1,000 per decode).
+        A Python callback would take the GIL each time; libc's strlen over a two-byte flag answers
+        without it: "" -> 0 (go on), "\\x01" -> 1 (abort). Both ABIs we run on (x86-64, arm64)
+        return the size in the register whose low byte is read as the bool."""
+        self._abort_flag = ctypes.create_string_buffer(2)
+        self._abort_cb = ctypes.cast(ctypes.CDLL(None).strlen, self.ll.ggml_abort_callback)
+        self.ll.llama_set_abort_callback(self.ctx, self._abort_cb,
+                                         ctypes.cast(self._abort_flag, ctypes.c_void_p))
+
+    def abort(self) -> None:
+        """Stop the decode now running (thread-safe); it raises DecodeAborted, nothing applied."""
+        self._abort_flag[0] = b"\x01"
+
+    def clear_abort(self) -> None:
+        self._abort_flag[0] = b"\x00"
 
     # --- LoRA adapters ----------------------------------------------------------------------
     def _set_adapters(self, scales: Sequence[float]) -> None:
@@ -263,6 +285,8 @@ class LlamaHandle(Vocab):
         rc = self.ll.llama_decode(self.ctx, b)
         if rc == 1:
             raise ContextOverflowError(max(positions) + 1, self.n_ctx)
+        if rc == 2:   # aborted: llama.cpp removed this batch's cells from every sequence in it
+            raise DecodeAborted()
         if rc != 0:
             raise EngineError(f"llama_decode failed with status {rc}")
 

@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import BakeoffError, BusyError, ContextOverflowError, EngineError, InvalidParamsError
+from ..errors import BakeoffError, BusyError, ContextOverflowError, DecodeAborted, EngineError, InvalidParamsError
 from .base import Chunk, GenParams, PromptChunk, TokenLogprob, Usage
 from .batch_stream import Request, Slot
 from .batching_drafts import DECODE_FIXED_TOKENS, MAX_DRAFT_BATCH, fit_drafts
@@ -49,8 +49,11 @@ class BatchBackend(SeqBackend, Protocol):
 
     def decode(self, tokens: Sequence[int], positions: Sequence[int], seq_ids: Sequence[int],
                want_logits: Sequence[bool]) -> None:
-        """Evaluate the tokens; ContextOverflowError (nothing applied) when the KV cache is full."""
+        """Evaluate the tokens; ContextOverflowError (nothing applied) when the KV cache is full;
+        DecodeAborted when abort() was called during (or since clear_abort() before) it."""
 
+    def abort(self) -> None: ...         # thread-safe: stop the decode now running
+    def clear_abort(self) -> None: ...
     def seq_rm(self, seq_id: int, p0: int = -1, p1: int = -1) -> bool: ...
     def seq_cp(self, src: int, dst: int, p0: int = -1, p1: int = -1) -> None: ...
     def detokenize(self, tokens: Sequence[int]) -> str: ...
@@ -107,6 +110,8 @@ class Scheduler:
         self.slots = [Slot(i) for i in range(backend.n_seq_max)]
         self.max_queue = max_queue if max_queue is not None else 4 * len(self.slots)
         self.pending: list[Request] = []
+        self.prefilling: frozenset[Request] = frozenset()   # prompts being read by the decode now running
+        self.aborted = 0         # decodes stopped midway for a request that was dropped
         self.steps = 0
         self.drafted = self.accepted = 0   # draft tokens verified and kept, all requests
         self.gate = DraftGate(clock)       # whether drafts pay here, measured
@@ -220,6 +225,9 @@ class Scheduler:
             batch = self.plan_batch(drafts)
             try:
                 self.decode(batch)
+            except DecodeAborted:
+                self.undo(batch)    # the dropped request leaves at the next tick; the rest go on
+                return
             except ContextOverflowError:
                 if batch.drafted:   # drafts are optional: first try the step without them
                     continue
@@ -261,7 +269,31 @@ class Scheduler:
                       last_logit=r.n_eval + len(part) == len(r.tokens))
         return batch
 
+    def drop(self, req: Request) -> None:
+        """A request was cancelled (any thread): a decode reading its prompt stops now. A prompt
+        chunk is up to n_batch tokens, seconds to minutes on a CPU late in a long prompt, all
+        that time holding the slot and the machine for a client that has gone."""
+        if req in self.prefilling:
+            self.b.abort()
+
+    def undo(self, batch: Batch) -> None:
+        """After an aborted decode: no sequence keeps a cell of it (llama.cpp removes the aborted
+        part; this also covers parts of a batch it split and applied before)."""
+        self.aborted += 1
+        for span in batch.spans:
+            self.b.seq_rm(batch.seq_ids[span.first], batch.positions[span.first], -1)
+
     def decode(self, batch: Batch) -> None:
+        self.b.clear_abort()
+        self.prefilling = frozenset(s.req for s in batch.spans if s.req.prefilling)
+        try:
+            if any(r.cancelled for r in self.prefilling):   # dropped since the batch was planned
+                raise DecodeAborted()
+            self._decode(batch)
+        finally:
+            self.prefilling = frozenset()
+
+    def _decode(self, batch: Batch) -> None:
         args = (batch.tokens, batch.positions, batch.seq_ids, batch.logits)
         try:
             self.b.decode(*args)

@@ -14,14 +14,13 @@ Checks that can fail on the suite itself (bad regex, missing schema or python fi
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
 
 from .. import jsontext
 from . import rubric, tool_checks  # noqa: F401 - register llm-rubric, tool-call and no-tool-call
-from .pyscript import PythonLoadError, load_python_function
+from .pyscript import PythonLoadError, load_python_function, python_score, shown_value
 from .registry import REGISTRY, Check, Context, Outcome, evaluate, known_types, register, split_type
 from .similarity import levenshtein_ratio, rouge_l
 
@@ -176,11 +175,6 @@ def _python_error(reason: str) -> Outcome:
     return Outcome(False, 0.0, reason, error="python error")
 
 
-def _python_score(value: Any) -> float | None:
-    """A finite number (bools count as 0/1), else None."""
-    if isinstance(value, (bool, int, float)) and math.isfinite(float(value)):
-        return float(value)
-    return None
 
 
 @register("python", prepare=_prepare_python)
@@ -195,9 +189,9 @@ def _python(output: str, spec: dict, ctx: Context) -> Outcome:
     if isinstance(result, bool):
         return _bool(result, f"python check returned {result}")
     raw = result.get("score", 1.0 if result.get("pass") else 0.0) if isinstance(result, dict) else result
-    score = _python_score(raw)
+    score = python_score(raw)
     if score is None:
-        return _python_error(f"python check returned the score {_short(repr(raw))}; return a bool, a "
+        return _python_error(f"python check returned the score {shown_value(raw)}; return a bool, a "
                              "number in [0, 1] or {'pass': bool, 'score': number, 'reason': str}")
     score = max(0.0, min(1.0, score))
     if isinstance(result, dict):

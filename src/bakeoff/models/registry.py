@@ -137,9 +137,10 @@ class Registry:
         self.notes = scan.notes
         return unique
 
-    def resolve(self, name: str) -> ModelRef:
+    def resolve(self, name: str, files: bool = True) -> ModelRef:
         """A registered name or alias (case-insensitive), else a short name only one model has,
-        else a path to a GGUF file."""
+        else (when `files`) a path to a GGUF file. The server passes files=False: a name a client
+        sends never reaches the filesystem."""
         key = name.strip().lower()
         refs = self.list()
         for ref in refs:
@@ -154,7 +155,7 @@ class Registry:
             return matches[0]
         path = Path(name).expanduser()
         prefix = name.partition(":")[0]
-        if prefix not in STORES and (name.lower().endswith(".gguf") or path.is_file() or "/" in name):
+        if files and prefix not in STORES and (name.lower().endswith(".gguf") or "/" in name or _is_file(path)):
             return ModelRef(name=path.stem, engine="llamacpp", source="file", path=str(path))
         candidates = [n for r in refs for n in (r.name, *r.aliases)]
         close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
@@ -163,6 +164,14 @@ class Registry:
                   if lowered[c] not in close]
         close += [c for c in candidates if key and key in c.lower() and c not in close]
         raise ModelNotFoundError(name, close[:3])
+
+
+def _is_file(path: Path) -> bool:
+    """Whether `path` names a file; a name no path can have (too long, a NUL) is not one."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def resolve(name: str, settings: Settings | None = None, progress: Progress | None = None) -> ModelRef:

@@ -20,19 +20,20 @@ from .ui_stream import ndjson_stream
 
 router = APIRouter(prefix="/conversations", route_class=UIRoute)
 
-TITLE_CHARS = 60
+TITLE_CHARS = 60           # a title made from the first message
+MAX_TITLE_CHARS = 200      # one a client sets (a megabyte title went to every conversation list)
 
 
 class NewConversation(Strict):
     model: str
-    title: str = "New chat"
+    title: str = Field("New chat", max_length=MAX_TITLE_CHARS)
     system: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 class ConversationPatch(Strict):
     model: str | None = None
-    title: str | None = None
+    title: str | None = Field(None, max_length=MAX_TITLE_CHARS)
     system: str | None = None
     params: dict[str, Any] | None = None
 

@@ -286,20 +286,39 @@ async def completion_sse(request: Request, it: Iterator[Chunk], prompt: str | li
 
 
 # --- embeddings and metrics -------------------------------------------------------------------
+EMBED_INPUTS = 2048   # inputs per request, OpenAI's own limit
+EMBED_STEP = 16       # inputs embedded between two looks at the client (and at other requests)
+
+
 @router.post("/v1/embeddings", summary="Embeddings (llama.cpp models: mean-pooled, L2-normalised)")
 async def embeddings(body: EmbeddingRequest, request: Request):
     inp = body.input
     texts = [inp] if isinstance(inp, str) or (inp and isinstance(inp[0], int)) else list(inp)
     if not texts:
         raise InvalidParamsError("input must not be empty", param="input")
+    if len(texts) > EMBED_INPUTS:
+        raise InvalidParamsError(f"input has {len(texts):,} items, more than the {EMBED_INPUTS:,} one request "
+                                 "may embed: send them in several requests", param="input")
     engine = await open_engine(request, body.model)
-    vectors = await asyncio.to_thread(engine.embed, texts)
+    vectors = await embed_steps(request, engine, texts)
     n_tokens = sum(len(engine.tokenize(t)) if isinstance(t, str) else len(t) for t in texts)
     if body.encoding_format == "base64":
         vectors = [base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode() for v in vectors]
     return {"object": "list", "model": engine.ref.name,
             "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
             "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens}}
+
+
+async def embed_steps(request: Request, engine: Engine, texts: list) -> list[list[float]]:
+    """The embeddings, a few inputs at a time: a client that leaves stops the work (one request's
+    100,000 inputs held the model for minutes after its client had gone), and the model's lock
+    is let go between steps so other embedding requests take turns."""
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), EMBED_STEP):
+        if await request.is_disconnected():
+            raise ClientDisconnected()
+        vectors += await asyncio.to_thread(engine.embed, texts[start:start + EMBED_STEP])
+    return vectors
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")

@@ -10,25 +10,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..jsontext import lone_surrogate
 from .extensions import Extensions
 from .tools import ToolCallIn, ToolChoice, ToolDef
 
 TokenIds = list[int]
-
-
-def _lone_surrogate(value: Any, where: str = "") -> str | None:
-    """Where in decoded JSON a string holds a lone surrogate ("\\ud800" is valid JSON but no text:
-    it cannot be encoded to UTF-8 for a tokenizer or a database), or None."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            return f"{where or 'a string'} (character {exc.start})"
-    elif isinstance(value, dict):
-        return next(filter(None, (_lone_surrogate(v, f"{where}.{k}".lstrip(".")) for k, v in value.items())), None)
-    elif isinstance(value, list):
-        return next(filter(None, (_lone_surrogate(v, f"{where}[{i}]") for i, v in enumerate(value))), None)
-    return None
 
 
 class Strict(BaseModel):
@@ -39,7 +25,7 @@ class Strict(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _text_only(cls, data: Any) -> Any:
-        where = _lone_surrogate(data)
+        where = lone_surrogate(data)
         if where:
             raise ValueError(f"{where} holds a lone UTF-16 surrogate, which is not text; send valid "
                              "Unicode (escape pairs like \\ud83d\\ude00 are fine)")

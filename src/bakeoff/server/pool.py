@@ -65,7 +65,7 @@ class ModelPool:
         ref = self._names.get(key)
         if ref is not None:
             return ref
-        ref = Registry(self.settings).resolve(name)
+        ref = Registry(self.settings).resolve(name, files=False)
         allowed = [r.name for r in self.refs()] if self.allowed else None
         if ref.source == "file" or (allowed is not None and ref.name not in allowed):
             raise ModelNotFoundError(name, allowed or [])

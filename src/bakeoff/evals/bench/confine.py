@@ -5,9 +5,11 @@ namespaces; it runs as PID 1 of its own PID namespace (no parent, no other proce
 signalable); a read-only view of /usr, the /lib and /bin links and the interpreter's own files
 (binary, shared library, standard library) and nothing else of the host: no /home, /root, /etc,
 /var, /run, /tmp, no project files, no BAKEOFF_HOME; a fresh /proc of its own namespace and a
-minimal read-only /dev (null, zero, random...); one writable place, a private tmpfs at /tmp with
-a size limit; no capabilities, no new privileges, no nested user namespaces; a new terminal
-session (no TIOCSTI into the user's terminal); an empty environment but for PATH and LANG.
+minimal read-only /dev (null, zero, random...); nothing writable: /tmp is an empty read-only folder
+(a writable tmpfs bounded only bytes: empty files and folders cost kernel memory that no limit
+counts, over a gigabyte in the 10 s a program may run); no capabilities, no new privileges, no
+nested user namespaces; a new terminal session (no TIOCSTI into the user's terminal); an empty
+environment but for PATH and LANG.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sysconfig
 
 SANDBOX_UID = 65534          # "nobody"
 PROGRAM = "/sandbox/program.py"   # the program's read-only file inside the sandbox
-WORK_DIR = "/tmp"            # the only writable place
+WORK_DIR = "/tmp"            # the working folder, read-only like the rest
 _TOP_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
@@ -60,12 +62,13 @@ def _system_mounts() -> list[str]:
     return args
 
 
-def bwrap_argv(bwrap: str, exe: str, program_fd: int, seccomp_fd: int, disk_mb: int) -> list[str]:
+def bwrap_argv(bwrap: str, exe: str, program_fd: int, seccomp_fd: int) -> list[str]:
     """bwrap's arguments up to (not including) the command it runs. bwrap copies the program from
     `program_fd` into the sandbox's own root: no file of it is ever left on the host's disk (a
     temporary folder outlived a killed or SIGTERMed Bakeoff, model-written code and all)."""
     args = [bwrap, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--unshare-pid", "--as-pid-1", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--hostname", "sandbox",         # a fresh UTS namespace starts with the host's name
             "--unshare-cgroup-try", "--disable-userns", "--cap-drop", "ALL",
             "--die-with-parent", "--new-session", "--clearenv",
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
@@ -75,7 +78,7 @@ def bwrap_argv(bwrap: str, exe: str, program_fd: int, seccomp_fd: int, disk_mb: 
         args += ["--ro-bind", p, p]
     args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
              "--perms", "0444", "--ro-bind-data", str(program_fd), PROGRAM,
-             "--size", str(disk_mb << 20), "--tmpfs", WORK_DIR,
+             "--dir", WORK_DIR,
              "--remount-ro", "/", "--chdir", WORK_DIR, "--seccomp", str(seccomp_fd)]
     return args
 

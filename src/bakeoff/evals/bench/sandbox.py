@@ -1,8 +1,8 @@
 """Run untrusted generated code in a separate, confined process — never in-process.
 
 Confinement (see confine.py for the exact view): bubblewrap puts the program in fresh user, PID,
-mount, network and IPC namespaces with a read-only view of only what Python needs and one private,
-size-limited tmpfs; it cannot read the user's files, write outside that tmpfs, see or signal other
+mount, network and IPC namespaces with a read-only view of only what Python needs and nothing
+writable; it cannot read the user's files, write any file, see or signal other
 processes, read the parent's environment or memory, or reach the network.
 
 Limits beside it:
@@ -10,7 +10,7 @@ Limits beside it:
 - memory: RLIMIT_AS, so a huge allocation fails with MemoryError instead of eating the machine;
   memory outside the address space is refused (memfds, System V shared memory: see seccomp.py) or
   bounded (pipes, by RLIMIT_NOFILE); the parent keeps only the last 64 KiB of the output;
-- disk: the tmpfs size and RLIMIT_FSIZE;
+- disk: nothing is writable (RLIMIT_FSIZE as a backstop);
 - processes and network: a seccomp filter makes fork/vfork/clone/clone3 and socket fail with EPERM,
   so a fork bomb cannot start and no socket can be created.
 
@@ -32,16 +32,18 @@ from ...errors import UnsupportedError
 from . import confine
 from .seccomp import filter_program
 
-# Runs first inside the sandbox: tell the parent the sandbox is up (through a pipe the program can
-# no longer use), then run the program as __main__.
+# Runs first inside the sandbox: tell the parent the sandbox is up, run the program as __main__,
+# then tell the parent it ran to its last line. A program that ends early with status 0 (exit(),
+# unittest.main() with no TestCase, os._exit) never ran the tests after it: it has not passed.
 _BOOT = """
 import os, sys
-os.write(int(sys.argv[1]), b"up")
-os.close(int(sys.argv[1]))
+up = int(sys.argv[1])
+os.write(up, b"up")
 path = sys.argv[2]
 sys.argv = sys.argv[2:]
 code = compile(open(path, encoding="utf-8").read(), path, "exec")
 exec(code, {"__name__": "__main__"})
+os.write(up, b"ran")
 """
 _INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install "
                  "bubblewrap); HumanEval runs model-written code only inside it")
@@ -54,7 +56,6 @@ _NAMESPACE_HINT = ("bubblewrap needs user namespaces: allow them (sysctl kernel.
 class Limits:
     timeout_s: float = 10.0
     memory_mb: int = 1024
-    disk_mb: int = 64          # the private tmpfs, the only writable place
 
 
 @dataclass
@@ -106,7 +107,7 @@ def run_program(source: str, limits: Limits | None = None) -> Outcome:
     program_fd = _memfd_with(source.encode("utf-8"))
     seccomp_r = _pipe_with(filter_program())
     up_r, up_w = os.pipe()
-    argv = confine.bwrap_argv(bwrap, confine.base_interpreter(), program_fd, seccomp_r, limits.disk_mb)
+    argv = confine.bwrap_argv(bwrap, confine.base_interpreter(), program_fd, seccomp_r)
     argv += ["--", confine.base_interpreter(), "-I", "-S", "-c", _BOOT, str(up_w), confine.PROGRAM]
     try:
         proc = subprocess.Popen(
@@ -138,14 +139,20 @@ def _wait(proc: subprocess.Popen, up, limits: Limits) -> Outcome:
         proc.wait()
         out += _read_tail(proc, time.monotonic() + 5)[0]
     proc.stdout.close()  # type: ignore[union-attr]
-    if up.read() != b"up":
+    said = up.read()
+    if not said.startswith(b"up"):
         _refuse(out)
     if timed_out:
         return Outcome("timeout", None, _tail(out))
     code = proc.returncode  # bwrap exits with the program's status, 128 + N for signal N
     if code in (128 + signal.SIGXCPU, 128 + signal.SIGKILL):
         return Outcome("timeout", code, _tail(out))
+    if code == 0 and said != b"upran":
+        return Outcome("failed", code, _tail(out + _EARLY_EXIT))
     return Outcome("passed" if code == 0 else "failed", code, _tail(out))
+
+
+_EARLY_EXIT = b"\n[bakeoff] the program exited with status 0 before its last line ran (exit() or os._exit())\n"
 
 
 _KEEP = 64 << 10   # bytes of output kept (the report shows the last 500)

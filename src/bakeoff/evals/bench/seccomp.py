@@ -1,6 +1,6 @@
 """A minimal seccomp-BPF filter: the sandboxed program can no longer create processes or threads,
-sockets, memfds, System V shared memory, io_uring instances or kernel keys. bubblewrap loads it (`--seccomp FD`)
-just before it executes the program.
+sockets (socket, socketpair), memfds, System V shared memory, io_uring instances or kernel keys.
+bubblewrap loads it (`--seccomp FD`) just before it executes the program.
 
 Why seccomp beside the namespaces: RLIMIT_NPROC does not bind root (the kernel exempts it), and a
 fork bomb inside a PID namespace still eats the machine; a filter binds every user.
@@ -21,15 +21,17 @@ _X32_BIT = 0x40000000
 # per architecture: the audit arch tag and the denied system calls
 # Memory that no limit counts: a memfd or a System V shared-memory segment is RAM the program can
 # fill (16 MiB per memfd, without end across file descriptors; a segment filled, detached and
-# replaced) while RLIMIT_AS counts only what is mapped and the tmpfs only /tmp; io_uring performs
+# replaced) while RLIMIT_AS counts only what is mapped; io_uring performs
 # system calls (socket among them) that this filter never sees. HumanEval code needs none of them.
 # The kernel's keyrings are not namespaced: the session keyring bubblewrap inherits is the user's
 # (Docker's default profile refuses these calls for the same reason).
 _ARCHES = {
-    # socket, clone, fork, vfork, clone3; shmget, memfd_create, io_uring_setup; add_key, request_key, keyctl
-    "x86_64": (0xC000003E, (41, 56, 57, 58, 435, 29, 319, 425, 248, 249, 250)),
-    # socket, clone, clone3 (arm64 has no fork/vfork); shmget, memfd_create, io_uring_setup; the key calls
-    "aarch64": (0xC00000B7, (198, 220, 435, 194, 279, 425, 217, 218, 219)),
+    # socket, socketpair, clone, fork, vfork, clone3; shmget, memfd_create, io_uring_setup; add_key,
+    # request_key, keyctl
+    "x86_64": (0xC000003E, (41, 53, 56, 57, 58, 435, 29, 319, 425, 248, 249, 250)),
+    # socket, socketpair, clone, clone3 (arm64 has no fork/vfork); shmget, memfd_create,
+    # io_uring_setup; the key calls
+    "aarch64": (0xC00000B7, (198, 199, 220, 435, 194, 279, 425, 217, 218, 219)),
 }
 _ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
 

@@ -26,7 +26,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ... import jsontext
 from ..cases import parse_yaml
-from ..pyscript import PythonLoadError, load_python_function, make_inline_function
+from ..pyscript import PythonLoadError, load_python_function, make_inline_function, python_score, shown_value
 from ..registry import Context, Outcome, split_type
 from ..rubric import judge_output
 
@@ -284,19 +284,29 @@ def _python_result(result: Any, spec: dict, inverse: bool) -> Outcome:
     if isinstance(result, dict):
         if "pass" not in result or "score" not in result and "reason" not in result:
             raise PromptfooCheckError("python check must return a bool, a number or {pass, score, reason}")
-        passed, score = bool(result["pass"]), float(result.get("score", 1.0 if result["pass"] else 0.0))
+        passed, score = bool(result["pass"]), _score(result.get("score", 1.0 if result["pass"] else 0.0))
         reason = str(result.get("reason", ""))
         if threshold is not None and score < threshold:
             passed, reason = False, f"python score {score:g} is less than threshold {threshold:g}"
         final = passed != inverse
         return Outcome(final, score, reason or ("assertion passed" if final else "python check failed"))
-    try:
-        score = float(result)
-    except (TypeError, ValueError):
-        raise PromptfooCheckError(f"python check must return a bool, a number or {{pass, score, reason}}, "
-                                  f"not {type(result).__name__}") from None
+    score = _score(result)
     raw = score > 0 if threshold is None else score >= threshold
     return Outcome(raw != inverse, score, f"python score {score:g}")
+
+
+def _score(value: Any) -> float:
+    """A python check's score: a finite number, or a string of one (as promptfoo reads stdout)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    score = python_score(value)
+    if score is None:   # NaN, infinity, an int past float's range, not a number
+        raise PromptfooCheckError(f"python check returned the score {shown_value(value)}: return a bool, "
+                                  "a finite number or {pass, score, reason}")
+    return score
 
 
 @check("python")

@@ -10,6 +10,7 @@ size matches another's are ever hashed, so listing stays fast.
 from __future__ import annotations
 
 import os
+import stat
 from collections import defaultdict
 
 from ...settings import Settings
@@ -40,7 +41,9 @@ def _same_file_groups(refs: list[ModelRef], settings: Settings, scan: Scan) -> l
     for i, ref in enumerate(refs):
         # A tuned model runs the base file with its adapter on top: another model, never a copy.
         st = _stat(ref.path) if ref.path and not ref.adapters else None
-        if st is not None:
+        # Only regular files are compared: two pipes or devices named *.gguf both have size 0,
+        # and hashing them blocked (a FIFO) or never ended (/dev/zero), hanging `bakeoff models`.
+        if st is not None and stat.S_ISREG(st.st_mode):
             by_size[st.st_size].append((i, st))
     groups = []
     for members in by_size.values():
