@@ -339,3 +339,29 @@ def test_check_9_findings_stay_fixed() -> None:
     assert "-v0.2 file does not list them" in (fam["mistral"].openness.eval_results.note or "")
     for eid in ("llama-3.1-8b-instruct", "llama-3.1-70b-instruct"):
         assert cat.get(eid).sources.config.endswith("llama3_1/api/sku_list.py"), eid
+
+
+SIZE_QUOTE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|M)\b|(\d+(?:\.\d+)?)\s+(billion|million)\b")
+
+
+def test_a_size_quoted_in_the_params_note_is_the_size_stored() -> None:
+    """Check 10 (seed 1139): Llama 3.2 1B stored 1.24B while its note quoted the card's '1B (1.23B)'. When a
+    params note quotes sizes, the stored size must be one of them, or the note must say which one we follow."""
+    found = []
+    for e in catalog().entries.values():
+        note = e.sources.notes.get("params", "")
+        sizes = [float(m[0] or m[2]) / (1000 if (m[1] or m[3]).startswith(("M", "m")) else 1)
+                 for m in SIZE_QUOTE.findall(note)]
+        if sizes and e.params_b is not None and not any(abs(s - e.params_b) < 1e-9 for s in sizes) \
+                and "we follow" not in note and "we store" not in note.lower():
+            found.append(f"{e.id}: params_b {e.params_b} is not among the sizes its note quotes {sizes}")
+    assert not found, "\n".join(found)
+
+
+def test_check_10_findings_stay_fixed() -> None:
+    """Check 10 (seed 1139): the values and citations its errors corrected."""
+    cat = catalog()
+    assert cat.get("llama-3.2-1b-instruct").params_b == 1.23
+    v02 = cat.get("mistral-7b-instruct-v0.2")
+    assert v02.released is None and v02.sources.released is None
+    assert "la-plateforme" in v02.sources.notes["released"]
