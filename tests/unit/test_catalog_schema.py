@@ -365,3 +365,6 @@ def test_check_10_findings_stay_fixed() -> None:
     v02 = cat.get("mistral-7b-instruct-v0.2")
     assert v02.released is None and v02.sources.released is None
     assert "la-plateforme" in v02.sources.notes["released"]
+    assert "gemma3" in cat.get("gemma-3-1b-it").sources.languages
+    assert "third party" in cat.get("gemma-3-1b-it").sources.notes["languages"]
+    assert "MODEL_CARD.md" in cat.get("llama-4-scout-17b-16e-instruct").sources.notes["license"]

@@ -115,3 +115,30 @@ def test_component_evidence_is_the_component_or_labelled_third_party() -> None:
     assert not found, "\n".join(f"{o}: openness.{k} evidence {u} is neither where the component lives nor the "
                                 f"maker's site; cite the maker's page or say 'third party' in the note"
                                 for o, k, u in found)
+
+
+def third_party_site_names() -> set[str]:
+    """The names (second-level labels) of the non-maker sites the catalog cites anywhere."""
+    cat = catalog()
+    names = set()
+    for e in cat.entries.values():
+        orgs = maker_orgs(e)
+        for fact, url in e.sources.urls().items():
+            host = urlparse(url).netloc.lower()
+            if fact != "card" and not first_party(url, orgs) and host.count(".") >= 1:
+                names.add(host.split(".")[-2])
+    return names - {"github", "githubusercontent", "huggingface", "arxiv", "google", "co"}
+
+
+def test_a_licence_read_on_a_third_party_site_says_so() -> None:
+    """Check 10 (seed 1139): Llama 4 Scout's licence note, the licence's only source, rested on
+    "royfactory's reading of the licence", a third-party blog, without saying so, while Meta's card
+    and LICENSE are stored. A licence note that names a site the catalog knows as a third party must
+    say "third party" (or cite the maker's page instead)."""
+    names = third_party_site_names()
+    found = [f"{e.id}: notes.license names {sorted(hits)} without saying 'third party'"
+             for e in catalog().entries.values()
+             for note in [e.sources.notes.get("license", "").lower()]
+             for hits in [{n for n in names if n in note}]
+             if hits and "third party" not in note.replace("third-party", "third party")]
+    assert not found, "\n".join(found)
