@@ -339,3 +339,20 @@ def test_catalog_lists_and_sorts_by_sourced_quality_unknown_last(capsys) -> None
     assert all(r["quality"] is None for r in rows[len(known):])                       # unknown last
     code, out, _ = run(capsys, "catalog", "--task", "chat")
     assert code == 0 and "quality" in out
+
+
+def test_a_tuned_variant_scores_as_itself_not_as_its_base(capsys, bakeoff_home, smollm2_path) -> None:
+    """`bakeoff tune` leaves BASE+NAME in the registry, on the base's own file: its pass rate here
+    says nothing about the base model, so the base's catalog entry keeps only its own evidence."""
+    from bakeoff.settings import get_settings
+    from tuned_models import BASE, register_tuned
+
+    tuned, _, _ = register_tuned(get_settings(), smollm2_path)
+    db = connect()
+    _save_cases(db, BASE, "orders", [False] * 8 + [True] * 2)
+    _save_cases(db, tuned, "orders", [True] * 10)
+    db.close()
+    rec = run_json(capsys, "recommend", "--task", "chat", "--max-memory", "1GiB", "--top", "20")
+    smol = next(c for c in rec["front"] + rec["dominated"] if c["id"] == "smollm2-135m-instruct")
+    measured = [r for r in smol["reasons"] if r.startswith("measured here on")]
+    assert measured == [f"measured here on {BASE}: suite orders pass rate 20% ± 13% (n=10 distinct cases, 1 run(s))"]
