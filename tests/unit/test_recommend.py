@@ -356,3 +356,16 @@ def test_a_tuned_variant_scores_as_itself_not_as_its_base(capsys, bakeoff_home, 
     smol = next(c for c in rec["front"] + rec["dominated"] if c["id"] == "smollm2-135m-instruct")
     measured = [r for r in smol["reasons"] if r.startswith("measured here on")]
     assert measured == [f"measured here on {BASE}: suite orders pass rate 20% ± 13% (n=10 distinct cases, 1 run(s))"]
+
+
+def test_several_files_of_one_model_on_one_suite_are_not_pooled() -> None:
+    """A quants sweep stores a pass rate per quant of one model: the comparison uses the rate over
+    the most distinct cases, whichever order the store lists them in, never a pool of both."""
+    from types import SimpleNamespace
+
+    from bakeoff.catalog.recommend import _measured
+
+    q8 = S.CasePassRate("m-Q8_0", "support", n_cases=40, n_pass=30, n_runs=1)
+    q4 = S.CasePassRate("m-Q4_K_M", "support", n_cases=10, n_pass=2, n_runs=3)
+    for order in ([q8, q4], [q4, q8]):
+        assert _measured(SimpleNamespace(pass_rates=order, bench=[])) == {"suite support": 0.75}

@@ -234,8 +234,11 @@ def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: 
 
 
 def _measured(c: Candidate) -> dict[str, float]:
-    """Scores measured here, by what they measured: suite pass rates, then benchmark metrics."""
-    out = {f"suite {r.suite}": r.rate for r in c.pass_rates}
+    """Scores measured here, by what they measured: suite pass rates, then benchmark metrics. Where
+    several files of the model ran one suite (a quants sweep stores one rate per quant), the rate
+    over the most distinct cases speaks for it (never their pool: the cases would count twice)."""
+    rates = sorted(c.pass_rates, key=lambda r: (r.n_cases, r.n_runs, r.model))
+    out = {f"suite {r.suite}": r.rate for r in rates}         # the last of each suite stays
     out.update({f"bench {b.task} {b.metric}": b.value for b in c.bench})
     return out
 
