@@ -331,6 +331,20 @@ def test_maker_reported_scores_are_shown_apart_and_never_ranked(capsys) -> None:
     assert smol["quality"]["value"] == pytest.approx(6.47)     # the leaderboard's number decides
 
 
+def test_newer_models_no_common_source_scored_show_their_makers_numbers_with_date_and_stay_unknown(capsys) -> None:
+    """Qwen3 8B, SmolLM3 and Gemma 3 1B came after the leaderboard closed and are not on the arena:
+    their makers' own numbers are shown with source and date ('undated' where the card states none),
+    and their quality for ranking stays unknown."""
+    rec = run_json(capsys, "recommend", "--task", "chat", "--max-memory", "16GiB", "--top", "20")
+    unknown = {c["id"]: c for c in rec["unknown"]}
+    for model, date in (("qwen3-8b", "2025-05-14"), ("smollm3-3b", "undated"), ("gemma-3-1b-it", "2025-03-25")):
+        row = unknown[model]
+        assert row["quality"]["value"] is None and row["maker_reported"]
+        card = [r for r in row["reasons"] if r.startswith("maker-reported (its card)")]
+        assert card and all("never ranked (https://" in r for r in card)
+        assert any(r.endswith(f", {date})") for r in card), card
+
+
 def test_catalog_lists_and_sorts_by_sourced_quality_unknown_last(capsys) -> None:
     rows = run_json(capsys, "catalog", "--task", "chat", "--sort", "quality", "--desc")
     known = [r["quality"] for r in rows if r["quality"] is not None]

@@ -209,8 +209,9 @@ def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: 
     out = [c.quality.reason(), c.quant_basis]
     for pub in entry.benchmarks[:5]:   # the card's own numbers: settings differ per card, so shown, not ranked
         shots = f", {pub.shots}-shot" if pub.shots is not None else ""
+        when = f", {pub.date}" if pub.date else ", undated"
         out.append(f"maker-reported (its card): {pub.name} {pub.score:g}{shots} — not comparable with "
-                   f"leaderboard scores or across models, never ranked ({pub.source})")
+                   f"leaderboard scores or across models, never ranked ({pub.source}{when})")
     for r in ev.pass_rates:
         se = (r.rate * (1 - r.rate) / r.n_cases) ** 0.5
         out.append(f"measured here on {r.model}: suite {r.suite} pass rate {100 * r.rate:.0f}% ± {100 * se:.0f}% "
