@@ -10,10 +10,11 @@ calibrated on is marked "in-sample" and also gets the error of a profile refitte
 Measuring: the embedded and tiny models are all loaded, warmed up, then run in --repeats rounds; each
 round runs every model once, in a shuffled order, so a burst of other work on the machine disturbs one
 run of many models rather than every run of one. Each run: a prompt of about --prompt tokens, then
---output greedy tokens (plain decoding); a tiny file decodes --tiny-output tokens instead (a token
-takes it about half a millisecond, so 128 of them last 64 ms, where one pause of the scheduler
-moved a run by a fifth). Other local GGUFs (they may be large) run afterwards, one at
-a time. Printed per model: predicted and measured output tokens/s (median of the runs, with their
+--output greedy tokens (plain decoding); a tiny file decodes --tiny-output tokens instead, as many
+as calibration gives it (a token takes it about half a millisecond, so 128 of them last 64 ms, where
+one pause of the scheduler moved a run by a fifth; as many as calibration keeps the positions its
+attention runs over alike). Other local GGUFs (they may be large) run afterwards, one at a time.
+Printed per model: predicted and measured output tokens/s (median of the runs, with their
 min–max and the spread ±half-range/median), the error of the prediction, and the same for prompt
 tokens/s; "logit us" is what the prediction charges per token for operations over every logit
 (Gemma 2's tanh cap, Granite's logit scale), timed on ggml at calibration. Target: output within
@@ -36,7 +37,7 @@ from pathlib import Path
 
 from bakeoff.engines import LoadOptions, open_engine
 from bakeoff.engines.base import Engine, GenParams, collect
-from bakeoff.engines.calibrate import calibrate, timing_prompt
+from bakeoff.engines.calibrate import TINY_OUTPUT_TOKENS, calibrate, timing_prompt
 from bakeoff.models.gguf_info import read_gguf_info
 from bakeoff.models.machine import MachineProfile
 from bakeoff.models.perf import (
@@ -183,7 +184,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--prompt", type=int, default=100)
     ap.add_argument("--output", type=int, default=128)
-    ap.add_argument("--tiny-output", type=int, default=512, help="output tokens per run of a tiny file")
+    ap.add_argument("--tiny-output", type=int, default=TINY_OUTPUT_TOKENS,
+                    help="output tokens per run of a tiny file (default: as many as calibration)")
     ap.add_argument("--seed", type=int, default=0, help="the shuffle of each round's order")
     ap.add_argument("--smoke", action="store_true", help="1 round, 8 output tokens, 32 prompt tokens")
     a = ap.parse_args()
