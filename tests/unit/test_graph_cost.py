@@ -54,3 +54,22 @@ def test_catalog_models_get_their_architectures_graph() -> None:
     assert moe > decode_nodes("llama", gptoss.arch.layers)[0]
     prof = fixed_profile(decode_s_per_node=5e-6)
     assert expected_speed(qwen3, "Q4_K_M", prof).output_tps > 0
+
+
+def test_gemma_2_pays_per_logit_for_its_cap_and_says_so() -> None:
+    """Gemma 2 caps all 256k logits with scale, tanh, scale on one thread: the prediction adds the
+    vocabulary times each operation's cost per logit, after the weights are read."""
+    from bakeoff.models.perf import logit_seconds, output_seconds
+
+    rows = graph_table().archs
+    assert rows["gemma2"].vocab_ops == {"SCALE": 2, "TANH": 1} and rows["granite"].vocab_ops == {"SCALE": 1}
+    assert not rows["gemma3"].vocab_ops and not rows["llama"].vocab_ops
+    costs = {"TANH": 10e-9, "SCALE": 0.2e-9}
+    prof = fixed_profile(decode_s_per_node=5e-6, vocab_op_s=costs)
+    gemma2 = speed_shape(catalog().get("gemma-2-2b-it"), "Q4_K_M")
+    assert gemma2.n_vocab == 256000
+    assert logit_seconds(costs, gemma2) == pytest.approx(256000 * (10e-9 + 2 * 0.2e-9))
+    plain = shape_for(gemma2.active_params, "Q4_K_M", n_layer=gemma2.n_layer, arch="gemma2")  # vocab unknown
+    assert output_seconds(prof, gemma2, 0) - output_seconds(prof, plain, 0) == pytest.approx(256000 * 10.4e-9)
+    assert "1 tanh over every logit" in graph_basis("gemma2", 26)
+    assert "over every logit" not in graph_basis("llama", 32)

@@ -331,6 +331,20 @@ def test_maker_reported_scores_are_shown_apart_and_never_ranked(capsys) -> None:
     assert smol["quality"]["value"] == pytest.approx(6.47)     # the leaderboard's number decides
 
 
+def test_newer_models_no_common_source_scored_show_their_makers_numbers_with_date_and_stay_unknown(capsys) -> None:
+    """Qwen3 8B, SmolLM3 and Gemma 3 1B came after the leaderboard closed and are not on the arena:
+    their makers' own numbers are shown with source and date ('undated' where the card states none),
+    and their quality for ranking stays unknown."""
+    rec = run_json(capsys, "recommend", "--task", "chat", "--max-memory", "16GiB", "--top", "20")
+    unknown = {c["id"]: c for c in rec["unknown"]}
+    for model, date in (("qwen3-8b", "2025-05-14"), ("smollm3-3b", "undated"), ("gemma-3-1b-it", "2025-03-25")):
+        row = unknown[model]
+        assert row["quality"]["value"] is None and row["maker_reported"]
+        card = [r for r in row["reasons"] if r.startswith("maker-reported (its card)")]
+        assert card and all("never ranked (https://" in r for r in card)
+        assert any(r.endswith(f", {date})") for r in card), card
+
+
 def test_catalog_lists_and_sorts_by_sourced_quality_unknown_last(capsys) -> None:
     rows = run_json(capsys, "catalog", "--task", "chat", "--sort", "quality", "--desc")
     known = [r["quality"] for r in rows if r["quality"] is not None]
@@ -339,3 +353,33 @@ def test_catalog_lists_and_sorts_by_sourced_quality_unknown_last(capsys) -> None
     assert all(r["quality"] is None for r in rows[len(known):])                       # unknown last
     code, out, _ = run(capsys, "catalog", "--task", "chat")
     assert code == 0 and "quality" in out
+
+
+def test_a_tuned_variant_scores_as_itself_not_as_its_base(capsys, bakeoff_home, smollm2_path) -> None:
+    """`bakeoff tune` leaves BASE+NAME in the registry, on the base's own file: its pass rate here
+    says nothing about the base model, so the base's catalog entry keeps only its own evidence."""
+    from bakeoff.settings import get_settings
+    from tuned_models import BASE, register_tuned
+
+    tuned, _, _ = register_tuned(get_settings(), smollm2_path)
+    db = connect()
+    _save_cases(db, BASE, "orders", [False] * 8 + [True] * 2)
+    _save_cases(db, tuned, "orders", [True] * 10)
+    db.close()
+    rec = run_json(capsys, "recommend", "--task", "chat", "--max-memory", "1GiB", "--top", "20")
+    smol = next(c for c in rec["front"] + rec["dominated"] if c["id"] == "smollm2-135m-instruct")
+    measured = [r for r in smol["reasons"] if r.startswith("measured here on")]
+    assert measured == [f"measured here on {BASE}: suite orders pass rate 20% ± 13% (n=10 distinct cases, 1 run(s))"]
+
+
+def test_several_files_of_one_model_on_one_suite_are_not_pooled() -> None:
+    """A quants sweep stores a pass rate per quant of one model: the comparison uses the rate over
+    the most distinct cases, whichever order the store lists them in, never a pool of both."""
+    from types import SimpleNamespace
+
+    from bakeoff.catalog.recommend import _measured
+
+    q8 = S.CasePassRate("m-Q8_0", "support", n_cases=40, n_pass=30, n_runs=1)
+    q4 = S.CasePassRate("m-Q4_K_M", "support", n_cases=10, n_pass=2, n_runs=3)
+    for order in ([q8, q4], [q4, q8]):
+        assert _measured(SimpleNamespace(pass_rates=order, bench=[])) == {"suite support": 0.75}

@@ -136,3 +136,16 @@ def test_a_model_known_only_by_its_size_gets_a_prediction_too() -> None:
     moe = predict_for_params(prof, 30e9, "Q4_K_M", active_params=3e9, n_layer=48)   # a 30B-A3B
     assert moe.output_tps > 5 * dense.output_tps
     assert dense.output_tps == pytest.approx(1 / (30e9 * 4.84 / 8 / 10e9 + 48e-4), rel=0.01)
+
+
+def test_the_fit_leaves_out_what_a_point_paid_for_its_logits() -> None:
+    """A calibration model that runs operations over its logits (charged apart, per logit) fits the
+    same costs as one that does not, once what it paid for them is recorded with it."""
+    pts = [CalibrationPoint(name, n, 1e8, 2e8, 1 / (2e-4 + n * 1e-5 + 1e8 / 20e9), 500.0, 96, 64,
+                            active_params=1e8, graph_nodes=float(n)) for name, n in (("a", 40), ("b", 400), ("c", 900))]
+    slowed = [CalibrationPoint(**{**p.__dict__, "output_tps": 1 / (1 / p.output_tps + 3e-4), "logit_s": 3e-4})
+              for p in pts]
+    plain, capped = fit_profile(fixed_profile(), pts), fit_profile(fixed_profile(), slowed)
+    for field in ("decode_s_fixed", "decode_s_per_node", "decode_params_per_s"):
+        assert getattr(capped, field) == pytest.approx(getattr(plain, field), rel=1e-6), field
+    assert "ns per logit for a tanh" in fixed_profile(vocab_op_s={"TANH": 1.2e-8}).summary()

@@ -110,13 +110,17 @@ def annotate_rows(rows: list[dict[str, Any]]) -> None:
 
 
 def entry_for_model(cat: Catalog, name: str) -> str | None:
-    """The catalog id for a model name the store knows (a registry name, alias or GGUF path)."""
+    """The catalog id for a model name the store knows (a registry name, alias or GGUF path). A
+    tuned model (a base with a LoRA adapter, or a file merged from one) is none: it is a model of
+    its own, so what it scores here is not evidence about its base's catalog entry."""
     if name.lower() in cat.entries:
         return name.lower()
     try:
         ref = Registry().resolve(name)
         meta = read_gguf_info(ref.path).metadata if ref.path else {}
     except BakeoffError:
+        return None
+    if ref.source == "tuned" or ref.adapters:
         return None
     m = match_ref(cat, ref.origin.repo if ref.origin else None, meta)
     return m.entry.id if m else None

@@ -37,7 +37,8 @@ def speed_shape(entry: Entry, quant: str, bits: float | None = None) -> SpeedSha
     a = entry.arch
     return shape_for(entry.n_params, quant, active_params=entry.active_params_b and entry.active_params_b * 1e9,
                      n_layer=a.layers, n_head=a.heads, n_head_kv=a.kv_heads, head_dim=a.head_dim_effective,
-                     bits=bits, arch=a.gguf, experts_used=(a.experts_used or 0) if a.type == "moe" else 0)
+                     bits=bits, arch=a.gguf, experts_used=(a.experts_used or 0) if a.type == "moe" else 0,
+                     n_vocab=a.vocab)
 
 
 def expected_speed(entry: Entry, quant: str, profile: MachineProfile, prompt_tokens: int = 100,

@@ -209,8 +209,9 @@ def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: 
     out = [c.quality.reason(), c.quant_basis]
     for pub in entry.benchmarks[:5]:   # the card's own numbers: settings differ per card, so shown, not ranked
         shots = f", {pub.shots}-shot" if pub.shots is not None else ""
+        when = f", {pub.date}" if pub.date else ", undated"
         out.append(f"maker-reported (its card): {pub.name} {pub.score:g}{shots} — not comparable with "
-                   f"leaderboard scores or across models, never ranked ({pub.source})")
+                   f"leaderboard scores or across models, never ranked ({pub.source}{when})")
     for r in ev.pass_rates:
         se = (r.rate * (1 - r.rate) / r.n_cases) ** 0.5
         out.append(f"measured here on {r.model}: suite {r.suite} pass rate {100 * r.rate:.0f}% ± {100 * se:.0f}% "
@@ -234,8 +235,11 @@ def _reasons(cat: Catalog, c: Candidate, entry: Entry, ev: Evidence, available: 
 
 
 def _measured(c: Candidate) -> dict[str, float]:
-    """Scores measured here, by what they measured: suite pass rates, then benchmark metrics."""
-    out = {f"suite {r.suite}": r.rate for r in c.pass_rates}
+    """Scores measured here, by what they measured: suite pass rates, then benchmark metrics. Where
+    several files of the model ran one suite (a quants sweep stores one rate per quant), the rate
+    over the most distinct cases speaks for it (never their pool: the cases would count twice)."""
+    rates = sorted(c.pass_rates, key=lambda r: (r.n_cases, r.n_runs, r.model))
+    out = {f"suite {r.suite}": r.rate for r in rates}         # the last of each suite stays
     out.update({f"bench {b.task} {b.metric}": b.value for b in c.bench})
     return out
 

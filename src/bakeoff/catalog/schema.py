@@ -184,10 +184,16 @@ class Arch(Strict):
 
 
 class Benchmark(Strict):
+    """A score the model's maker published (its card or technical report): shown, never ranked, since
+    each maker picks its own settings."""
+
     name: str
     score: float
     shots: int | None = None
     source: Url
+    # the source's own date, where it states one
+    date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
+    note: str | None = None          # where it was read (a copy of the card), which table, which mode
 
 
 # Facts that must each name their own source when known (the entry field, the sources field).

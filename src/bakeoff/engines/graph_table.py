@@ -16,6 +16,7 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import yaml
 from gguf.constants import MODEL_ARCH, MODEL_ARCH_NAMES
@@ -24,18 +25,19 @@ from ..errors import EngineError
 from ..models.graph_cost import TABLE, ArchGraph
 from ..models.registry import Registry
 from ..models.tiny import SPECS, write_tiny
-from .graph import decode_graph
+from .graph import DecodeGraph, decode_graph
 
 METHOD = ("compute nodes (ops other than views, reshapes, permutes, transposes) of llama.cpp's "
           "one-token decode graph (llama_graph_reserve with 1 token), counted on tiny random-weight "
           "files of each layout at 1, 2 and 3 layers; a mixture of experts also with 2 and 4 experts "
-          "used; 3 layers checks that the count is linear in depth")
+          "used; 3 layers checks that the count is linear in depth; vocab_ops: operations other than the "
+          "output head over a row as wide as the vocabulary, per token")
 
 
-def _count(kind: str, folder: Path, tokenizer: Path, n_layer: int, used: int | None = None) -> int:
+def _count(kind: str, folder: Path, tokenizer: Path, n_layer: int, used: int | None = None) -> DecodeGraph:
     hp = {"expert_used_count": used} if used else None
     path = write_tiny(kind, folder / f"{kind}-{n_layer}-{used}.gguf", tokenizer, n_layer=n_layer, hparams=hp)
-    return decode_graph(path).compute_nodes
+    return decode_graph(path)
 
 
 def measure_arch(kind: str, folder: Path, tokenizer: Path) -> ArchGraph:
@@ -43,19 +45,23 @@ def measure_arch(kind: str, folder: Path, tokenizer: Path) -> ArchGraph:
     spec = SPECS[kind]
     arch = MODEL_ARCH_NAMES[MODEL_ARCH[spec["arch"]]]
     used = int(spec["hp"].get("expert_used_count", 0))
-    one, two, three = (_count(kind, folder, tokenizer, n, used or None) for n in (1, 2, 3))
+    graphs = [_count(kind, folder, tokenizer, n, used or None) for n in (1, 2, 3)]
+    one, two, three = (g.compute_nodes for g in graphs)
     per_layer, fixed = two - one, 2 * one - two
+    logits = graphs[0].vocab_ops
+    if any(g.vocab_ops != logits for g in graphs):
+        raise EngineError(f"the {kind} decode graph's operations over the logits change with depth")
     if three != fixed + 3 * per_layer:
         raise EngineError(f"the {kind} decode graph is not linear in depth ({one}, {two}, {three} nodes "
                           "at 1, 2, 3 layers): the table's form no longer fits this llama.cpp")
     if not used:
-        return ArchGraph(arch=arch, fixed=fixed, per_layer=per_layer)
-    more = _count(kind, folder, tokenizer, 2, 2 * used)
+        return ArchGraph(arch=arch, fixed=fixed, per_layer=per_layer, vocab_ops=logits)
+    more = _count(kind, folder, tokenizer, 2, 2 * used).compute_nodes
     per_expert, rem = divmod(more - two, 2 * used)       # 2 layers x `used` more experts
     if rem:
         raise EngineError(f"the {kind} decode graph grows unevenly with the experts used ({two} -> {more})")
     return ArchGraph(arch=f"{arch}+moe", fixed=fixed, per_layer=per_layer - used * per_expert,
-                     per_used_expert=per_expert)
+                     per_used_expert=per_expert, vocab_ops=logits)
 
 
 def measure_table(tokenizer: Path) -> dict[str, ArchGraph]:
@@ -64,10 +70,12 @@ def measure_table(tokenizer: Path) -> dict[str, ArchGraph]:
     return {r.arch: r for r in rows}
 
 
-def _row_dict(r: ArchGraph) -> dict[str, int]:
-    d = {"fixed": r.fixed, "per_layer": r.per_layer}
+def _row_dict(r: ArchGraph) -> dict[str, Any]:
+    d: dict[str, Any] = {"fixed": r.fixed, "per_layer": r.per_layer}
     if r.per_used_expert:
         d["per_used_expert"] = r.per_used_expert
+    if r.vocab_ops:
+        d["vocab_ops"] = dict(r.vocab_ops)
     return d
 
 

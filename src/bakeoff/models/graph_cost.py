@@ -6,14 +6,16 @@ and 4 experts used per token), asked for their one-token decode graph. The count
 
     compute nodes per token = fixed + n_layer x (per_layer + experts_used x per_used_expert)
 
-(ops ggml-cpu skips, such as views and reshapes, are left out). It lets the speed model charge each
+(ops ggml-cpu skips, such as views and reshapes, are left out). Operations over the whole vocabulary
+(Gemma 2's logit cap: scale, tanh, scale; Granite's logit scale) are listed apart as `vocab_ops`:
+they cost per vocabulary token, not per operation (`engines.op_cost`). It lets the speed model charge each
 architecture its own graph overhead before anything is downloaded. An architecture the table lacks
 gets the llama row, and the prediction says so.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +33,7 @@ class ArchGraph:
     fixed: int
     per_layer: int
     per_used_expert: int = 0
+    vocab_ops: dict[str, int] = field(default_factory=dict)   # op -> count over the logits, per token
 
     def nodes(self, n_layer: int, experts_used: int = 0) -> int:
         return self.fixed + n_layer * (self.per_layer + experts_used * self.per_used_expert)
@@ -74,13 +77,26 @@ def decode_nodes(arch: str | None, n_layer: int, experts_used: int = 0) -> tuple
     return row.nodes(n_layer, experts_used if row.arch.endswith("+moe") else 0), known
 
 
+def vocab_ops(arch: str | None) -> dict[str, int]:
+    """The operations the architecture applies to all logits per token (none for one not counted)."""
+    row = graph_table().row(arch)
+    return dict(row.vocab_ops) if row else {}
+
+
+def logit_ops() -> set[str]:
+    """Every operation some architecture in the table runs over all its logits."""
+    return {op for row in graph_table().archs.values() for op in row.vocab_ops}
+
+
 def graph_basis(arch: str | None, n_layer: int, experts_used: int = 0) -> str:
     """What a prediction's graph overhead rests on, for the reasons a recommendation lists."""
     nodes, known = decode_nodes(arch, n_layer, experts_used)
     table = graph_table()
     where = (f"counted for {arch} on tiny files" if known
              else f"{arch or 'this architecture'} not counted yet: a llama's graph assumed")
-    return f"{nodes} graph operations per token ({where}, llama-cpp-python {table.llama_cpp_python})"
+    logits = vocab_ops(arch)
+    over = f"; {', '.join(f'{n} {op.lower()}' for op, n in logits.items())} over every logit" if logits else ""
+    return f"{nodes} graph operations per token{over} ({where}, llama-cpp-python {table.llama_cpp_python})"
 
 
-__all__ = ["ArchGraph", "GraphTable", "decode_nodes", "graph_basis", "graph_table"]
+__all__ = ["ArchGraph", "GraphTable", "decode_nodes", "graph_basis", "graph_table", "logit_ops", "vocab_ops"]

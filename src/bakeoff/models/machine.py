@@ -26,7 +26,8 @@ import psutil
 from ..cachefile import VersionedJSON
 from ..settings import Settings, get_settings
 
-PROFILE_VERSION = 3          # 3: output tokens pay per graph operation, not per layer
+PROFILE_VERSION = 4          # 3: output tokens pay per graph operation, not per layer; 4: and per logit
+                             # for the operations over the vocabulary
 PROFILE_FILE = "machine.json"
 
 
@@ -74,6 +75,7 @@ class CalibrationPoint:
     output_tokens: int
     active_params: float = 0.0  # weights multiplied per output token (0 in profiles saved before it)
     graph_nodes: float = 0.0    # operations in llama.cpp's graph per output token (0: not counted)
+    logit_s: float = 0.0        # seconds per output token its operations over the logits took (perf.logit_seconds)
 
     @property
     def decode_params(self) -> float:
@@ -97,6 +99,8 @@ class MachineProfile:
                                       # roof; 0 in profiles saved before it: bytes alone)
     prefill_s_fixed: float = 0.0    # fixed cost per prompt token
     decode_s_per_node: float = 0.0  # cost per graph operation per output token (0: the per-layer cost stands in)
+    vocab_op_s: dict[str, float] = field(default_factory=dict)  # ggml op -> seconds per logit it
+                                                                # runs over (engines.op_cost)
     measured_at: str = ""
     load_avg_1m: float | None = None
     seconds: float = 0.0
@@ -122,6 +126,7 @@ class MachineProfile:
         """One line for the CLI: what the predictions rest on."""
         models = ", ".join(p.model for p in self.calibration) or "no model"
         ops = f" plus {self.decode_s_per_node * 1e6:.1f} us per graph operation" if self.decode_s_per_node else ""
+        ops += "".join(f", {s * 1e9:.1f} ns per logit for a {op.lower()}" for op, s in sorted(self.vocab_op_s.items()))
         return (f"machine model: {self.bandwidth_gbs:.1f} GB/s memory, {self.compute_gflops:.0f} GFLOP/s "
                 f"(numpy); llama.cpp decodes {self.decode_params_per_s / 1e9:.1f} G weights/s{ops} and reaches "
                 f"{self.prefill_flops_per_s / 1e9:.0f} GFLOP/s on prompts, calibrated on {models} "

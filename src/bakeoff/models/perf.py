@@ -10,13 +10,18 @@ over the positions before it. Output tokens also pay for every operation in the 
 runs per token (dispatching it and a barrier the threads wait at), which dominates for very small
 models; how many operations that is depends on the architecture (Gemma 3 runs half as many again per
 layer as a Llama), so it is counted per architecture (`models.graph_cost`, measured on tiny files).
-Prompt tokens, processed 512 at a time, share those costs, so a cost per layer stands in for them:
+A few architectures also run operations over every logit after the output head (Gemma 2 caps its
+logits with a tanh): one thread computes those, one value per vocabulary token, after the weights are
+read, so their cost adds to the token's whatever bounds the rest, at a cost per logit timed on ggml
+here (`engines.op_cost`). Prompt tokens, processed 512 at a time, share those costs, so a cost per
+layer stands in for them:
 
     seconds per output token  = max(s0 + graph ops x s_op + active params / W,
                                     (active weight bytes + KV bytes at position c) / B)
+                                + vocabulary x sum over logit ops of s_logit(op)
     seconds per prompt token  = p0 + layers x p_layer + (2 x active params + attention FLOPs) / F
 
-W, F, the per-operation, per-layer and fixed costs come from a MachineProfile, fitted on models of
+W, F, the per-operation, per-layer, per-logit and fixed costs come from a MachineProfile, fitted on models of
 different depth and size (`engines.calibrate`: the embedded models and two tiny llamas of 2 and 16
 layers); B is numpy's measured bandwidth. Counting weights rather than bytes for W matters: a float32 tiny model and a
 4-bit one of as many weights take about as long per weight, not per byte. A mixture of
@@ -27,14 +32,14 @@ experts reads only its active experts. Numbers are predictions: `benchmarks/pred
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .fit import BITS_PER_WEIGHT
 from .gguf_parse import parse_header, tensor_nbytes
-from .graph_cost import decode_nodes
+from .graph_cost import decode_nodes, vocab_ops
 from .machine import CalibrationPoint, MachineProfile
 
 KV_BYTES_PER_ELEM = 2        # llama.cpp's default F16 KV cache
@@ -50,6 +55,8 @@ class SpeedShape:
     kv_bytes_per_pos: float     # K and V bytes per cached position, all layers
     attn_flops_per_pos: float   # attention FLOPs per token per earlier position, all layers
     graph_nodes: float = 0.0    # operations in llama.cpp's graph per output token (models.graph_cost)
+    n_vocab: int = 0            # logits per token (0: unknown, operations over them not charged)
+    vocab_ops: dict[str, int] = field(default_factory=dict)   # op -> count run over all logits per token
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,16 +74,17 @@ def _kv_numbers(n_layer: int | None, n_head: int | None, n_head_kv: int | None,
 def shape_for(n_params: float, quant: str, *, active_params: float | None = None,
               n_layer: int | None = None, n_head: int | None = None, n_head_kv: int | None = None,
               head_dim: int | None = None, bits: float | None = None, arch: str | None = None,
-              experts_used: int = 0) -> SpeedShape:
+              experts_used: int = 0, n_vocab: int | None = None) -> SpeedShape:
     """A model we have no file for: parameter counts x the quantization's bits per weight (`bits`
     when the caller measured them, e.g. from a quantization sweep's file sizes); `arch` (llama.cpp's
-    name) and `experts_used` size its graph."""
+    name) and `experts_used` size its graph, `n_vocab` its operations over the logits."""
     active = active_params or n_params
     kv, attn = _kv_numbers(n_layer, n_head, n_head_kv, head_dim)
     layers = n_layer or 32
     return SpeedShape(read_bytes=active * (bits or BITS_PER_WEIGHT[quant]) / 8, active_params=active,
                       n_layer=layers, kv_bytes_per_pos=kv, attn_flops_per_pos=attn,
-                      graph_nodes=float(decode_nodes(arch, layers, experts_used)[0]))
+                      graph_nodes=float(decode_nodes(arch, layers, experts_used)[0]),
+                      n_vocab=n_vocab or 0, vocab_ops=vocab_ops(arch))
 
 
 def shape_from_gguf(info: Any) -> SpeedShape:
@@ -101,7 +109,8 @@ def shape_from_gguf(info: Any) -> SpeedShape:
     layers = info.n_layer or 1
     nodes, _ = decode_nodes(arch, layers, int(used) if experts else 0)
     return SpeedShape(read_bytes=read, active_params=active, n_layer=layers,
-                      kv_bytes_per_pos=kv, attn_flops_per_pos=attn, graph_nodes=float(nodes))
+                      kv_bytes_per_pos=kv, attn_flops_per_pos=attn, graph_nodes=float(nodes),
+                      n_vocab=info.n_vocab or 0, vocab_ops=vocab_ops(arch))
 
 
 @dataclass(frozen=True)
@@ -115,14 +124,21 @@ class SpeedPrediction:
         return asdict(self)
 
 
+def logit_seconds(costs: Mapping[str, float], s: SpeedShape) -> float:
+    """What the operations over every logit cost per token (one thread, after the output head), at
+    `costs` seconds per logit per operation (a MachineProfile's vocab_op_s)."""
+    return s.n_vocab * sum(n * costs.get(op, 0.0) for op, n in s.vocab_ops.items())
+
+
 def output_seconds(p: MachineProfile, s: SpeedShape, position: float) -> float:
     read = (s.read_bytes + s.kv_bytes_per_pos * position) / p.decode_bytes_per_s
     graph = s.graph_nodes * p.decode_s_per_node if p.decode_s_per_node else s.n_layer * p.decode_s_per_layer
     overhead = p.decode_s_fixed + graph
     if not p.decode_params_per_s:       # a profile saved before the compute roof: bytes alone
-        return overhead + read
-    # Reading overlaps with everything else the token costs, so it is a floor on the whole.
-    return max(overhead + s.active_params / p.decode_params_per_s, read)
+        return overhead + read + logit_seconds(p.vocab_op_s, s)
+    # Reading overlaps with everything else the token costs up to the logits, so it is a floor on
+    # that; the operations over the logits follow the last weight read.
+    return max(overhead + s.active_params / p.decode_params_per_s, read) + logit_seconds(p.vocab_op_s, s)
 
 
 def prompt_seconds(p: MachineProfile, s: SpeedShape, n_prompt: int) -> float:
@@ -182,7 +198,8 @@ def fit_profile(base: MachineProfile, points: Iterable[CalibrationPoint]) -> Mac
     layers = [float(p.n_layer) for p in pts]
     by_node = all(p.graph_nodes for p in pts)     # points saved before graph counts: per layer
     units = [p.graph_nodes for p in pts] if by_node else layers
-    s0, s_unit, w = _fit_costs(units, [p.decode_params for p in pts], [1 / p.output_tps for p in pts])
+    # What a point paid for operations over its logits is charged apart, so it is not fitted.
+    s0, s_unit, w = _fit_costs(units, [p.decode_params for p in pts], [1 / p.output_tps - p.logit_s for p in pts])
     p0, p_layer, flops = _fit_costs(layers, [p.prefill_flops for p in pts], [1 / p.prompt_tps for p in pts])
     # The calibration models are small enough to be compute-bound here; their fit gives W, and the
     # memory roof for bigger models is the bandwidth numpy measured.
@@ -203,5 +220,5 @@ def relative_error(predicted: float, measured: float) -> float:
     return (predicted - measured) / measured
 
 
-__all__ = ["SpeedPrediction", "SpeedShape", "fit_profile", "fmt_tps", "predict", "predict_for_params",
+__all__ = ["SpeedPrediction", "SpeedShape", "fit_profile", "fmt_tps", "logit_seconds", "predict", "predict_for_params",
            "relative_error", "shape_for", "shape_from_gguf"]
