@@ -223,6 +223,24 @@ print("nofile", resource.getrlimit(resource.RLIMIT_NOFILE)[1])
     assert "nofile 256" in out, out
 
 
+def test_kernel_objects_that_no_limit_counts_are_refused():
+    """Probe 5: System V semaphore sets (32,000 semaphores each, ~2 MiB of kernel memory: 300 of
+    them took 600 MiB in 3 s) and message queues (32,000 queues of 16 KiB), POSIX message queues,
+    POSIX timers (90,000 in 2 s), BPF maps and perf events are kernel memory outside RLIMIT_AS."""
+    code = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+tid = ctypes.c_void_p()
+print("semget", libc.semget(0, 32000, 0o1600), ctypes.get_errno())
+print("msgget", libc.msgget(0, 0o1600), ctypes.get_errno())
+print("mq_open", libc.mq_open(b"/q", 0o100 | 2, 0o600, None), ctypes.get_errno())
+print("timer_create", libc.timer_create(1, None, ctypes.byref(tid)), ctypes.get_errno())
+"""
+    out = run_program(code, Limits(memory_mb=256)).output
+    for call in ("semget", "msgget", "mq_open", "timer_create"):
+        assert f"{call} -1 1" in out, out
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):

@@ -1,5 +1,6 @@
 """A minimal seccomp-BPF filter: the sandboxed program can no longer create processes or threads,
-sockets (socket, socketpair), memfds, System V shared memory, io_uring instances or kernel keys.
+sockets (socket, socketpair), memfds, System V IPC objects, POSIX message queues and timers,
+io_uring instances, BPF maps, perf events or kernel keys.
 bubblewrap loads it (`--seccomp FD`) just before it executes the program.
 
 Why seccomp beside the namespaces: RLIMIT_NPROC does not bind root (the kernel exempts it), and a
@@ -25,13 +26,18 @@ _X32_BIT = 0x40000000
 # system calls (socket among them) that this filter never sees. HumanEval code needs none of them.
 # The kernel's keyrings are not namespaced: the session keyring bubblewrap inherits is the user's
 # (Docker's default profile refuses these calls for the same reason).
+# More kernel memory outside RLIMIT_AS (probe 5): System V semaphore sets (~2 MiB each, 32,000 of
+# them) and message queues, POSIX message queues and timers (one per call, without a limit),
+# BPF maps and perf event buffers where the host allows them unprivileged.
 _ARCHES = {
     # socket, socketpair, clone, fork, vfork, clone3; shmget, memfd_create, io_uring_setup; add_key,
-    # request_key, keyctl
-    "x86_64": (0xC000003E, (41, 53, 56, 57, 58, 435, 29, 319, 425, 248, 249, 250)),
+    # request_key, keyctl; semget, msgget, mq_open, timer_create, bpf, perf_event_open
+    "x86_64": (0xC000003E, (41, 53, 56, 57, 58, 435, 29, 319, 425, 248, 249, 250,
+                            64, 68, 240, 222, 321, 298)),
     # socket, socketpair, clone, clone3 (arm64 has no fork/vfork); shmget, memfd_create,
-    # io_uring_setup; the key calls
-    "aarch64": (0xC00000B7, (198, 199, 220, 435, 194, 279, 425, 217, 218, 219)),
+    # io_uring_setup; the key calls; semget, msgget, mq_open, timer_create, bpf, perf_event_open
+    "aarch64": (0xC00000B7, (198, 199, 220, 435, 194, 279, 425, 217, 218, 219,
+                             190, 186, 180, 107, 280, 241)),
 }
 _ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
 
