@@ -62,6 +62,20 @@ def raw_decode(decoder: json.JSONDecoder, text: str, pos: int = 0) -> tuple[Any,
         raise json.JSONDecodeError("nested too deeply", text[pos:pos + 64], 0) from None
 
 
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deeply lists and dicts nest in decoded JSON, counted without recursion and only up to
+    `limit` + 1 (a caller refuses past `limit` before any recursive code walks the value)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            if depth > limit:
+                return deepest
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def lone_surrogate(value: Any, where: str = "") -> str | None:
     """Where in decoded JSON (or YAML) a string holds a lone surrogate ("\\ud800" is valid JSON but
     no text: it cannot be encoded to UTF-8 for a tokenizer or a database), or None. For input whose

@@ -133,3 +133,35 @@ def test_a_conversation_title_is_at_most_200_characters(client):
     assert r.status_code == 400 and "at most 200 characters" in r.text
     conv = client.post("/api/conversations", json={"model": "fake-a", "title": "t" * 200}).json()
     assert client.patch(f"/api/conversations/{conv['id']}", json={"title": "t" * 201}).status_code == 400
+
+
+def _nested(depth: int) -> dict:
+    schema: dict = {"type": "string"}
+    for _ in range(depth):
+        schema = {"anyOf": [schema]}
+    return schema
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/chat/completions", {"model": "fake-a", "messages": [{"role": "user", "content": "hi"}],
+                              "response_format": {"type": "json_schema",
+                                                  "json_schema": {"name": "x", "schema": _nested(300)}}}),
+    ("/v1/chat/completions", {"model": "fake-a", "messages": [{"role": "user", "content": "hi"}],
+                              "tools": [{"type": "function", "function": {"name": "f", "parameters": _nested(300)}}]}),
+    ("/v1/completions", {"model": "fake-a", "prompt": "hi", "guided_json": _nested(300)}),
+    ("/api/presets", {"name": "deep", "params": _nested(300)}),
+])
+def test_a_body_nested_too_deeply_is_a_400(client, path, body):
+    """Probe 5: a schema or tool nested 300 deep (600 JSON levels, 8 KiB) passed the JSON parser
+    and then overflowed Python's stack while checked: a 500 'internal error (RecursionError)'."""
+    r = client.post(path, json=body)
+    assert r.status_code == 400, r.text
+    assert "nested" in r.text and "deep" in r.text, r.text
+
+
+def test_a_body_nested_reasonably_deep_is_accepted(client):
+    r = client.post("/v1/chat/completions", json={
+        "model": "fake-a", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2,
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {
+            "type": "object", "properties": {"a": _nested(60)}}}}]})
+    assert r.status_code == 200, r.text

@@ -10,11 +10,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..jsontext import lone_surrogate
+from ..jsontext import lone_surrogate, nesting_depth
 from .extensions import Extensions
 from .tools import ToolCallIn, ToolChoice, ToolDef
 
 TokenIds = list[int]
+MAX_NESTING = 128  # levels of lists and objects in a request body
 
 
 class Strict(BaseModel):
@@ -25,6 +26,11 @@ class Strict(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _text_only(cls, data: Any) -> Any:
+        # Checked first: deeper values overflow the stack of every recursive check after this one
+        # (a schema nested 300 deep was a 500 RecursionError).
+        if nesting_depth(data, MAX_NESTING) > MAX_NESTING:
+            raise ValueError(f"the body is nested more than {MAX_NESTING} levels deep (lists and objects "
+                             "inside each other); flatten the schema or value")
         where = lone_surrogate(data)
         if where:
             raise ValueError(f"{where} holds a lone UTF-16 surrogate, which is not text; send valid "
