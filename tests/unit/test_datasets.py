@@ -220,3 +220,22 @@ def test_unreachable_hub_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(SuiteError) as exc:
         load(suite_file(tmp_path, "  from: hf://datasets/acme/arith\n  split: test\n"))
     assert "not in the local Hugging Face cache" in str(exc.value) and "cannot be reached" in str(exc.value)
+
+
+def test_a_dataset_with_too_many_columns_is_refused(tmp_path):
+    """Probe 5: a 1.2 MB CSV of 200,000 columns hung `bakeoff run` (every column was looked up in
+    a list of all columns: quadratic). Datasets have a few hundred columns at most."""
+    n = 5000
+    (tmp_path / "wide.csv").write_text(",".join(f"c{i}" for i in range(n)) + "\n" + ",".join("x" * n) + "\n")
+    (tmp_path / "suite.yaml").write_text(
+        "name: wide\nprompt: 'hi {{c1}}'\ncases:\n  from: wide.csv\n"
+        "defaults:\n  assert: [{type: contains, value: hi}]\n")
+    with pytest.raises(SuiteError, match="5,000 columns"):
+        load(tmp_path / "suite.yaml")
+
+
+def test_a_dataset_that_is_a_pipe_is_named_as_such(tmp_path):
+    os.mkfifo(tmp_path / "rows.csv")
+    (tmp_path / "suite.yaml").write_text("name: p\nprompt: 'q {{q}}'\ncases:\n  from: rows.csv\n")
+    with pytest.raises(SuiteError, match="not a regular file"):
+        load(tmp_path / "suite.yaml")

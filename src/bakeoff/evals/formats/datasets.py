@@ -36,6 +36,7 @@ from ..cases import csv_reader, parse_yaml
 from .hub_files import FilesNotCachedError, dataset_paths
 
 DATA_SUFFIXES = (".parquet", ".arrow", ".jsonl", ".csv", ".json")
+MAX_COLUMNS = 4096
 
 
 class DatasetError(ValueError):
@@ -60,6 +61,9 @@ def read_dataset(source: str, base_dir: Path, subset: str | None = None, split: 
                               lambda files, card: split_files(files, subset, split, card, repo))
         return read_files(paths, source)
     path = base_dir / source
+    if path.exists() and not path.is_file():
+        raise DatasetError(f"dataset file {source!r} is not a regular file (a folder, pipe or device): "
+                           "name a Parquet, Arrow, JSONL or CSV file")
     if not path.is_file():
         raise DatasetError(f"dataset file {source!r} not found (paths are relative to {base_dir})")
     return read_files([path], source)
@@ -198,6 +202,9 @@ def read_files(paths: list[Path], name: str) -> Table:
                 raise
             raise DatasetError(f"cannot read {path.name}: {exc}") from None
     columns = list(tables[0].column_names) if tables else []
+    if len(columns) > MAX_COLUMNS:   # each becomes a var of every case
+        raise DatasetError(f"{name} has {len(columns):,} columns, more than the {MAX_COLUMNS:,} read; "
+                           "keep the columns the suite uses")
     rows = [row for t in tables for row in t.to_pylist()]
     return Table(name, columns, rows)
 
@@ -213,7 +220,8 @@ def pick_rows(table: Table, sample: int | None, seed: int, limit: int | None) ->
 
 def need_columns(table: Table, wanted: dict[str, str]) -> None:
     """Every mapped column exists, else name the ones that do."""
+    have = set(table.columns)
     for field, column in wanted.items():
-        if column not in table.columns:
+        if column not in have:
             raise DatasetError(f"{field}: column {column!r} is not in {table.name}; its columns are: "
                                f"{', '.join(table.columns)}")
