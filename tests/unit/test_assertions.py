@@ -181,6 +181,11 @@ def test_python_file_that_does_not_parse_or_lacks_the_function_stops_the_suite(t
     ("return None", "returned the score None"),
     ("return 10 ** 400", "returned the score 1000"),                    # past float: OverflowError
     ("return {'pass': False, 'score': 10 ** 5000}", "an integer of 16610 bits"),   # past repr's limit
+    # probe 5: a string counted as a pass ("false" is truthy), a reason whose str() raises
+    ("return {'pass': 'false', 'score': 0}", "returned 'pass': 'false'"),
+    ("return {'pass': 'no'}", "returned 'pass': 'no'"),
+    ("class R:\n        def __str__(self): raise ValueError('r')\n    return {'pass': True, 'reason': R()}",
+     "raised ValueError"),
 ])
 def test_python_check_misbehaving_is_an_error_not_a_crash(tmp_path: Path, body: str, problem: str) -> None:
     (tmp_path / "checks.py").write_text(f"def check(output, ctx):\n    {body}\n")

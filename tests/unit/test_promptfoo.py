@@ -310,6 +310,7 @@ def test_csv_cells_keep_their_line_breaks_and_may_be_long(tmp_path: Path) -> Non
     ("{'pass': True, 'score': 'x'}", "returned the score 'x'"),
     ("10 ** 400", "returned the score 1000"),
     ("{'pass': True, 'score': 10 ** 5000}", "an integer of 16610 bits"),
+    ("{'pass': 'false', 'score': 0}", "'pass' must be true or false"),   # probe 5: was a pass
 ])
 def test_a_python_check_returning_no_finite_score_is_an_error(tmp_path: Path, returned: str, problem: str) -> None:
     """NaN passed as a score; a non-number score or an int past float's range raised out of grading."""

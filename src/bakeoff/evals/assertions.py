@@ -186,13 +186,26 @@ def _python(output: str, spec: dict, ctx: Context) -> Outcome:
         return _python_error(f"python check: {exc}")
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code
         return _python_error(f"python check raised {type(exc).__name__}: {exc}")
+    try:
+        return _python_outcome(result)
+    except Exception as exc:  # noqa: BLE001 - the returned object's own methods are user code too
+        return _python_error(f"python check's result raised {type(exc).__name__}: {exc}")
+
+
+_PY_SHAPES = "return a bool, a number in [0, 1] or {'pass': bool, 'score': number, 'reason': str}"
+
+
+def _python_outcome(result: Any) -> Outcome:
     if isinstance(result, bool):
         return _bool(result, f"python check returned {result}")
-    raw = result.get("score", 1.0 if result.get("pass") else 0.0) if isinstance(result, dict) else result
+    passed = result.get("pass") if isinstance(result, dict) else None
+    if passed is not None and type(passed).__name__ not in ("bool", "bool_"):   # numpy's bool too
+        # a string such as "false" is truthy: it was counted as a pass
+        return _python_error(f"python check returned 'pass': {shown_value(passed)}; {_PY_SHAPES}")
+    raw = result.get("score", 1.0 if passed else 0.0) if isinstance(result, dict) else result
     score = python_score(raw)
     if score is None:
-        return _python_error(f"python check returned the score {shown_value(raw)}; return a bool, a "
-                             "number in [0, 1] or {'pass': bool, 'score': number, 'reason': str}")
+        return _python_error(f"python check returned the score {shown_value(raw)}; {_PY_SHAPES}")
     score = max(0.0, min(1.0, score))
     if isinstance(result, dict):
         return Outcome(bool(result.get("pass", score >= 0.5)), score, str(result.get("reason", "python")))

@@ -284,6 +284,8 @@ def _python_result(result: Any, spec: dict, inverse: bool) -> Outcome:
     if isinstance(result, dict):
         if "pass" not in result or "score" not in result and "reason" not in result:
             raise PromptfooCheckError("python check must return a bool, a number or {pass, score, reason}")
+        if type(result["pass"]).__name__ not in ("bool", "bool_"):   # "false" is truthy: it passed
+            raise PromptfooCheckError(f"python check's 'pass' must be true or false, not {result['pass']!r:.60}")
         passed, score = bool(result["pass"]), _score(result.get("score", 1.0 if result["pass"] else 0.0))
         reason = str(result.get("reason", ""))
         if threshold is not None and score < threshold:
