@@ -63,3 +63,33 @@ def _post_quietly(url: str, body: dict) -> None:
         httpx.post(url, json=body, timeout=60)
     except httpx.HTTPError:
         pass   # the server went away mid-answer: expected
+
+
+def test_ctrl_c_twice_during_a_request_stops_without_a_traceback(tmp_path, bakeoff_home):
+    """Probe 5: a second Ctrl-C (uvicorn then exits at once) printed a CancelledError traceback
+    from the lifespan task, and the waiting client got a bare 'Internal Server Error'."""
+    port, marker = free_port(), tmp_path / "answering"
+    code = SERVER.format(tests=str(TESTS), marker=str(marker), port=port)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "BAKEOFF_HOME": str(bakeoff_home)})
+    answers: list[httpx.Response] = []
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
+        body = {"model": "fake-slow", "messages": [{"role": "user", "content": "hi"}]}
+        client = threading.Thread(target=lambda: answers.append(
+            httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=60)))
+        client.start()
+        deadline = time.time() + 60
+        while not marker.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), "the request never reached the model"
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        client.join(30)
+    finally:
+        proc.kill()
+    assert "Traceback" not in err and "CancelledError" not in err, err[-2000:]
+    assert answers and answers[0].status_code == 503, answers
+    assert "shutting down" in answers[0].json()["error"]["message"]

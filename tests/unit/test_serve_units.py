@@ -102,7 +102,13 @@ def test_the_servers_log_shows_control_characters_from_a_request_as_text(caplog)
         raise asyncio.CancelledError
 
     path = "/\x1b]0;pwned\x07\x1b[2J"
-    asyncio.run(QuietCancel(cancelled)({"type": "http", "method": "GET", "path": path}, None, None))
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(QuietCancel(cancelled)({"type": "http", "method": "GET", "path": path}, None, send))
+    assert sent[0]["status"] == 503   # the client hears why, not a bare "Internal Server Error"
     classify(KeyError("\x1b[31mred"))
     err = caplog.text
     assert "\x1b" not in err and "\x07" not in err

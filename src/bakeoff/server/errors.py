@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from typing import Any
@@ -137,9 +138,34 @@ class QuietCancel:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        started = False
+
+        async def tracked(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            if message["type"] == "lifespan.shutdown.failed" and "CancelledError" in message.get("message", ""):
+                # a second Ctrl-C cancels the shutdown itself: say so in one line, not a traceback
+                log.warning("stopped at once (a second Ctrl-C): requests still running were cancelled")
+                message = {"type": "lifespan.shutdown.complete"}
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, tracked)
         except asyncio.CancelledError:
+            if scope["type"] == "lifespan":   # a second Ctrl-C: uvicorn is already exiting
+                return
             if scope["type"] != "http":
                 raise
             log.warning("request %s %s cancelled: the server is shutting down", scope["method"], scope["path"])
+            if not started:   # else uvicorn answers a bare "Internal Server Error"
+                await send_error(send, 503, "the server is shutting down; retry on another server or later", {})
+
+
+async def send_error(send: Any, status: int, message: str, headers: dict[str, str]) -> None:
+    """An error reply sent by ASGI middleware (outside FastAPI's handlers), in the API's format."""
+    type_, code = HTTP_TYPES.get(status, ("invalid_request_error", None))
+    body = json.dumps(error_body(message, type_, None, code)).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

@@ -8,12 +8,11 @@ resolving to 127.0.0.1); checking the Host header stops that, as the API key doe
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable
 from typing import Any
 
 from ..hosts import LOOPBACK_NAMES, host_name, is_loopback, is_wildcard
-from .errors import HTTP_TYPES, error_body
+from .errors import send_error
 
 __all__ = ["LOOPBACK_NAMES", "Guard", "host_name", "is_loopback", "is_wildcard"]
 
@@ -59,7 +58,7 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         problem = self._check(scope, headers)
         if problem is not None:
-            await _reply(send, *problem)
+            await send_error(send, *problem)
             return
         await self._limited(scope, receive, send)
 
@@ -94,7 +93,7 @@ class Guard:
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
                     replied = True
-                    await _reply(send, 413, f"request body larger than {self.max_body} bytes", {})
+                    await send_error(send, 413, f"request body larger than {self.max_body} bytes", {})
                     return {"type": "http.disconnect"}
             return message
 
@@ -103,12 +102,3 @@ class Guard:
                 await send(message)
 
         await self.app(scope, limited_receive, guarded_send)
-
-
-async def _reply(send: Callable, status: int, message: str, headers: dict[str, str]) -> None:
-    type_, code = HTTP_TYPES.get(status, ("invalid_request_error", None))
-    body = json.dumps(error_body(message, type_, None, code)).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(k.encode(), v.encode()) for k, v in headers.items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
