@@ -35,20 +35,29 @@ sys.exit(main(["serve", "--port", "{port}", "--models", "fake-slow"]))
 """
 
 
-def test_sigterm_during_a_request_stops_without_a_traceback(tmp_path, bakeoff_home):
+def _start_slow_server(tmp_path, bakeoff_home) -> tuple[subprocess.Popen, int, Path]:
     port, marker = free_port(), tmp_path / "answering"
     code = SERVER.format(tests=str(TESTS), marker=str(marker), port=port)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "BAKEOFF_HOME": str(bakeoff_home)})
+    return proc, port, marker
+
+
+def _wait_for(marker: Path) -> None:
+    deadline = time.time() + 60
+    while not marker.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the request never reached the model"
+
+
+def test_sigterm_during_a_request_stops_without_a_traceback(tmp_path, bakeoff_home):
+    proc, port, marker = _start_slow_server(tmp_path, bakeoff_home)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
         body = {"model": "fake-slow", "messages": [{"role": "user", "content": "hi"}]}
         client = threading.Thread(target=lambda: _post_quietly(f"http://127.0.0.1:{port}/v1/chat/completions", body))
         client.start()
-        deadline = time.time() + 60
-        while not marker.exists() and time.time() < deadline:
-            time.sleep(0.05)
-        assert marker.exists(), "the request never reached the model"
+        _wait_for(marker)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
         client.join(30)
@@ -68,10 +77,7 @@ def _post_quietly(url: str, body: dict) -> None:
 def test_ctrl_c_twice_during_a_request_stops_without_a_traceback(tmp_path, bakeoff_home):
     """Probe 5: a second Ctrl-C (uvicorn then exits at once) printed a CancelledError traceback
     from the lifespan task, and the waiting client got a bare 'Internal Server Error'."""
-    port, marker = free_port(), tmp_path / "answering"
-    code = SERVER.format(tests=str(TESTS), marker=str(marker), port=port)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "BAKEOFF_HOME": str(bakeoff_home)})
+    proc, port, marker = _start_slow_server(tmp_path, bakeoff_home)
     answers: list[httpx.Response] = []
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
@@ -79,10 +85,7 @@ def test_ctrl_c_twice_during_a_request_stops_without_a_traceback(tmp_path, bakeo
         client = threading.Thread(target=lambda: answers.append(
             httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=60)))
         client.start()
-        deadline = time.time() + 60
-        while not marker.exists() and time.time() < deadline:
-            time.sleep(0.05)
-        assert marker.exists(), "the request never reached the model"
+        _wait_for(marker)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.3)
         proc.send_signal(signal.SIGINT)
