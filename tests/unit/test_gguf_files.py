@@ -162,3 +162,21 @@ def test_hashing_a_pipe_or_device_is_refused_not_a_hang(tmp_path):
     for path in (fifo, Path("/dev/zero")):
         with pytest.raises(OSError, match="not a regular file"):
             sha256_file(path)
+
+
+def test_show_says_unknown_for_facts_a_file_lacks_or_mistypes(bakeoff_home, capsys):
+    """Probe 5: a context length stored as a string (or absent) was shown as Python's 'None'."""
+    from cli_run import run
+    from gguf import GGUFWriter
+    import numpy as np
+
+    w = GGUFWriter(str(bakeoff_home / "models" / "typed.gguf"), "llama")
+    w.add_string("llama.context_length", "4096")
+    w.add_tensor("token_embd.weight", np.zeros((4, 32), np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    code, out, err = run(capsys, "show", "typed")
+    assert code == 0, err
+    assert "context length" in out and "None" not in out, out

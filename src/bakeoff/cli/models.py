@@ -123,6 +123,11 @@ def show_cmd(model: str, n_ctx: int | None, as_json: bool) -> None:
     _print_template_and_metadata(ref, info)
 
 
+def _known(value: object) -> str:
+    """A fact from the file, or "-" where the file lacks it (or stores it with the wrong type)."""
+    return "-" if value is None else str(value)
+
+
 def _facts_table(ref: ModelRef, info: GGUFInfo, lineage: Lineage | None) -> Table:
     """Where the file is and what it holds; for a tuned model, its adapter and where it came from."""
     t = Table(show_header=False, title=ref.name)
@@ -132,9 +137,10 @@ def _facts_table(ref: ModelRef, info: GGUFInfo, lineage: Lineage | None) -> Tabl
                  ("architecture", info.architecture), ("name", info.name or "-"),
                  ("parameters", f"{human_count(info.n_params)} ({info.n_params:,})"),
                  ("quantization", info.quantization), ("file size", human_bytes(info.file_size)),
-                 ("context length", str(info.context_length)), ("layers", str(info.n_layer)),
-                 ("embedding", str(info.n_embd)), ("heads / kv heads", f"{info.n_head} / {info.n_head_kv}"),
-                 ("vocabulary", str(info.n_vocab)), ("licence", info.license or ref.license or "?")]:
+                 ("context length", _known(info.context_length)), ("layers", _known(info.n_layer)),
+                 ("embedding", _known(info.n_embd)),
+                 ("heads / kv heads", f"{_known(info.n_head)} / {_known(info.n_head_kv)}"),
+                 ("vocabulary", _known(info.n_vocab)), ("licence", info.license or ref.license or "?")]:
         t.add_row(k, v)
     if lineage:
         adapter = ", ".join(a.path for a in ref.adapters) or "folded into this file (merged)"
