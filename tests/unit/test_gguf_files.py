@@ -166,9 +166,10 @@ def test_hashing_a_pipe_or_device_is_refused_not_a_hang(tmp_path):
 
 def test_show_says_unknown_for_facts_a_file_lacks_or_mistypes(bakeoff_home, capsys):
     """Probe 5: a context length stored as a string (or absent) was shown as Python's 'None'."""
-    from cli_run import run
-    from gguf import GGUFWriter
     import numpy as np
+    from gguf import GGUFWriter
+
+    from cli_run import run
 
     w = GGUFWriter(str(bakeoff_home / "models" / "typed.gguf"), "llama")
     w.add_string("llama.context_length", "4096")
