@@ -165,3 +165,12 @@ def test_a_body_nested_reasonably_deep_is_accepted(client):
         "tools": [{"type": "function", "function": {"name": "f", "parameters": {
             "type": "object", "properties": {"a": _nested(60)}}}}]})
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("prompt", ["   \n ", "\u3000\t"])
+def test_an_arena_battle_on_a_blank_prompt_is_a_400(client, prompt):
+    """Probe 5: an empty prompt was refused but a blank one started a battle whose votes count
+    in the ratings."""
+    r = client.post("/api/arena/battles", json={"prompt": prompt})
+    assert r.status_code == 400, r.text
+    assert "blank" in r.text

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..arena import battles as service
 from ..engines.base import Message
@@ -24,6 +24,13 @@ router = APIRouter(prefix="/arena", route_class=UIRoute)
 class NewBattle(Strict):
     prompt: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, prompt: str) -> str:
+        if not prompt.strip():   # a battle on nothing would still move both models' ratings
+            raise ValueError("the prompt is blank (only white space); write a question")
+        return prompt
 
 
 class Vote(Strict):
