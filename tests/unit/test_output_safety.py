@@ -131,3 +131,13 @@ def test_model_output_on_a_terminal_shows_escapes_piped_output_stays_exact(monke
         monkeypatch.setattr(sys, "stdout", out)
         resp = stream_to_terminal(iter([Chunk(text="hi \x1b[2J"), Chunk(text=" there"), Chunk(finish_reason="stop")]))
         assert out.getvalue() == expected and resp.text == "hi \x1b[2J there"
+
+
+def test_remote_model_ids_cannot_reorder_the_terminals_text(capsys):
+    """Probe 5: a bidi override (U+202E) in a remote model id reached the terminal raw, where it
+    reverses what follows on the line ("gpt-4o" could be made to read as another name)."""
+    body = json.dumps({"data": [{"id": "\u202eo4-tpg"}, {"id": "x\u2066y\u200fz"}]}).encode()
+    code, err = _endpoint_test(capsys, body)
+    assert code == 6
+    assert not any(c in err for c in "\u202e\u2066\u200f"), err
+    assert "\\u202e" in err and "\\u2066" in err
