@@ -230,3 +230,20 @@ def test_the_draft_gate_follows_what_steps_deliver() -> None:
         choices.append(d)
         step(d, 16 if d else 8, 1.2 if d else 1.0)   # now drafting pays: 13 tokens/s
     assert sum(choices[-32:]) >= 32 - 32 // DraftGate.EXPLORE - 1
+
+
+def test_a_batch_size_never_compared_still_tries_drafting_now_and_then():
+    """Trials spent at other sizes, and no size measured both ways: a new size must not stay
+    plain for ever."""
+    t = [0.0]
+    gate = DraftGate(lambda: t[0])
+    for _ in range(DraftGate.TRIALS):     # the trials all fell at size 3, drafting
+        assert gate.want(3)
+        t[0] += 1.0
+        gate.observe(3, True, 4)
+    choices = []
+    for _ in range(4 * DraftGate.EXPLORE):
+        choices.append(gate.want(5))
+        t[0] += 1.0
+        gate.observe(5, choices[-1], 5)
+    assert 0 < sum(choices) < len(choices)

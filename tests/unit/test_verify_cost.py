@@ -94,8 +94,8 @@ def test_exactness_is_kept_per_region_and_a_draft_stops_short_of_one_not_exact()
     assert cost.limit(10) == 32 and cost.limit(LONG_FROM - 5) == 5 and cost.limit(LONG_FROM) is None
     cost.record_exact(LONG_FROM + 40, 1)
     assert cost.limit(LONG_FROM - 5) == 5 and cost.limit(LONG_FROM + 100) == 1
-    cost.record_exact(LONG_FROM, 16)           # measured exact there too (e.g. a BF16 V cache)
-    assert cost.limit(LONG_FROM - 5) == 16 and cost.limit(600) == 16
+    cost.record_exact(LONG_FROM, 16)           # measured exact there too (a BF16 V cache)
+    assert cost.limit(LONG_FROM - 5) == 5 and cost.limit(600) == 16   # never across LONG_FROM
     assert not probe_region(LONG_FROM - 10) and probe_region(LONG_FROM - 32) and probe_region(LONG_FROM)
     model = LogitModel(8)
     model.cells = {i: 5 for i in range(LONG_FROM + 3)}
@@ -161,6 +161,25 @@ def test_the_cache_round_trips_and_a_damaged_file_is_ignored():
     assert cached("model-a|threads=2") is None
     path.write_text(json.dumps({"version": 2, "entries": {"model-a|threads=2": {"1": "x"}}}), encoding="utf-8")
     assert cached("model-a|threads=2") is None
+    for bad in ('{"exact": Infinity, "1": 0.01}', '{"exact": 4, "1": 0.01, "8": 1e999}'):
+        doc = '{"version": ' + str(verify_cost.CACHE_VERSION) + ', "entries": {"k": ' + bad + "}}"
+        path.write_text(doc, encoding="utf-8")
+        assert cached("k") is None              # JSON's Infinity and overflowing numbers read as absent
+
+
+def test_from_position_256_nothing_is_drafted_without_a_bf16_v_cache_whatever_was_measured():
+    """A lone token's logits there depend on the thread count, so a measurement taken at one
+    count (the governor may have dropped to 1 on a busy machine) proves nothing for the next."""
+    from bakeoff.engines.spec_request import CostBook
+
+    model = LogitModel(32)
+    model.cells = {i: 5 for i in range(LONG_FROM + 3)}
+    book = CostBook("k-long")
+    assert book.limit(model, LONG_FROM + 3, [5, 6]) == 1      # a first probe there measured 32
+    assert book.cost is not None and book.cost.exact_long == 1 and cached("k-long").exact_long == 1
+    save(VerifyCost({1: 0.01}, key="k-cached", exact=32, exact_long=32))   # a cache saying otherwise
+    assert CostBook("k-cached").limit(model, LONG_FROM + 3, [5, 6]) == 1
+    assert CostBook("k-cached", exact_attention=True).limit(model, LONG_FROM + 3, [5, 6]) == 32
 
 
 def test_speculator_feeds_decode_times_to_the_cost():

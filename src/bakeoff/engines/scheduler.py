@@ -165,6 +165,7 @@ class Scheduler:
                 return
             except ContextOverflowError:
                 if batch.drafted:   # drafts are optional: first try the step without them
+                    timed = False   # the retry's time includes the failed attempt
                     continue
                 # Even without idle prefixes the shared cache cannot hold this step (llama.cpp
                 # applied none of it): stop the newest request so the older ones can finish.

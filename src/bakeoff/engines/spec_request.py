@@ -83,6 +83,8 @@ class CostBook:
             notice(f"speculative decoding: measuring {self.name}'s exact batch size and decode costs "
                    "(once per model file, threads and llama.cpp build)…")
             self.cost = probe(model, 0, pos, tokens, self.key)
+            if pos >= LONG_FROM and not self.exact_attention:
+                self.cost.exact_long = 1   # whatever this thread count measured (see __init__)
             save(self.cost)
         return self.cost
 
@@ -93,10 +95,10 @@ class CostBook:
         cost = self.ready(model, pos, tokens)
         if cost is None:
             return None
+        if pos >= LONG_FROM and not self.exact_attention:
+            cost.record_exact(pos, 1)   # by construction, whatever a cache file says
+            return 1
         limit = cost.limit(pos)
-        if limit is None and pos >= LONG_FROM and not self.exact_attention:
-            cost.record_exact(pos, 1)
-            limit = 1
         if limit is None and probe_region(pos) and self._room(model, pos):
             cost.record_exact(pos, exact_limit(model, 0, pos, tokens))
             save(cost)

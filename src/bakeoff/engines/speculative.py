@@ -248,7 +248,7 @@ class Speculator:
         if self._use is None:
             self._use = self.gate.want(1)
             if not self._use:
-                self.mode += " (not consulted: plain decoding measured faster here; tried now and then)"
+                self.mode += " (not consulted: consulting it has not measured faster here; tried now and then)"
         else:
             self.gate.tick()
         return self._use
@@ -309,8 +309,8 @@ class DraftGate:
         if tried < self.TRIALS:   # one unlucky draft is not evidence
             return True
         ratio = self._ratio(n_seq)
-        if ratio is None:         # nothing to compare with yet: measure plain steps first
-            return False
+        if ratio is None:         # nothing to compare with yet: measure plain steps, try now and then
+            return k % self.EXPLORE == 0
         return (ratio > 1.0) != (k % self.EXPLORE == 0)
 
     def _ratio(self, n_seq: int) -> float | None:

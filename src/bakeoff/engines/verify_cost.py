@@ -17,6 +17,7 @@ decode's time updates its size's estimate, so a busier machine or fewer threads 
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -108,9 +109,9 @@ class VerifyCost:
             return self.exact_long
         if self.exact is None:
             return None
-        if self.exact_long is not None and self.exact_long >= 2:
-            return min(self.exact, self.exact_long)
-        return max(1, min(self.exact, LONG_FROM - pos))   # stop short of the region that is not
+        # Never across LONG_FROM: a decode straddling it is measured in neither region (its tokens
+        # below see another KV view than their one-token reference did).
+        return max(1, min(self.exact, LONG_FROM - pos))
 
     def record_exact(self, pos: int, limit: int) -> None:
         if pos >= LONG_FROM:
@@ -192,7 +193,9 @@ def cached(key: str) -> VerifyCost | None:
         exact = [None if entry.get(k) is None else max(1, min(int(entry[k]), MAX_BATCH))
                  for k in ("exact", "exact_long")]
         known = {int(n): float(s) for n, s in entry.items() if n not in ("exact", "exact_long")}
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):   # JSON allows Infinity and 1e999
+        return None
+    if not all(math.isfinite(s) for s in known.values()):
         return None
     return VerifyCost(known, key, exact[0], exact[1]) if known.get(1, 0) > 0 else None
 
